@@ -1,0 +1,56 @@
+# skypewatch: `make demo` and `make test` do all their own set-up (a .venv at the repo root).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared
+DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4.pcap
+
+.PHONY: demo test lint format-zeek check-zeek btest test-python traces bench clean
+
+$(STAMP): python/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e 'python[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/skypewatch analyze $(DEMO_CAPTURE) -o demo-out
+	@echo
+	@echo "--- demo-out/skype.log (zeek-cut style: client stage signatures confidence) ---"
+	@grep -v '^#' demo-out/skype.log | cut -f11,9,10,16 | sort | uniq -c | sort -rn | head -20
+
+test: $(STAMP) lint check-zeek test-python btest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check python
+	$(VENV)/bin/ruff format --check python
+
+test-python: $(STAMP)
+	cd python && SKYPEWATCH_SHARED=$(abspath $(SHARED)) ../$(PY) -m pytest -q
+
+# zeekscript checks syntax and formatting only; a real `zeek --parse-only` needs Zeek.
+check-zeek: $(STAMP)
+	@set -e; for f in $$(find zeek -name '*.zeek' | sort); do \
+	  $(VENV)/bin/zeek-script parse -q $$f || { echo "parse error: $$f"; exit 1; }; \
+	  $(VENV)/bin/zeek-format $$f | diff -u $$f - >/dev/null || { echo "not zeek-format clean: $$f (run: make format-zeek)"; $(VENV)/bin/zeek-format $$f | diff -u $$f - | head -20; exit 1; }; \
+	done; echo "zeek scripts: $$(find zeek -name '*.zeek' | wc -l) parsed and zeek-format clean"
+
+format-zeek: $(STAMP)
+	$(VENV)/bin/zeek-format -ir zeek
+
+btest: $(STAMP)
+	@if command -v zeek >/dev/null 2>&1; then \
+	  cd testing/btest && ../../$(VENV)/bin/btest -c btest.cfg -d; \
+	else \
+	  echo "btest: SKIPPED -- no 'zeek' on PATH; the Zeek scripts were only parsed and format-checked"; \
+	fi
+
+traces: $(STAMP)
+	$(VENV)/bin/skypewatch synth --all -o testing/btest/Traces
+
+bench: $(STAMP)
+	$(PY) python/benchmarks/bench_analyze.py
+
+clean:
+	rm -rf demo-out python/.pytest_cache testing/btest/.tmp

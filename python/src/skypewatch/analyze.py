@@ -1,0 +1,214 @@
+"""``skypewatch analyze``: captures in, skype.log + notice.log + a summary out."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .capture import read_capture
+from .correlate import Correlator, CorrelatorOptions
+from .decode import SUPPORTED_LINK_TYPES, UnsupportedLinkType, check_link_type, decode
+from .errors import CaptureError, CaptureTruncated
+from .records import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Notice, SkypeRecord
+from .tracker import Tracker, TrackerOptions
+from .zeeklog import ZeekLogWriter
+
+
+@dataclass(slots=True)
+class Summary:
+    captures: int = 0
+    packets: int = 0
+    connections: int = 0
+    seconds: float = 0.0
+    records: list[SkypeRecord] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    truncated: CaptureTruncated | None = None
+    skype_log: Path | None = None
+    notice_log: Path | None = None
+    host_evictions: int = 0
+    max_open: int = 0
+
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+def analyze(
+    captures: Sequence[str | Path],
+    outdir: str | Path,
+    use_json: bool = False,
+    tracker_options: TrackerOptions | None = None,
+    correlator_options: CorrelatorOptions | None = None,
+    progress: Progress | None = None,
+    keep_records: bool = True,
+) -> Summary:
+    """Analyse the captures as one stream (like ``zeek -r a -r b``) and write the logs.
+
+    Raises :class:`CaptureError` for unusable input, leaving no log behind.  A truncated capture
+    is analysed up to where it breaks; the logs are then written without their ``#close`` line
+    and the :class:`CaptureTruncated` is returned in ``Summary.truncated`` for the caller.
+    """
+    outdir = Path(outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CaptureError(outdir, f"cannot create output directory: {exc.strerror}") from None
+    for c in captures:  # fail before any work on the commonest mistake
+        if not Path(c).exists():
+            raise CaptureError(c, "no such file")
+    summary = Summary(captures=len(captures))
+    started = time.perf_counter()
+    correlator = Correlator(correlator_options)
+    skype_w = ZeekLogWriter(outdir, "skype", SKYPE_FIELDS, use_json)
+    notice_w = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json)
+
+    def emit_notices(notices: list[Notice]) -> None:
+        for n in notices:
+            notice_w.write(n.values())
+            summary.notices.append(n)
+
+    def on_record(rec: SkypeRecord, _now: float) -> None:
+        skype_w.write(rec.values())
+        if keep_records:
+            summary.records.append(rec)
+        emit_notices(correlator.observe(rec))
+
+    tracker = Tracker(on_record, tracker_options)
+    total = sum(_size(c) for c in captures)
+    done_before = 0
+    try:
+        for path in captures:
+            n_before = tracker.stats.packets
+            try:
+                _feed(path, tracker, progress, done_before, total)
+            except CaptureTruncated as exc:
+                summary.truncated = exc
+            if tracker.stats.packets == n_before and summary.truncated is None:
+                raise CaptureError(path, "capture holds no packets")
+            done_before += _size(path)
+            if summary.truncated is not None:
+                break
+        tracker.finish_all()
+        emit_notices(correlator.flush())
+    except BaseException:
+        skype_w.abort()
+        notice_w.abort()
+        raise
+    complete = summary.truncated is None
+    summary.skype_log = skype_w.close(complete)
+    summary.notice_log = notice_w.close(complete)
+    summary.packets = tracker.stats.packets
+    summary.connections = tracker.stats.connections
+    summary.host_evictions = tracker.ctx.evictions + correlator.stats.evicted
+    summary.max_open = tracker.stats.max_open
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _size(path: str | Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _feed(path, tracker: Tracker, progress: Progress | None, done_before: int, total: int):
+    packet = tracker.packet
+    stats = tracker.stats
+    checked_link = -1
+    n = 0
+    nbytes = 0
+    try:
+        for ts, link_type, frame in read_capture(path):
+            n += 1
+            if link_type != checked_link:
+                check_link_type(link_type)
+                checked_link = link_type
+            pkt = decode(link_type, frame)
+            if pkt is not None:
+                packet(ts, pkt)
+            if progress is not None:
+                nbytes += len(frame) + 16
+                if not n & 0xFFFF:
+                    progress(done_before + nbytes, total)
+    except UnsupportedLinkType as exc:
+        known = ", ".join(f"{k} {v}" for k, v in sorted(SUPPORTED_LINK_TYPES.items()))
+        raise CaptureError(
+            path, f"unsupported link type {exc.link_type} (supported: {known})"
+        ) from None
+    finally:
+        stats.packets += n
+
+
+def format_summary(s: Summary) -> str:
+    lines = [
+        f"analysed {s.packets:,} packets, {s.connections:,} connections from {s.captures}"
+        f" capture(s) in {s.seconds:.1f} s ({s.packets / max(s.seconds, 1e-9):,.0f} packets/s)"
+    ]
+    by_conf = Counter(r.confidence for r in s.records)
+    by_stage = Counter(r.stage for r in s.records)
+    lines.append(
+        f"skype.log: {len(s.records)} connections"
+        f" (confirmed {by_conf['confirmed']}, likely {by_conf['likely']},"
+        f" possible {by_conf['possible']})"
+    )
+    lines.append("  by stage: " + ", ".join(f"{st} {by_stage[st]}" for st in STAGES))
+    solid = [r for r in s.records if r.confidence != "possible"]
+    clients: dict[str, dict[str, set[str]]] = {}
+    for r in solid:
+        info = clients.setdefault(r.client, {"public": set(), "version": set()})
+        if r.client_public_ip:
+            info["public"].add(r.client_public_ip)
+        if r.skype_version:
+            info["version"].add(r.skype_version)
+    if clients:
+        lines.append(f"clients ({len(clients)}):")
+        for addr, info in sorted(clients.items()):
+            extra = []
+            if info["public"]:
+                extra.append("public IP " + ", ".join(sorted(info["public"])))
+            if info["version"]:
+                extra.append("Skype " + ", ".join(sorted(info["version"])))
+            lines.append(f"  {addr}" + (f" ({'; '.join(extra)})" if extra else ""))
+    else:
+        lines.append("clients: none with confirmed or likely evidence")
+    for role, label in (("super_node", "super nodes"), ("login_server", "login servers")):
+        peers = sorted({r.peer for r in solid if r.peer_role == role})
+        if peers:
+            shown = ", ".join(peers[:8]) + (f", +{len(peers) - 8} more" if len(peers) > 8 else "")
+            lines.append(f"{label} ({len(peers)}): {shown}")
+    lines.append(f"notice.log: {len(s.notices)} notice(s)")
+    for n in s.notices:
+        lines.append(f"  {n.note}: {n.msg}")
+    if s.host_evictions:
+        lines.append(f"state evictions (bounded tables were full): {s.host_evictions}")
+    lines.append(f"logs: {s.skype_log}, {s.notice_log}")
+    return "\n".join(lines)
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        frac = min(1.0, done / total)
+        width = 30
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / frac - elapsed if frac > 0 else 0
+        sys.stderr.write(f"\r[{bar}] {frac * 100:5.1f}%  eta {eta:5.0f}s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()

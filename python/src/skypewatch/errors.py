@@ -1,0 +1,29 @@
+"""User-facing errors: each one renders as a single line naming the file and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SkypewatchError(Exception):
+    """An error caused by the user's input, reported without a traceback (exit code 2)."""
+
+
+class CaptureError(SkypewatchError):
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class CaptureTruncated(CaptureError):
+    """The capture ends inside a record; everything before ``packet_index`` was readable."""
+
+    def __init__(self, path: str | Path, packet_index: int, byte_offset: int, why: str) -> None:
+        self.packet_index = packet_index
+        self.byte_offset = byte_offset
+        super().__init__(
+            path,
+            f"truncated capture: {why} at packet {packet_index + 1} (byte offset {byte_offset});"
+            f" the {packet_index} packets before it were analysed",
+        )

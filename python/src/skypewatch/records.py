@@ -1,0 +1,132 @@
+"""The rows of skype.log and notice.log, with their Zeek field names and types.
+
+The Zeek package's ``Skype::Info`` record declares the same fields with the same types in the
+same order; ``tests/test_zeek_parity.py`` holds the two together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .zeeklog import Field
+
+STAGES = ("probe", "sn_handshake", "login", "version_check", "media")
+PEER_ROLES = ("super_node", "login_server", "peer", "update_server")
+CONFIDENCES = ("possible", "likely", "confirmed")
+CONFIDENCE_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
+
+SKYPE_FIELDS: list[Field] = [
+    ("ts", "time"),
+    ("uid", "string"),
+    ("id.orig_h", "addr"),
+    ("id.orig_p", "port"),
+    ("id.resp_h", "addr"),
+    ("id.resp_p", "port"),
+    ("proto", "enum"),
+    ("duration", "interval"),
+    ("stage", "string"),
+    ("signatures", "set[string]"),
+    ("client", "addr"),
+    ("peer", "addr"),
+    ("peer_role", "string"),
+    ("client_public_ip", "addr"),
+    ("skype_version", "string"),
+    ("confidence", "string"),
+    ("evidence", "string"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SkypeRecord:
+    ts: float
+    uid: str
+    orig_h: str
+    orig_p: int
+    resp_h: str
+    resp_p: int
+    proto: str
+    duration: float
+    stage: str
+    signatures: frozenset[str]
+    client: str
+    peer: str
+    peer_role: str
+    client_public_ip: str | None
+    skype_version: str | None
+    confidence: str
+    evidence: str
+
+    def values(self) -> list[Any]:
+        return [
+            self.ts, self.uid, self.orig_h, self.orig_p, self.resp_h, self.resp_p, self.proto,
+            self.duration, self.stage, self.signatures, self.client, self.peer, self.peer_role,
+            self.client_public_ip, self.skype_version, self.confidence, self.evidence,
+        ]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SkypeRecord:
+        """From a parsed skype.log row (TSV or JSON); raises KeyError/ValueError if malformed."""
+        sigs = row.get("signatures") or []
+        conf = row["confidence"]
+        if conf not in CONFIDENCE_RANK:
+            raise ValueError(f"unknown confidence {conf!r}")
+        return cls(
+            ts=float(row["ts"]), uid=str(row["uid"]),
+            orig_h=str(row["id.orig_h"]), orig_p=int(row["id.orig_p"]),
+            resp_h=str(row["id.resp_h"]), resp_p=int(row["id.resp_p"]),
+            proto=str(row.get("proto") or "udp"), duration=float(row.get("duration") or 0.0),
+            stage=str(row["stage"]), signatures=frozenset(str(s) for s in sigs),
+            client=str(row["client"]), peer=str(row["peer"]), peer_role=str(row["peer_role"]),
+            client_public_ip=row.get("client_public_ip") or None,
+            skype_version=row.get("skype_version") or None,
+            confidence=conf, evidence=str(row.get("evidence") or ""),
+        )
+
+
+NOTICE_FIELDS: list[Field] = [
+    ("ts", "time"),
+    ("uid", "string"),
+    ("id.orig_h", "addr"),
+    ("id.orig_p", "port"),
+    ("id.resp_h", "addr"),
+    ("id.resp_p", "port"),
+    ("fuid", "string"),
+    ("file_mime_type", "string"),
+    ("file_desc", "string"),
+    ("proto", "enum"),
+    ("note", "enum"),
+    ("msg", "string"),
+    ("sub", "string"),
+    ("src", "addr"),
+    ("dst", "addr"),
+    ("p", "port"),
+    ("n", "count"),
+    ("peer_descr", "string"),
+    ("actions", "set[enum]"),
+    ("email_dest", "set[string]"),
+    ("suppress_for", "interval"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    ts: float
+    note: str
+    msg: str
+    sub: str
+    src: str
+    n: int
+    uid: str | None = None
+    conn: tuple[str, int, str, int, str] | None = None  # orig_h, orig_p, resp_h, resp_p, proto
+    suppress_for: float = 3600.0
+    uids: tuple[str, ...] = field(default=())
+
+    def values(self) -> list[Any]:
+        c = self.conn
+        return [
+            self.ts, self.uid, c[0] if c else None, c[1] if c else None,
+            c[2] if c else None, c[3] if c else None, None, None, None,
+            c[4] if c else None, self.note, self.msg, self.sub, self.src, None, None, self.n,
+            None, ["Notice::ACTION_LOG"], [], self.suppress_for,
+        ]

@@ -1,0 +1,100 @@
+"""Stage 2: the TCP handshake with a super node, signatures.md §2.3 and SKT-2..7.
+
+On the super node's own port the stream is RC4 from byte 0, so nothing fixed is visible; the
+checks there are correlations with the UDP probe that came first.  On 443 Skype imitates TLS
+with an SSLv2-format hello and, on the server side, a ServerHello that never changes.
+"""
+
+from __future__ import annotations
+
+from ..connection import Connection
+from .base import CONFIRMED, LIKELY, POSSIBLE, Hit
+
+STAGE = "sn_handshake"
+
+SSLV2_HELLO_PREFIX = bytes.fromhex(
+    "80460103010 02d0000 0010".replace(" ", "")
+    + "000005000004 00000a000009 000064000062 000008000003 000006010080 0700c0030080"
+      " 060040020080 040080".replace(" ", "")
+)
+SSLV2_HELLO_LEN = 72
+FIXED_SERVER_HELLO = bytes.fromhex(
+    "160301004a0200004603014 01be486".replace(" ", "")
+    + "02ade029e17774e544b9c99cb431315e02dd779d154a9609ba5da870"
+    + "20"
+    + "1ca0e4f64c6351ae2f8e4ee1e6766a0a88d5d8c55cae98c5e481f22a69bf9058"
+    + "000500"
+)
+SKYPE_404 = b"HTTP/1.0 404 Not Found\r\n\r\n"
+HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"CONNECT ", b"DELETE ",
+                b"TRACE ", b"PATCH ")
+
+
+def looks_tls_record(b: bytes) -> bool:
+    return len(b) >= 3 and 0x14 <= b[0] <= 0x17 and b[1] == 0x03 and b[2] <= 0x04
+
+
+def is_known_cleartext(b: bytes) -> bool:
+    """Stream beginnings of protocols that are not Skype's opaque TCP."""
+    return (
+        looks_tls_record(b)
+        or b.startswith(HTTP_METHODS)
+        or b.startswith((b"SSH-", b"HTTP/", b"\x80"))
+        or (len(b) >= 4 and all(32 <= c < 127 or c in (9, 10, 13) for c in b[:16]))
+    )
+
+
+def handshake_hits(conn: Connection) -> list[Hit]:
+    """Signatures visible inside one TCP connection."""
+    o, r = conn.orig_stream, conn.resp_stream
+    hits: list[Hit] = []
+    hello = len(o) >= SSLV2_HELLO_LEN and o.startswith(SSLV2_HELLO_PREFIX)
+    fixed = r.startswith(FIXED_SERVER_HELLO)
+    if hello:
+        hits.append(
+            Hit("sslv2_hello", STAGE, POSSIBLE,
+                "72-byte SSLv2-format ClientHello with Skype's fixed cipher list")
+        )
+        after = o[SSLV2_HELLO_LEN:]
+        if after and not looks_tls_record(after) and (not r or fixed or not looks_tls_record(r)):
+            hits.append(
+                Hit("fake_tls_junk", STAGE, LIKELY,
+                    "the hello is followed by raw bytes, not TLS records (TLS look-alike)")
+            )
+    if fixed:
+        hits.append(
+            Hit("fixed_server_hello", STAGE, CONFIRMED,
+                "server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)")
+        )
+    if o.startswith(b"GET ") and r == SKYPE_404:
+        hits.append(
+            Hit("skype_404", STAGE, POSSIBLE,
+                "responder answered GET with a bare 'HTTP/1.0 404 Not Found', as Skype nodes do")
+        )
+    return hits
+
+
+def correlated_hits(
+    conn: Connection, probed_endpoint: bool, probed_host: bool, resp_is_skype_port: bool
+) -> list[Hit]:
+    """Signatures that need what the same client did over UDP just before (SKT-5, SKT-6)."""
+    o = conn.orig_stream
+    if not o or is_known_cleartext(o):
+        return []
+    hits: list[Hit] = []
+    if probed_endpoint:
+        hits.append(
+            Hit("tcp_to_probed_peer", STAGE, LIKELY,
+                "opaque TCP to the ip:port the client had just probed over UDP")
+        )
+    elif conn.resp_p == 80 and probed_host:
+        hits.append(
+            Hit("non_http_80_after_probe", STAGE, LIKELY,
+                "non-HTTP bytes on port 80 to a host the client had just probed over UDP")
+        )
+    if resp_is_skype_port and not probed_endpoint:
+        hits.append(
+            Hit("tcp_to_skype_port", STAGE, LIKELY,
+                "opaque TCP to the port of a proven Skype UDP endpoint")
+        )
+    return hits

@@ -1,0 +1,278 @@
+"""Connection tracking the way Zeek does it, feeding the signatures.
+
+Connections are keyed by 5-tuple (both orientations point at the same object, so a packet
+costs one dictionary lookup).  UDP connections end after ``udp_timeout`` seconds of silence,
+TCP ones ``tcp_close_delay`` after a RST or the second FIN, or after ``tcp_timeout`` of
+silence (Zeek's defaults).  Payload is copied only while a connection is still inside its
+inspection window; after that a packet only moves counters.  Every finished connection is
+judged once and handed to ``on_record`` if a signature fired.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .connection import KNOWN_UDP_TYPES, STREAM_BYTES, Connection
+from .decode import TCP, UDP, Packet
+from .hostctx import HostContext, HostOptions
+from .records import SkypeRecord
+from .signatures.base import CONFIRMED, LIKELY, POSSIBLE, Hit
+from .signatures.login import login_hits
+from .signatures.media import media_hits
+from .signatures.sn_handshake import correlated_hits, handshake_hits
+from .signatures.udp_probe import STAGE as PROBE, probe_hits, u1_shaped, weak_hits
+from .signatures.version_check import version_hits
+from .verdict import addr_str, host_of_client, judge
+
+_SYN, _FIN, _RST, _ACK = 0x02, 0x01, 0x04, 0x10
+_STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retransmit"))
+# Connection.ctx bits, set when the first orig payload arrives: the probe that explains a
+# TCP connection may have expired from the host context by the time the connection ends.
+_CTX_PROBED_EP = 1
+_CTX_PROBED_HOST = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerOptions:
+    udp_timeout: float = 60.0
+    """Zeek's udp_inactivity_timeout."""
+    tcp_timeout: float = 300.0
+    """Zeek's tcp_inactivity_timeout."""
+    tcp_close_delay: float = 5.0
+    """Zeek's tcp_close_delay: how long a closed TCP connection lingers."""
+    host: HostOptions = field(default_factory=HostOptions)
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    packets: int = 0
+    ip_packets: int = 0
+    connections: int = 0
+    records: int = 0
+    max_open: int = 0
+
+
+class Tracker:
+    def __init__(
+        self, on_record: Callable[[SkypeRecord, float], None], options: TrackerOptions | None = None
+    ) -> None:
+        self.options = options or TrackerOptions()
+        self.on_record = on_record
+        self.ctx = HostContext(self.options.host)
+        self.stats = TrackerStats()
+        self._by_key: dict[tuple, Connection] = {}
+        self._keys: dict[str, tuple[tuple, tuple]] = {}
+        self._udp: OrderedDict[str, Connection] = OrderedDict()
+        self._tcp: OrderedDict[str, Connection] = OrderedDict()
+        self._closing: deque[Connection] = deque()
+        self.now = 0.0
+        self._next_sweep = 0.0
+        self._uid_state = 0x5EED5EED
+
+    # -- packets -------------------------------------------------------------------------
+    def packet(self, ts: float, pkt: Packet) -> None:
+        proto, src, sport, dst, dport, flags, seq, payload = pkt
+        self.stats.ip_packets += 1
+        if ts > self.now:
+            self.now = ts
+            if ts >= self._next_sweep:
+                self.sweep(ts)
+                self._next_sweep = ts + 1.0
+        key = (src, sport, dst, dport, proto)
+        conn = self._by_key.get(key)
+        if conn is None or (
+            proto == TCP and conn.closing and flags & _SYN and not flags & _ACK
+        ):
+            if conn is not None:
+                self._finish(conn)
+            if proto == TCP and flags & _SYN and flags & _ACK:
+                conn = self._open(ts, proto, dst, dport, src, sport)  # SYN-ACK: dst started it
+            else:
+                conn = self._open(ts, proto, src, sport, dst, dport)
+        conn.last_ts = ts
+        is_orig = conn.orig_p == sport and conn.orig == src
+        if is_orig:
+            conn.orig_pkts += 1
+            conn.orig_bytes += len(payload)
+        else:
+            conn.resp_pkts += 1
+            conn.resp_bytes += len(payload)
+        if proto == UDP:
+            self._udp.move_to_end(conn.uid)
+            if payload:
+                self._udp_payload(conn, ts, is_orig, payload)
+        else:
+            self._tcp.move_to_end(conn.uid)
+            if payload or flags & _SYN:
+                self._tcp_segment(conn, ts, is_orig, flags, seq, payload)
+            if flags & (_FIN | _RST) and not conn.closing:
+                if flags & _RST:
+                    conn.closing = ts
+                    self._closing.append(conn)
+                else:
+                    self._note_fin(conn, is_orig, ts)
+
+    def _note_fin(self, conn: Connection, is_orig: bool, ts: float) -> None:
+        conn.fins |= 1 if is_orig else 2
+        if conn.fins == 3:
+            conn.closing = ts
+            self._closing.append(conn)
+
+    def _udp_payload(self, conn: Connection, ts: float, is_orig: bool, payload: bytes) -> None:
+        first = not conn.datagrams
+        if not conn.add_datagram(is_orig, ts, payload):
+            return
+        ctx = self.ctx
+        if first and is_orig and len(payload) >= 3:
+            shaped = u1_shaped(payload, conn.orig_p, conn.resp_p)
+            if shaped:
+                ctx.note_probe(ts, conn.orig, conn.resp, conn.resp_p)
+            ctx.note_new_flow(ts, conn.orig, conn.orig_p, conn.resp, shaped)
+        if not conn.strong_checked and len(conn.datagrams) >= 2:
+            hits = probe_hits(conn)
+            if any(h.name in _STRONG_UDP for h in hits):
+                conn.strong_checked = True
+                ctx.prove_endpoint(ts, conn.orig, conn.orig_p)
+                ctx.prove_endpoint(ts, conn.resp, conn.resp_p)
+                if any(h.strength == CONFIRMED for h in hits):
+                    ctx.confirm_host(ts, conn.orig)
+
+    def _tcp_segment(
+        self, conn: Connection, ts: float, is_orig: bool, flags: int, seq: int, payload: bytes
+    ) -> None:
+        if conn.done_buffering:
+            return
+        had_orig = bool(conn.orig_stream)
+        if not conn.add_segment(is_orig, flags, seq, payload):
+            return
+        if is_orig and not had_orig:
+            ctx = self.ctx
+            if ctx.probed(ts, conn.orig, conn.resp, conn.resp_p):
+                conn.ctx |= _CTX_PROBED_EP
+            if ctx.probed_host(ts, conn.orig, conn.resp):
+                conn.ctx |= _CTX_PROBED_HOST
+        if len(conn.orig_stream) >= STREAM_BYTES and len(conn.resp_stream) >= STREAM_BYTES:
+            conn.done_buffering = True
+        if not conn.strong_checked and conn.resp_stream:
+            hits = login_hits(conn) + handshake_hits(conn)
+            if any(h.strength == CONFIRMED for h in hits):
+                conn.strong_checked = True
+                self.ctx.confirm_host(ts, conn.orig)
+
+    # -- connection lifecycle --------------------------------------------------------------
+    def _open(
+        self, ts: float, proto: int, orig: bytes, orig_p: int, resp: bytes, resp_p: int
+    ) -> Connection:
+        conn = Connection(self._uid(), ts, proto, orig, orig_p, resp, resp_p)
+        k1 = (orig, orig_p, resp, resp_p, proto)
+        k2 = (resp, resp_p, orig, orig_p, proto)
+        self._by_key[k1] = conn
+        self._by_key[k2] = conn
+        self._keys[conn.uid] = (k1, k2)
+        (self._udp if proto == UDP else self._tcp)[conn.uid] = conn
+        self.stats.connections += 1
+        open_now = len(self._keys)
+        if open_now > self.stats.max_open:
+            self.stats.max_open = open_now
+        return conn
+
+    def sweep(self, now: float) -> None:
+        """Finish every connection whose timeout has passed at network time ``now``."""
+        o = self.options
+        for table, timeout in ((self._udp, o.udp_timeout), (self._tcp, o.tcp_timeout)):
+            while table:
+                conn = next(iter(table.values()))
+                if now - conn.last_ts < timeout:
+                    break
+                self._finish(conn)
+        closing = self._closing
+        while closing and now - closing[0].closing >= o.tcp_close_delay:
+            conn = closing.popleft()
+            if conn.uid in self._keys:
+                self._finish(conn)
+        self.ctx.expire(now)
+
+    def finish_all(self) -> None:
+        """End of input: judge every open connection, oldest first (as Zeek flushes)."""
+        for conn in sorted(
+            list(self._udp.values()) + list(self._tcp.values()), key=lambda c: (c.ts, c.uid)
+        ):
+            self._finish(conn)
+        self._closing.clear()
+
+    def _finish(self, conn: Connection) -> None:
+        keys = self._keys.pop(conn.uid, None)
+        if keys is None:
+            return
+        for k in keys:
+            if self._by_key.get(k) is conn:
+                del self._by_key[k]
+        (self._udp if conn.proto == UDP else self._tcp).pop(conn.uid, None)
+        hits = self.connection_hits(conn)
+        if not hits:
+            return
+        client = host_of_client(conn, hits)
+        record = judge(conn, hits, self.ctx.is_confirmed(client))
+        if record is None:
+            return
+        if record.confidence == "confirmed":
+            self.ctx.confirm_host(self.now, client)
+        self.stats.records += 1
+        self.on_record(record, self.now)
+
+    def connection_hits(self, conn: Connection) -> list[Hit]:
+        """Every signature hit of a finished connection, including host-context ones."""
+        ctx = self.ctx
+        if conn.proto == UDP:
+            if not conn.datagrams:
+                return []
+            hits = probe_hits(conn) + media_hits(conn)
+            first = conn.datagrams[0][2]
+            framed = len(first) >= 3 and first[2] & 0x8F in KNOWN_UDP_TYPES
+            orig_ep = ctx.endpoint(conn.orig, conn.orig_p)
+            resp_ep = ctx.endpoint(conn.resp, conn.resp_p)
+            if framed and orig_ep is not None and orig_ep.proven:
+                hits.append(
+                    Hit("skype_endpoint", PROBE, LIKELY,
+                        f"flow from proven Skype endpoint {addr_str(conn.orig)}:{conn.orig_p}")
+                )
+            elif framed and resp_ep is not None and resp_ep.proven:
+                hits.append(
+                    Hit("to_skype_endpoint", PROBE, LIKELY,
+                        f"flow to proven Skype endpoint {addr_str(conn.resp)}:{conn.resp_p}")
+                )
+            weak = weak_hits(conn)
+            if weak and orig_ep is not None and orig_ep.fanout:
+                hits.append(
+                    Hit("probe_fanout", PROBE, POSSIBLE,
+                        f"one of the U1-shaped flows port {conn.orig_p} sent to"
+                        f" {ctx.options.fanout_min_peers}+ hosts within"
+                        f" {ctx.options.fanout_window:.0f}s")
+                )
+            hits.extend(weak)  # listed beside solid hits; alone they make no line (verdict.judge)
+            return hits
+        hits = login_hits(conn) + handshake_hits(conn) + version_hits(conn)
+        resp_ep = ctx.endpoint(conn.resp, conn.resp_p)
+        hits += correlated_hits(
+            conn,
+            probed_endpoint=bool(conn.ctx & _CTX_PROBED_EP),
+            probed_host=bool(conn.ctx & _CTX_PROBED_HOST),
+            resp_is_skype_port=resp_ep is not None and resp_ep.proven,
+        )
+        return hits
+
+    def _uid(self) -> str:
+        # Deterministic, Zeek-looking uids: same capture, same uids (splitmix64 over a counter).
+        self._uid_state = (self._uid_state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = self._uid_state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        z ^= z >> 31
+        chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        out = []
+        for _ in range(17):
+            z, r = divmod(z, 62)
+            out.append(chars[r])
+        return "C" + "".join(out)

@@ -1,0 +1,87 @@
+"""From a connection's signature hits to its skype.log line (or to no line at all).
+
+Rules, in the order they apply (signatures.md §3.4):
+* weak hits (a lone U1, a type-2 exchange) never make a line on their own;
+* the connection's confidence is the strongest base strength among its other hits;
+* a host that already has confirmed evidence from another connection raises the rest of its
+  connections one level ("confidence rises with independent stages");
+* the stage is the latest start-up stage any hit belongs to.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .connection import Connection
+from .decode import TCP
+from .records import SkypeRecord
+from .signatures.base import STRENGTH_RANK, WEAK, Hit
+
+STAGE_ORDER = ("probe", "media", "version_check", "sn_handshake", "login")
+ROLE_BY_STAGE = {
+    "probe": "super_node",
+    "sn_handshake": "super_node",
+    "login": "login_server",
+    "version_check": "update_server",
+    "media": "peer",
+}
+# Hits that say the *responder* is the Skype node we know about: it is the client, the
+# originator is its peer.
+INBOUND_HITS = frozenset(("to_skype_endpoint", "tcp_to_skype_port", "skype_404"))
+_UPGRADE = {"possible": "likely", "likely": "confirmed", "confirmed": "confirmed"}
+MAX_EVIDENCE = 400
+
+
+def addr_str(a: bytes) -> str:
+    return str(ipaddress.ip_address(a))
+
+
+def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecord | None:
+    """The connection's verdict; ``host_confirmed`` says whether its client host already has
+    confirmed evidence from elsewhere."""
+    solid = [h for h in hits if h.strength != WEAK]
+    if not solid:
+        return None
+    best = max(solid, key=lambda h: STRENGTH_RANK[h.strength]).strength
+    confidence = _UPGRADE[best] if host_confirmed else best
+    stage = max((h.stage for h in solid), key=STAGE_ORDER.index)
+    names = frozenset(h.name for h in hits)
+    orig_h, resp_h = addr_str(conn.orig), addr_str(conn.resp)
+    inbound = bool(names & INBOUND_HITS) and not any(
+        h.stage == stage and h.name not in INBOUND_HITS for h in solid
+    )
+    if inbound:
+        client, peer, role = resp_h, orig_h, "peer"
+    else:
+        client, peer, role = orig_h, resp_h, ROLE_BY_STAGE[stage]
+    ordered = sorted(hits, key=lambda h: (-STRENGTH_RANK[h.strength], h.name))
+    evidence = "; ".join(h.evidence for h in ordered)
+    if len(evidence) > MAX_EVIDENCE:
+        evidence = evidence[: MAX_EVIDENCE - 3] + "..."
+    return SkypeRecord(
+        ts=conn.ts,
+        uid=conn.uid,
+        orig_h=orig_h,
+        orig_p=conn.orig_p,
+        resp_h=resp_h,
+        resp_p=conn.resp_p,
+        proto="tcp" if conn.proto == TCP else "udp",
+        duration=max(0.0, conn.last_ts - conn.ts),
+        stage=stage,
+        signatures=names,
+        client=client,
+        peer=peer,
+        peer_role=role,
+        client_public_ip=next((h.client_public_ip for h in hits if h.client_public_ip), None),
+        skype_version=next((h.skype_version for h in hits if h.skype_version), None),
+        confidence=confidence,
+        evidence=evidence,
+    )
+
+
+def host_of_client(conn: Connection, hits: list[Hit]) -> bytes:
+    """The address the verdict will name as client, before the record exists."""
+    names = {h.name for h in hits if h.strength != WEAK}
+    if names and names <= INBOUND_HITS:
+        return conn.resp
+    return conn.orig

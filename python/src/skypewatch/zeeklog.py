@@ -1,0 +1,241 @@
+"""Zeek's log formats: the ASCII (TSV) writer's layout and JSON lines, both ways.
+
+Values follow the ASCII writer: ``-`` for unset, ``(empty)`` for an empty string or container,
+``,`` between set elements, non-printable bytes and separators as ``\\xNN``, and a string that
+*is* ``-`` escaped as ``\\x2d`` so it cannot be mistaken for unset.  A log is written to a
+hidden temporary file and only renamed into place when closed, so an interrupted run never
+leaves a log that looks finished.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import SkypewatchError
+
+Field = tuple[str, str]  # (name, Zeek type)
+
+SEPARATOR = "\t"
+SET_SEPARATOR = ","
+EMPTY = "(empty)"
+UNSET = "-"
+_NEEDS_ESCAPE = re.compile(r"[^\x20-\x7e]|[\t,\\]")
+
+
+class LogFormatError(SkypewatchError):
+    def __init__(self, path: str | Path, line: int, problem: str) -> None:
+        self.path, self.line, self.problem = Path(path), line, problem
+        super().__init__(f"{path}:{line}: {problem}")
+
+
+def escape(s: str, in_set: bool = False) -> str:
+    if not s:
+        return EMPTY
+    if s == UNSET or s == EMPTY:
+        return "\\x%02x" % ord(s[0]) + s[1:]
+    return _NEEDS_ESCAPE.sub(
+        lambda m: m.group(0) if (m.group(0) == "," and not in_set) else "\\x%02x" % ord(m.group(0)),
+        s,
+    )
+
+
+def unescape(s: str) -> str:
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), s)
+
+
+def format_value(ztype: str, value: Any) -> str:
+    if value is None:
+        return UNSET
+    if ztype in ("time", "interval", "double"):
+        return "%.6f" % value
+    if ztype in ("count", "int", "port"):
+        return str(int(value))
+    if ztype == "bool":
+        return "T" if value else "F"
+    if ztype.startswith(("set[", "vector[")):
+        items = sorted(value) if ztype.startswith("set[") else list(value)
+        if not items:
+            return EMPTY
+        return SET_SEPARATOR.join(escape(str(v), in_set=True) for v in items)
+    return escape(str(value))
+
+
+def json_value(ztype: str, value: Any) -> Any:
+    if ztype.startswith("set["):
+        return sorted(value)
+    if ztype.startswith("vector["):
+        return list(value)
+    if ztype in ("count", "int", "port"):
+        return int(value)
+    if ztype == "bool":
+        return bool(value)
+    return value
+
+
+class ZeekLogWriter:
+    """Writes one Zeek log.  Use as a context manager; ``close(complete=False)`` marks the
+    log as unfinished (no ``#close`` line), as Zeek leaves a log when it stops abnormally."""
+
+    def __init__(
+        self, directory: str | Path, path: str, fields: Sequence[Field], use_json: bool = False
+    ) -> None:
+        self.fields = list(fields)
+        self.use_json = use_json
+        self.final = Path(directory) / f"{path}.log"
+        self.tmp = Path(directory) / f".{path}.log.tmp"
+        self.lines = 0
+        self._fh: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        if not use_json:
+            names = [n for n, _ in self.fields]
+            types = [t for _, t in self.fields]
+            self._fh.write(
+                "#separator \\x09\n"
+                f"#set_separator{SEPARATOR}{SET_SEPARATOR}\n"
+                f"#empty_field{SEPARATOR}{EMPTY}\n"
+                f"#unset_field{SEPARATOR}{UNSET}\n"
+                f"#path{SEPARATOR}{path}\n"
+                f"#open{SEPARATOR}{_stamp()}\n"
+                f"#fields{SEPARATOR}{SEPARATOR.join(names)}\n"
+                f"#types{SEPARATOR}{SEPARATOR.join(types)}\n"
+            )
+
+    def write(self, values: Sequence[Any]) -> None:
+        if self.use_json:
+            obj = {
+                name: json_value(ztype, v)
+                for (name, ztype), v in zip(self.fields, values, strict=True)
+                if v is not None
+            }
+            self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        else:
+            self._fh.write(
+                SEPARATOR.join(
+                    format_value(t, v) for (_, t), v in zip(self.fields, values, strict=True)
+                )
+                + "\n"
+            )
+        self.lines += 1
+
+    def close(self, complete: bool = True) -> Path:
+        if not self.use_json and complete:
+            self._fh.write(f"#close{SEPARATOR}{_stamp()}\n")
+        self._fh.close()
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> ZeekLogWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LogHeader:
+    path: str | None
+    fields: list[str]
+    types: list[str]
+    closed: bool
+
+
+def parse_value(ztype: str, raw: str) -> Any:
+    """One ASCII-writer cell to a Python value (None for unset)."""
+    if raw == UNSET:
+        return None
+    if ztype.startswith(("set[", "vector[")):
+        if raw == EMPTY:
+            return []
+        inner = ztype[ztype.index("[") + 1 : -1]
+        return [parse_value(inner, unescape(x)) for x in raw.split(SET_SEPARATOR)]
+    if ztype in ("time", "interval", "double"):
+        return float(raw)
+    if ztype in ("count", "int", "port"):
+        return int(raw)
+    if ztype == "bool":
+        if raw not in ("T", "F"):
+            raise ValueError(f"not a bool: {raw!r}")
+        return raw == "T"
+    if raw == EMPTY:
+        return ""
+    return unescape(raw)
+
+
+def open_text(path: str | Path) -> TextIO:
+    path = Path(path)
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
+    return open(path, encoding="utf-8", errors="replace", newline="\n")  # noqa: SIM115
+
+
+def read_log(path: str | Path) -> tuple[LogHeader, list[dict[str, Any]]]:
+    """Read a whole Zeek log (TSV with header, or JSON lines); strict: raises on a bad line."""
+    header = LogHeader(None, [], [], False)
+    rows = list(iter_log(path, header))
+    return header, rows
+
+
+def iter_log(path: str | Path, header: LogHeader | None = None) -> Iterator[dict[str, Any]]:
+    header = header if header is not None else LogHeader(None, [], [], False)
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            if line.startswith("{"):
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise LogFormatError(path, lineno, f"bad JSON: {exc.msg}") from None
+                if not isinstance(obj, dict):
+                    raise LogFormatError(path, lineno, "JSON line is not an object")
+                yield obj
+                continue
+            if line.startswith("#"):
+                key, _, value = line.partition(SEPARATOR)
+                if key == "#fields":
+                    header.fields = value.split(SEPARATOR)
+                elif key == "#types":
+                    header.types = value.split(SEPARATOR)
+                elif key == "#path":
+                    header.path = value
+                elif key == "#close":
+                    header.closed = True
+                continue
+            if not header.fields or len(header.types) != len(header.fields):
+                raise LogFormatError(path, lineno, "data line before a #fields/#types header")
+            cells = line.split(SEPARATOR)
+            if len(cells) != len(header.fields):
+                raise LogFormatError(
+                    path, lineno, f"{len(cells)} columns where the header has {len(header.fields)}"
+                )
+            try:
+                yield {
+                    name: parse_value(t, c)
+                    for name, t, c in zip(header.fields, header.types, cells, strict=True)
+                }
+            except ValueError as exc:
+                raise LogFormatError(path, lineno, str(exc)) from None
