@@ -53,6 +53,8 @@ class Connection:
         "type_d",
         "udp_payload_pkts",
         "uid",
+        "voice_id",
+        "voice_id_changes",
     )
 
     def __init__(
@@ -84,6 +86,8 @@ class Connection:
         self.first_orig_ts = 0.0
         self.last_orig_ts = 0.0
         self.type_d = 0  # datagrams with p[2] & 0x8F == 0x0D and more than 4 bytes (voice)
+        self.voice_id = b""
+        self.voice_id_changes = 0  # voice datagrams whose ID differs from the previous one's
         self.first_orig_prefix = b""
         self.prefix_same = 0  # orig datagrams sharing the first one's 4-byte prefix (SkypeOut)
         # TCP: in-order prefix of each direction's byte stream
@@ -111,6 +115,9 @@ class Connection:
         self.udp_payload_pkts += 1
         if len(payload) > 4 and payload[2] & 0x8F == 0x0D:
             self.type_d += 1
+            if payload[:2] != self.voice_id:
+                self.voice_id_changes += 1
+                self.voice_id = payload[:2]
         if is_orig:
             self.orig_payload_pkts += 1
             self.last_orig_ts = ts

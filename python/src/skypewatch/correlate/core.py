@@ -9,7 +9,9 @@ Per client host it gathers the stages seen, the super nodes and login servers re
 public address revealed by U2 and the connection uids.  A client qualifies for a notice with
 confirmed evidence, or with likely evidence from two different stages; the notice is held
 back ``settle`` seconds so later stages of the same start-up land in it, and there is one
-notice per client per session (``session_gap`` of silence ends a session).
+notice per client per session (``session_gap`` of silence ends a session).  An outside
+host whose only Skype traffic is with local hosts is not noticed on its own: it is one of the
+clients of a local super node, and is named in that notice instead.
 
 It also spots super nodes inside the protected network: a local host that outside clients
 probe, or connect to over TCP on its Skype port, from ``sn_min_clients`` different addresses.
@@ -64,10 +66,11 @@ class ClientSession:
     n: int = 0
     best: SkypeRecord | None = None
     notified: bool = False
+    reportable: bool = False  # a local client, or one seen talking to outside peers
 
     @property
     def qualified(self) -> bool:
-        return self.confirmed or len(self.likely_stages) >= 2
+        return self.reportable and (self.confirmed or len(self.likely_stages) >= 2)
 
 
 @dataclass(slots=True)
@@ -121,6 +124,8 @@ class Correlator:
         s.first_ts = min(s.first_ts, rec.ts)
         s.last_ts = max(s.last_ts, rec.ts)
         s.n += 1
+        if not s.reportable and (self.is_local(rec.client) or not self.is_local(rec.peer)):
+            s.reportable = True
         s.stages.add(rec.stage)
         s.signatures.update(rec.signatures)
         rank = CONFIDENCE_RANK[rec.confidence]

@@ -34,12 +34,18 @@ def looks_tls_record(b: bytes) -> bool:
     return len(b) >= 3 and 0x14 <= b[0] <= 0x17 and b[1] == 0x03 and b[2] <= 0x04
 
 
+def looks_sslv2_hello(b: bytes) -> bool:
+    """A 2-byte SSLv2 record header, CLIENT-HELLO, and an SSL/TLS version."""
+    return len(b) >= 5 and b[0] & 0x80 and b[2] == 0x01 and b[3] in (0, 3) and b[4] <= 0x04
+
+
 def is_known_cleartext(b: bytes) -> bool:
     """Stream beginnings of protocols that are not Skype's opaque TCP."""
     return (
         looks_tls_record(b)
+        or looks_sslv2_hello(b)
         or b.startswith(HTTP_METHODS)
-        or b.startswith((b"SSH-", b"HTTP/", b"\x80"))
+        or b.startswith((b"SSH-", b"HTTP/"))
         or (len(b) >= 4 and all(32 <= c < 127 or c in (9, 10, 13) for c in b[:16]))
     )
 

@@ -1,0 +1,369 @@
+"""Skype start-up scenarios under the network conditions of the seed study.
+
+Ehlert and Petgang observed Skype behind a modified NAT and firewall: an open network, a
+client behind NAT, UDP blocked, TCP above 1024 blocked, a restricted login server, automatic
+login on restart, and a local super node relaying for outside clients.  Each scenario here
+produces client start-ups (version check, U1-U4 probes with host-cache fan-out, the TCP
+super-node handshake with its 80/443 fallbacks, login L1-L4, an optional call) from the
+published message layouts, optionally mixed with benign background traffic.
+
+Output is streamed: a scheduler admits a start-up only when the capture's clock reaches it,
+so memory depends on how many conversations overlap, not on the capture's length.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import messages as m
+from .background import background
+from .frames import SYN, TcpSession, tcp_frame, udp_frame
+from .pcapwriter import PcapWriter
+from .truth import TRUTH_COLUMNS, UNOBSERVABLE, Conn, Event, truth_path
+
+EPOCH = 1156519200.0  # 2006-08-25, the day SkypeIRC.cap was captured
+RESOLVER = bytes((10, 0, 0, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    version: str = "1.4"  # "1.4": U1 18 B, U4 18/51/53 B; "2.0": sizes vary
+    nat: bool = False  # client behind NAT: U2 names the NAT's public address
+    udp_blocked: bool = False  # probes leave, no answer returns
+    tcp_high_blocked: bool = False  # UDP and TCP above 1024 blocked: 80/443 fallback
+    login_restricted: bool = False  # the login server's own port is blocked: 443 fallback
+    restart: bool = False  # a second start-up later: automatic login, public IP known
+    call: bool = True  # a voice call after login (needs UDP)
+
+
+SCENARIOS: dict[str, tuple[str, Conditions]] = {
+    "open-1.4": ("open network, Skype 1.4 message sizes", Conditions()),
+    "open-2.0": ("open network, Skype 2.0 (U1 and U4 sizes vary)", Conditions(version="2.0")),
+    "nat": ("client behind NAT; U2 carries the NAT address", Conditions(nat=True)),
+    "udp-blocked": ("UDP blocked: unanswered probes, then TCP",
+                    Conditions(udp_blocked=True, call=False)),
+    "tcp-high-blocked": ("UDP and TCP above 1024 blocked: raw 80 and TLS look-alike 443",
+                         Conditions(udp_blocked=True, tcp_high_blocked=True, call=False)),
+    "login-restricted": ("login server port blocked: login over 443",
+                         Conditions(login_restricted=True)),
+    "autologin": ("automatic login again on restart", Conditions(restart=True)),
+    "local-supernode": ("a local host relays for outside clients", Conditions()),
+}
+
+_PUBLIC_FIRST_OCTETS = (24, 62, 64, 65, 66, 67, 68, 69, 70, 71, 72, 80, 81, 82, 83, 84, 85, 86,
+                        87, 88, 89, 90, 91, 193, 194, 195, 212, 213, 217)
+
+
+@dataclass(frozen=True, slots=True)
+class SynthOptions:
+    clients: int = 1
+    seed: int = 1
+    duration: float = 120.0
+    background: float = 0.0  # background packets per second (approximate)
+
+
+@dataclass(slots=True)
+class SynthResult:
+    pcap: Path
+    truth: Path
+    packets: int
+    connections: int
+    skype_connections: int
+    seconds: float = 0.0
+
+
+class Addresses:
+    """Deterministic address allocation: local 10.x hosts, public outside hosts."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.used: set[bytes] = set()
+
+    def public(self) -> bytes:
+        while True:
+            a = bytes((self.rng.choice(_PUBLIC_FIRST_OCTETS), self.rng.randrange(256),
+                       self.rng.randrange(256), self.rng.randrange(1, 255)))
+            if a not in self.used:
+                self.used.add(a)
+                return a
+
+    def local(self) -> bytes:
+        while True:
+            a = bytes((10, self.rng.randrange(1, 255), self.rng.randrange(256),
+                       self.rng.randrange(2, 255)))
+            if a not in self.used:
+                self.used.add(a)
+                return a
+
+
+# -- one client start-up ------------------------------------------------------------------
+
+class Startup:
+    """Builds the events of one Skype client start-up (and what follows it)."""
+
+    def __init__(self, rng: random.Random, addrs: Addresses, cond: Conditions, client: bytes,
+                 port: int, update_server: bytes, login_servers: list[bytes]) -> None:
+        self.rng, self.addrs, self.cond = rng, addrs, cond
+        self.client, self.port = client, port
+        self.public_ip = addrs.public() if cond.nat else client
+        self.update_server = update_server
+        self.login_servers = login_servers
+        self.events: list[Event] = []
+        self.ident = rng.getrandbits(16)
+
+    def _udp(self, t: float, to_peer: bool, peer: bytes, pport: int, payload: bytes,
+             conn: Conn) -> None:
+        if to_peer:
+            f = udp_frame(self.client, self.port, peer, pport, payload)
+        else:
+            f = udp_frame(peer, pport, self.client, self.port, payload)
+        self.events.append((t, f, conn))
+
+    def _tcp(self, t: float, peer: bytes, pport: int, stage: str,
+             exchange: list[tuple[bool, bytes]], gap: float = 0.03) -> float:
+        s = TcpSession(self.client, self.rng.randint(1025, 65000), peer, pport,
+                       self.rng.getrandbits(31), self.rng.getrandbits(31))
+        conn = Conn("tcp", self.client, s.cport, peer, pport, stage, self.client)
+        frames = s.handshake() + [s.send(frm, data) for frm, data in exchange] + s.close()
+        for i, (_, f) in enumerate(frames):
+            self.events.append((t + i * gap, f, conn))
+        return t + len(frames) * gap
+
+    def _attempt(self, t: float, peer: bytes, pport: int) -> float:
+        """A SYN that the firewall swallows, retried once: no payload, nothing to detect."""
+        cport = self.rng.randint(1025, 65000)
+        conn = Conn("tcp", self.client, cport, peer, pport, UNOBSERVABLE, self.client)
+        seq = self.rng.getrandbits(31)
+        for k in (0.0, 3.0):
+            self.events.append((t + k, tcp_frame(self.client, cport, peer, pport, seq, 0, SYN),
+                                conn))
+        return t + 6.0
+
+    def _u1_size(self) -> int:
+        return 18 if self.cond.version == "1.4" else self.rng.randint(18, 37)
+
+    def _u4_size(self) -> int:
+        return self.rng.choice((18, 51, 53)) if self.cond.version == "1.4" else self.rng.randint(
+            20, 80)
+
+    def run(self, t: float, knows_public_ip: bool = False) -> None:
+        rng, cond = self.rng, self.cond
+        # 1. version check over HTTP
+        t = self._tcp(t, self.update_server, 80, "version_check", [
+            (True, m.version_check(rng, "1.4.0.84" if cond.version == "1.4" else "2.0.0.103")),
+            (False, m.version_reply("1.4.0.84")),
+        ])
+        # 2. UDP probes to the host cache, from the one Skype port
+        sns = [(self.addrs.public(), rng.randint(1025, 65000)) for _ in range(rng.randint(8, 12))]
+        t += 0.3
+        answered = not cond.udp_blocked
+        for k, (sn, sport) in enumerate(sns):
+            conn = Conn("udp", self.client, self.port, sn, sport, "probe", self.client)
+            self.ident = (self.ident + 2) & 0xFFFF
+            u1 = m.u1(rng, self.ident, self._u1_size())
+            tk = t + k * rng.uniform(0.05, 0.2)
+            self._udp(tk, True, sn, sport, u1, conn)
+            if answered and k == 0 and not knows_public_ip:
+                challenge = rng.getrandbits(32).to_bytes(4, "big")
+                self._udp(tk + 0.08, False, sn, sport, m.u2(rng, u1, self.public_ip, challenge),
+                          conn)
+                self._udp(tk + 0.09, True, sn, sport, m.u3(rng, u1, challenge, sn), conn)
+                self._udp(tk + 0.2, False, sn, sport, m.u4(rng, self._u4_size()), conn)
+            elif answered and (k == 0 or rng.random() < 0.4):
+                self._udp(tk + 0.08, False, sn, sport, m.u4(rng, self._u4_size()), conn)
+            elif k < 3:  # unanswered: resent after 2 s and 4 s more with a new IV
+                self._udp(tk + 2.0, True, sn, sport, m.u1_resent(rng, u1), conn)
+                self._udp(tk + 6.0, True, sn, sport, m.u1_resent(rng, u1), conn)
+        t += len(sns) * 0.2 + (5.5 if cond.udp_blocked else 0.5)
+        # 3. TCP to a super node: its own port, else 80 (raw), else 443 (TLS look-alike)
+        sn, sport = sns[0]
+        if cond.tcp_high_blocked:
+            t = self._attempt(t, sn, sport)
+            t = self._tcp(t, sn, 80, "sn_handshake", [
+                (True, m.obfuscated(rng, rng.randint(40, 110))),
+                (False, m.obfuscated(rng, rng.randint(40, 110))),
+                (True, m.obfuscated(rng, 8)),
+            ])
+            sn2 = sns[1][0]
+            t = self._tcp(t + 0.5, sn2, 443, "sn_handshake", [
+                (True, m.sslv2_hello(rng)),
+                (False, m.FIXED_SERVER_HELLO),
+                (True, m.obfuscated(rng, rng.randint(24, 70))),
+                (False, m.obfuscated(rng, rng.randint(24, 70))),
+            ])
+        else:
+            t = self._tcp(t, sn, sport, "sn_handshake", [
+                (True, m.obfuscated(rng, rng.randint(48, 110))),
+                (False, m.obfuscated(rng, rng.randint(48, 110))),
+                (True, m.obfuscated(rng, 8)),
+                (False, m.obfuscated(rng, rng.randint(20, 60))),
+            ])
+        # 4. login L1-L4
+        ls = rng.choice(self.login_servers)
+        login = [(True, m.L1), (False, m.L2), (True, m.login_l3(rng, rng.randint(200, 330))),
+                 (False, m.login_l4(rng, rng.randint(16, 222))),
+                 (True, m.login_record(rng, 20)), (False, m.login_record(rng, 60))]
+        if cond.tcp_high_blocked or cond.login_restricted:
+            t = self._attempt(t + 0.5, ls, 33033)
+            t = self._tcp(t, ls, 443, "login", login)
+        else:
+            t = self._tcp(t + 0.5, ls, 33033, "login", login)
+        # 5. a call: end-to-end voice from the Skype port
+        if cond.call and not cond.udp_blocked:
+            peer, pport = self.addrs.public(), rng.randint(1025, 65000)
+            conn = Conn("udp", self.client, self.port, peer, pport, "media", self.client)
+            t += 2.0
+            for i in range(rng.randint(150, 250)):
+                self._udp(t + i * 0.02, True, peer, pport, m.voice_frame(rng, rng.randint(30, 70)),
+                          conn)
+                self._udp(t + i * 0.02 + 0.007, False, peer, pport,
+                          m.voice_frame(rng, rng.randint(30, 70)), conn)
+
+
+def supernode_relay(rng: random.Random, addrs: Addresses, node: bytes, node_port: int,
+                    t: float) -> list[Event]:
+    """An outside client probing a local super node, then connecting to it over TCP."""
+    outside, oport = addrs.public(), rng.randint(1025, 65000)
+    conn = Conn("udp", outside, oport, node, node_port, "probe", outside)
+    u1 = m.u1(rng, rng.getrandbits(16))
+    challenge = rng.getrandbits(32).to_bytes(4, "big")
+    events: list[Event] = [
+        (t, udp_frame(outside, oport, node, node_port, u1), conn),
+        (t + 0.05, udp_frame(node, node_port, outside, oport, m.u2(rng, u1, outside, challenge)),
+         conn),
+    ]
+    s = TcpSession(outside, rng.randint(1025, 65000), node, node_port, rng.getrandbits(31),
+                   rng.getrandbits(31))
+    tconn = Conn("tcp", outside, s.cport, node, node_port, "sn_handshake", outside)
+    frames = s.handshake() + [s.send(True, m.obfuscated(rng, 60)),
+                              s.send(False, m.obfuscated(rng, 80))] + s.close()
+    events += [(t + 1.0 + i * 0.03, f, tconn) for i, (_, f) in enumerate(frames)]
+    return events
+
+
+# -- scheduling and writing ---------------------------------------------------------------
+
+Session = tuple[float, Callable[[], list[Event]]]
+
+
+def _client_sessions(name: str, cond: Conditions, opts: SynthOptions, rng: random.Random,
+                     addrs: Addresses) -> Iterator[Session]:
+    update_server = addrs.public()
+    login_servers = [addrs.public() for _ in range(4)]
+    span = max(1.0, opts.duration - 40.0)
+    if name == "local-supernode":
+        node, node_port = addrs.local(), rng.randint(1025, 65000)
+        starts = sorted(rng.uniform(0, span) for _ in range(max(opts.clients, 6)))
+        for s in starts:
+            sub = random.Random(rng.getrandbits(64))
+            yield EPOCH + s, (lambda sub=sub, s=s: supernode_relay(sub, addrs, node, node_port,
+                                                                   EPOCH + s))
+        return
+    starts = sorted(rng.uniform(0, span) for _ in range(opts.clients))
+    for s in starts:
+        sub = random.Random(rng.getrandbits(64))
+        client = addrs.local()
+        port = sub.randint(1025, 65000)
+
+        def build(sub=sub, s=s, client=client, port=port) -> list[Event]:
+            st = Startup(sub, addrs, cond, client, port, update_server, login_servers)
+            st.run(EPOCH + s)
+            if cond.restart:
+                st.run(EPOCH + s + min(opts.duration / 2, 600.0), knows_public_ip=True)
+            return st.events
+
+        yield EPOCH + s, build
+
+
+def _background_sessions(opts: SynthOptions, rng: random.Random,
+                         addrs: Addresses) -> Iterator[Session]:
+    if opts.background <= 0:
+        return
+    hosts = [RESOLVER] + [addrs.local() for _ in range(20)]
+    rate = opts.background / 30.0  # conversations per second; ~30 packets each on average
+    t = 0.0
+    while True:
+        t += -math.log(1.0 - rng.random()) / rate
+        if t >= opts.duration:
+            return
+        sub = random.Random(rng.getrandbits(64))
+        yield EPOCH + t, (lambda sub=sub, t=t: background(sub, EPOCH + t, hosts, addrs.public))
+
+
+def stream(
+    name: str, opts: SynthOptions, on_session: Callable[[list[Conn]], None] | None = None
+) -> Iterator[tuple[float, bytes]]:
+    """The scenario's frames in time order.  ``on_session`` gets each conversation's
+    connections (in first-packet order) when the scheduler admits it."""
+    if name not in SCENARIOS:
+        raise KeyError(name)
+    cond = SCENARIOS[name][1]
+    rng = random.Random(f"{name}:{opts.seed}")
+    addrs = Addresses(random.Random(rng.getrandbits(64)))
+    starts = heapq.merge(
+        _client_sessions(name, cond, opts, random.Random(rng.getrandbits(64)), addrs),
+        _background_sessions(opts, random.Random(rng.getrandbits(64)), addrs),
+        key=lambda s: s[0],
+    )
+    counter = itertools.count()
+    heap: list[tuple[float, int, list[Event], int]] = []
+    nxt = next(starts, None)
+    while heap or nxt is not None:
+        # admit every conversation that starts before the earliest pending packet
+        while nxt is not None and (not heap or nxt[0] <= heap[0][0]):
+            events = sorted(nxt[1](), key=lambda e: e[0])
+            if events:
+                if on_session is not None:
+                    on_session(list(dict.fromkeys(e[2] for e in events)))
+                heapq.heappush(heap, (events[0][0], next(counter), events, 0))
+            nxt = next(starts, None)
+        _, c, events, i = heapq.heappop(heap)
+        yield events[i][0], events[i][1]
+        if i + 1 < len(events):
+            heapq.heappush(heap, (events[i + 1][0], c, events, i + 1))
+
+
+def synthesize(name: str, out: str | Path, opts: SynthOptions,
+               progress: Callable[[int], None] | None = None) -> SynthResult:
+    """Write the scenario's capture and its ``.truth.tsv``; same options, same bytes."""
+    out = Path(out)
+    truth = truth_path(out)
+    tmp_pcap = out.with_name(f".{out.name}.tmp")
+    tmp_truth = truth.with_name(f".{truth.name}.tmp")
+    counts = [0, 0]
+    try:
+        with PcapWriter(tmp_pcap) as w, open(tmp_truth, "w", encoding="utf-8") as tf:
+            tf.write("\t".join(TRUTH_COLUMNS) + "\n")
+
+            def on_session(conns: list[Conn]) -> None:
+                for conn in conns:
+                    tf.write(conn.row() + "\n")
+                    counts[0] += 1
+                    counts[1] += conn.stage is not None
+
+            write = w.write
+            for ts, frame in stream(name, opts, on_session):
+                write(ts, frame)
+                if progress is not None and not w.packets & 0xFFFF:
+                    progress(w.packets)
+            packets = w.packets
+        tmp_pcap.replace(out)
+        tmp_truth.replace(truth)
+    except BaseException:
+        tmp_pcap.unlink(missing_ok=True)
+        tmp_truth.unlink(missing_ok=True)
+        raise
+    return SynthResult(out, truth, packets, counts[0], counts[1])
+
+
+def describe() -> str:
+    return "\n".join(f"  {n:<18} {d}" for n, (d, _) in SCENARIOS.items())
+
+
+__all__ = ["SCENARIOS", "SynthOptions", "SynthResult", "describe", "stream", "synthesize"]

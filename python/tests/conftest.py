@@ -1,0 +1,53 @@
+"""Fixtures: crafted connections for signature tests, and the shared real captures."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from skypewatch.connection import Connection
+from skypewatch.decode import TCP, UDP
+from skypewatch.synth.frames import addr_bytes
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("SKYPEWATCH_SHARED", REPO.parent / "shared"))
+PCAPS = SHARED / "pcaps"
+
+CLIENT = "10.0.0.5"
+SN = "198.51.100.7"
+
+
+def shared_capture(*parts: str) -> Path:
+    """A capture from ../shared/pcaps, or a visible skip when the folder is absent."""
+    path = PCAPS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared capture {path} is absent (tests read ../shared/pcaps beside the repo)")
+    return path
+
+
+def udp_conn(datagrams, orig: str = CLIENT, resp: str = SN, orig_p: int = 35990,
+             resp_p: int = 40001) -> Connection:
+    """A UDP connection holding ``datagrams``: (is_orig, seconds, payload) in order."""
+    c = Connection("Ctest", 1000.0, UDP, addr_bytes(orig), orig_p, addr_bytes(resp), resp_p)
+    for is_orig, t, p in datagrams:
+        c.add_datagram(is_orig, 1000.0 + t, p)
+        c.last_ts = 1000.0 + t
+    return c
+
+
+def tcp_conn(orig_stream: bytes = b"", resp_stream: bytes = b"", orig: str = CLIENT,
+             resp: str = SN, resp_p: int = 443, first_seg: int | None = None) -> Connection:
+    c = Connection("Ctest", 1000.0, TCP, addr_bytes(orig), 50000, addr_bytes(resp), resp_p)
+    c.orig_stream = orig_stream
+    c.resp_stream = resp_stream
+    c.orig_first_seg = len(orig_stream) if first_seg is None else first_seg
+    c.resp_first_seg = len(resp_stream)
+    return c
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    return random.Random(1234)
