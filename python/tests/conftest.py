@@ -28,8 +28,9 @@ def shared_capture(*parts: str) -> Path:
     return path
 
 
-def udp_conn(datagrams, orig: str = CLIENT, resp: str = SN, orig_p: int = 35990,
-             resp_p: int = 40001) -> Connection:
+def udp_conn(
+    datagrams, orig: str = CLIENT, resp: str = SN, orig_p: int = 35990, resp_p: int = 40001
+) -> Connection:
     """A UDP connection holding ``datagrams``: (is_orig, seconds, payload) in order."""
     c = Connection("Ctest", 1000.0, UDP, addr_bytes(orig), orig_p, addr_bytes(resp), resp_p)
     for is_orig, t, p in datagrams:
@@ -38,8 +39,14 @@ def udp_conn(datagrams, orig: str = CLIENT, resp: str = SN, orig_p: int = 35990,
     return c
 
 
-def tcp_conn(orig_stream: bytes = b"", resp_stream: bytes = b"", orig: str = CLIENT,
-             resp: str = SN, resp_p: int = 443, first_seg: int | None = None) -> Connection:
+def tcp_conn(
+    orig_stream: bytes = b"",
+    resp_stream: bytes = b"",
+    orig: str = CLIENT,
+    resp: str = SN,
+    resp_p: int = 443,
+    first_seg: int | None = None,
+) -> Connection:
     c = Connection("Ctest", 1000.0, TCP, addr_bytes(orig), 50000, addr_bytes(resp), resp_p)
     c.orig_stream = orig_stream
     c.resp_stream = resp_stream

@@ -17,8 +17,10 @@ def test_e2e_voice(rng):
 
 
 def test_rtp_is_not_voice(rng):
-    rtp = [(True, i * 0.02, struct.pack("!BBHII", 0x80, 0, i, i * 160, 0xDEAD) + bytes(160))
-           for i in range(150)]
+    rtp = [
+        (True, i * 0.02, struct.pack("!BBHII", 0x80, 0, i, i * 160, 0xDEAD) + bytes(160))
+        for i in range(150)
+    ]
     assert media_hits(udp_conn(rtp)) == []
 
 

@@ -66,7 +66,9 @@ def test_fixed_server_hello(rng):
 
 
 def test_skype_404():
-    hits = handshake_hits(tcp_conn(b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1.0 404 Not Found\r\n\r\n", resp_p=80))
+    hits = handshake_hits(
+        tcp_conn(b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1.0 404 Not Found\r\n\r\n", resp_p=80)
+    )
     assert names(hits) == {"skype_404"}
     web = b"HTTP/1.0 404 Not Found\r\nServer: nginx\r\n\r\n"
     assert handshake_hits(tcp_conn(b"GET / HTTP/1.0\r\n\r\n", web, resp_p=80)) == []

@@ -62,7 +62,9 @@ def test_full_u1_to_u4_sequence(rng):
     u3 = m.u3(rng, u1, CHALLENGE, addr_bytes(SN))
     u4 = m.u4(rng, 51)
     assert len(u3) == len(u1) + 5
-    hits = probe_hits(udp_conn([(True, 0, u1), (False, 0.1, u2), (True, 0.1, u3), (False, 0.3, u4)]))
+    hits = probe_hits(
+        udp_conn([(True, 0, u1), (False, 0.1, u2), (True, 0.1, u3), (False, 0.3, u4)])
+    )
     assert names(hits) == {"u1_u2_nack", "u3_resend", "u4_reply"}
     u3hit = next(h for h in hits if h.name == "u3_resend")
     assert u3hit.strength == "confirmed"
@@ -86,7 +88,9 @@ def test_u3_near_misses(rng):
 def test_retransmit_same_crc_new_iv(rng):
     u1 = m.u1(rng, 0x1697, size=31)
     again = m.u1_resent(rng, u1)
-    hits = probe_hits(udp_conn([(True, 0, u1), (True, 2.05, again), (True, 6.09, m.u1_resent(rng, u1))]))
+    hits = probe_hits(
+        udp_conn([(True, 0, u1), (True, 2.05, again), (True, 6.09, m.u1_resent(rng, u1))])
+    )
     assert names(hits) == {"probe_retransmit"}
 
 

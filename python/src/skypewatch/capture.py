@@ -156,6 +156,6 @@ def _if_tsresol(options: bytes, endian: str) -> float:
             value = options[pos + 4]
             if value & 0x80:
                 return 2.0 ** -(value & 0x7F)
-            return 10.0 ** -value
+            return 10.0**-value
         pos += 4 + ((length + 3) & ~3)
     return 1e-6

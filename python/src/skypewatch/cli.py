@@ -64,24 +64,51 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     a.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file(s)")
-    a.add_argument("-o", "--output", default="skypewatch-out", metavar="DIR",
-                   help="directory for the logs (created if missing; default: %(default)s)")
+    a.add_argument(
+        "-o",
+        "--output",
+        default="skypewatch-out",
+        metavar="DIR",
+        help="directory for the logs (created if missing; default: %(default)s)",
+    )
     a.add_argument("--json", action="store_true", help="write JSON lines instead of Zeek TSV")
     a.add_argument("--quiet", "-q", action="store_true", help="no summary on stdout")
-    a.add_argument("--udp-timeout", type=float, default=60.0, metavar="S",
-                   help="UDP inactivity timeout in seconds, as Zeek's (default: %(default)s)")
-    a.add_argument("--probe-window", type=float, default=60.0, metavar="S",
-                   help="seconds after a UDP probe in which TCP to the same peer counts as its"
-                   " follow-up (default: %(default)s)")
-    a.add_argument("--fanout-peers", type=int, default=5, metavar="N",
-                   help="distinct hosts one UDP port must probe to count as fan-out"
-                   " (default: %(default)s)")
-    a.add_argument("--settle", type=float, default=120.0, metavar="S",
-                   help="seconds a qualifying client's notice waits for more stages"
-                   " (default: %(default)s)")
-    a.add_argument("--local-nets", default=None, metavar="CIDR[,CIDR...]",
-                   help="networks counted as inside, for super-node notices"
-                   " (default: RFC 1918, 100.64/10, fc00::/7, fe80::/10)")
+    a.add_argument(
+        "--udp-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="UDP inactivity timeout in seconds, as Zeek's (default: %(default)s)",
+    )
+    a.add_argument(
+        "--probe-window",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds after a UDP probe in which TCP to the same peer counts as its"
+        " follow-up (default: %(default)s)",
+    )
+    a.add_argument(
+        "--fanout-peers",
+        type=int,
+        default=5,
+        metavar="N",
+        help="distinct hosts one UDP port must probe to count as fan-out (default: %(default)s)",
+    )
+    a.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
+    )
+    a.add_argument(
+        "--local-nets",
+        default=None,
+        metavar="CIDR[,CIDR...]",
+        help="networks counted as inside, for super-node notices"
+        " (default: RFC 1918, 100.64/10, fc00::/7, fe80::/10)",
+    )
     a.set_defaults(func=_cmd_analyze)
     return p
 

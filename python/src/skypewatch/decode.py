@@ -109,8 +109,12 @@ def _ipv4(frame: bytes, off: int) -> Packet | None:
         return None
     end = min(off + total, len(frame))
     return _transport(
-        frame[off + 9], frame[off + 12 : off + 16], frame[off + 16 : off + 20], frame,
-        off + ihl, end,
+        frame[off + 9],
+        frame[off + 12 : off + 16],
+        frame[off + 16 : off + 20],
+        frame,
+        off + ihl,
+        end,
     )
 
 
@@ -148,7 +152,13 @@ def _transport(proto: int, src: bytes, dst: bytes, frame: bytes, pos: int, end: 
         if data_off < 20:
             return None
         return (
-            TCP, src, sport, dst, dport, frame[pos + 13], _seq(frame, pos + 4)[0],
+            TCP,
+            src,
+            sport,
+            dst,
+            dport,
+            frame[pos + 13],
+            _seq(frame, pos + 4)[0],
             frame[pos + data_off : end],
         )
     return None

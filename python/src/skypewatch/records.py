@@ -59,9 +59,23 @@ class SkypeRecord:
 
     def values(self) -> list[Any]:
         return [
-            self.ts, self.uid, self.orig_h, self.orig_p, self.resp_h, self.resp_p, self.proto,
-            self.duration, self.stage, self.signatures, self.client, self.peer, self.peer_role,
-            self.client_public_ip, self.skype_version, self.confidence, self.evidence,
+            self.ts,
+            self.uid,
+            self.orig_h,
+            self.orig_p,
+            self.resp_h,
+            self.resp_p,
+            self.proto,
+            self.duration,
+            self.stage,
+            self.signatures,
+            self.client,
+            self.peer,
+            self.peer_role,
+            self.client_public_ip,
+            self.skype_version,
+            self.confidence,
+            self.evidence,
         ]
 
     @classmethod
@@ -72,15 +86,23 @@ class SkypeRecord:
         if conf not in CONFIDENCE_RANK:
             raise ValueError(f"unknown confidence {conf!r}")
         return cls(
-            ts=float(row["ts"]), uid=str(row["uid"]),
-            orig_h=str(row["id.orig_h"]), orig_p=int(row["id.orig_p"]),
-            resp_h=str(row["id.resp_h"]), resp_p=int(row["id.resp_p"]),
-            proto=str(row.get("proto") or "udp"), duration=float(row.get("duration") or 0.0),
-            stage=str(row["stage"]), signatures=frozenset(str(s) for s in sigs),
-            client=str(row["client"]), peer=str(row["peer"]), peer_role=str(row["peer_role"]),
+            ts=float(row["ts"]),
+            uid=str(row["uid"]),
+            orig_h=str(row["id.orig_h"]),
+            orig_p=int(row["id.orig_p"]),
+            resp_h=str(row["id.resp_h"]),
+            resp_p=int(row["id.resp_p"]),
+            proto=str(row.get("proto") or "udp"),
+            duration=float(row.get("duration") or 0.0),
+            stage=str(row["stage"]),
+            signatures=frozenset(str(s) for s in sigs),
+            client=str(row["client"]),
+            peer=str(row["peer"]),
+            peer_role=str(row["peer_role"]),
             client_public_ip=row.get("client_public_ip") or None,
             skype_version=row.get("skype_version") or None,
-            confidence=conf, evidence=str(row.get("evidence") or ""),
+            confidence=conf,
+            evidence=str(row.get("evidence") or ""),
         )
 
 
@@ -125,8 +147,25 @@ class Notice:
     def values(self) -> list[Any]:
         c = self.conn
         return [
-            self.ts, self.uid, c[0] if c else None, c[1] if c else None,
-            c[2] if c else None, c[3] if c else None, None, None, None,
-            c[4] if c else None, self.note, self.msg, self.sub, self.src, None, None, self.n,
-            None, ["Notice::ACTION_LOG"], [], self.suppress_for,
+            self.ts,
+            self.uid,
+            c[0] if c else None,
+            c[1] if c else None,
+            c[2] if c else None,
+            c[3] if c else None,
+            None,
+            None,
+            None,
+            c[4] if c else None,
+            self.note,
+            self.msg,
+            self.sub,
+            self.src,
+            None,
+            None,
+            self.n,
+            None,
+            ["Notice::ACTION_LOG"],
+            [],
+            self.suppress_for,
         ]

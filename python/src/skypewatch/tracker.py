@@ -22,7 +22,8 @@ from .signatures.base import CONFIRMED, LIKELY, POSSIBLE, Hit
 from .signatures.login import login_hits
 from .signatures.media import media_hits
 from .signatures.sn_handshake import correlated_hits, handshake_hits
-from .signatures.udp_probe import STAGE as PROBE, probe_hits, u1_shaped, weak_hits
+from .signatures.udp_probe import STAGE as PROBE
+from .signatures.udp_probe import probe_hits, u1_shaped, weak_hits
 from .signatures.version_check import version_hits
 from .verdict import addr_str, host_of_client, judge
 
@@ -82,9 +83,7 @@ class Tracker:
                 self._next_sweep = ts + 1.0
         key = (src, sport, dst, dport, proto)
         conn = self._by_key.get(key)
-        if conn is None or (
-            proto == TCP and conn.closing and flags & _SYN and not flags & _ACK
-        ):
+        if conn is None or (proto == TCP and conn.closing and flags & _SYN and not flags & _ACK):
             if conn is not None:
                 self._finish(conn)
             if proto == TCP and flags & _SYN and flags & _ACK:
@@ -235,21 +234,33 @@ class Tracker:
             resp_ep = ctx.endpoint(conn.resp, conn.resp_p)
             if framed and orig_ep is not None and orig_ep.proven:
                 hits.append(
-                    Hit("skype_endpoint", PROBE, LIKELY,
-                        f"flow from proven Skype endpoint {addr_str(conn.orig)}:{conn.orig_p}")
+                    Hit(
+                        "skype_endpoint",
+                        PROBE,
+                        LIKELY,
+                        f"flow from proven Skype endpoint {addr_str(conn.orig)}:{conn.orig_p}",
+                    )
                 )
             elif framed and resp_ep is not None and resp_ep.proven:
                 hits.append(
-                    Hit("to_skype_endpoint", PROBE, LIKELY,
-                        f"flow to proven Skype endpoint {addr_str(conn.resp)}:{conn.resp_p}")
+                    Hit(
+                        "to_skype_endpoint",
+                        PROBE,
+                        LIKELY,
+                        f"flow to proven Skype endpoint {addr_str(conn.resp)}:{conn.resp_p}",
+                    )
                 )
             weak = weak_hits(conn)
             if weak and orig_ep is not None and orig_ep.fanout:
                 hits.append(
-                    Hit("probe_fanout", PROBE, POSSIBLE,
+                    Hit(
+                        "probe_fanout",
+                        PROBE,
+                        POSSIBLE,
                         f"one of the U1-shaped flows port {conn.orig_p} sent to"
                         f" {ctx.options.fanout_min_peers}+ hosts within"
-                        f" {ctx.options.fanout_window:.0f}s")
+                        f" {ctx.options.fanout_window:.0f}s",
+                    )
                 )
             hits.extend(weak)  # listed beside solid hits; alone they make no line (verdict.judge)
             return hits

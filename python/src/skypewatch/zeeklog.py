@@ -39,10 +39,10 @@ class LogFormatError(SkypewatchError):
 def escape(s: str, in_set: bool = False) -> str:
     if not s:
         return EMPTY
-    if s == UNSET or s == EMPTY:
-        return "\\x%02x" % ord(s[0]) + s[1:]
+    if s in (UNSET, EMPTY):
+        return f"\\x{ord(s[0]):02x}" + s[1:]
     return _NEEDS_ESCAPE.sub(
-        lambda m: m.group(0) if (m.group(0) == "," and not in_set) else "\\x%02x" % ord(m.group(0)),
+        lambda m: m.group(0) if (m.group(0) == "," and not in_set) else f"\\x{ord(m.group(0)):02x}",
         s,
     )
 
@@ -55,7 +55,7 @@ def format_value(ztype: str, value: Any) -> str:
     if value is None:
         return UNSET
     if ztype in ("time", "interval", "double"):
-        return "%.6f" % value
+        return f"{value:.6f}"
     if ztype in ("count", "int", "port"):
         return str(int(value))
     if ztype == "bool":
@@ -188,7 +188,7 @@ def open_text(path: str | Path) -> TextIO:
         magic = probe.read(2)
     if magic == b"\x1f\x8b":
         return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
-    return open(path, encoding="utf-8", errors="replace", newline="\n")  # noqa: SIM115
+    return open(path, encoding="utf-8", errors="replace", newline="\n")
 
 
 def read_log(path: str | Path) -> tuple[LogHeader, list[dict[str, Any]]]:

@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from ..records import CONFIDENCE_RANK, STAGES, Notice, SkypeRecord
 
 DEFAULT_LOCAL_NETS = (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "fe80::/10",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+    "fe80::/10",
 )
 MAX_LISTED = 10  # addresses named in a notice before "+N more"
 MAX_UIDS = 20
@@ -172,10 +177,14 @@ class Correlator:
             self.stats.notices += 1
             return [
                 Notice(
-                    ts=c.last_ts, note=LOCAL_SUPER_NODE,
+                    ts=c.last_ts,
+                    note=LOCAL_SUPER_NODE,
                     msg=f"{node} relays legacy Skype: probed by {len(c.clients)} outside clients",
                     sub="clients=" + _listing(c.clients) + " uids=" + ",".join(c.uids),
-                    src=node, n=len(c.clients), uid=c.uids[0], uids=tuple(c.uids),
+                    src=node,
+                    n=len(c.clients),
+                    uid=c.uids[0],
+                    uids=tuple(c.uids),
                     suppress_for=self.options.session_gap,
                 )
             ]
@@ -237,16 +246,23 @@ class Correlator:
             parts.append("login_servers=" + _listing(s.login_servers))
         if s.versions:
             parts.append("version=" + _listing(s.versions))
-        parts.append("uids=" + ",".join(s.uids) + (f"(+{s.n - len(s.uids)})" if s.n > len(s.uids) else ""))
+        parts.append(
+            "uids=" + ",".join(s.uids) + (f"(+{s.n - len(s.uids)})" if s.n > len(s.uids) else "")
+        )
         best = s.best
         assert best is not None
         return Notice(
-            ts=s.last_ts, note=note,
+            ts=s.last_ts,
+            note=note,
             msg=f"{addr} runs legacy Skype ({level}): stages {', '.join(stages)};"
             f" {s.n} connections",
-            sub=" ".join(parts), src=addr, n=s.n, uid=best.uid,
+            sub=" ".join(parts),
+            src=addr,
+            n=s.n,
+            uid=best.uid,
             conn=(best.orig_h, best.orig_p, best.resp_h, best.resp_p, best.proto),
-            uids=tuple(s.uids), suppress_for=self.options.session_gap,
+            uids=tuple(s.uids),
+            suppress_for=self.options.session_gap,
         )
 
     def _insert(self, table: OrderedDict, key: str, value) -> None:

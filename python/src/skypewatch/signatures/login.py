@@ -26,8 +26,12 @@ def login_hits(conn: Connection) -> list[Hit]:
     hits: list[Hit] = []
     if r.startswith(L2):
         hits.append(
-            Hit("login_handshake", STAGE, CONFIRMED,
-                "client sent 16 03 01 00 00 and the server answered 17 03 01 00 00 (L1/L2)")
+            Hit(
+                "login_handshake",
+                STAGE,
+                CONFIRMED,
+                "client sent 16 03 01 00 00 and the server answered 17 03 01 00 00 (L1/L2)",
+            )
         )
     else:
         hits.append(Hit("login_hello", STAGE, LIKELY, "client opened with 16 03 01 00 00 (L1)"))
@@ -35,7 +39,11 @@ def login_hits(conn: Connection) -> list[Hit]:
         r.startswith(L2) and r[5:8] == b"\x17\x03\x01"
     ):
         hits.append(
-            Hit("login_records", STAGE, CONFIRMED,
-                "followed by Skype records (L3 object list / L4 17 03 01 reply)")
+            Hit(
+                "login_records",
+                STAGE,
+                CONFIRMED,
+                "followed by Skype records (L3 object list / L4 17 03 01 reply)",
+            )
         )
     return hits

@@ -23,8 +23,12 @@ def media_hits(conn: Connection) -> list[Hit]:
         and conn.voice_id_changes >= MIN_ID_CHANGE_SHARE * conn.type_d
     ):
         hits.append(
-            Hit("e2e_voice", STAGE, POSSIBLE,
-                f"{conn.type_d} of {n} datagrams are type-0x0D voice frames")
+            Hit(
+                "e2e_voice",
+                STAGE,
+                POSSIBLE,
+                f"{conn.type_d} of {n} datagrams are type-0x0D voice frames",
+            )
         )
     k = conn.orig_payload_pkts
     prefix = conn.first_orig_prefix
@@ -32,8 +36,12 @@ def media_hits(conn: Connection) -> list[Hit]:
         gap = (conn.last_orig_ts - conn.first_orig_ts) / (k - 1)
         if FRAME_GAP[0] <= gap <= FRAME_GAP[1]:
             hits.append(
-                Hit("skypeout_e2o", STAGE, POSSIBLE,
+                Hit(
+                    "skypeout_e2o",
+                    STAGE,
+                    POSSIBLE,
                     f"{conn.prefix_same} of {k} datagrams share the 4-byte header"
-                    f" {prefix.hex()} every {gap * 1000:.0f} ms (SkypeOut framing)")
+                    f" {prefix.hex()} every {gap * 1000:.0f} ms (SkypeOut framing)",
+                )
             )
     return hits

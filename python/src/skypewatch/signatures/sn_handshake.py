@@ -15,7 +15,7 @@ STAGE = "sn_handshake"
 SSLV2_HELLO_PREFIX = bytes.fromhex(
     "80460103010 02d0000 0010".replace(" ", "")
     + "000005000004 00000a000009 000064000062 000008000003 000006010080 0700c0030080"
-      " 060040020080 040080".replace(" ", "")
+    " 060040020080 040080".replace(" ", "")
 )
 SSLV2_HELLO_LEN = 72
 FIXED_SERVER_HELLO = bytes.fromhex(
@@ -26,8 +26,17 @@ FIXED_SERVER_HELLO = bytes.fromhex(
     + "000500"
 )
 SKYPE_404 = b"HTTP/1.0 404 Not Found\r\n\r\n"
-HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"CONNECT ", b"DELETE ",
-                b"TRACE ", b"PATCH ")
+HTTP_METHODS = (
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"DELETE ",
+    b"TRACE ",
+    b"PATCH ",
+)
 
 
 def looks_tls_record(b: bytes) -> bool:
@@ -58,24 +67,40 @@ def handshake_hits(conn: Connection) -> list[Hit]:
     fixed = r.startswith(FIXED_SERVER_HELLO)
     if hello:
         hits.append(
-            Hit("sslv2_hello", STAGE, POSSIBLE,
-                "72-byte SSLv2-format ClientHello with Skype's fixed cipher list")
+            Hit(
+                "sslv2_hello",
+                STAGE,
+                POSSIBLE,
+                "72-byte SSLv2-format ClientHello with Skype's fixed cipher list",
+            )
         )
         after = o[SSLV2_HELLO_LEN:]
         if after and not looks_tls_record(after) and (not r or fixed or not looks_tls_record(r)):
             hits.append(
-                Hit("fake_tls_junk", STAGE, LIKELY,
-                    "the hello is followed by raw bytes, not TLS records (TLS look-alike)")
+                Hit(
+                    "fake_tls_junk",
+                    STAGE,
+                    LIKELY,
+                    "the hello is followed by raw bytes, not TLS records (TLS look-alike)",
+                )
             )
     if fixed:
         hits.append(
-            Hit("fixed_server_hello", STAGE, CONFIRMED,
-                "server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)")
+            Hit(
+                "fixed_server_hello",
+                STAGE,
+                CONFIRMED,
+                "server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)",
+            )
         )
     if o.startswith(b"GET ") and r == SKYPE_404:
         hits.append(
-            Hit("skype_404", STAGE, POSSIBLE,
-                "responder answered GET with a bare 'HTTP/1.0 404 Not Found', as Skype nodes do")
+            Hit(
+                "skype_404",
+                STAGE,
+                POSSIBLE,
+                "responder answered GET with a bare 'HTTP/1.0 404 Not Found', as Skype nodes do",
+            )
         )
     return hits
 
@@ -90,17 +115,29 @@ def correlated_hits(
     hits: list[Hit] = []
     if probed_endpoint:
         hits.append(
-            Hit("tcp_to_probed_peer", STAGE, LIKELY,
-                "opaque TCP to the ip:port the client had just probed over UDP")
+            Hit(
+                "tcp_to_probed_peer",
+                STAGE,
+                LIKELY,
+                "opaque TCP to the ip:port the client had just probed over UDP",
+            )
         )
     elif conn.resp_p == 80 and probed_host:
         hits.append(
-            Hit("non_http_80_after_probe", STAGE, LIKELY,
-                "non-HTTP bytes on port 80 to a host the client had just probed over UDP")
+            Hit(
+                "non_http_80_after_probe",
+                STAGE,
+                LIKELY,
+                "non-HTTP bytes on port 80 to a host the client had just probed over UDP",
+            )
         )
     if resp_is_skype_port and not probed_endpoint:
         hits.append(
-            Hit("tcp_to_skype_port", STAGE, LIKELY,
-                "opaque TCP to the port of a proven Skype UDP endpoint")
+            Hit(
+                "tcp_to_skype_port",
+                STAGE,
+                LIKELY,
+                "opaque TCP to the port of a proven Skype UDP endpoint",
+            )
         )
     return hits

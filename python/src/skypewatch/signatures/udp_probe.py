@@ -79,7 +79,9 @@ def probe_hits(conn: Connection) -> list[Hit]:
             ident = u1[:2].hex()
             hits.append(
                 Hit(
-                    "u1_u2_nack", STAGE, LIKELY,
+                    "u1_u2_nack",
+                    STAGE,
+                    LIKELY,
                     f"U1 {len(u1)}B id 0x{ident} answered by 11B NACK type 0x{u2[2] & 0x0F:x}"
                     f" echoing the id, naming public IP {public_ip}",
                     client_public_ip=public_ip,
@@ -88,7 +90,9 @@ def probe_hits(conn: Connection) -> list[Hit]:
             if orig_v4 and u2[3:7] == conn.orig:
                 hits.append(
                     Hit(
-                        "u2_public_ip", STAGE, CONFIRMED,
+                        "u2_public_ip",
+                        STAGE,
+                        CONFIRMED,
                         f"U2 carries the client's own address {public_ip}",
                         client_public_ip=public_ip,
                     )
@@ -120,7 +124,9 @@ def _u3_u4(conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest) -> list[Hi
         detail = f" ({', '.join(extras)})" if extras else ""
         hits.append(
             Hit(
-                "u3_resend", STAGE, CONFIRMED,
+                "u3_resend",
+                STAGE,
+                CONFIRMED,
                 f"U3 {len(p)}B = U1 + 5 with same id names super node {_ipv4(p[8:12])}{detail}",
             )
         )
@@ -150,7 +156,9 @@ def _retransmit(conn: Connection) -> list[Hit]:
             if prev[1] != p[3:7] and RETRANSMIT_GAP[0] <= gap <= RETRANSMIT_GAP[1]:
                 return [
                     Hit(
-                        "probe_retransmit", STAGE, LIKELY,
+                        "probe_retransmit",
+                        STAGE,
+                        LIKELY,
                         f"U1 {len(p)}B id 0x{p[:2].hex()} resent after {gap:.1f}s with the same"
                         f" CRC {p[7:11].hex()} and a new IV",
                     )
@@ -166,7 +174,9 @@ def weak_hits(conn: Connection) -> list[Hit]:
         return []
     r = next((p for is_orig, _, p in conn.datagrams if not is_orig), None)
     if r is not None and len(r) >= U1_MIN and r[2] & 0x8F == 0x02:
-        return [Hit("type2_exchange", STAGE, WEAK, f"type-2 {len(o)}B answered by type-2 {len(r)}B")]
+        return [
+            Hit("type2_exchange", STAGE, WEAK, f"type-2 {len(o)}B answered by type-2 {len(r)}B")
+        ]
     if r is None:
         return [Hit("lone_u1", STAGE, WEAK, f"unanswered U1-shaped {len(o)}B datagram")]
     return []

@@ -33,9 +33,13 @@ def version_hits(conn: Connection) -> list[Hit]:
         platform = PLATFORMS.get(u.group(1), f"platform {u.group(1).decode()}")
         kind = u.group(4).split(b"?")[0].decode()
         hits.append(
-            Hit("http_version_check", STAGE, LIKELY,
+            Hit(
+                "http_version_check",
+                STAGE,
+                LIKELY,
                 f"{kind} request to ui.skype.com: Skype {version} for {platform}",
-                skype_version=version)
+                skype_version=version,
+            )
         )
     agent = headers.get(b"user-agent", b"")
     if agent.startswith(b"Skype") and not agent.startswith(b"SkypeUriPreview"):

@@ -18,8 +18,10 @@ def _rand(rng: random.Random, n: int) -> bytes:
 
 
 def _dns_name(rng: random.Random) -> bytes:
-    labels = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10)))
-              for _ in range(2)] + ["com"]
+    labels = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10)))
+        for _ in range(2)
+    ] + ["com"]
     return b"".join(bytes([len(x)]) + x.encode() for x in labels) + b"\0"
 
 
@@ -38,18 +40,21 @@ def dns(rng: random.Random, t: float, host: bytes, resolver: bytes) -> list[Even
 
 
 def tls(rng: random.Random, t: float, host: bytes, server: bytes) -> list[Event]:
-    s = TcpSession(host, rng.randint(1024, 65535), server, 443, rng.getrandbits(31),
-                   rng.getrandbits(31))
+    s = TcpSession(
+        host, rng.randint(1024, 65535), server, 443, rng.getrandbits(31), rng.getrandbits(31)
+    )
     c = Conn("tcp", host, s.cport, server, 443)
     body = b"\x01\x00\x00\xfc\x03\x03" + _rand(rng, 32) + b"\x20" + _rand(rng, 32) + bytes(188)
     hello = b"\x16\x03\x01" + len(body).to_bytes(2, "big") + body
     sh_body = b"\x02\x00\x00\x46\x03\x03" + _rand(rng, 64) + b"\x13\x01\x00"
-    frames = s.handshake() + [
+    frames = [
+        *s.handshake(),
         s.send(True, hello),
         s.send(False, b"\x16\x03\x03" + len(sh_body).to_bytes(2, "big") + sh_body),
-        s.send(True, b"\x17\x03\x03\x00\x40" + _rand(rng, 64)),
+        s.send(True, b"\x17\x03\x03\x00@" + _rand(rng, 64)),
         s.send(False, b"\x17\x03\x03\x01\x00" + _rand(rng, 256)),
-    ] + s.close()
+        *s.close(),
+    ]
     return [(t + i * 0.01, f, c) for i, (_, f) in enumerate(frames)]
 
 
@@ -59,8 +64,15 @@ def quic(rng: random.Random, t: float, host: bytes, server: bytes) -> list[Event
     dcid = _rand(rng, 8)
     initial = bytes([0xC3]) + b"\0\0\0\1" + b"\x08" + dcid + b"\x00" + _rand(rng, 1186)
     out = [(t, udp_frame(host, sport, server, 443, initial), c)]
-    out.append((t + 0.03, udp_frame(server, 443, host, sport, bytes([0xC1]) + b"\0\0\0\1"
-                                     + b"\0\x08" + _rand(rng, 1000)), c))
+    out.append(
+        (
+            t + 0.03,
+            udp_frame(
+                server, 443, host, sport, bytes([0xC1]) + b"\0\0\0\1" + b"\0\x08" + _rand(rng, 1000)
+            ),
+            c,
+        )
+    )
     for i in range(rng.randint(4, 12)):
         frm_client = i % 2 == 0
         pkt = bytes([0x40 | rng.getrandbits(5)]) + dcid + _rand(rng, rng.randint(30, 1200))
@@ -82,8 +94,17 @@ def utp_fanout(rng: random.Random, t: float, host: bytes, peers: list[bytes]) ->
         ts = t + i * 0.05
         out.append((ts, udp_frame(host, sport, peer, dport, syn), c))
         if rng.random() < 0.5:
-            st = struct.pack("!BBHIIIHH", 0x21, 0, conn_id, rng.getrandbits(32), 0, 0x100000,
-                             rng.getrandbits(16), 1)
+            st = struct.pack(
+                "!BBHIIIHH",
+                0x21,
+                0,
+                conn_id,
+                rng.getrandbits(32),
+                0,
+                0x100000,
+                rng.getrandbits(16),
+                1,
+            )
             out.append((ts + 0.04, udp_frame(peer, dport, host, sport, st), c))
     return out
 
@@ -105,8 +126,9 @@ def rtp(rng: random.Random, t: float, a: bytes, b: bytes, packets: int = 150) ->
     seq, ts_rtp, ssrc = rng.getrandbits(16), rng.getrandbits(32), rng.getrandbits(32)
     out: list[Event] = []
     for i in range(packets):
-        hdr = struct.pack("!BBHII", 0x80, 0, (seq + i) & 0xFFFF, (ts_rtp + 160 * i) & 0xFFFFFFFF,
-                          ssrc)
+        hdr = struct.pack(
+            "!BBHII", 0x80, 0, (seq + i) & 0xFFFF, (ts_rtp + 160 * i) & 0xFFFFFFFF, ssrc
+        )
         out.append((t + i * 0.02, udp_frame(a, pa, b, pb, hdr + _rand(rng, 160)), c))
     return out
 

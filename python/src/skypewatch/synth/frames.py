@@ -50,8 +50,17 @@ def ip_frame(src: bytes, dst: bytes, proto: int, segment: bytes, ident: int = 0)
     """An Ethernet frame carrying ``segment`` (a finished UDP/TCP header + payload)."""
     if len(src) == 4:
         hdr = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(segment), ident & 0xFFFF, 0x4000, 64, proto, 0,
-            src, dst,
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(segment),
+            ident & 0xFFFF,
+            0x4000,
+            64,
+            proto,
+            0,
+            src,
+            dst,
         )
         hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
         return ETH_DST + ETH_SRC + b"\x08\x00" + hdr + segment
@@ -67,12 +76,31 @@ def udp_frame(src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, id
 
 
 def tcp_frame(
-    src: bytes, sport: int, dst: bytes, dport: int, seq: int, ack: int, flags: int,
-    payload: bytes = b"", ident: int = 0,
+    src: bytes,
+    sport: int,
+    dst: bytes,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    payload: bytes = b"",
+    ident: int = 0,
 ) -> bytes:
-    seg = struct.pack(
-        "!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, 65535, 0, 0
-    ) + payload
+    seg = (
+        struct.pack(
+            "!HHIIBBHHH",
+            sport,
+            dport,
+            seq & 0xFFFFFFFF,
+            ack & 0xFFFFFFFF,
+            5 << 4,
+            flags,
+            65535,
+            0,
+            0,
+        )
+        + payload
+    )
     c = _l4_checksum(src, dst, 6, seg)
     seg = seg[:16] + struct.pack("!H", c) + seg[18:]
     return ip_frame(src, dst, 6, seg, ident)
@@ -92,10 +120,30 @@ class TcpSession:
     def handshake(self) -> list[tuple[bool, bytes]]:
         out = [
             (True, tcp_frame(self.client, self.cport, self.server, self.sport, self.cseq, 0, SYN)),
-            (False, tcp_frame(self.server, self.sport, self.client, self.cport, self.sseq,
-                              self.cseq + 1, SYN | ACK)),
-            (True, tcp_frame(self.client, self.cport, self.server, self.sport, self.cseq + 1,
-                             self.sseq + 1, ACK)),
+            (
+                False,
+                tcp_frame(
+                    self.server,
+                    self.sport,
+                    self.client,
+                    self.cport,
+                    self.sseq,
+                    self.cseq + 1,
+                    SYN | ACK,
+                ),
+            ),
+            (
+                True,
+                tcp_frame(
+                    self.client,
+                    self.cport,
+                    self.server,
+                    self.sport,
+                    self.cseq + 1,
+                    self.sseq + 1,
+                    ACK,
+                ),
+            ),
         ]
         self.cseq += 1
         self.sseq += 1
@@ -103,23 +151,69 @@ class TcpSession:
 
     def send(self, from_client: bool, payload: bytes) -> tuple[bool, bytes]:
         if from_client:
-            f = tcp_frame(self.client, self.cport, self.server, self.sport, self.cseq, self.sseq,
-                          PSH | ACK, payload)
+            f = tcp_frame(
+                self.client,
+                self.cport,
+                self.server,
+                self.sport,
+                self.cseq,
+                self.sseq,
+                PSH | ACK,
+                payload,
+            )
             self.cseq += len(payload)
         else:
-            f = tcp_frame(self.server, self.sport, self.client, self.cport, self.sseq, self.cseq,
-                          PSH | ACK, payload)
+            f = tcp_frame(
+                self.server,
+                self.sport,
+                self.client,
+                self.cport,
+                self.sseq,
+                self.cseq,
+                PSH | ACK,
+                payload,
+            )
             self.sseq += len(payload)
         return from_client, f
 
     def close(self) -> list[tuple[bool, bytes]]:
         out = [
-            (True, tcp_frame(self.client, self.cport, self.server, self.sport, self.cseq,
-                             self.sseq, FIN | ACK)),
-            (False, tcp_frame(self.server, self.sport, self.client, self.cport, self.sseq,
-                              self.cseq + 1, FIN | ACK)),
-            (True, tcp_frame(self.client, self.cport, self.server, self.sport, self.cseq + 1,
-                             self.sseq + 1, ACK)),
+            (
+                True,
+                tcp_frame(
+                    self.client,
+                    self.cport,
+                    self.server,
+                    self.sport,
+                    self.cseq,
+                    self.sseq,
+                    FIN | ACK,
+                ),
+            ),
+            (
+                False,
+                tcp_frame(
+                    self.server,
+                    self.sport,
+                    self.client,
+                    self.cport,
+                    self.sseq,
+                    self.cseq + 1,
+                    FIN | ACK,
+                ),
+            ),
+            (
+                True,
+                tcp_frame(
+                    self.client,
+                    self.cport,
+                    self.server,
+                    self.sport,
+                    self.cseq + 1,
+                    self.sseq + 1,
+                    ACK,
+                ),
+            ),
         ]
         self.cseq += 1
         self.sseq += 1

@@ -39,7 +39,11 @@ def u2(rng: random.Random, u1_msg: bytes, public_ip: bytes, challenge: bytes) ->
 def u3(rng: random.Random, u1_msg: bytes, challenge: bytes, sn_ip: bytes) -> bytes:
     """Resend, U1 + 5 bytes: ID, type 0x?3, 0x01, challenge, SN IPv4, U1's CRC, body."""
     return (
-        u1_msg[:2] + bytes([type_byte(rng, 0x03), 0x01]) + challenge + sn_ip + u1_msg[7:11]
+        u1_msg[:2]
+        + bytes([type_byte(rng, 0x03), 0x01])
+        + challenge
+        + sn_ip
+        + u1_msg[7:11]
         + _rand(rng, len(u1_msg) - 11)
     )
 
@@ -63,8 +67,12 @@ def login_l3(rng: random.Random, size: int = 260) -> bytes:
     body = bytes([0x41]) + _rand(rng, size - 1)
     extra = _rand(rng, 20)
     return (
-        b"\x16\x03\x01" + len(body).to_bytes(2, "big") + body
-        + b"\x17\x03\x01" + len(extra).to_bytes(2, "big") + extra
+        b"\x16\x03\x01"
+        + len(body).to_bytes(2, "big")
+        + body
+        + b"\x17\x03\x01"
+        + len(extra).to_bytes(2, "big")
+        + extra
     )
 
 
@@ -98,12 +106,28 @@ def version_reply(version: str) -> bytes:
     body = version.encode()
     return (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-        + str(len(body)).encode() + b"\r\n\r\n" + body
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
     )
 
 
 __all__ = [
-    "FIXED_SERVER_HELLO", "L1", "L2", "keepalive", "login_l3", "login_l4", "login_record",
-    "obfuscated", "sslv2_hello", "u1", "u1_resent", "u2", "u3", "u4", "version_check",
-    "version_reply", "voice_frame",
+    "FIXED_SERVER_HELLO",
+    "L1",
+    "L2",
+    "keepalive",
+    "login_l3",
+    "login_l4",
+    "login_record",
+    "obfuscated",
+    "sslv2_hello",
+    "u1",
+    "u1_resent",
+    "u2",
+    "u3",
+    "u4",
+    "version_check",
+    "version_reply",
+    "voice_frame",
 ]

@@ -46,18 +46,53 @@ SCENARIOS: dict[str, tuple[str, Conditions]] = {
     "open-1.4": ("open network, Skype 1.4 message sizes", Conditions()),
     "open-2.0": ("open network, Skype 2.0 (U1 and U4 sizes vary)", Conditions(version="2.0")),
     "nat": ("client behind NAT; U2 carries the NAT address", Conditions(nat=True)),
-    "udp-blocked": ("UDP blocked: unanswered probes, then TCP",
-                    Conditions(udp_blocked=True, call=False)),
-    "tcp-high-blocked": ("UDP and TCP above 1024 blocked: raw 80 and TLS look-alike 443",
-                         Conditions(udp_blocked=True, tcp_high_blocked=True, call=False)),
-    "login-restricted": ("login server port blocked: login over 443",
-                         Conditions(login_restricted=True)),
+    "udp-blocked": (
+        "UDP blocked: unanswered probes, then TCP",
+        Conditions(udp_blocked=True, call=False),
+    ),
+    "tcp-high-blocked": (
+        "UDP and TCP above 1024 blocked: raw 80 and TLS look-alike 443",
+        Conditions(udp_blocked=True, tcp_high_blocked=True, call=False),
+    ),
+    "login-restricted": (
+        "login server port blocked: login over 443",
+        Conditions(login_restricted=True),
+    ),
     "autologin": ("automatic login again on restart", Conditions(restart=True)),
     "local-supernode": ("a local host relays for outside clients", Conditions()),
 }
 
-_PUBLIC_FIRST_OCTETS = (24, 62, 64, 65, 66, 67, 68, 69, 70, 71, 72, 80, 81, 82, 83, 84, 85, 86,
-                        87, 88, 89, 90, 91, 193, 194, 195, 212, 213, 217)
+_PUBLIC_FIRST_OCTETS = (
+    24,
+    62,
+    64,
+    65,
+    66,
+    67,
+    68,
+    69,
+    70,
+    71,
+    72,
+    80,
+    81,
+    82,
+    83,
+    84,
+    85,
+    86,
+    87,
+    88,
+    89,
+    90,
+    91,
+    193,
+    194,
+    195,
+    212,
+    213,
+    217,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +122,28 @@ class Addresses:
 
     def public(self) -> bytes:
         while True:
-            a = bytes((self.rng.choice(_PUBLIC_FIRST_OCTETS), self.rng.randrange(256),
-                       self.rng.randrange(256), self.rng.randrange(1, 255)))
+            a = bytes(
+                (
+                    self.rng.choice(_PUBLIC_FIRST_OCTETS),
+                    self.rng.randrange(256),
+                    self.rng.randrange(256),
+                    self.rng.randrange(1, 255),
+                )
+            )
             if a not in self.used:
                 self.used.add(a)
                 return a
 
     def local(self) -> bytes:
         while True:
-            a = bytes((10, self.rng.randrange(1, 255), self.rng.randrange(256),
-                       self.rng.randrange(2, 255)))
+            a = bytes(
+                (
+                    10,
+                    self.rng.randrange(1, 255),
+                    self.rng.randrange(256),
+                    self.rng.randrange(2, 255),
+                )
+            )
             if a not in self.used:
                 self.used.add(a)
                 return a
@@ -104,11 +151,20 @@ class Addresses:
 
 # -- one client start-up ------------------------------------------------------------------
 
+
 class Startup:
     """Builds the events of one Skype client start-up (and what follows it)."""
 
-    def __init__(self, rng: random.Random, addrs: Addresses, cond: Conditions, client: bytes,
-                 port: int, update_server: bytes, login_servers: list[bytes]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        addrs: Addresses,
+        cond: Conditions,
+        client: bytes,
+        port: int,
+        update_server: bytes,
+        login_servers: list[bytes],
+    ) -> None:
         self.rng, self.addrs, self.cond = rng, addrs, cond
         self.client, self.port = client, port
         self.public_ip = addrs.public() if cond.nat else client
@@ -117,18 +173,32 @@ class Startup:
         self.events: list[Event] = []
         self.ident = rng.getrandbits(16)
 
-    def _udp(self, t: float, to_peer: bool, peer: bytes, pport: int, payload: bytes,
-             conn: Conn) -> None:
+    def _udp(
+        self, t: float, to_peer: bool, peer: bytes, pport: int, payload: bytes, conn: Conn
+    ) -> None:
         if to_peer:
             f = udp_frame(self.client, self.port, peer, pport, payload)
         else:
             f = udp_frame(peer, pport, self.client, self.port, payload)
         self.events.append((t, f, conn))
 
-    def _tcp(self, t: float, peer: bytes, pport: int, stage: str,
-             exchange: list[tuple[bool, bytes]], gap: float = 0.03) -> float:
-        s = TcpSession(self.client, self.rng.randint(1025, 65000), peer, pport,
-                       self.rng.getrandbits(31), self.rng.getrandbits(31))
+    def _tcp(
+        self,
+        t: float,
+        peer: bytes,
+        pport: int,
+        stage: str,
+        exchange: list[tuple[bool, bytes]],
+        gap: float = 0.03,
+    ) -> float:
+        s = TcpSession(
+            self.client,
+            self.rng.randint(1025, 65000),
+            peer,
+            pport,
+            self.rng.getrandbits(31),
+            self.rng.getrandbits(31),
+        )
         conn = Conn("tcp", self.client, s.cport, peer, pport, stage, self.client)
         frames = s.handshake() + [s.send(frm, data) for frm, data in exchange] + s.close()
         for i, (_, f) in enumerate(frames):
@@ -141,24 +211,34 @@ class Startup:
         conn = Conn("tcp", self.client, cport, peer, pport, UNOBSERVABLE, self.client)
         seq = self.rng.getrandbits(31)
         for k in (0.0, 3.0):
-            self.events.append((t + k, tcp_frame(self.client, cport, peer, pport, seq, 0, SYN),
-                                conn))
+            self.events.append(
+                (t + k, tcp_frame(self.client, cport, peer, pport, seq, 0, SYN), conn)
+            )
         return t + 6.0
 
     def _u1_size(self) -> int:
         return 18 if self.cond.version == "1.4" else self.rng.randint(18, 37)
 
     def _u4_size(self) -> int:
-        return self.rng.choice((18, 51, 53)) if self.cond.version == "1.4" else self.rng.randint(
-            20, 80)
+        return (
+            self.rng.choice((18, 51, 53))
+            if self.cond.version == "1.4"
+            else self.rng.randint(20, 80)
+        )
 
     def run(self, t: float, knows_public_ip: bool = False) -> None:
         rng, cond = self.rng, self.cond
         # 1. version check over HTTP
-        t = self._tcp(t, self.update_server, 80, "version_check", [
-            (True, m.version_check(rng, "1.4.0.84" if cond.version == "1.4" else "2.0.0.103")),
-            (False, m.version_reply("1.4.0.84")),
-        ])
+        t = self._tcp(
+            t,
+            self.update_server,
+            80,
+            "version_check",
+            [
+                (True, m.version_check(rng, "1.4.0.84" if cond.version == "1.4" else "2.0.0.103")),
+                (False, m.version_reply("1.4.0.84")),
+            ],
+        )
         # 2. UDP probes to the host cache, from the one Skype port
         sns = [(self.addrs.public(), rng.randint(1025, 65000)) for _ in range(rng.randint(8, 12))]
         t += 0.3
@@ -171,8 +251,9 @@ class Startup:
             self._udp(tk, True, sn, sport, u1, conn)
             if answered and k == 0 and not knows_public_ip:
                 challenge = rng.getrandbits(32).to_bytes(4, "big")
-                self._udp(tk + 0.08, False, sn, sport, m.u2(rng, u1, self.public_ip, challenge),
-                          conn)
+                self._udp(
+                    tk + 0.08, False, sn, sport, m.u2(rng, u1, self.public_ip, challenge), conn
+                )
                 self._udp(tk + 0.09, True, sn, sport, m.u3(rng, u1, challenge, sn), conn)
                 self._udp(tk + 0.2, False, sn, sport, m.u4(rng, self._u4_size()), conn)
             elif answered and (k == 0 or rng.random() < 0.4):
@@ -185,30 +266,53 @@ class Startup:
         sn, sport = sns[0]
         if cond.tcp_high_blocked:
             t = self._attempt(t, sn, sport)
-            t = self._tcp(t, sn, 80, "sn_handshake", [
-                (True, m.obfuscated(rng, rng.randint(40, 110))),
-                (False, m.obfuscated(rng, rng.randint(40, 110))),
-                (True, m.obfuscated(rng, 8)),
-            ])
+            t = self._tcp(
+                t,
+                sn,
+                80,
+                "sn_handshake",
+                [
+                    (True, m.obfuscated(rng, rng.randint(40, 110))),
+                    (False, m.obfuscated(rng, rng.randint(40, 110))),
+                    (True, m.obfuscated(rng, 8)),
+                ],
+            )
             sn2 = sns[1][0]
-            t = self._tcp(t + 0.5, sn2, 443, "sn_handshake", [
-                (True, m.sslv2_hello(rng)),
-                (False, m.FIXED_SERVER_HELLO),
-                (True, m.obfuscated(rng, rng.randint(24, 70))),
-                (False, m.obfuscated(rng, rng.randint(24, 70))),
-            ])
+            t = self._tcp(
+                t + 0.5,
+                sn2,
+                443,
+                "sn_handshake",
+                [
+                    (True, m.sslv2_hello(rng)),
+                    (False, m.FIXED_SERVER_HELLO),
+                    (True, m.obfuscated(rng, rng.randint(24, 70))),
+                    (False, m.obfuscated(rng, rng.randint(24, 70))),
+                ],
+            )
         else:
-            t = self._tcp(t, sn, sport, "sn_handshake", [
-                (True, m.obfuscated(rng, rng.randint(48, 110))),
-                (False, m.obfuscated(rng, rng.randint(48, 110))),
-                (True, m.obfuscated(rng, 8)),
-                (False, m.obfuscated(rng, rng.randint(20, 60))),
-            ])
+            t = self._tcp(
+                t,
+                sn,
+                sport,
+                "sn_handshake",
+                [
+                    (True, m.obfuscated(rng, rng.randint(48, 110))),
+                    (False, m.obfuscated(rng, rng.randint(48, 110))),
+                    (True, m.obfuscated(rng, 8)),
+                    (False, m.obfuscated(rng, rng.randint(20, 60))),
+                ],
+            )
         # 4. login L1-L4
         ls = rng.choice(self.login_servers)
-        login = [(True, m.L1), (False, m.L2), (True, m.login_l3(rng, rng.randint(200, 330))),
-                 (False, m.login_l4(rng, rng.randint(16, 222))),
-                 (True, m.login_record(rng, 20)), (False, m.login_record(rng, 60))]
+        login = [
+            (True, m.L1),
+            (False, m.L2),
+            (True, m.login_l3(rng, rng.randint(200, 330))),
+            (False, m.login_l4(rng, rng.randint(16, 222))),
+            (True, m.login_record(rng, 20)),
+            (False, m.login_record(rng, 60)),
+        ]
         if cond.tcp_high_blocked or cond.login_restricted:
             t = self._attempt(t + 0.5, ls, 33033)
             t = self._tcp(t, ls, 443, "login", login)
@@ -220,14 +324,22 @@ class Startup:
             conn = Conn("udp", self.client, self.port, peer, pport, "media", self.client)
             t += 2.0
             for i in range(rng.randint(150, 250)):
-                self._udp(t + i * 0.02, True, peer, pport, m.voice_frame(rng, rng.randint(30, 70)),
-                          conn)
-                self._udp(t + i * 0.02 + 0.007, False, peer, pport,
-                          m.voice_frame(rng, rng.randint(30, 70)), conn)
+                self._udp(
+                    t + i * 0.02, True, peer, pport, m.voice_frame(rng, rng.randint(30, 70)), conn
+                )
+                self._udp(
+                    t + i * 0.02 + 0.007,
+                    False,
+                    peer,
+                    pport,
+                    m.voice_frame(rng, rng.randint(30, 70)),
+                    conn,
+                )
 
 
-def supernode_relay(rng: random.Random, addrs: Addresses, node: bytes, node_port: int,
-                    t: float) -> list[Event]:
+def supernode_relay(
+    rng: random.Random, addrs: Addresses, node: bytes, node_port: int, t: float
+) -> list[Event]:
     """An outside client probing a local super node, then connecting to it over TCP."""
     outside, oport = addrs.public(), rng.randint(1025, 65000)
     conn = Conn("udp", outside, oport, node, node_port, "probe", outside)
@@ -235,14 +347,22 @@ def supernode_relay(rng: random.Random, addrs: Addresses, node: bytes, node_port
     challenge = rng.getrandbits(32).to_bytes(4, "big")
     events: list[Event] = [
         (t, udp_frame(outside, oport, node, node_port, u1), conn),
-        (t + 0.05, udp_frame(node, node_port, outside, oport, m.u2(rng, u1, outside, challenge)),
-         conn),
+        (
+            t + 0.05,
+            udp_frame(node, node_port, outside, oport, m.u2(rng, u1, outside, challenge)),
+            conn,
+        ),
     ]
-    s = TcpSession(outside, rng.randint(1025, 65000), node, node_port, rng.getrandbits(31),
-                   rng.getrandbits(31))
+    s = TcpSession(
+        outside, rng.randint(1025, 65000), node, node_port, rng.getrandbits(31), rng.getrandbits(31)
+    )
     tconn = Conn("tcp", outside, s.cport, node, node_port, "sn_handshake", outside)
-    frames = s.handshake() + [s.send(True, m.obfuscated(rng, 60)),
-                              s.send(False, m.obfuscated(rng, 80))] + s.close()
+    frames = [
+        *s.handshake(),
+        s.send(True, m.obfuscated(rng, 60)),
+        s.send(False, m.obfuscated(rng, 80)),
+        *s.close(),
+    ]
     events += [(t + 1.0 + i * 0.03, f, tconn) for i, (_, f) in enumerate(frames)]
     return events
 
@@ -252,8 +372,9 @@ def supernode_relay(rng: random.Random, addrs: Addresses, node: bytes, node_port
 Session = tuple[float, Callable[[], list[Event]]]
 
 
-def _client_sessions(name: str, cond: Conditions, opts: SynthOptions, rng: random.Random,
-                     addrs: Addresses) -> Iterator[Session]:
+def _client_sessions(
+    name: str, cond: Conditions, opts: SynthOptions, rng: random.Random, addrs: Addresses
+) -> Iterator[Session]:
     update_server = addrs.public()
     login_servers = [addrs.public() for _ in range(4)]
     span = max(1.0, opts.duration - 40.0)
@@ -262,8 +383,10 @@ def _client_sessions(name: str, cond: Conditions, opts: SynthOptions, rng: rando
         starts = sorted(rng.uniform(0, span) for _ in range(max(opts.clients, 6)))
         for s in starts:
             sub = random.Random(rng.getrandbits(64))
-            yield EPOCH + s, (lambda sub=sub, s=s: supernode_relay(sub, addrs, node, node_port,
-                                                                   EPOCH + s))
+            yield (
+                EPOCH + s,
+                (lambda sub=sub, s=s: supernode_relay(sub, addrs, node, node_port, EPOCH + s)),
+            )
         return
     starts = sorted(rng.uniform(0, span) for _ in range(opts.clients))
     for s in starts:
@@ -281,8 +404,9 @@ def _client_sessions(name: str, cond: Conditions, opts: SynthOptions, rng: rando
         yield EPOCH + s, build
 
 
-def _background_sessions(opts: SynthOptions, rng: random.Random,
-                         addrs: Addresses) -> Iterator[Session]:
+def _background_sessions(
+    opts: SynthOptions, rng: random.Random, addrs: Addresses
+) -> Iterator[Session]:
     if opts.background <= 0:
         return
     hosts = [RESOLVER] + [addrs.local() for _ in range(20)]
@@ -329,8 +453,9 @@ def stream(
             heapq.heappush(heap, (events[i + 1][0], c, events, i + 1))
 
 
-def synthesize(name: str, out: str | Path, opts: SynthOptions,
-               progress: Callable[[int], None] | None = None) -> SynthResult:
+def synthesize(
+    name: str, out: str | Path, opts: SynthOptions, progress: Callable[[int], None] | None = None
+) -> SynthResult:
     """Write the scenario's capture and its ``.truth.tsv``; same options, same bytes."""
     out = Path(out)
     truth = truth_path(out)

@@ -28,8 +28,13 @@ class Conn:
     def row(self) -> str:
         return "\t".join(
             (
-                self.proto, _a(self.orig), str(self.orig_p), _a(self.resp), str(self.resp_p),
-                "T" if self.stage else "F", self.stage or "-",
+                self.proto,
+                _a(self.orig),
+                str(self.orig_p),
+                _a(self.resp),
+                str(self.resp_p),
+                "T" if self.stage else "F",
+                self.stage or "-",
                 _a(self.client) if self.client else "-",
             )
         )
@@ -72,7 +77,15 @@ def read_truth(path: str | Path) -> list[TruthRow]:
         for line in fh:
             proto, oh, op, rh, rp, sk, st, cl = line.rstrip("\n").split("\t")
             rows.append(
-                TruthRow(proto, oh, int(op), rh, int(rp), sk == "T",
-                         None if st == "-" else st, None if cl == "-" else cl)
+                TruthRow(
+                    proto,
+                    oh,
+                    int(op),
+                    rh,
+                    int(rp),
+                    sk == "T",
+                    None if st == "-" else st,
+                    None if cl == "-" else cl,
+                )
             )
     return rows
