@@ -27,7 +27,8 @@ SEPARATOR = "\t"
 SET_SEPARATOR = ","
 EMPTY = "(empty)"
 UNSET = "-"
-_NEEDS_ESCAPE = re.compile(r"[^\x20-\x7e]|[\t,\\]")
+_PLAIN = frozenset(range(0x20, 0x7F)) - {ord("\\"), ord("\t")}
+_UNESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 
 class LogFormatError(SkypewatchError):
@@ -37,18 +38,40 @@ class LogFormatError(SkypewatchError):
 
 
 def escape(s: str, in_set: bool = False) -> str:
+    """Zeek's escaping, made exactly reversible: every byte of the UTF-8 encoding outside
+    printable ASCII, and the separators and backslash, become ``\\xNN``."""
     if not s:
-        return EMPTY
+        return "" if in_set else EMPTY
     if s in (UNSET, EMPTY):
         return f"\\x{ord(s[0]):02x}" + s[1:]
-    return _NEEDS_ESCAPE.sub(
-        lambda m: m.group(0) if (m.group(0) == "," and not in_set) else f"\\x{ord(m.group(0)):02x}",
-        s,
-    )
+    if (
+        s.isascii()
+        and s.isprintable()
+        and "\\" not in s
+        and "\t" not in s
+        and (not in_set or "," not in s)
+    ):
+        return s
+    out = []
+    for byte in s.encode("utf-8", "surrogateescape"):
+        if byte in _PLAIN and not (in_set and byte == 0x2C):
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
 
 
 def unescape(s: str) -> str:
-    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), s)
+    if "\\x" not in s:
+        return s
+    raw = bytearray()
+    pos = 0
+    for m in _UNESCAPE.finditer(s):
+        raw += s[pos : m.start()].encode("utf-8", "surrogateescape")
+        raw.append(int(m.group(1), 16))
+        pos = m.end()
+    raw += s[pos:].encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def format_value(ztype: str, value: Any) -> str:
@@ -168,7 +191,7 @@ def parse_value(ztype: str, raw: str) -> Any:
         if raw == EMPTY:
             return []
         inner = ztype[ztype.index("[") + 1 : -1]
-        return [parse_value(inner, unescape(x)) for x in raw.split(SET_SEPARATOR)]
+        return [_element(inner, x) for x in raw.split(SET_SEPARATOR)]
     if ztype in ("time", "interval", "double"):
         return float(raw)
     if ztype in ("count", "int", "port"):
@@ -180,6 +203,13 @@ def parse_value(ztype: str, raw: str) -> Any:
     if raw == EMPTY:
         return ""
     return unescape(raw)
+
+
+def _element(ztype: str, raw: str) -> Any:
+    """A container element: never unset, never the empty-container marker."""
+    if ztype in ("string", "addr", "enum", "subnet"):
+        return unescape(raw)
+    return parse_value(ztype, raw)
 
 
 def open_text(path: str | Path) -> TextIO:

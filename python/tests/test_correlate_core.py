@@ -1,0 +1,108 @@
+"""The correlation core on hand-made records: qualification, settling, sessions, relays."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from skypewatch.correlate import Correlator, CorrelatorOptions
+from skypewatch.records import SkypeRecord
+
+BASE = SkypeRecord(
+    ts=1000.0,
+    uid="C1",
+    orig_h="10.0.0.5",
+    orig_p=35990,
+    resp_h="81.1.1.1",
+    resp_p=4000,
+    proto="udp",
+    duration=1.0,
+    stage="probe",
+    signatures=frozenset({"u1_u2_nack"}),
+    client="10.0.0.5",
+    peer="81.1.1.1",
+    peer_role="super_node",
+    client_public_ip="86.1.1.1",
+    skype_version=None,
+    confidence="likely",
+    evidence="x",
+)
+
+
+def rec(**kw) -> SkypeRecord:
+    return replace(BASE, **kw)
+
+
+def test_one_likely_stage_is_not_enough():
+    c = Correlator()
+    assert c.observe(rec()) == []
+    assert c.observe(rec(ts=1001, uid="C2", resp_h="81.1.1.2", peer="81.1.1.2")) == []
+    assert c.flush() == []
+
+
+def test_two_likely_stages_qualify_and_wait_to_settle():
+    c = Correlator(CorrelatorOptions(settle=60))
+    c.observe(rec())
+    assert (
+        c.observe(
+            rec(
+                ts=1005,
+                uid="C2",
+                proto="tcp",
+                stage="login",
+                peer="91.1.1.1",
+                resp_h="91.1.1.1",
+                peer_role="login_server",
+            )
+        )
+        == []
+    )
+    # evidence arriving inside the settle time joins the same notice
+    assert c.observe(rec(ts=1030, uid="C3", proto="tcp", stage="sn_handshake")) == []
+    out = c.advance(1091)
+    assert len(out) == 1
+    n = out[0]
+    assert n.note == "Skype::Login_Sequence" and n.src == "10.0.0.5" and n.n == 3
+    assert "probe, sn_handshake, login" in n.msg
+    assert "public_ip=86.1.1.1" in n.sub and "login_servers=91.1.1.1" in n.sub
+    assert set(n.uids) == {"C1", "C2", "C3"}
+    assert c.flush() == []
+
+
+def test_confirmed_alone_qualifies_once_per_session():
+    c = Correlator(CorrelatorOptions(settle=10, session_gap=100))
+    c.observe(rec(confidence="confirmed"))
+    assert [n.note for n in c.advance(1011)] == ["Skype::Client_Detected"]
+    c.observe(rec(ts=1050, uid="C2", confidence="confirmed"))
+    assert c.advance(1070) == []  # same session: suppressed
+    c.observe(rec(ts=1300, uid="C3", confidence="confirmed"))  # after the session gap
+    assert len(c.flush()) == 1
+
+
+def test_outside_client_of_local_hosts_is_folded_into_the_relay_notice():
+    c = Correlator(CorrelatorOptions(sn_min_clients=3))
+    out = []
+    for i in range(3):
+        outside = f"81.0.0.{i}"
+        out += c.observe(
+            rec(
+                ts=1000 + i,
+                uid=f"C{i}",
+                orig_h=outside,
+                client=outside,
+                resp_h="10.9.9.9",
+                peer="10.9.9.9",
+                confidence="confirmed",
+            )
+        )
+    out += c.flush()
+    assert [n.note for n in out] == ["Skype::Local_Super_Node"]
+    assert out[0].src == "10.9.9.9" and out[0].n == 3
+
+
+def test_bounded_memory_under_spoofed_flood():
+    c = Correlator(CorrelatorOptions(max_hosts=1000))
+    for i in range(20000):
+        addr = f"{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}.7"
+        c.observe(rec(ts=1000 + i * 0.001, uid=f"C{i}", client=addr, orig_h=addr))
+    assert len(c.clients) <= 1000
+    assert c.stats.evicted >= 19000
