@@ -35,7 +35,7 @@ def test_analyze_finds_exactly_the_truth(tmp_path, scenario):
         SynthOptions(clients=3, seed=11, background=150, duration=150),
     )
     truth = {t.key: t for t in read_truth(r.truth)}
-    summary = analyze([r.pcap], tmp_path / "out")
+    summary = analyze([r.pcap], tmp_path / "out", keep_records=True)
     got = {(x.proto, x.orig_h, x.orig_p, x.resp_h, x.resp_p): x for x in summary.records}
     observable = {k: t for k, t in truth.items() if t.skype and t.stage != UNOBSERVABLE}
     assert observable, "the scenario produced Skype traffic"

@@ -18,6 +18,40 @@ from .records import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Notice, SkypeRecord
 from .tracker import Tracker, TrackerOptions
 from .zeeklog import ZeekLogWriter
 
+MAX_SUMMARY_HOSTS = 10_000  # clients and peers listed in the summary; beyond that, counted
+
+
+@dataclass(slots=True)
+class Tally:
+    """What the summary says about the records, in bounded memory."""
+
+    by_confidence: Counter = field(default_factory=Counter)
+    by_stage: Counter = field(default_factory=Counter)
+    clients: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    peers: dict[str, set[str]] = field(
+        default_factory=lambda: {"super_node": set(), "login_server": set()}
+    )
+    overflow: int = 0
+
+    def add(self, r: SkypeRecord) -> None:
+        self.by_confidence[r.confidence] += 1
+        self.by_stage[r.stage] += 1
+        if r.confidence == "possible":
+            return
+        info = self.clients.get(r.client)
+        if info is None:
+            if len(self.clients) >= MAX_SUMMARY_HOSTS:
+                self.overflow += 1
+                return
+            info = self.clients[r.client] = (set(), set())
+        if r.client_public_ip and len(info[0]) < 8:
+            info[0].add(r.client_public_ip)
+        if r.skype_version and len(info[1]) < 8:
+            info[1].add(r.skype_version)
+        peers = self.peers.get(r.peer_role)
+        if peers is not None and len(peers) < MAX_SUMMARY_HOSTS:
+            peers.add(r.peer)
+
 
 @dataclass(slots=True)
 class Summary:
@@ -25,7 +59,8 @@ class Summary:
     packets: int = 0
     connections: int = 0
     seconds: float = 0.0
-    records: list[SkypeRecord] = field(default_factory=list)
+    records: list[SkypeRecord] = field(default_factory=list)  # only with keep_records
+    tally: Tally = field(default_factory=Tally)
     notices: list[Notice] = field(default_factory=list)
     truncated: CaptureTruncated | None = None
     skype_log: Path | None = None
@@ -44,7 +79,7 @@ def analyze(
     tracker_options: TrackerOptions | None = None,
     correlator_options: CorrelatorOptions | None = None,
     progress: Progress | None = None,
-    keep_records: bool = True,
+    keep_records: bool = False,
 ) -> Summary:
     """Analyse the captures as one stream (like ``zeek -r a -r b``) and write the logs.
 
@@ -73,6 +108,7 @@ def analyze(
 
     def on_record(rec: SkypeRecord, _now: float) -> None:
         skype_w.write(rec.values())
+        summary.tally.add(rec)
         if keep_records:
             summary.records.append(rec)
         emit_notices(correlator.observe(rec))
@@ -149,38 +185,32 @@ def format_summary(s: Summary) -> str:
         f"analysed {s.packets:,} packets, {s.connections:,} connections from {s.captures}"
         f" capture(s) in {s.seconds:.1f} s ({s.packets / max(s.seconds, 1e-9):,.0f} packets/s)"
     ]
-    by_conf = Counter(r.confidence for r in s.records)
-    by_stage = Counter(r.stage for r in s.records)
+    t = s.tally
     lines.append(
-        f"skype.log: {len(s.records)} connections"
-        f" (confirmed {by_conf['confirmed']}, likely {by_conf['likely']},"
-        f" possible {by_conf['possible']})"
+        f"skype.log: {sum(t.by_confidence.values())} connections"
+        f" (confirmed {t.by_confidence['confirmed']}, likely {t.by_confidence['likely']},"
+        f" possible {t.by_confidence['possible']})"
     )
-    lines.append("  by stage: " + ", ".join(f"{st} {by_stage[st]}" for st in STAGES))
-    solid = [r for r in s.records if r.confidence != "possible"]
-    clients: dict[str, dict[str, set[str]]] = {}
-    for r in solid:
-        info = clients.setdefault(r.client, {"public": set(), "version": set()})
-        if r.client_public_ip:
-            info["public"].add(r.client_public_ip)
-        if r.skype_version:
-            info["version"].add(r.skype_version)
-    if clients:
-        lines.append(f"clients ({len(clients)}):")
-        for addr, info in sorted(clients.items()):
+    lines.append("  by stage: " + ", ".join(f"{st} {t.by_stage[st]}" for st in STAGES))
+    if t.clients:
+        lines.append(f"clients ({len(t.clients)}{'+' if t.overflow else ''}):")
+        shown = sorted(t.clients.items())
+        for addr, (public, versions) in shown[:50]:
             extra = []
-            if info["public"]:
-                extra.append("public IP " + ", ".join(sorted(info["public"])))
-            if info["version"]:
-                extra.append("Skype " + ", ".join(sorted(info["version"])))
+            if public:
+                extra.append("public IP " + ", ".join(sorted(public)))
+            if versions:
+                extra.append("Skype " + ", ".join(sorted(versions)))
             lines.append(f"  {addr}" + (f" ({'; '.join(extra)})" if extra else ""))
+        if len(shown) > 50:
+            lines.append(f"  ... and {len(shown) - 50} more (see skype.log)")
     else:
         lines.append("clients: none with confirmed or likely evidence")
     for role, label in (("super_node", "super nodes"), ("login_server", "login servers")):
-        peers = sorted({r.peer for r in solid if r.peer_role == role})
+        peers = sorted(t.peers[role])
         if peers:
-            shown = ", ".join(peers[:8]) + (f", +{len(peers) - 8} more" if len(peers) > 8 else "")
-            lines.append(f"{label} ({len(peers)}): {shown}")
+            listed = ", ".join(peers[:8]) + (f", +{len(peers) - 8} more" if len(peers) > 8 else "")
+            lines.append(f"{label} ({len(peers)}): {listed}")
     lines.append(f"notice.log: {len(s.notices)} notice(s)")
     for n in s.notices:
         lines.append(f"  {n.note}: {n.msg}")

@@ -11,6 +11,7 @@ from .decode import TCP
 
 MAX_DATAGRAMS = 8  # per direction; the seed study's four messages fit several times over
 STREAM_BYTES = 1024
+MAX_SEGMENTS = 32  # payload segments after which a TCP stream's beginning is settled
 
 # p[2] & 0x8F values that Skype UDP uses (signatures.md U-3)
 KNOWN_UDP_TYPES = frozenset((0x00, 0x02, 0x03, 0x05, 0x07, 0x0D, 0x0F))
@@ -30,7 +31,6 @@ class Connection:
         "n_orig_dgrams",
         "n_resp_dgrams",
         "orig",
-        "orig_bytes",
         "orig_first_seg",
         "orig_gap",
         "orig_next_seq",
@@ -40,14 +40,15 @@ class Connection:
         "orig_stream",
         "prefix_same",
         "proto",
+        "refreshed",
         "resp",
-        "resp_bytes",
         "resp_first_seg",
         "resp_gap",
         "resp_next_seq",
         "resp_p",
         "resp_pkts",
         "resp_stream",
+        "segments",
         "strong_checked",
         "ts",
         "type_d",
@@ -70,8 +71,7 @@ class Connection:
         self.resp_p = resp_p
         self.orig_pkts = 0
         self.resp_pkts = 0
-        self.orig_bytes = 0
-        self.resp_bytes = 0
+        self.refreshed = ts  # when the tracker's expiry sweep last looked at it
         self.closing = 0.0  # network time at which a TCP close was seen (0: open)
         self.done_buffering = False
         self.strong_checked = False
@@ -97,6 +97,7 @@ class Connection:
         self.resp_first_seg = 0
         self.orig_next_seq = -1
         self.resp_next_seq = -1
+        self.segments = 0
         self.orig_gap = False
         self.resp_gap = False
 
@@ -104,14 +105,24 @@ class Connection:
     def is_tcp(self) -> bool:
         return self.proto == TCP
 
+    @property
+    def saturated(self) -> bool:
+        """No later packet can change a signature's answer; only counters still move."""
+        if self.proto == TCP:
+            return self.segments >= MAX_SEGMENTS or (
+                (len(self.orig_stream) >= STREAM_BYTES or self.orig_gap)
+                and (len(self.resp_stream) >= STREAM_BYTES or self.resp_gap)
+            )
+        return self.n_orig_dgrams >= MAX_DATAGRAMS and self.n_resp_dgrams >= MAX_DATAGRAMS
+
     def orig_datagrams(self) -> list[bytes]:
         return [p for is_orig, _, p in self.datagrams if is_orig]
 
     def resp_datagrams(self) -> list[bytes]:
         return [p for is_orig, _, p in self.datagrams if not is_orig]
 
-    def add_datagram(self, is_orig: bool, ts: float, payload: bytes) -> bool:
-        """Count one UDP payload; keep it if still in the inspection window.  True if kept."""
+    def count_datagram(self, is_orig: bool, ts: float, payload: bytes) -> None:
+        """The per-datagram counters the media signatures need (every datagram, all flow)."""
         self.udp_payload_pkts += 1
         if len(payload) > 4 and payload[2] & 0x8F == 0x0D:
             self.type_d += 1
@@ -126,6 +137,11 @@ class Connection:
                 self.first_orig_ts = ts
             if payload[:4] == self.first_orig_prefix:
                 self.prefix_same += 1
+
+    def add_datagram(self, is_orig: bool, ts: float, payload: bytes) -> bool:
+        """Count one UDP payload; keep it if still in the inspection window.  True if kept."""
+        self.count_datagram(is_orig, ts, payload)
+        if is_orig:
             if self.n_orig_dgrams < MAX_DATAGRAMS:
                 self.n_orig_dgrams += 1
                 self.datagrams.append((True, ts, payload))
@@ -145,6 +161,8 @@ class Connection:
         if flags & 0x02:  # SYN: data starts at ISN + 1
             nxt = (seq + 1) & 0xFFFFFFFF
         grew = False
+        if payload:
+            self.segments += 1
         if payload and not gap and len(stream) < STREAM_BYTES:
             if nxt < 0:
                 nxt = seq

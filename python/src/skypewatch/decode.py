@@ -41,6 +41,10 @@ _ETH_IPV6 = 0x86DD
 _VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
 _IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options
 
+# Ethernet + option-less IPv4 in one unpack: ethertype, version/IHL, total length, fragment
+# field, protocol, source, destination.  Most frames on a sensor take this path.
+_ETH_IPV4_HDR = struct.Struct("!12xHBxH2xHxB2x4s4s").unpack_from
+_TCP_HDR = struct.Struct("!HHI4xBB").unpack_from
 _u16 = struct.Struct("!H").unpack_from
 _ports = struct.Struct("!HH").unpack_from
 _seq = struct.Struct("!I").unpack_from
@@ -58,6 +62,22 @@ def check_link_type(link_type: int) -> None:
 
 
 def decode(link_type: int, frame: bytes) -> Packet | None:
+    if link_type == LINKTYPE_ETHERNET and len(frame) >= 54 and frame[14] == 0x45:
+        ethertype, _, total, frag, proto, src, dst = _ETH_IPV4_HDR(frame, 0)
+        if ethertype == _ETH_IPV4 and total >= 20 and not frag & 0x1FFF:
+            end = min(14 + total, len(frame))
+            if proto == UDP:
+                if end < 42:
+                    return None
+                sport, dport = _ports(frame, 34)
+                return UDP, src, sport, dst, dport, 0, 0, frame[42:end]
+            if proto == TCP:
+                sport, dport, seq, off, flags = _TCP_HDR(frame, 34)
+                data_off = (off >> 4) * 4
+                if data_off < 20 or end < 34 + data_off:
+                    return None
+                return TCP, src, sport, dst, dport, flags, seq, frame[34 + data_off : end]
+            return None
     if link_type == LINKTYPE_ETHERNET:
         if len(frame) < 14:
             return None

@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .connection import KNOWN_UDP_TYPES, STREAM_BYTES, Connection
+from .connection import KNOWN_UDP_TYPES, Connection
 from .decode import TCP, UDP, Packet
 from .hostctx import HostContext, HostOptions
 from .records import SkypeRecord
@@ -28,6 +28,8 @@ from .signatures.version_check import version_hits
 from .verdict import addr_str, host_of_client, judge
 
 _SYN, _FIN, _RST, _ACK = 0x02, 0x01, 0x04, 0x10
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
 _STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retransmit"))
 # Connection.ctx bits, set when the first orig payload arrives: the probe that explains a
 # TCP connection may have expired from the host context by the time the connection ends.
@@ -49,7 +51,6 @@ class TrackerOptions:
 @dataclass(slots=True)
 class TrackerStats:
     packets: int = 0
-    ip_packets: int = 0
     connections: int = 0
     records: int = 0
     max_open: int = 0
@@ -75,14 +76,12 @@ class Tracker:
     # -- packets -------------------------------------------------------------------------
     def packet(self, ts: float, pkt: Packet) -> None:
         proto, src, sport, dst, dport, flags, seq, payload = pkt
-        self.stats.ip_packets += 1
         if ts > self.now:
             self.now = ts
             if ts >= self._next_sweep:
                 self.sweep(ts)
                 self._next_sweep = ts + 1.0
-        key = (src, sport, dst, dport, proto)
-        conn = self._by_key.get(key)
+        conn = self._by_key.get((src, sport, dst, dport, proto))
         if conn is None or (proto == TCP and conn.closing and flags & _SYN and not flags & _ACK):
             if conn is not None:
                 self._finish(conn)
@@ -94,24 +93,23 @@ class Tracker:
         is_orig = conn.orig_p == sport and conn.orig == src
         if is_orig:
             conn.orig_pkts += 1
-            conn.orig_bytes += len(payload)
         else:
             conn.resp_pkts += 1
-            conn.resp_bytes += len(payload)
         if proto == UDP:
-            self._udp.move_to_end(conn.uid)
             if payload:
-                self._udp_payload(conn, ts, is_orig, payload)
-        else:
-            self._tcp.move_to_end(conn.uid)
-            if payload or flags & _SYN:
-                self._tcp_segment(conn, ts, is_orig, flags, seq, payload)
-            if flags & (_FIN | _RST) and not conn.closing:
-                if flags & _RST:
-                    conn.closing = ts
-                    self._closing.append(conn)
+                if conn.done_buffering:  # past the inspection window: counters only
+                    conn.count_datagram(is_orig, ts, payload)
                 else:
-                    self._note_fin(conn, is_orig, ts)
+                    self._udp_payload(conn, ts, is_orig, payload)
+            return
+        if (payload or flags & _SYN) and not conn.done_buffering:
+            self._tcp_segment(conn, ts, is_orig, flags, seq, payload)
+        if flags & (_FIN | _RST) and not conn.closing:
+            if flags & _RST:
+                conn.closing = ts
+                self._closing.append(conn)
+            else:
+                self._note_fin(conn, is_orig, ts)
 
     def _note_fin(self, conn: Connection, is_orig: bool, ts: float) -> None:
         conn.fins |= 1 if is_orig else 2
@@ -122,6 +120,7 @@ class Tracker:
     def _udp_payload(self, conn: Connection, ts: float, is_orig: bool, payload: bytes) -> None:
         first = not conn.datagrams
         if not conn.add_datagram(is_orig, ts, payload):
+            conn.done_buffering = conn.saturated
             return
         ctx = self.ctx
         if first and is_orig and len(payload) >= 3:
@@ -129,7 +128,13 @@ class Tracker:
             if shaped:
                 ctx.note_probe(ts, conn.orig, conn.resp, conn.resp_p)
             ctx.note_new_flow(ts, conn.orig, conn.orig_p, conn.resp, shaped)
-        if not conn.strong_checked and len(conn.datagrams) >= 2:
+        # Only a datagram that can complete a strong pattern is worth a check: an 11-byte
+        # reply (U2) or another type-2 datagram from the originator (U3, retransmission).
+        if (
+            not conn.strong_checked
+            and len(conn.datagrams) >= 2
+            and ((not is_orig and len(payload) == 11) or (is_orig and len(payload) >= 18))
+        ):
             hits = probe_hits(conn)
             if any(h.name in _STRONG_UDP for h in hits):
                 conn.strong_checked = True
@@ -141,10 +146,10 @@ class Tracker:
     def _tcp_segment(
         self, conn: Connection, ts: float, is_orig: bool, flags: int, seq: int, payload: bytes
     ) -> None:
-        if conn.done_buffering:
-            return
         had_orig = bool(conn.orig_stream)
         if not conn.add_segment(is_orig, flags, seq, payload):
+            if conn.saturated:
+                conn.done_buffering = True
             return
         if is_orig and not had_orig:
             ctx = self.ctx
@@ -152,7 +157,7 @@ class Tracker:
                 conn.ctx |= _CTX_PROBED_EP
             if ctx.probed_host(ts, conn.orig, conn.resp):
                 conn.ctx |= _CTX_PROBED_HOST
-        if len(conn.orig_stream) >= STREAM_BYTES and len(conn.resp_stream) >= STREAM_BYTES:
+        if conn.saturated:
             conn.done_buffering = True
         if not conn.strong_checked and conn.resp_stream:
             hits = login_hits(conn) + handshake_hits(conn)
@@ -178,14 +183,24 @@ class Tracker:
         return conn
 
     def sweep(self, now: float) -> None:
-        """Finish every connection whose timeout has passed at network time ``now``."""
+        """Finish every connection whose timeout has passed at network time ``now``.
+
+        The tables are ordered by when a connection was last *looked at* here, not by its
+        last packet, so packets never reorder them; a connection found still active is
+        moved to the back with its new time.  Each connection is thus touched at most once
+        per timeout period."""
         o = self.options
         for table, timeout in ((self._udp, o.udp_timeout), (self._tcp, o.tcp_timeout)):
+            horizon = now - timeout
             while table:
-                conn = next(iter(table.values()))
-                if now - conn.last_ts < timeout:
+                uid, conn = next(iter(table.items()))
+                if conn.refreshed > horizon:
                     break
-                self._finish(conn)
+                if conn.last_ts <= horizon:
+                    self._finish(conn)
+                else:
+                    conn.refreshed = conn.last_ts
+                    table.move_to_end(uid)
         closing = self._closing
         while closing and now - closing[0].closing >= o.tcp_close_delay:
             conn = closing.popleft()
@@ -275,15 +290,17 @@ class Tracker:
         return hits
 
     def _uid(self) -> str:
-        # Deterministic, Zeek-looking uids: same capture, same uids (splitmix64 over a counter).
+        # Deterministic, Zeek-looking uids: same capture, same uids (splitmix64 over a counter,
+        # written in base 62 two digits at a time).
         self._uid_state = (self._uid_state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
         z = self._uid_state
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
         z ^= z >> 31
-        chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-        out = []
-        for _ in range(17):
-            z, r = divmod(z, 62)
-            out.append(chars[r])
-        return "C" + "".join(out)
+        z |= 1 << 70  # fixed length: 18 digits
+        pairs = _BASE62_PAIRS
+        out = "C"
+        while z:
+            z, r = divmod(z, 3844)
+            out += pairs[r]
+        return out

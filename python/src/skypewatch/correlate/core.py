@@ -98,6 +98,7 @@ class Correlator:
     def __init__(self, options: CorrelatorOptions | None = None) -> None:
         self.options = options or CorrelatorOptions()
         self._local = [ipaddress.ip_network(n) for n in self.options.local_nets]
+        self._local_cache: dict[str, bool] = {}
         self.clients: OrderedDict[str, ClientSession] = OrderedDict()
         self.nodes: OrderedDict[str, NodeCandidate] = OrderedDict()
         self._pending: dict[str, None] = {}  # qualified clients whose notice is not out yet
@@ -105,11 +106,18 @@ class Correlator:
         self.stats = CorrelatorStats()
 
     def is_local(self, addr: str) -> bool:
+        known = self._local_cache.get(addr)
+        if known is not None:
+            return known
         try:
             ip = ipaddress.ip_address(addr)
+            local = any(ip in net for net in self._local)
         except ValueError:
-            return False
-        return any(ip in net for net in self._local)
+            local = False
+        if len(self._local_cache) >= 65536:  # bounded: a flood of addresses just re-parses
+            self._local_cache.clear()
+        self._local_cache[addr] = local
+        return local
 
     # -- input -----------------------------------------------------------------------------
     def observe(self, rec: SkypeRecord) -> list[Notice]:
