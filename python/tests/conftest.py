@@ -34,6 +34,10 @@ def udp_conn(
     """A UDP connection holding ``datagrams``: (is_orig, seconds, payload) in order."""
     c = Connection("Ctest", 1000.0, UDP, addr_bytes(orig), orig_p, addr_bytes(resp), resp_p)
     for is_orig, t, p in datagrams:
+        if is_orig:
+            c.orig_pkts += 1
+        else:
+            c.resp_pkts += 1
         c.add_datagram(is_orig, 1000.0 + t, p)
         c.last_ts = 1000.0 + t
     return c

@@ -1,17 +1,22 @@
-"""Per-connection state: the few payloads and counters the signatures look at.
+"""Per-connection state: the payload the signatures may look at, and packet counters.
 
-A connection keeps the first ``MAX_DATAGRAMS`` UDP payloads per direction and the first
-``STREAM_BYTES`` of each TCP direction, in order (Zeek's ``dpd_buffer_size`` is the same 1 KiB).
-Everything after that only moves counters, so memory per connection is bounded.
+The inspection window is Zeek's signature window, so the two engines see the same bytes:
+one buffer per connection shared by both directions, closed once it holds more than
+``WINDOW_BYTES`` payload bytes or more than ``WINDOW_CHUNKS`` payload packets (TCP: in-order
+stream chunks); the packet that crosses the limit is still inspected (Zeek's PIA with
+``dpd_buffer_size`` = 1024, ``dpd_max_packets`` = 100, ``dpd_match_only_beginning`` = T).
+UDP keeps at most ``MAX_DATAGRAMS`` datagrams per direction of that window; TCP keeps the
+in-order beginning of each direction's stream.  After the window only counters move, so
+memory per connection is bounded.
 """
 
 from __future__ import annotations
 
 from .decode import TCP
 
-MAX_DATAGRAMS = 8  # per direction; the seed study's four messages fit several times over
-STREAM_BYTES = 1024
-MAX_SEGMENTS = 32  # payload segments after which a TCP stream's beginning is settled
+WINDOW_BYTES = 1024  # Zeek: dpd_buffer_size
+WINDOW_CHUNKS = 100  # Zeek: dpd_max_packets
+MAX_DATAGRAMS = 8  # per direction; the seed study's four messages fit twice over
 
 # p[2] & 0x8F values that Skype UDP uses (signatures.md U-3)
 KNOWN_UDP_TYPES = frozenset((0x00, 0x02, 0x03, 0x05, 0x07, 0x0D, 0x0F))
@@ -22,11 +27,8 @@ class Connection:
         "closing",
         "ctx",
         "datagrams",
-        "done_buffering",
         "fins",
-        "first_orig_prefix",
-        "first_orig_ts",
-        "last_orig_ts",
+        "inspecting",
         "last_ts",
         "n_orig_dgrams",
         "n_resp_dgrams",
@@ -35,10 +37,8 @@ class Connection:
         "orig_gap",
         "orig_next_seq",
         "orig_p",
-        "orig_payload_pkts",
         "orig_pkts",
         "orig_stream",
-        "prefix_same",
         "proto",
         "refreshed",
         "resp",
@@ -48,14 +48,11 @@ class Connection:
         "resp_p",
         "resp_pkts",
         "resp_stream",
-        "segments",
         "strong_checked",
         "ts",
-        "type_d",
-        "udp_payload_pkts",
         "uid",
-        "voice_id",
-        "voice_id_changes",
+        "window_bytes",
+        "window_chunks",
     )
 
     def __init__(
@@ -64,6 +61,7 @@ class Connection:
         self.uid = uid
         self.ts = ts
         self.last_ts = ts
+        self.refreshed = ts  # when the tracker's expiry sweep last looked at it
         self.proto = proto
         self.orig = orig
         self.orig_p = orig_p
@@ -71,33 +69,24 @@ class Connection:
         self.resp_p = resp_p
         self.orig_pkts = 0
         self.resp_pkts = 0
-        self.refreshed = ts  # when the tracker's expiry sweep last looked at it
         self.closing = 0.0  # network time at which a TCP close was seen (0: open)
-        self.done_buffering = False
-        self.strong_checked = False
         self.fins = 0  # bit 1: orig sent FIN, bit 2: resp sent FIN
         self.ctx = 0  # host-context bits the tracker records while the connection is young
-        # UDP
+        self.inspecting = True  # False once nothing more can reach the signatures
+        self.strong_checked = False
+        self.window_bytes = 0
+        self.window_chunks = 0
+        # UDP: (is_orig, ts, payload) in arrival order
         self.datagrams: list[tuple[bool, float, bytes]] = []
         self.n_orig_dgrams = 0
         self.n_resp_dgrams = 0
-        self.udp_payload_pkts = 0
-        self.orig_payload_pkts = 0
-        self.first_orig_ts = 0.0
-        self.last_orig_ts = 0.0
-        self.type_d = 0  # datagrams with p[2] & 0x8F == 0x0D and more than 4 bytes (voice)
-        self.voice_id = b""
-        self.voice_id_changes = 0  # voice datagrams whose ID differs from the previous one's
-        self.first_orig_prefix = b""
-        self.prefix_same = 0  # orig datagrams sharing the first one's 4-byte prefix (SkypeOut)
-        # TCP: in-order prefix of each direction's byte stream
+        # TCP: in-order beginning of each direction's byte stream
         self.orig_stream = b""
         self.resp_stream = b""
         self.orig_first_seg = 0
         self.resp_first_seg = 0
         self.orig_next_seq = -1
         self.resp_next_seq = -1
-        self.segments = 0
         self.orig_gap = False
         self.resp_gap = False
 
@@ -105,15 +94,14 @@ class Connection:
     def is_tcp(self) -> bool:
         return self.proto == TCP
 
-    @property
-    def saturated(self) -> bool:
-        """No later packet can change a signature's answer; only counters still move."""
-        if self.proto == TCP:
-            return self.segments >= MAX_SEGMENTS or (
-                (len(self.orig_stream) >= STREAM_BYTES or self.orig_gap)
-                and (len(self.resp_stream) >= STREAM_BYTES or self.resp_gap)
-            )
-        return self.n_orig_dgrams >= MAX_DATAGRAMS and self.n_resp_dgrams >= MAX_DATAGRAMS
+    def _window_admits(self, size: int) -> bool:
+        """Account a payload chunk against the shared window; True if it is inspected."""
+        if self.window_bytes > WINDOW_BYTES or self.window_chunks > WINDOW_CHUNKS:
+            self.inspecting = False
+            return False
+        self.window_bytes += size
+        self.window_chunks += 1
+        return True
 
     def orig_datagrams(self) -> list[bytes]:
         return [p for is_orig, _, p in self.datagrams if is_orig]
@@ -121,39 +109,25 @@ class Connection:
     def resp_datagrams(self) -> list[bytes]:
         return [p for is_orig, _, p in self.datagrams if not is_orig]
 
-    def count_datagram(self, is_orig: bool, ts: float, payload: bytes) -> None:
-        """The per-datagram counters the media signatures need (every datagram, all flow)."""
-        self.udp_payload_pkts += 1
-        if len(payload) > 4 and payload[2] & 0x8F == 0x0D:
-            self.type_d += 1
-            if payload[:2] != self.voice_id:
-                self.voice_id_changes += 1
-                self.voice_id = payload[:2]
-        if is_orig:
-            self.orig_payload_pkts += 1
-            self.last_orig_ts = ts
-            if not self.first_orig_prefix:
-                self.first_orig_prefix = payload[:4]
-                self.first_orig_ts = ts
-            if payload[:4] == self.first_orig_prefix:
-                self.prefix_same += 1
-
     def add_datagram(self, is_orig: bool, ts: float, payload: bytes) -> bool:
-        """Count one UDP payload; keep it if still in the inspection window.  True if kept."""
-        self.count_datagram(is_orig, ts, payload)
+        """Offer one UDP payload to the inspection window.  True if it was kept."""
+        if not self._window_admits(len(payload)):
+            return False
         if is_orig:
-            if self.n_orig_dgrams < MAX_DATAGRAMS:
-                self.n_orig_dgrams += 1
-                self.datagrams.append((True, ts, payload))
-                return True
-        elif self.n_resp_dgrams < MAX_DATAGRAMS:
+            if self.n_orig_dgrams >= MAX_DATAGRAMS:
+                return False
+            self.n_orig_dgrams += 1
+        else:
+            if self.n_resp_dgrams >= MAX_DATAGRAMS:
+                return False
             self.n_resp_dgrams += 1
-            self.datagrams.append((False, ts, payload))
-            return True
-        return False
+        self.datagrams.append((is_orig, ts, payload))
+        if self.n_orig_dgrams >= MAX_DATAGRAMS and self.n_resp_dgrams >= MAX_DATAGRAMS:
+            self.inspecting = False
+        return True
 
     def add_segment(self, is_orig: bool, flags: int, seq: int, payload: bytes) -> bool:
-        """Append in-order TCP payload to the direction's stream prefix.  True if it grew."""
+        """Append in-order TCP payload to the direction's stream.  True if it grew."""
         if is_orig:
             nxt, stream, gap = self.orig_next_seq, self.orig_stream, self.orig_gap
         else:
@@ -161,31 +135,32 @@ class Connection:
         if flags & 0x02:  # SYN: data starts at ISN + 1
             nxt = (seq + 1) & 0xFFFFFFFF
         grew = False
-        if payload:
-            self.segments += 1
-        if payload and not gap and len(stream) < STREAM_BYTES:
+        if payload and not gap:
             if nxt < 0:
                 nxt = seq
             delta = (seq - nxt) & 0xFFFFFFFF
+            fresh = b""
             if delta == 0:
-                if not stream:
-                    if is_orig:
-                        self.orig_first_seg = len(payload)
-                    else:
-                        self.resp_first_seg = len(payload)
-                stream += payload[: STREAM_BYTES - len(stream)]
-                nxt = (seq + len(payload)) & 0xFFFFFFFF
-                grew = True
+                fresh = payload
             elif delta > 0x7FFFFFFF:  # starts before what we have: retransmission or overlap
                 behind = 0x100000000 - delta
-                if behind < len(payload):
-                    stream += payload[behind : behind + STREAM_BYTES - len(stream)]
-                    nxt = (seq + len(payload)) & 0xFFFFFFFF
-                    grew = True
-            else:  # a hole: we cannot know what is missing, so stop buffering this side
+                fresh = payload[behind:] if behind < len(payload) else b""
+            else:  # a hole: we cannot know what is missing, so stop this side
                 gap = True
+            if fresh and self._window_admits(len(fresh)):
+                if not stream:
+                    if is_orig:
+                        self.orig_first_seg = len(fresh)
+                    else:
+                        self.resp_first_seg = len(fresh)
+                stream += fresh
+                grew = True
+            if fresh:
+                nxt = (seq + len(payload)) & 0xFFFFFFFF
         if is_orig:
             self.orig_next_seq, self.orig_stream, self.orig_gap = nxt, stream, gap
         else:
             self.resp_next_seq, self.resp_stream, self.resp_gap = nxt, stream, gap
+        if self.orig_gap and self.resp_gap:
+            self.inspecting = False
         return grew

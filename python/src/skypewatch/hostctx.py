@@ -61,7 +61,12 @@ class HostContext:
         self._put(self.probed_hosts, (client, peer), ts)
 
     def note_new_flow(self, ts: float, addr: Addr, port: int, peer: Addr, u1_shaped: bool) -> None:
-        """Fan-out bookkeeping for the first datagram of a UDP flow that (addr, port) started."""
+        """Fan-out bookkeeping for the first datagram of a UDP flow that (addr, port) started.
+
+        Only ports that have sent a U1-shaped datagram are tracked, so the table holds the
+        few candidates rather than every UDP client on the network."""
+        if not u1_shaped and (addr, port) not in self.endpoints:
+            return
         ep = self._endpoint(ts, addr, port)
         ep.flows += 1
         if not u1_shaped:

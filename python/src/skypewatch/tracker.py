@@ -96,13 +96,10 @@ class Tracker:
         else:
             conn.resp_pkts += 1
         if proto == UDP:
-            if payload:
-                if conn.done_buffering:  # past the inspection window: counters only
-                    conn.count_datagram(is_orig, ts, payload)
-                else:
-                    self._udp_payload(conn, ts, is_orig, payload)
+            if payload and conn.inspecting:
+                self._udp_payload(conn, ts, is_orig, payload)
             return
-        if (payload or flags & _SYN) and not conn.done_buffering:
+        if (payload or flags & _SYN) and conn.inspecting:
             self._tcp_segment(conn, ts, is_orig, flags, seq, payload)
         if flags & (_FIN | _RST) and not conn.closing:
             if flags & _RST:
@@ -120,7 +117,6 @@ class Tracker:
     def _udp_payload(self, conn: Connection, ts: float, is_orig: bool, payload: bytes) -> None:
         first = not conn.datagrams
         if not conn.add_datagram(is_orig, ts, payload):
-            conn.done_buffering = conn.saturated
             return
         ctx = self.ctx
         if first and is_orig and len(payload) >= 3:
@@ -148,8 +144,6 @@ class Tracker:
     ) -> None:
         had_orig = bool(conn.orig_stream)
         if not conn.add_segment(is_orig, flags, seq, payload):
-            if conn.saturated:
-                conn.done_buffering = True
             return
         if is_orig and not had_orig:
             ctx = self.ctx
@@ -157,8 +151,6 @@ class Tracker:
                 conn.ctx |= _CTX_PROBED_EP
             if ctx.probed_host(ts, conn.orig, conn.resp):
                 conn.ctx |= _CTX_PROBED_HOST
-        if conn.saturated:
-            conn.done_buffering = True
         if not conn.strong_checked and conn.resp_stream:
             hits = login_hits(conn) + handshake_hits(conn)
             if any(h.strength == CONFIRMED for h in hits):
@@ -228,11 +220,11 @@ class Tracker:
         if not hits:
             return
         client = host_of_client(conn, hits)
+        # Hosts are confirmed only by signatures as they fire on packets, never here: the
+        # order in which connections end (Zeek drains them in no set order) cannot matter.
         record = judge(conn, hits, self.ctx.is_confirmed(client))
         if record is None:
             return
-        if record.confidence == "confirmed":
-            self.ctx.confirm_host(self.now, client)
         self.stats.records += 1
         self.on_record(record, self.now)
 

@@ -21,7 +21,7 @@ def login_hits(conn: Connection) -> list[Hit]:
     if not o.startswith(L1):
         return []
     # Exactly 5 bytes, or coalesced with the next Skype record (never a real handshake).
-    if not (conn.orig_first_seg == 5 or o[5:8] in _RECORD_HEADS or len(o) == 5):
+    if not (conn.orig_first_seg == 5 or o[5:8] in _RECORD_HEADS):
         return []
     hits: list[Hit] = []
     if r.startswith(L2):

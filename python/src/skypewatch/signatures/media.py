@@ -1,4 +1,8 @@
-"""Calls after start-up: end-to-end voice and SkypeOut framing (SKU-7, SKU-8, Tstat's rules)."""
+"""Calls after start-up: end-to-end voice and SkypeOut framing (SKU-7, SKU-8, Tstat's rules).
+
+Both are decided from the datagrams in the inspection window plus the flow's packet totals,
+which is what a Zeek sensor can afford to look at too.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from ..connection import Connection
 from .base import POSSIBLE, Hit
 
 STAGE = "media"
-MIN_PACKETS = 100  # Tstat MIN_SKYPE_E2E_NUM
+MIN_PACKETS = 100  # Tstat MIN_SKYPE_E2E_NUM: a call, not a burst
+MIN_SAMPLE = 8  # inspected datagrams needed before judging their framing
 MIN_SHARE = 0.9  # Tstat MIN_SKYPE_E2E_PERC
 # Skype's frame IDs vary from datagram to datagram; RTP keeps version/payload type in the
 # same two bytes, so a sequence number that happens to mask to 0x0D is not voice.
@@ -16,31 +21,38 @@ FRAME_GAP = (0.005, 0.06)  # voice frames every ~20 ms
 
 def media_hits(conn: Connection) -> list[Hit]:
     hits: list[Hit] = []
-    n = conn.udp_payload_pkts
-    if (
-        n > MIN_PACKETS
-        and conn.type_d > MIN_SHARE * n
-        and conn.voice_id_changes >= MIN_ID_CHANGE_SHARE * conn.type_d
-    ):
-        hits.append(
-            Hit(
-                "e2e_voice",
-                STAGE,
-                POSSIBLE,
-                f"{conn.type_d} of {n} datagrams are type-0x0D voice frames",
+    sample = [p for _, _, p in conn.datagrams]
+    if conn.orig_pkts + conn.resp_pkts > MIN_PACKETS and len(sample) >= MIN_SAMPLE:
+        voice = [p for p in sample if len(p) > 4 and p[2] & 0x8F == 0x0D]
+        changes = sum(1 for a, b in zip(voice, voice[1:], strict=False) if a[:2] != b[:2])
+        if len(voice) >= MIN_SHARE * len(sample) and changes >= MIN_ID_CHANGE_SHARE * (
+            len(voice) - 1
+        ):
+            hits.append(
+                Hit(
+                    "e2e_voice",
+                    STAGE,
+                    POSSIBLE,
+                    f"{len(voice)} of the first {len(sample)} datagrams are type-0x0D voice frames"
+                    f" with changing ids, in a flow of {conn.orig_pkts + conn.resp_pkts} packets",
+                )
             )
-        )
-    k = conn.orig_payload_pkts
-    prefix = conn.first_orig_prefix
-    if k > MIN_PACKETS and conn.prefix_same > MIN_SHARE * k and prefix[1:4] != b"\0\0\0":
-        gap = (conn.last_orig_ts - conn.first_orig_ts) / (k - 1)
-        if FRAME_GAP[0] <= gap <= FRAME_GAP[1]:
+    orig = [(t, p) for is_orig, t, p in conn.datagrams if is_orig and len(p) >= 4]
+    if conn.orig_pkts > MIN_PACKETS and len(orig) >= MIN_SAMPLE:
+        prefix = orig[0][1][:4]
+        same = sum(1 for _, p in orig if p[:4] == prefix)
+        gap = (orig[-1][0] - orig[0][0]) / (len(orig) - 1)
+        if (
+            same >= MIN_SHARE * len(orig)
+            and prefix[1:4] != b"\0\0\0"
+            and FRAME_GAP[0] <= gap <= FRAME_GAP[1]
+        ):
             hits.append(
                 Hit(
                     "skypeout_e2o",
                     STAGE,
                     POSSIBLE,
-                    f"{conn.prefix_same} of {k} datagrams share the 4-byte header"
+                    f"{same} of the first {len(orig)} datagrams share the 4-byte header"
                     f" {prefix.hex()} every {gap * 1000:.0f} ms (SkypeOut framing)",
                 )
             )

@@ -7,6 +7,8 @@ with an SSLv2-format hello and, on the server side, a ServerHello that never cha
 
 from __future__ import annotations
 
+import re
+
 from ..connection import Connection
 from .base import CONFIRMED, LIKELY, POSSIBLE, Hit
 
@@ -43,20 +45,25 @@ def looks_tls_record(b: bytes) -> bool:
     return len(b) >= 3 and 0x14 <= b[0] <= 0x17 and b[1] == 0x03 and b[2] <= 0x04
 
 
-def looks_sslv2_hello(b: bytes) -> bool:
-    """A 2-byte SSLv2 record header, CLIENT-HELLO, and an SSL/TLS version."""
-    return len(b) >= 5 and b[0] & 0x80 and b[2] == 0x01 and b[3] in (0, 3) and b[4] <= 0x04
+def contradicts_tls(b: bytes) -> bool:
+    """True once the bytes seen can no longer begin a TLS record header."""
+    return bool(b) and (
+        not 0x14 <= b[0] <= 0x17 or (len(b) > 1 and b[1] != 0x03) or (len(b) > 2 and b[2] > 0x04)
+    )
+
+
+# Beginnings of protocols that are not Skype's opaque TCP.  The Zeek package's
+# skype-tcp-cleartext signature is this same expression.
+CLEARTEXT = re.compile(
+    rb"^(?:[\x14-\x17]\x03[\x00-\x04]"  # a TLS record
+    rb"|[\x80-\xff][\x00-\xff]\x01[\x00\x03][\x00-\x04]"  # an SSLv2 CLIENT-HELLO
+    rb"|GET |POST |HEAD |PUT |OPTIONS |CONNECT |DELETE |TRACE |PATCH |SSH-|HTTP/"
+    rb"|[\x09\x0a\x0d\x20-\x7e]{16})"  # 16 printable bytes: some text protocol
+)
 
 
 def is_known_cleartext(b: bytes) -> bool:
-    """Stream beginnings of protocols that are not Skype's opaque TCP."""
-    return (
-        looks_tls_record(b)
-        or looks_sslv2_hello(b)
-        or b.startswith(HTTP_METHODS)
-        or b.startswith((b"SSH-", b"HTTP/"))
-        or (len(b) >= 4 and all(32 <= c < 127 or c in (9, 10, 13) for c in b[:16]))
-    )
+    return CLEARTEXT.match(b) is not None
 
 
 def handshake_hits(conn: Connection) -> list[Hit]:
@@ -75,7 +82,7 @@ def handshake_hits(conn: Connection) -> list[Hit]:
             )
         )
         after = o[SSLV2_HELLO_LEN:]
-        if after and not looks_tls_record(after) and (not r or fixed or not looks_tls_record(r)):
+        if contradicts_tls(after) and (fixed or not looks_tls_record(r)):
             hits.append(
                 Hit(
                     "fake_tls_junk",
@@ -93,7 +100,7 @@ def handshake_hits(conn: Connection) -> list[Hit]:
                 "server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)",
             )
         )
-    if o.startswith(b"GET ") and r == SKYPE_404:
+    if o.startswith(b"GET ") and r == SKYPE_404:  # Zeek: the reply is exactly 26 bytes
         hits.append(
             Hit(
                 "skype_404",

@@ -8,30 +8,28 @@ from ..connection import Connection
 from .base import LIKELY, POSSIBLE, Hit
 
 STAGE = "version_check"
-SKYPE_HOST = b"ui.skype.com"
-_REQUEST = re.compile(rb"^(GET|HEAD|POST) (\S+) HTTP/1\.[01]\r?\n")
-_URI = re.compile(
-    rb"^(?:https?://ui\.skype\.com)?/ui/(\d+)/([0-9][0-9.]*)/([A-Za-z]{2}[^/]*)/"
-    rb"(getlatestversion\?ver=([0-9.]+)|getnewestversion|installed)"
+# The same expressions as the Zeek package's skype-version-* signatures, anchored at the
+# start of the client's stream.
+VERSION_URI = re.compile(
+    rb"^(?:GET|HEAD|POST) (?:http://ui\.skype\.com)?/ui/([0-9]+)/([0-9][0-9.]*)/"
+    rb"[A-Za-z][A-Za-z][^/\r\n]*/(getlatestversion\?ver=([0-9.]+)|getnewestversion|installed)"
 )
-_HEADER = re.compile(rb"\r?\n([A-Za-z-]+):[ \t]*([^\r\n]*)")
+ABSOLUTE_URI = re.compile(rb"^(?:GET|HEAD|POST) http://ui\.skype\.com/")
+HOST_HEADER = re.compile(rb"^[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*[Hh][Oo][Ss][Tt]:[ \t]*ui\.skype\.com")
+SKYPE_AGENT = re.compile(
+    rb"^[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*[Uu][Ss][Ee][Rr]-[Aa][Gg][Ee][Nn][Tt]:[ \t]*Skype[^U]"
+)
 PLATFORMS = {b"0": "Windows", b"2": "Linux", b"3": "Mac"}
 
 
 def version_hits(conn: Connection) -> list[Hit]:
     o = conn.orig_stream
-    m = _REQUEST.match(o)
-    if not m:
-        return []
-    headers = {k.lower(): v for k, v in _HEADER.findall(o[: o.find(b"\r\n\r\n") + 2 or None])}
-    host = headers.get(b"host", b"").split(b":")[0].strip().lower()
-    uri = m.group(2)
     hits: list[Hit] = []
-    u = _URI.match(uri)
-    if u and (host == SKYPE_HOST or uri.startswith(b"http://ui.skype.com")):
-        version = (u.group(5) or u.group(2)).decode()
+    u = VERSION_URI.match(o)
+    if u and (ABSOLUTE_URI.match(o) or HOST_HEADER.match(o)):
+        version = (u.group(4) or u.group(2)).decode()
         platform = PLATFORMS.get(u.group(1), f"platform {u.group(1).decode()}")
-        kind = u.group(4).split(b"?")[0].decode()
+        kind = u.group(3).split(b"?")[0].decode()
         hits.append(
             Hit(
                 "http_version_check",
@@ -41,7 +39,6 @@ def version_hits(conn: Connection) -> list[Hit]:
                 skype_version=version,
             )
         )
-    agent = headers.get(b"user-agent", b"")
-    if agent.startswith(b"Skype") and not agent.startswith(b"SkypeUriPreview"):
+    if SKYPE_AGENT.match(o):
         hits.append(Hit("skype_user_agent", STAGE, POSSIBLE, "HTTP User-Agent starts with 'Skype'"))
     return hits
