@@ -6,6 +6,8 @@ which is what a Zeek sensor can afford to look at too.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from ..connection import Connection
 from .base import POSSIBLE, Hit
 
@@ -24,7 +26,7 @@ def media_hits(conn: Connection) -> list[Hit]:
     sample = [p for _, _, p in conn.datagrams]
     if conn.orig_pkts + conn.resp_pkts > MIN_PACKETS and len(sample) >= MIN_SAMPLE:
         voice = [p for p in sample if len(p) > 4 and p[2] & 0x8F == 0x0D]
-        changes = sum(1 for a, b in zip(voice, voice[1:], strict=False) if a[:2] != b[:2])
+        changes = sum(1 for a, b in pairwise(voice) if a[:2] != b[:2])
         if len(voice) >= MIN_SHARE * len(sample) and changes >= MIN_ID_CHANGE_SHARE * (
             len(voice) - 1
         ):
