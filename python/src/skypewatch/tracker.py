@@ -35,6 +35,7 @@ _STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retra
 # TCP connection may have expired from the host context by the time the connection ends.
 _CTX_PROBED_EP = 1
 _CTX_PROBED_HOST = 2
+_CTX_SKYPE_PORT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,9 @@ class Tracker:
                 conn.ctx |= _CTX_PROBED_EP
             if ctx.probed_host(ts, conn.orig, conn.resp):
                 conn.ctx |= _CTX_PROBED_HOST
+            ep = ctx.endpoint(conn.resp, conn.resp_p)
+            if ep is not None and ep.proven:
+                conn.ctx |= _CTX_SKYPE_PORT
         if not conn.strong_checked and conn.resp_stream:
             hits = login_hits(conn) + handshake_hits(conn)
             if any(h.strength == CONFIRMED for h in hits):
@@ -272,12 +276,11 @@ class Tracker:
             hits.extend(weak)  # listed beside solid hits; alone they make no line (verdict.judge)
             return hits
         hits = login_hits(conn) + handshake_hits(conn) + version_hits(conn)
-        resp_ep = ctx.endpoint(conn.resp, conn.resp_p)
         hits += correlated_hits(
             conn,
             probed_endpoint=bool(conn.ctx & _CTX_PROBED_EP),
             probed_host=bool(conn.ctx & _CTX_PROBED_HOST),
-            resp_is_skype_port=resp_ep is not None and resp_ep.proven,
+            resp_is_skype_port=bool(conn.ctx & _CTX_SKYPE_PORT),
         )
         return hits
 
