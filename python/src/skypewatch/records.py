@@ -161,8 +161,8 @@ class Notice:
             self.msg,
             self.sub,
             self.src,
-            None,
-            None,
+            c[2] if c else None,  # as Zeek's Notice::apply_policy: a conn_id fills dst and p
+            c[3] if c else None,
             self.n,
             None,
             ["Notice::ACTION_LOG"],

@@ -1,0 +1,85 @@
+##! Stage 3: authentication with a login server (L1-L4, SKT-1).
+##!
+##! L1 is a 5-byte TLS record header announcing a zero-length handshake, L2 a zero-length
+##! application-data header: both are illegal in real TLS, which makes them the strongest
+##! TCP signature.  L3/L4 are the Skype records that follow.
+
+@load ./main
+@load ./context
+
+module Skype;
+
+export {
+	## skype-login-l1: the client's stream begins with ``16 03 01 00 00``.
+	global login_l1: event(state: signature_state, data: string);
+
+	## skype-login-l2: the server's stream begins with ``17 03 01 00 00``.
+	global login_l2: event(state: signature_state, data: string);
+
+	## skype-login-l3: L1 is followed by a record carrying a Skype object list.
+	global login_l3: event(state: signature_state, data: string);
+
+	## skype-login-l4: L2 is followed by a ``17 03 01`` record.
+	global login_l4: event(state: signature_state, data: string);
+}
+
+function login_hits(c: connection): vector of Hit
+	{
+	local hits: vector of Hit = vector();
+	local s = c$skype_state;
+	# Exactly 5 bytes, or coalesced with the next Skype record (never a real handshake).
+	if ( ! s$l1 || ! s$l1_valid )
+		return hits;
+	if ( s$l2 )
+		hits += Hit($name="login_handshake", $stage="login", $strength=3, $evidence="client sent 16 03 01 00 00 and the server answered 17 03 01 00 00 (L1/L2)");
+	else
+		hits += Hit($name="login_hello", $stage="login", $strength=2,
+		    $evidence="client opened with 16 03 01 00 00 (L1)");
+	if ( s$l3 || ( s$l2 && s$l4 ) )
+		hits += Hit($name="login_records", $stage="login", $strength=3, $evidence="followed by Skype records (L3 object list / L4 17 03 01 reply)");
+	return hits;
+	}
+
+## A confirmed login signature confirms the client at once.
+function check_login(c: connection)
+	{
+	for ( _, h in login_hits(c) )
+		{
+		if ( h$strength == 3 )
+			{
+			confirm_host(network_time(), c$id$orig_h);
+			return;
+			}
+		}
+	}
+
+event Skype::login_l1(state: signature_state, data: string)
+	{
+	local s = state_for(state$conn);
+	s$l1 = T;
+	local next_head = data[5:8];
+	s$l1_valid = |data| == 5 || next_head == "\x16\x03\x01" || next_head ==
+	    "\x17\x03\x01";
+	check_login(state$conn);
+	}
+
+event Skype::login_l2(state: signature_state, data: string)
+	{
+	local s = state_for(state$conn);
+	s$l2 = T;
+	check_login(state$conn);
+	}
+
+event Skype::login_l3(state: signature_state, data: string)
+	{
+	local s = state_for(state$conn);
+	s$l3 = T;
+	check_login(state$conn);
+	}
+
+event Skype::login_l4(state: signature_state, data: string)
+	{
+	local s = state_for(state$conn);
+	s$l4 = T;
+	check_login(state$conn);
+	}

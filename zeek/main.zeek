@@ -1,0 +1,175 @@
+##! Legacy peer-to-peer Skype (1.x-7.x) detection: the skype.log stream, the package's
+##! options and the per-connection state the stage scripts fill in.
+##!
+##! The Python engine (``skypewatch analyze``) is the executable specification of every
+##! decision made here; the btest baselines are its output.
+
+@load base/frameworks/notice
+@load base/protocols/conn/removal-hooks
+@load base/utils/site
+
+module Skype;
+
+export {
+	## The skype.log stream.
+	redef enum Log::ID += { LOG };
+
+	## A default logging policy hook for the stream.
+	global log_policy: Log::PolicyHook;
+
+	## One skype.log line: a connection in which a Skype signature fired, written when the
+	## connection ends.
+	type Info: record {
+		## Time of the connection's first packet.
+		ts: time &log;
+		## Unique ID of the connection.
+		uid: string &log;
+		## The connection's endpoints.
+		id: conn_id &log;
+		## Transport protocol of the connection.
+		proto: transport_proto &log;
+		## How long the connection lasted.
+		duration: interval &log;
+		## The start-up stage: probe, sn_handshake, login, version_check or media.
+		stage: string &log;
+		## Names of the signatures that fired.
+		signatures: set[string] &log;
+		## The host running Skype.
+		client: addr &log;
+		## The other end of the connection.
+		peer: addr &log;
+		## What the peer is to the client: super_node, login_server, peer or
+		## update_server.
+		peer_role: string &log;
+		## The client's public address, as a super node reported it inside a U2 reply.
+		client_public_ip: addr &log &optional;
+		## Skype version announced by the HTTP version check.
+		skype_version: string &log &optional;
+		## confirmed, likely or possible.
+		confidence: string &log;
+		## A short human-readable reason.
+		evidence: string &log;
+	};
+
+	## Event that can be handled to access the skype.log record as it is sent to the
+	## logging framework.
+	global log_skype: event(rec: Info);
+
+	## UDP datagrams kept per direction of a connection (within Zeek's signature window of
+	## :zeek:see:`dpd_buffer_size` bytes and :zeek:see:`dpd_max_packets` packets).
+	option max_datagrams: count = 8;
+
+	## How long after a UDP probe a TCP connection from the same client to the same peer
+	## counts as its follow-up (SKT-5, SKT-6).
+	option probe_tcp_window: interval = 60sec;
+
+	## The time over which one UDP port's distinct probe destinations are counted.
+	option fanout_window: interval = 60sec;
+
+	## Distinct destinations of U1-shaped datagrams from one UDP port that make a fan-out.
+	option fanout_min_peers: count = 5;
+
+	## Share of a port's new flows that must open U1-shaped for a fan-out (uTP and DHT
+	## fan out too, but stay far below this).
+	option fanout_min_share: double = 0.8;
+
+	## How long a proven Skype endpoint or a confirmed host is remembered after last use.
+	option endpoint_idle: interval = 1hr;
+
+	## Upper bound on entries in each host-level table; new entries are dropped beyond it
+	## and counted in :zeek:see:`Skype::dropped_entries`.
+	option max_entries: count = 200000;
+
+	## UDP ports whose protocols put 0x02 at byte 2 by design or echo bytes 0-1 (DNS,
+	## NTP, NetBIOS, SNMP, CLDAP, battle.net, mDNS, LLMNR, Omron FINS): a datagram to or
+	## from them is never a lone probe.
+	option excluded_ports: set[count] = {
+		53,
+		123,
+		137,
+		161,
+		162,
+		389,
+		1119,
+		5353,
+		5355,
+		9600,
+	};
+
+	## Longest evidence text written to skype.log.
+	option max_evidence: count = 400;
+}
+
+## One UDP payload kept for inspection.
+type Datagram: record {
+	is_orig: bool;
+	ts: time;
+	data: string;
+};
+
+## What a signature reports.  Strength: 0 weak, 1 possible, 2 likely, 3 confirmed.
+type Hit: record {
+	name: string;
+	stage: string;
+	strength: count;
+	evidence: string;
+	client_public_ip: addr &optional;
+	skype_version: string &optional;
+};
+
+## Per-connection state, created only for connections that a Skype trigger matched.
+type State: record {
+	## UDP datagrams in arrival order.
+	dgrams: vector of Datagram &default=vector();
+	n_orig: count &default=0;
+	n_resp: count &default=0;
+	## A strong signature already proved this connection's endpoints.
+	strong_checked: bool &default=F;
+	## TCP: host context when the first client payload arrived.
+	probed_endpoint: bool &default=F;
+	probed_host: bool &default=F;
+	to_skype_port: bool &default=F;
+	orig_data: bool &default=F;
+	cleartext: bool &default=F;
+	## TCP: which stream patterns matched.
+	l1: bool &default=F;
+	l1_valid: bool &default=F;
+	l2: bool &default=F;
+	l3: bool &default=F;
+	l4: bool &default=F;
+	hello: bool &default=F;
+	hello_junk: bool &default=F;
+	resp_tls: bool &default=F;
+	fixed_hello: bool &default=F;
+	bare_404: bool &default=F;
+	version_uri: string &default="";
+	version_host: bool &default=F;
+	version_absolute: bool &default=F;
+	skype_agent: bool &default=F;
+};
+
+redef record connection += {
+	skype_state: State &optional;
+	## Set on UDP connections whose first datagram is no Skype message.
+	skype_skip: bool &optional;
+};
+
+## Writes the connection's skype.log line, if any (see verdict.zeek).
+global finalize_skype: Conn::RemovalHook;
+
+## The connection's state, created (and its removal hook registered) on first use.
+function state_for(c: connection): State
+	{
+	if ( ! c?$skype_state )
+		{
+		c$skype_state = State();
+		Conn::register_removal_hook(c, finalize_skype);
+		}
+	return c$skype_state;
+	}
+
+event zeek_init() &priority=5
+	{
+	Log::create_stream(Skype::LOG, Log::Stream($columns=Info, $ev=log_skype,
+	    $path="skype", $policy=log_policy));
+	}

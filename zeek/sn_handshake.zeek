@@ -1,0 +1,141 @@
+##! Stage 2: the TCP handshake with a super node.
+##!
+##! On the super node's own port the stream is RC4 from byte 0, so the checks there are
+##! correlations with the UDP probe that came first (SKT-5, SKT-6) or with a proven Skype
+##! port (inbound TCP to a client).  On 443 Skype imitates TLS with a 72-byte SSLv2-format
+##! hello and, on the server side, a ServerHello that never changes (SKT-2..4).  The byte
+##! patterns are in skype.sig; this script keeps what matched and judges it.
+
+@load ./main
+@load ./context
+
+module Skype;
+
+export {
+	## Published on ``topic_prefix + "tcp"`` when a client opens TCP to a peer it probed
+	## over UDP in the last :zeek:see:`Skype::probe_tcp_window`, or to a proven Skype port.
+	global tcp_session_seen: event(ts: time, uid: string, client: addr,
+	    client_port: port, peer: addr, peer_port: port, probed: bool);
+
+	## Eval of skype-tcp-orig-data: records the host context at the first client payload.
+	global tcp_orig_data: function(state: signature_state, data: string): bool;
+
+	## skype-sslv2-hello: the client opened with Skype's 72-byte SSLv2-format hello.
+	global sslv2_hello: event(state: signature_state, data: string);
+
+	## skype-sslv2-junk: raw bytes, not a TLS record, follow that hello.
+	global sslv2_junk: event(state: signature_state, data: string);
+
+	## skype-resp-tls: the server's stream begins like a TLS record.
+	global resp_tls: event(state: signature_state, data: string);
+
+	## skype-fixed-server-hello: the server sent Skype's constant 79-byte ServerHello.
+	global fixed_server_hello: event(state: signature_state, data: string);
+
+	## skype-bare-404: the server answered a ``GET`` with a stream that begins with a
+	## bare ``HTTP/1.0 404 Not Found``.
+	global bare_404: event(state: signature_state, data: string);
+
+	## skype-tcp-cleartext: the client's stream begins like a known cleartext protocol.
+	global tcp_cleartext: event(state: signature_state, data: string);
+}
+
+## Length of the bare 404 a Skype node answers ``GET`` with.
+const skype_404_len = 26;
+
+function tcp_orig_data(state: signature_state, data: string): bool
+	{
+	local c = state$conn;
+	local now = network_time();
+	local pe = probed(now, c$id$orig_h, c$id$resp_h, c$id$resp_p);
+	local ph = probed_host(now, c$id$orig_h, c$id$resp_h);
+	local sp = endpoint_proven(c$id$resp_h, c$id$resp_p);
+	if ( pe || ph || sp )
+		{
+		local s = state_for(c);
+		s$orig_data = T;
+		s$probed_endpoint = pe;
+		s$probed_host = ph;
+		s$to_skype_port = sp;
+		event Skype::tcp_session_seen(now, c$uid, c$id$orig_h, c$id$orig_p,
+		    c$id$resp_h, c$id$resp_p, pe
+		    || ph);
+		}
+	# Once is enough: T ends the calls for this connection.
+	return T;
+	}
+
+## Signatures visible inside one TCP connection.
+function handshake_hits(c: connection): vector of Hit
+	{
+	local hits: vector of Hit = vector();
+	local s = c$skype_state;
+	if ( s$hello )
+		{
+		hits += Hit($name="sslv2_hello", $stage="sn_handshake", $strength=1, $evidence="72-byte SSLv2-format ClientHello with Skype's fixed cipher list");
+		if ( s$hello_junk && ( s$fixed_hello || ! s$resp_tls ) )
+			hits += Hit($name="fake_tls_junk", $stage="sn_handshake", $strength=2, $evidence="the hello is followed by raw bytes, not TLS records (TLS look-alike)");
+		}
+	if ( s$fixed_hello )
+		hits += Hit($name="fixed_server_hello", $stage="sn_handshake", $strength=3, $evidence="server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)");
+	if ( s$bare_404 && c$resp$size == skype_404_len )
+		hits += Hit($name="skype_404", $stage="sn_handshake", $strength=1, $evidence="responder answered GET with a bare 'HTTP/1.0 404 Not Found', as Skype nodes do");
+	return hits;
+	}
+
+## Signatures that need what the same client did over UDP just before.
+function correlated_hits(c: connection): vector of Hit
+	{
+	local hits: vector of Hit = vector();
+	local s = c$skype_state;
+	if ( ! s$orig_data || s$cleartext )
+		return hits;
+	if ( s$probed_endpoint )
+		hits += Hit($name="tcp_to_probed_peer", $stage="sn_handshake", $strength=2, $evidence="opaque TCP to the ip:port the client had just probed over UDP");
+	else if ( c$id$resp_p == 80/tcp && s$probed_host )
+		hits += Hit($name="non_http_80_after_probe", $stage="sn_handshake",
+		    $strength=2, $evidence="non-HTTP bytes on port 80 to a host the client had just probed over UDP");
+	if ( s$to_skype_port && ! s$probed_endpoint )
+		hits += Hit($name="tcp_to_skype_port", $stage="sn_handshake", $strength=2, $evidence="opaque TCP to the port of a proven Skype UDP endpoint");
+	return hits;
+	}
+
+event Skype::sslv2_hello(state: signature_state, data: string)
+	{
+	local s = state_for(state$conn);
+	s$hello = T;
+	}
+
+event Skype::sslv2_junk(state: signature_state, data: string)
+	{
+	local s = state_for(state$conn);
+	s$hello_junk = T;
+	}
+
+event Skype::resp_tls(state: signature_state, data: string)
+	{
+	# Only matters after a hello, which created the state.
+	if ( state$conn?$skype_state )
+		state$conn$skype_state$resp_tls = T;
+	}
+
+event Skype::fixed_server_hello(state: signature_state, data: string)
+	{
+	local c = state$conn;
+	local s = state_for(c);
+	s$fixed_hello = T;
+	confirm_host(network_time(), c$id$orig_h);
+	}
+
+event Skype::bare_404(state: signature_state, data: string)
+	{
+	local s = state_for(state$conn);
+	s$bare_404 = T;
+	}
+
+event Skype::tcp_cleartext(state: signature_state, data: string)
+	{
+	# Only matters where tcp_orig_data found host context, which created the state.
+	if ( state$conn?$skype_state )
+		state$conn$skype_state$cleartext = T;
+	}

@@ -1,0 +1,208 @@
+##! From a connection's signature hits to its skype.log line, when the connection ends.
+##!
+##! Rules, in the order they apply:
+##! * weak hits (a lone U1, a type-2 exchange) never make a line on their own;
+##! * the connection's confidence is the strongest base strength among its other hits;
+##! * a host that already has confirmed evidence raises its connections one level;
+##! * the stage is the latest start-up stage any hit belongs to.
+
+@load ./main
+@load ./context
+@load ./udp_probe
+@load ./sn_handshake
+@load ./login
+@load ./version_check
+@load ./media
+@load ./events
+
+module Skype;
+
+## Start-up stages, earliest first; a connection takes its latest stage.
+const stage_order: table[string] of count = {
+	["probe"] = 0,
+	["media"] = 1,
+	["version_check"] = 2,
+	["sn_handshake"] = 3,
+	["login"] = 4,
+};
+
+const role_by_stage: table[string] of string = {
+	["probe"] = "super_node",
+	["sn_handshake"] = "super_node",
+	["login"] = "login_server",
+	["version_check"] = "update_server",
+	["media"] = "peer",
+};
+
+## Hits that say the responder is the Skype node we know about: it is the client.
+const inbound_hits: set[string] = {
+	"to_skype_endpoint",
+	"tcp_to_skype_port",
+	"skype_404"
+};
+
+const confidence_names: vector of string = vector("weak", "possible", "likely",
+    "confirmed");
+
+## p[2] & 0x8F values of the Skype UDP messages.
+const known_udp_types: set[count] = {
+	0x02,
+	0x03,
+	0x05,
+	0x07,
+	0x0D,
+	0x0F
+};
+
+## Every signature hit of a finished connection, including host-context ones.
+function connection_hits(c: connection): vector of Hit
+	{
+	local hits: vector of Hit = vector();
+	local s = c$skype_state;
+	if ( get_port_transport_proto(c$id$orig_p) == udp )
+		{
+		if ( |s$dgrams| == 0 )
+			return hits;
+		for ( _, h in probe_hits(c) )
+			hits += h;
+		for ( _, h in media_hits(c) )
+			hits += h;
+		local first = s$dgrams[0]$data;
+		local framed = |first| >= 3
+		    && ( byte_at(first, 2) & 0x8F ) in known_udp_types;
+		if ( framed && endpoint_proven(c$id$orig_h, c$id$orig_p) )
+			hits += Hit($name="skype_endpoint", $stage="probe", $strength=2,
+			    $evidence=fmt(
+			    "flow from proven Skype endpoint %s:%d",
+			    c$id$orig_h, port_to_count(c$id$orig_p)));
+		else if ( framed && endpoint_proven(c$id$resp_h, c$id$resp_p) )
+			hits += Hit($name="to_skype_endpoint", $stage="probe", $strength=2,
+			    $evidence=fmt("flow to proven Skype endpoint %s:%d",
+			    c$id$resp_h, port_to_count(c$id$resp_p)));
+		local weak = weak_hits(c);
+		if ( |weak| > 0 && endpoint_fanout(c$id$orig_h, c$id$orig_p) )
+			hits += Hit($name="probe_fanout", $stage="probe", $strength=1, $evidence=fmt("one of the U1-shaped flows port %d sent to %d+ hosts within %.0fs",
+			    port_to_count(c$id$orig_p), fanout_min_peers,
+			    interval_to_double(fanout_window)));
+		for ( _, h in weak )
+			hits += h;
+		return hits;
+		}
+
+	for ( _, h in login_hits(c) )
+		hits += h;
+	for ( _, h in handshake_hits(c) )
+		hits += h;
+	for ( _, h in version_hits(c) )
+		hits += h;
+	for ( _, h in correlated_hits(c) )
+		hits += h;
+	return hits;
+	}
+
+## The address the verdict names as client.
+function client_of(c: connection, hits: vector of Hit): addr
+	{
+	local solid = 0;
+	local all_inbound = T;
+	for ( _, h in hits )
+		{
+		if ( h$strength == 0 )
+			next;
+		++solid;
+		if ( h$name !in inbound_hits )
+			all_inbound = F;
+		}
+	return solid > 0 && all_inbound ? c$id$resp_h : c$id$orig_h;
+	}
+
+function by_strength_then_name(a: Hit, b: Hit): int
+	{
+	if ( a$strength != b$strength )
+		return a$strength > b$strength ? -1 : 1;
+	return strcmp(a$name, b$name);
+	}
+
+## The connection's skype.log record; the caller checked that a non-weak hit exists.
+function judge(c: connection, hits: vector of Hit, host_confirmed: bool): Info
+	{
+	local best = 0;
+	local stage = "probe";
+	for ( _, h in hits )
+		{
+		if ( h$strength == 0 )
+			next;
+		if ( h$strength > best )
+			best = h$strength;
+		if ( stage_order[h$stage] > stage_order[stage] )
+			stage = h$stage;
+		}
+	if ( host_confirmed && best < 3 )
+		++best;
+
+	local names: set[string] = set();
+	local inbound_named = F;
+	local other_at_stage = F;
+	for ( _, h in hits )
+		{
+		add names[h$name];
+		if ( h$name in inbound_hits )
+			inbound_named = T;
+		else if ( h$strength > 0 && h$stage == stage )
+			other_at_stage = T;
+		}
+
+	local client = c$id$orig_h;
+	local peer = c$id$resp_h;
+	local role = role_by_stage[stage];
+	if ( inbound_named && ! other_at_stage )
+		{
+		client = c$id$resp_h;
+		peer = c$id$orig_h;
+		role = "peer";
+		}
+
+	local ordered = sort(copy(hits), by_strength_then_name);
+	local texts: vector of string = vector();
+	for ( _, h in ordered )
+		texts += h$evidence;
+	local evidence = join_string_vec(texts, "; ");
+	if ( |evidence| > max_evidence )
+		evidence = evidence[0 : max_evidence - 3] + "...";
+
+	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id,
+	    $proto=get_port_transport_proto(c$id$orig_p), $duration=c$duration,
+	    $stage=stage, $signatures=names, $client=client, $peer=peer,
+	    $peer_role=role, $confidence=confidence_names[best],
+	    $evidence=evidence);
+	for ( _, h in hits )
+		{
+		if ( h?$client_public_ip && ! info?$client_public_ip )
+			info$client_public_ip = h$client_public_ip;
+		if ( h?$skype_version && ! info?$skype_version )
+			info$skype_version = h$skype_version;
+		}
+	return info;
+	}
+
+hook finalize_skype(c: connection)
+	{
+	if ( ! c?$skype_state )
+		return;
+
+	local hits = connection_hits(c);
+	local solid = F;
+	for ( _, h in hits )
+		{
+		if ( h$strength > 0 )
+			solid = T;
+		}
+	if ( ! solid )
+		return;
+
+	# Hosts are confirmed only as signatures fire on packets, never here: the order in
+	# which connections end (Zeek drains them in no set order) cannot matter.
+	local info = judge(c, hits, is_confirmed(client_of(c, hits)));
+	Log::write(Skype::LOG, info);
+	publish_detection(info);
+	}
