@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4.pcap
 
-.PHONY: demo test lint format-zeek check-zeek btest test-python traces bench clean
+.PHONY: demo test lint format-zeek check-zeek btest test-python traces baselines bench clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ btest: $(STAMP)
 
 traces: $(STAMP)
 	$(VENV)/bin/skypewatch synth --all -o testing/btest/Traces
+
+# The btest baselines are the Python engine's output (the specification).
+baselines: $(STAMP)
+	$(PY) testing/update_baselines.py
 
 bench: $(STAMP)
 	$(PY) python/benchmarks/bench_analyze.py

@@ -119,7 +119,8 @@ function apply_prove(ts: time, a: addr, p: port)
 	{
 	if ( [a, p] !in endpoints && ! room_for(|endpoints|) )
 		return;
-	get_endpoint(ts, a, p)$proven = T;
+	local ep = get_endpoint(ts, a, p);
+	ep$proven = T;
 	}
 
 function apply_confirm(ts: time, a: addr)

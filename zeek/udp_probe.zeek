@@ -19,6 +19,10 @@ export {
 	## that opens a UDP flow (see events.zeek).
 	global probe_seen: event(ts: time, uid: string, client: addr,
 	    client_port: port, peer: addr, peer_port: port);
+
+	## Eval of the skype-udp signature: keeps the connection's datagrams while it is
+	## inspected; returning T ends the calls for that direction of the connection.
+	global udp_datagram: function(state: signature_state, data: string): bool;
 }
 
 ## Type nibbles (``p[2] & 0x0F``) that open an inspected UDP connection.
@@ -29,6 +33,14 @@ const gate_nibbles: set[count] = {
 	0x7,
 	0xD,
 	0xF
+};
+
+## Hits that prove both endpoints speak Skype.
+const strong_udp_hits: set[string] = {
+	"u1_u2_nack",
+	"u2_public_ip",
+	"u3_resend",
+	"probe_retransmit",
 };
 
 const u1_min = 18;
@@ -158,8 +170,8 @@ function retransmit_hits(c: connection): vector of Hit
 				{
 				hits += Hit($name="probe_retransmit", $stage="probe", $strength=2,
 				    $evidence=fmt("U1 %dB id 0x%s resent after %.1fs with the same CRC %s and a new IV",
-				    |p|, hexstr(p[0:2]), interval_to_double(gap),
-				    hexstr(p[7:11])));
+				    |p|, hexstr(p[0:2]), interval_to_double(
+				    gap), hexstr(p[7:11])));
 				return hits;
 				}
 			}
@@ -304,8 +316,7 @@ function udp_datagram(state: signature_state, data: string): bool
 		local confirmed_hit = F;
 		for ( _, h in probe_hits(c) )
 			{
-			if ( h$name in set("u1_u2_nack", "u2_public_ip", "u3_resend",
-			    "probe_retransmit") )
+			if ( h$name in strong_udp_hits )
 				strong = T;
 			if ( h$strength == 3 )
 				confirmed_hit = T;

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import messages as m
 from .background import background
-from .frames import SYN, TcpSession, tcp_frame, udp_frame
+from .frames import ACK, RST, SYN, TcpSession, tcp_frame, udp_frame
 from .pcapwriter import PcapWriter
 from .truth import TRUTH_COLUMNS, UNOBSERVABLE, Conn, Event, truth_path
 
@@ -216,6 +216,25 @@ class Startup:
             )
         return t + 6.0
 
+    def _reset_after(self, t: float, peer: bytes, pport: int, stage: str, first: bytes) -> float:
+        """Handshake, one client message, then a RST from the network."""
+        s = TcpSession(
+            self.client,
+            self.rng.randint(1025, 65000),
+            peer,
+            pport,
+            self.rng.getrandbits(31),
+            self.rng.getrandbits(31),
+        )
+        conn = Conn("tcp", self.client, s.cport, peer, pport, stage, self.client)
+        frames = [*s.handshake(), s.send(True, first)]
+        frames.append(
+            (False, tcp_frame(peer, pport, self.client, s.cport, s.sseq, s.cseq, RST | ACK))
+        )
+        for i, (_, f) in enumerate(frames):
+            self.events.append((t + i * 0.03, f, conn))
+        return t + len(frames) * 0.03
+
     def _u1_size(self) -> int:
         return 18 if self.cond.version == "1.4" else self.rng.randint(18, 37)
 
@@ -313,7 +332,12 @@ class Startup:
             (True, m.login_record(rng, 20)),
             (False, m.login_record(rng, 60)),
         ]
-        if cond.tcp_high_blocked or cond.login_restricted:
+        if cond.login_restricted:
+            # A DPI firewall lets the handshake through, then resets the connection as
+            # soon as it sees L1; the client falls back to 443.
+            t = self._reset_after(t + 0.5, ls, 33033, "login", m.L1)
+            t = self._tcp(t + 1.0, ls, 443, "login", login)
+        elif cond.tcp_high_blocked:
             t = self._attempt(t + 0.5, ls, 33033)
             t = self._tcp(t, ls, 443, "login", login)
         else:
@@ -367,6 +391,39 @@ def supernode_relay(
     return events
 
 
+def supernode_visitors(
+    rng: random.Random, addrs: Addresses, node: bytes, node_port: int, t: float
+) -> list[Event]:
+    """Later visitors of a local super node already proven by its NACKs: a scanner whose
+    GET gets Skype's bare 404, a peer that connects over TCP without probing first, and a
+    peer whose datagram the node leaves unanswered."""
+    events: list[Event] = []
+    for k, (request, reply) in enumerate(
+        (
+            (b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1.0 404 Not Found\r\n\r\n"),
+            (m.obfuscated(rng, 44), m.obfuscated(rng, 61)),
+        )
+    ):
+        visitor = addrs.public()
+        s = TcpSession(
+            visitor,
+            rng.randint(1025, 65000),
+            node,
+            node_port,
+            rng.getrandbits(31),
+            rng.getrandbits(31),
+        )
+        conn = Conn("tcp", visitor, s.cport, node, node_port, "sn_handshake", node)
+        frames = [*s.handshake(), s.send(True, request), s.send(False, reply), *s.close()]
+        events += [(t + k * 2.0 + i * 0.03, f, conn) for i, (_, f) in enumerate(frames)]
+    peer, pport = addrs.public(), rng.randint(1025, 65000)
+    conn = Conn("udp", peer, pport, node, node_port, "probe", node)
+    events.append(
+        (t + 5.0, udp_frame(peer, pport, node, node_port, m.u1(rng, rng.getrandbits(16), 26)), conn)
+    )
+    return events
+
+
 # -- scheduling and writing ---------------------------------------------------------------
 
 Session = tuple[float, Callable[[], list[Event]]]
@@ -387,6 +444,9 @@ def _client_sessions(
                 EPOCH + s,
                 (lambda sub=sub, s=s: supernode_relay(sub, addrs, node, node_port, EPOCH + s)),
             )
+        last = starts[-1] + 5.0
+        sub = random.Random(rng.getrandbits(64))
+        yield EPOCH + last, (lambda: supernode_visitors(sub, addrs, node, node_port, EPOCH + last))
         return
     starts = sorted(rng.uniform(0, span) for _ in range(opts.clients))
     for s in starts:
