@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
-DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4.pcap
+DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
 .PHONY: demo test lint format-zeek check-zeek btest test-python traces baselines bench clean
 
@@ -17,7 +17,7 @@ $(STAMP): python/pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/skypewatch analyze $(DEMO_CAPTURE) -o demo-out
 	@echo
-	@echo "--- demo-out/skype.log (zeek-cut style: client stage signatures confidence) ---"
+	@echo "--- demo-out/skype.log: connections per stage, signatures, client, confidence ---"
 	@grep -v '^#' demo-out/skype.log | cut -f11,9,10,16 | sort | uniq -c | sort -rn | head -20
 
 test: $(STAMP) lint check-zeek test-python btest
