@@ -37,7 +37,8 @@ ALL = "\n".join(SCRIPTS.values())
 def test_btest_baselines_are_the_python_engines_output():
     r = subprocess.run(
         [sys.executable, str(REPO / "testing" / "update_baselines.py"), "--check"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -58,13 +59,28 @@ def streams(rng: random.Random):
     """Crafted and random stream beginnings that exercise every pattern's edges."""
     hello = m.sslv2_hello(rng)
     yield from (
-        L1, L1 + m.login_l3(rng), L2, L2 + m.login_l4(rng), L1 + b"\x16\x03\x01\x00\x10\x01",
-        hello, hello + m.obfuscated(rng, 20), hello + b"\x16\x03\x01\x00\x10",
-        hello + b"\x16", hello + b"\x16\x04", hello + b"\x17\x03\x07", hello[:71],
-        sn_handshake.FIXED_SERVER_HELLO, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-        b"SSH-2.0-OpenSSH\r\n", b"HTTP/1.1 200 OK\r\n", b"\x80\x46\x01\x03\x01\x00",
-        b"abcdefghijklmnop", b"abcdefghijklmno", b"hello world\r\nxx\x00\x01",
-        m.version_check(rng, "1.2.0.18", 2), m.version_check(rng, "3.8.0.154", 0),
+        L1,
+        L1 + m.login_l3(rng),
+        L2,
+        L2 + m.login_l4(rng),
+        L1 + b"\x16\x03\x01\x00\x10\x01",
+        hello,
+        hello + m.obfuscated(rng, 20),
+        hello + b"\x16\x03\x01\x00\x10",
+        hello + b"\x16",
+        hello + b"\x16\x04",
+        hello + b"\x17\x03\x07",
+        hello[:71],
+        sn_handshake.FIXED_SERVER_HELLO,
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"SSH-2.0-OpenSSH\r\n",
+        b"HTTP/1.1 200 OK\r\n",
+        b"\x80\x46\x01\x03\x01\x00",
+        b"abcdefghijklmnop",
+        b"abcdefghijklmno",
+        b"hello world\r\nxx\x00\x01",
+        m.version_check(rng, "1.2.0.18", 2),
+        m.version_check(rng, "3.8.0.154", 0),
         b"GET /ui/0/3.5.0.239/en/getnewestversion HTTP/1.1\r\nHost: ui.skype.com\r\n\r\n",
         b"GET http://ui.skype.com/ui/3/2.6.0.151/en/installed HTTP/1.0\r\n\r\n",
         b"GET /ui/0/3.5.0.239/en/getnewestversion HTTP/1.1\r\nHost: example.com\r\n\r\n",
@@ -75,8 +91,15 @@ def streams(rng: random.Random):
     for _ in range(3000):
         yield rng.randbytes(rng.randint(0, 120))
     for _ in range(500):  # mutated Skype beginnings: the edges that matter
-        base = bytearray(rng.choice([L1 + m.login_l3(rng), hello + m.obfuscated(rng, 9),
-                                     m.version_check(rng, "2.0.0.1", 3)]))
+        base = bytearray(
+            rng.choice(
+                [
+                    L1 + m.login_l3(rng),
+                    hello + m.obfuscated(rng, 9),
+                    m.version_check(rng, "2.0.0.1", 3),
+                ]
+            )
+        )
         for _ in range(rng.randint(1, 3)):
             base[rng.randrange(len(base))] = rng.randrange(256)
         yield bytes(base)
@@ -88,13 +111,23 @@ def streams(rng: random.Random):
         ("skype-tcp-cleartext", sn_handshake.is_known_cleartext),
         ("skype-login-l1", lambda b: b.startswith(L1)),
         ("skype-login-l2", lambda b: b.startswith(L2)),
-        ("skype-login-l3", lambda b: b.startswith(L1 + b"\x16\x03\x01") and len(b) > 10
-         and b[10] in (0x41, 0x42)),
+        (
+            "skype-login-l3",
+            lambda b: b.startswith(L1 + b"\x16\x03\x01") and len(b) > 10 and b[10] in (0x41, 0x42),
+        ),
         ("skype-login-l4", lambda b: b.startswith(L2 + b"\x17\x03\x01")),
-        ("skype-sslv2-hello", lambda b: len(b) >= 72
-         and b.startswith(sn_handshake.SSLV2_HELLO_PREFIX)),
-        ("skype-sslv2-junk", lambda b: len(b) >= 72 and b.startswith(
-            sn_handshake.SSLV2_HELLO_PREFIX) and sn_handshake.contradicts_tls(b[72:])),
+        (
+            "skype-sslv2-hello",
+            lambda b: len(b) >= 72 and b.startswith(sn_handshake.SSLV2_HELLO_PREFIX),
+        ),
+        (
+            "skype-sslv2-junk",
+            lambda b: (
+                len(b) >= 72
+                and b.startswith(sn_handshake.SSLV2_HELLO_PREFIX)
+                and sn_handshake.contradicts_tls(b[72:])
+            ),
+        ),
         ("skype-resp-tls", sn_handshake.looks_tls_record),
         ("skype-fixed-server-hello", lambda b: b.startswith(sn_handshake.FIXED_SERVER_HELLO)),
         ("skype-version-uri", lambda b: version_check.VERSION_URI.match(b) is not None),
@@ -135,8 +168,12 @@ def test_info_record_is_the_python_skype_log():
     fields = []
     for name, ztype in re.findall(r"^\t\t(\w+): ([\w\[\]]+)[^;]*&log", body.group(1), re.M):
         if ztype == "conn_id":
-            fields += [("id.orig_h", "addr"), ("id.orig_p", "port"), ("id.resp_h", "addr"),
-                       ("id.resp_p", "port")]
+            fields += [
+                ("id.orig_h", "addr"),
+                ("id.orig_p", "port"),
+                ("id.resp_h", "addr"),
+                ("id.resp_p", "port"),
+            ]
         else:
             fields.append((name, ZEEK_TYPE.get(ztype, ztype)))
     assert fields == SKYPE_FIELDS
@@ -180,7 +217,7 @@ def test_every_signature_target_is_declared_with_the_signature_types():
         assert name in decls, name
         assert decls[name][0] == ("event" if kind == "event" else "function"), name
         assert decls[name][1] == sig_args, name
-    for kind, name in targets:  # declared in an export block: visible to the .sig file
+    for _, name in targets:  # declared in an export block: visible to the .sig file
         exported = any(
             re.search(r"global " + name + r":", block)
             for block in re.findall(r"^export \{(.*?)^\}", ALL, re.S | re.M)
@@ -234,9 +271,10 @@ def test_tunables_agree():
 
 def _bodies(text: str):
     """(header, body) of every function, event and hook definition (Whitesmiths braces)."""
-    for m in re.finditer(r"^(function|event|hook) ([^\n]*(?:\n    [^\n]*)*)\n\t\{\n(.*?)^\t\}",
-                         text, re.S | re.M):
-        yield m.group(2).split("(")[0], m.group(3)
+    for found in re.finditer(
+        r"^(function|event|hook) ([^\n]*(?:\n    [^\n]*)*)\n\t\{\n(.*?)^\t\}", text, re.S | re.M
+    ):
+        yield found.group(2).split("(")[0], found.group(3)
 
 
 def test_no_local_is_declared_twice_in_one_body():
