@@ -149,6 +149,9 @@ type State: record {
 };
 
 redef record connection += {
+	## The connection's skype.log record, set when its verdict is final (before logging),
+	## for scripts that handle connection_state_remove below priority -3.
+	skype: Info &optional;
 	skype_state: State &optional;
 	## Set on UDP connections whose first datagram is no Skype message.
 	skype_skip: bool &optional;

@@ -203,6 +203,7 @@ hook finalize_skype(c: connection)
 	# Hosts are confirmed only as signatures fire on packets, never here: the order in
 	# which connections end (Zeek drains them in no set order) cannot matter.
 	local info = judge(c, hits, is_confirmed(client_of(c, hits)));
+	c$skype = info;
 	Log::write(Skype::LOG, info);
 	publish_detection(info);
 	}

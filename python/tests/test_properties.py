@@ -103,3 +103,10 @@ def test_log_strings_round_trip(text):
     assert parse_value("string", format_value("string", text)) == text
     items = sorted({text, "a,b", "-"})
     assert sorted(parse_value("set[string]", format_value("set[string]", items))) == items
+
+
+@given(st.binary(max_size=3000))
+def test_fast_checksum_equals_rfc1071_word_sum(data):
+    from skypewatch.synth.frames import checksum, checksum_reference
+
+    assert checksum(data) == checksum_reference(data)

@@ -21,7 +21,22 @@ FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
 def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of ``data``."""
+    """The Internet checksum (RFC 1071) of ``data``.
+
+    The ones'-complement sum of 16-bit words is congruent to the whole buffer read as one
+    big-endian integer modulo 0xFFFF (2**16 is 1 modulo 0xFFFF), and CPython does that
+    arithmetic in C: several times faster than summing words in Python."""
+    if len(data) & 1:
+        data += b"\0"
+    value = int.from_bytes(data, "big")
+    if value == 0:
+        return 0xFFFF
+    folded = value % 0xFFFF
+    return ~(folded or 0xFFFF) & 0xFFFF
+
+
+def checksum_reference(data: bytes) -> int:
+    """RFC 1071 word by word: the oracle ``checksum`` is tested against."""
     if len(data) & 1:
         data += b"\0"
     words = array("H", data)
@@ -68,11 +83,39 @@ def ip_frame(src: bytes, dst: bytes, proto: int, segment: bytes, ident: int = 0)
     return ETH_DST + ETH_SRC + b"\x86\xdd" + hdr + segment
 
 
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")
+_UDP = struct.Struct("!HHHH")
+_ETH_IPV4 = ETH_DST + ETH_SRC + b"\x08\x00"
+
+
 def udp_frame(src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, ident: int = 0):
-    seg = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    c = _l4_checksum(src, dst, 17, seg)
-    seg = seg[:6] + struct.pack("!H", c) + seg[8:]
-    return ip_frame(src, dst, 17, seg, ident)
+    seg_len = 8 + len(payload)
+    if len(src) != 4:
+        seg = _UDP.pack(sport, dport, seg_len, 0) + payload
+        c = _l4_checksum(src, dst, 17, seg)
+        return ip_frame(src, dst, 17, seg[:6] + struct.pack("!H", c) + seg[8:], ident)
+    # IPv4 in one pass: pseudo-header, UDP header and payload summed together
+    # (checksum() inlined: this is the synthesizer's hottest function).
+    summed = src + dst + b"\x00\x11" + seg_len.to_bytes(2, "big")
+    summed += _UDP.pack(sport, dport, seg_len, 0) + payload
+    if len(summed) & 1:
+        summed += b"\0"
+    c = ~((int.from_bytes(summed, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
+    ip = _IPV4.pack(0x45, 0, 20 + seg_len, ident & 0xFFFF, 0x4000, 64, 17, 0, src, dst)
+    ipc = ~((int.from_bytes(ip, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
+    return b"".join(
+        (
+            _ETH_IPV4,
+            ip[:10],
+            ipc.to_bytes(2, "big"),
+            ip[12:],
+            _UDP.pack(sport, dport, seg_len, c or 0xFFFF),
+            payload,
+        )
+    )
+
+
+_TCP = struct.Struct("!HHIIBBHHH")
 
 
 def tcp_frame(
@@ -86,24 +129,30 @@ def tcp_frame(
     payload: bytes = b"",
     ident: int = 0,
 ) -> bytes:
-    seg = (
-        struct.pack(
-            "!HHIIBBHHH",
-            sport,
-            dport,
-            seq & 0xFFFFFFFF,
-            ack & 0xFFFFFFFF,
-            5 << 4,
-            flags,
-            65535,
-            0,
-            0,
+    seq &= 0xFFFFFFFF
+    ack &= 0xFFFFFFFF
+    seg_len = 20 + len(payload)
+    if len(src) != 4:
+        seg = _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
+        c = _l4_checksum(src, dst, 6, seg)
+        return ip_frame(src, dst, 6, seg[:16] + struct.pack("!H", c) + seg[18:], ident)
+    summed = src + dst + b"\x00\x06" + seg_len.to_bytes(2, "big")
+    summed += _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
+    if len(summed) & 1:
+        summed += b"\0"
+    c = ~((int.from_bytes(summed, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
+    ip = _IPV4.pack(0x45, 0, 20 + seg_len, ident & 0xFFFF, 0x4000, 64, 6, 0, src, dst)
+    ipc = ~((int.from_bytes(ip, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
+    return b"".join(
+        (
+            _ETH_IPV4,
+            ip[:10],
+            ipc.to_bytes(2, "big"),
+            ip[12:],
+            _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 65535, c, 0),
+            payload,
         )
-        + payload
     )
-    c = _l4_checksum(src, dst, 6, seg)
-    seg = seg[:16] + struct.pack("!H", c) + seg[18:]
-    return ip_frame(src, dst, 6, seg, ident)
 
 
 @dataclass

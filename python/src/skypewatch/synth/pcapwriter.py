@@ -11,24 +11,32 @@ _REC = struct.Struct("<IIII")
 
 
 class PcapWriter:
+    BATCH = 256  # records joined per write call
+
     def __init__(self, path: str | Path, buffer_size: int = 1 << 20) -> None:
         self.path = Path(path)
         self._fh: BinaryIO = open(self.path, "wb", buffering=buffer_size)  # noqa: SIM115
         self._fh.write(_GLOBAL)
+        self._pending: list[bytes] = []
         self.packets = 0
         self.bytes = len(_GLOBAL)
 
     def write(self, ts: float, frame: bytes) -> None:
-        sec = int(ts)
-        usec = round((ts - sec) * 1_000_000)
-        if usec >= 1_000_000:
-            sec, usec = sec + 1, usec - 1_000_000
-        self._fh.write(_REC.pack(sec, usec, len(frame), len(frame)))
-        self._fh.write(frame)
+        usec = round(ts * 1_000_000)
+        n = len(frame)
+        pending = self._pending
+        pending.append(_REC.pack(usec // 1_000_000, usec % 1_000_000, n, n))
+        pending.append(frame)
         self.packets += 1
-        self.bytes += 16 + len(frame)
+        self.bytes += 16 + n
+        if len(pending) >= 2 * self.BATCH:
+            self._fh.write(b"".join(pending))
+            pending.clear()
 
     def close(self) -> None:
+        if self._pending:
+            self._fh.write(b"".join(self._pending))
+            self._pending.clear()
         self._fh.close()
 
     def __enter__(self) -> PcapWriter:

@@ -17,6 +17,7 @@ import heapq
 import itertools
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,11 +115,26 @@ class SynthResult:
 
 
 class Addresses:
-    """Deterministic address allocation: local 10.x hosts, public outside hosts."""
+    """Deterministic address allocation: local 10.x hosts, public outside hosts.
+
+    Addresses are unique among the last ``RECENT`` drawn, so memory stays flat however long
+    the capture; a repeat after that is as harmless as it is on a real network."""
+
+    RECENT = 1 << 16
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.used: set[bytes] = set()
+        self.order: deque[bytes] = deque()
+
+    def _take(self, a: bytes) -> bool:
+        if a in self.used:
+            return False
+        self.used.add(a)
+        self.order.append(a)
+        if len(self.order) > self.RECENT:
+            self.used.discard(self.order.popleft())
+        return True
 
     def public(self) -> bytes:
         while True:
@@ -130,8 +146,7 @@ class Addresses:
                     self.rng.randrange(1, 255),
                 )
             )
-            if a not in self.used:
-                self.used.add(a)
+            if self._take(a):
                 return a
 
     def local(self) -> bytes:
@@ -144,8 +159,7 @@ class Addresses:
                     self.rng.randrange(2, 255),
                 )
             )
-            if a not in self.used:
-                self.used.add(a)
+            if self._take(a):
                 return a
 
 
@@ -507,10 +521,12 @@ def stream(
                     on_session(list(dict.fromkeys(e[2] for e in events)))
                 heapq.heappush(heap, (events[0][0], next(counter), events, 0))
             nxt = next(starts, None)
-        _, c, events, i = heapq.heappop(heap)
+        _, c, events, i = heap[0]
         yield events[i][0], events[i][1]
         if i + 1 < len(events):
-            heapq.heappush(heap, (events[i + 1][0], c, events, i + 1))
+            heapq.heapreplace(heap, (events[i + 1][0], c, events, i + 1))
+        else:
+            heapq.heappop(heap)
 
 
 def synthesize(
