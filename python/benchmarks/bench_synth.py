@@ -36,8 +36,14 @@ RATE = 16_000.0  # background packets per second of capture time
 def run(out: Path, packets: int) -> tuple[int, float, int, int]:
     duration = packets / RATE
     clients = max(1, packets // 20000)
-    code = CHILD.format(src=str(REPO / "python" / "src"), scenario="open-2.0", out=str(out),
-                        clients=clients, duration=duration, rate=RATE)
+    code = CHILD.format(
+        src=str(REPO / "python" / "src"),
+        scenario="open-2.0",
+        out=str(out),
+        clients=clients,
+        duration=duration,
+        rate=RATE,
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     n, secs, rss, skype = r.stdout.split()
     return int(n), float(secs), int(rss), int(skype)

@@ -111,6 +111,79 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.set_defaults(func=_cmd_analyze)
 
+    r = sub.add_parser(
+        "correlate",
+        help="correlate Skype evidence per host into notices (skype.log files, or live Zeek)",
+        description="Join UDP probes with the TCP super-node and login sessions that follow,"
+        " per client host, and raise notices.  Offline over skype.log files (Zeek TSV or JSON,"
+        " gzip, rotated sets, directories; optionally conn.log), or live from Zeek's WebSocket"
+        " API, sending the notices back to Zeek.",
+        epilog="examples:\n"
+        "  skypewatch correlate /var/zeek/logs/2026-11-27/ -o out\n"
+        "  skypewatch correlate skype.*.log.gz --conn conn.*.log.gz\n"
+        "  skypewatch correlate --zeek ws://127.0.0.1:27759\n\n"
+        "Zeek side (live): @load skypewatch and, standalone, @load skypewatch/websocket.\n"
+        "exit codes: 0 done (bad lines are reported on stderr with file and line, the rest\n"
+        "is still read); 2 nothing could be read, or bad usage.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("logs", nargs="*", metavar="LOG", help="skype.log files or directories")
+    r.add_argument(
+        "--conn",
+        action="append",
+        default=[],
+        metavar="CONN_LOG",
+        help="conn.log file or directory: TCP sessions to join with probes (repeatable)",
+    )
+    r.add_argument(
+        "--zeek",
+        metavar="ws://HOST:PORT",
+        help="run live against Zeek's WebSocket API instead of reading logs",
+    )
+    r.add_argument(
+        "--topic",
+        default="zeek/skype/",
+        metavar="PREFIX",
+        help="topic prefix of the package's events (default: %(default)s)",
+    )
+    r.add_argument(
+        "-o",
+        "--output",
+        default="skypewatch-out",
+        metavar="DIR",
+        help="directory for notice.log (default: %(default)s)",
+    )
+    r.add_argument("--json", action="store_true", help="write JSON lines instead of Zeek TSV")
+    r.add_argument(
+        "--probe-window",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds after a probe in which TCP to the peer is its follow-up"
+        " (default: %(default)s)",
+    )
+    r.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
+    )
+    r.add_argument(
+        "--reorder-window",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="offline: seconds of records held to put them in time order (default: %(default)s)",
+    )
+    r.add_argument(
+        "--local-nets",
+        default=None,
+        metavar="CIDR[,CIDR...]",
+        help="networks counted as inside (default: private address space)",
+    )
+    r.set_defaults(func=_cmd_correlate)
+
     from .synth.scenarios import describe
 
     y = sub.add_parser(
@@ -233,9 +306,69 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_analyze(args: argparse.Namespace) -> int:
+def _local_nets(text: str | None) -> tuple[str, ...] | None:
     import ipaddress
 
+    if not text:
+        return None
+    nets = tuple(n.strip() for n in text.split(",") if n.strip())
+    for n in nets:
+        try:
+            ipaddress.ip_network(n, strict=False)
+        except ValueError:
+            raise SkypewatchError(f"--local-nets: {n!r} is not a network") from None
+    return nets
+
+
+def _cmd_correlate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .correlate import CorrelatorOptions
+    from .correlate.engine import EngineOptions
+    from .correlate.run import run_live, run_offline
+
+    if bool(args.logs or args.conn) == bool(args.zeek):
+        raise SkypewatchError("give either LOG files (offline) or --zeek ws://HOST:PORT (live)")
+    for name in ("probe_window", "settle", "reorder_window"):
+        if getattr(args, name) <= 0:
+            raise SkypewatchError(f"--{name.replace('_', '-')} must be a positive number")
+    nets = _local_nets(args.local_nets)
+    corr = CorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
+    opts = EngineOptions(probe_window=args.probe_window, correlator=corr)
+    out = Path(args.output)
+    if args.zeek:
+        from .zeekws.client import websocket_url
+
+        try:
+            websocket_url(args.zeek)
+        except ValueError as exc:
+            raise SkypewatchError(str(exc)) from None
+        client, engine = run_live(args.zeek, args.topic, out, opts, args.json)
+        s = client.stats
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
+        print(
+            f"live: {s.connections} connection(s) to Zeek, {s.events} events used,"
+            f" dropped: {dropped}; {engine.stats.notices} notice(s),"
+            f" {s.notices_sent} sent to Zeek, {s.notices_undelivered} kept locally only"
+        )
+        return EXIT_OK
+    result, engine = run_offline(args.logs, args.conn, out, opts, args.json, args.reorder_window)
+    src, st = result.sources, engine.stats
+    print(
+        f"read {src.files} file(s), {src.lines:,} lines ({src.bad_lines} bad):"
+        f" {src.records:,} skype.log records, {src.tcp_sessions:,} TCP sessions;"
+        f" {st.joined} probe-to-TCP joins"
+    )
+    print(f"notice.log: {len(result.notices)} notice(s) in {result.notice_log}")
+    for n in result.notices:
+        print(f"  {n.note}: {n.msg}")
+    if src.records + src.tcp_sessions == 0:
+        print("skypewatch: nothing could be read from the given logs", file=sys.stderr)
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analyze import TerminalProgress, analyze, format_summary
     from .correlate import CorrelatorOptions
     from .hostctx import HostOptions
@@ -246,15 +379,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             raise SkypewatchError(f"--{name.replace('_', '-')} must be a positive number")
     if args.fanout_peers < 2:
         raise SkypewatchError("--fanout-peers must be at least 2")
-    corr = CorrelatorOptions(settle=args.settle)
-    if args.local_nets:
-        nets = tuple(n.strip() for n in args.local_nets.split(",") if n.strip())
-        for n in nets:
-            try:
-                ipaddress.ip_network(n, strict=False)
-            except ValueError:
-                raise SkypewatchError(f"--local-nets: {n!r} is not a network") from None
-        corr = CorrelatorOptions(settle=args.settle, local_nets=nets)
+    nets = _local_nets(args.local_nets)
+    corr = CorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     topts = TrackerOptions(
         udp_timeout=args.udp_timeout,
         host=HostOptions(probe_tcp_window=args.probe_window, fanout_min_peers=args.fanout_peers),

@@ -119,12 +119,20 @@ class ZeekLogWriter:
     log as unfinished (no ``#close`` line), as Zeek leaves a log when it stops abnormally."""
 
     def __init__(
-        self, directory: str | Path, path: str, fields: Sequence[Field], use_json: bool = False
+        self,
+        directory: str | Path,
+        path: str,
+        fields: Sequence[Field],
+        use_json: bool = False,
+        streaming: bool = False,
     ) -> None:
+        """*streaming*: write to the final name and flush every line, as Zeek does on a live
+        sensor (for a long-running process); otherwise the log appears when it is closed."""
         self.fields = list(fields)
         self.use_json = use_json
+        self.streaming = streaming
         self.final = Path(directory) / f"{path}.log"
-        self.tmp = Path(directory) / f".{path}.log.tmp"
+        self.tmp = self.final if streaming else Path(directory) / f".{path}.log.tmp"
         self.lines = 0
         self._formatters = [_formatter(t) for _, t in self.fields]
         self._fh: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
@@ -157,17 +165,21 @@ class ZeekLogWriter:
                 SEPARATOR.join([f(v) for f, v in zip(self._formatters, values, strict=True)]) + "\n"
             )
         self.lines += 1
+        if self.streaming:
+            self._fh.flush()
 
     def close(self, complete: bool = True) -> Path:
         if not self.use_json and complete:
             self._fh.write(f"#close{SEPARATOR}{_stamp()}\n")
         self._fh.close()
-        os.replace(self.tmp, self.final)
+        if not self.streaming:
+            os.replace(self.tmp, self.final)
         return self.final
 
     def abort(self) -> None:
         self._fh.close()
-        self.tmp.unlink(missing_ok=True)
+        if not self.streaming:
+            self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> ZeekLogWriter:
         return self

@@ -120,7 +120,9 @@ class Correlator:
         return local
 
     # -- input -----------------------------------------------------------------------------
-    def observe(self, rec: SkypeRecord) -> list[Notice]:
+    def observe(self, rec: SkypeRecord, duplicate: bool = False) -> list[Notice]:
+        """Take one record.  A *duplicate* (a connection already reported, e.g. once by the
+        correlator's own join and once by Zeek) adds its evidence but is not counted again."""
         self.stats.records += 1
         out = self.advance(rec.ts)
         s = self.clients.get(rec.client)
@@ -136,7 +138,8 @@ class Correlator:
             self.clients.move_to_end(rec.client)
         s.first_ts = min(s.first_ts, rec.ts)
         s.last_ts = max(s.last_ts, rec.ts)
-        s.n += 1
+        if not duplicate:
+            s.n += 1
         if not s.reportable and (self.is_local(rec.client) or not self.is_local(rec.peer)):
             s.reportable = True
         s.stages.add(rec.stage)
@@ -156,7 +159,7 @@ class Correlator:
             s.public_ips.setdefault(rec.client_public_ip)
         if rec.skype_version:
             s.versions.setdefault(rec.skype_version)
-        if len(s.uids) < MAX_UIDS:
+        if len(s.uids) < MAX_UIDS and not duplicate:
             s.uids.append(rec.uid)
         if s.qualified and not s.notified:
             self._pending[rec.client] = None

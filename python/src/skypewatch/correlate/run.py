@@ -1,0 +1,117 @@
+"""``skypewatch correlate``: the engine fed from skype.log files, or live from Zeek."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import SkypewatchError
+from ..records import NOTICE_FIELDS, Notice
+from ..zeeklog import ZeekLogWriter
+from .engine import CorrelationEngine, EngineOptions
+from .sources import SourceStats, conn_sessions, expand, first_ts, in_time_order, skype_records
+
+
+@dataclass(slots=True)
+class OfflineResult:
+    notices: list[Notice] = field(default_factory=list)
+    problems: int = 0
+    sources: SourceStats = field(default_factory=SourceStats)
+    notice_log: Path | None = None
+
+
+def run_offline(
+    logs: list[str],
+    conn_logs: list[str],
+    outdir: Path,
+    options: EngineOptions,
+    use_json: bool = False,
+    reorder_window: float = 3600.0,
+    report: Callable[[str], None] = lambda m: print(f"skypewatch: {m}", file=sys.stderr),
+) -> tuple[OfflineResult, CorrelationEngine]:
+    result = OfflineResult()
+
+    def problem(msg: str) -> None:
+        result.problems += 1
+        report(msg)
+
+    skype_files = _existing(expand(logs, "skype"), problem)
+    conn_files = _existing(expand(conn_logs, "conn"), problem)
+    if not skype_files and not conn_files:
+        raise SkypewatchError("no readable log among the arguments")
+    skype_files.sort(key=first_ts)
+    conn_files.sort(key=first_ts)
+    stats = result.sources
+    streams = [
+        itertools.chain.from_iterable(skype_records(f, problem, stats) for f in skype_files),
+        itertools.chain.from_iterable(conn_sessions(f, problem, stats) for f in conn_files),
+    ]
+    engine = CorrelationEngine(options)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json) as writer:
+        for item in in_time_order(streams, reorder_window):
+            for n in engine.feed(item):
+                writer.write(n.values())
+                result.notices.append(n)
+        for n in engine.flush():
+            writer.write(n.values())
+            result.notices.append(n)
+    result.notice_log = writer.final
+    return result, engine
+
+
+def _existing(paths: list[Path], problem: Callable[[str], None]) -> list[Path]:
+    out = []
+    for p in paths:
+        if not p.exists():
+            problem(f"{p}: no such file")
+        elif p.is_dir():
+            problem(f"{p}: holds no matching logs")
+        else:
+            out.append(p)
+    return out
+
+
+def run_live(
+    url: str,
+    topic_prefix: str,
+    outdir: Path,
+    options: EngineOptions,
+    use_json: bool = False,
+    log: Callable[[str], None] = lambda m: print(f"skypewatch: {m}", file=sys.stderr, flush=True),
+    stop: asyncio.Event | None = None,
+):
+    """Run until SIGINT/SIGTERM (or *stop*); returns the client with its statistics."""
+    from ..zeekws.client import LiveCorrelator
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    engine = CorrelationEngine(options)
+    writer = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json, streaming=True)
+
+    def on_notice(n: Notice, delivered: bool) -> None:
+        writer.write(n.values())
+        where = "sent to Zeek" if delivered else "not delivered to Zeek, kept in notice.log"
+        print(f"{n.note}: {n.msg} [{where}]", flush=True)
+
+    client = LiveCorrelator(url, engine, on_notice, log, topic_prefix)
+
+    async def main() -> None:
+        done = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+                loop.add_signal_handler(sig, done.set)
+        log(f"waiting for Zeek at {client.url} ...")
+        await client.run(done)
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.close()
+    return client, engine
