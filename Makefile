@@ -35,6 +35,9 @@ check-zeek: $(STAMP)
 	  $(VENV)/bin/zeek-script parse -q $$f || { echo "parse error: $$f"; exit 1; }; \
 	  $(VENV)/bin/zeek-format $$f | diff -u $$f - >/dev/null || { echo "not zeek-format clean: $$f (run: make format-zeek)"; $(VENV)/bin/zeek-format $$f | diff -u $$f - | head -20; exit 1; }; \
 	done; echo "zeek scripts: $$(find zeek -name '*.zeek' | wc -l) parsed and zeek-format clean"
+	@set -e; for f in $$(find testing/btest/tests -name '*.zeek' | sort); do \
+	  $(VENV)/bin/zeek-script parse -q $$f || { echo "parse error: $$f"; exit 1; }; \
+	done; echo "btest scripts: $$(find testing/btest/tests -name '*.zeek' | wc -l) parsed"
 
 format-zeek: $(STAMP)
 	$(VENV)/bin/zeek-format -ir zeek

@@ -351,8 +351,11 @@ event Skype::correlated_notice(ts: time, note: string, client: addr,
 		kind = Login_Sequence;
 	else if ( note == "Skype::Local_Super_Node" )
 		kind = Local_Super_Node;
+	# The correlator's finding is a notice of its own: suppressed against its own kind only,
+	# not against the notice this script raised for the same host.
 	local info = Notice::Info($note=kind, $ts=ts, $msg=msg, $sub=sub, $src=client,
-	    $n=n, $identifier=cat(client), $suppress_for=session_gap);
+	    $n=n, $identifier=cat("correlator/", client),
+	    $suppress_for=session_gap);
 	if ( uid != "" )
 		info$uid = uid;
 	NOTICE(info);

@@ -287,3 +287,15 @@ def test_no_local_is_declared_twice_in_one_body():
             dupes = {n for n in names if names.count(n) > 1}
             assert not dupes, f"{fname}: {name} declares {dupes} twice"
     assert seen_bodies > 40
+
+
+def test_python_event_schema_is_the_zeek_declaration():
+    from skypewatch.zeekws import schema
+
+    decls = {name: _params(args) for name, kind, args in DECL.findall(ALL) if kind == "event"}
+    for full, types in schema.SIGNATURES.items():
+        name = full.split("::")[1]
+        assert [t for _, t in decls[name]] == list(types), full
+    notice = [t for _, t in decls["correlated_notice"]]
+    assert notice == ["time", "string", "addr", "string", "string", "count", "string"]
+    assert "&is_used" in re.search(r"global correlated_notice: event\([^)]*\)[^;]*;", ALL).group(0)

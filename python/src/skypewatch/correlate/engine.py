@@ -162,4 +162,5 @@ class CorrelationEngine:
 
 
 def _ms(ts: float) -> float:
-    return round(ts, 3)
+    """Milliseconds, truncated, as Zeek's WebSocket API writes timestamps."""
+    return (round(ts * 1_000_000) // 1000) / 1000

@@ -135,6 +135,9 @@ class LiveCorrelator:
                     ):
                         await recv
                     if stopper in done:
+                        # flush while still connected, so the last notices reach Zeek
+                        for n in self.engine.flush():
+                            await self._deliver(n)
                         return
                     await self._tick()
                     continue
