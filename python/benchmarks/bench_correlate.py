@@ -22,18 +22,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from skypewatch.correlate.engine import CorrelationEngine  # noqa: E402
-from skypewatch.correlate.events import ProbeEvent, TcpEvent  # noqa: E402
-from skypewatch.records import SkypeRecord  # noqa: E402
+from skypewatch.correlate.engine import CorrelationEngine
+from skypewatch.correlate.events import ProbeEvent, TcpEvent
+from skypewatch.records import SkypeRecord
 
 
 def mixed(n: int, seed: int = 1):
     rng = random.Random(seed)
     base = SkypeRecord(
-        ts=0.0, uid="", orig_h="", orig_p=35990, resp_h="", resp_p=4000, proto="udp",
-        duration=0.1, stage="probe", signatures=frozenset({"u1_u2_nack"}), client="",
-        peer="", peer_role="super_node", client_public_ip=None, skype_version=None,
-        confidence="likely", evidence="bench",
+        ts=0.0,
+        uid="",
+        orig_h="",
+        orig_p=35990,
+        resp_h="",
+        resp_p=4000,
+        proto="udp",
+        duration=0.1,
+        stage="probe",
+        signatures=frozenset({"u1_u2_nack"}),
+        client="",
+        peer="",
+        peer_role="super_node",
+        client_public_ip=None,
+        skype_version=None,
+        confidence="likely",
+        evidence="bench",
     )
     ts = 1_600_000_000.0
     for i in range(n):
@@ -46,12 +59,24 @@ def mixed(n: int, seed: int = 1):
         elif kind == 1:
             yield TcpEvent(ts, f"T{i}", client, 50000, peer, 4000)
         elif kind == 2:
-            yield replace(base, ts=ts, uid=f"C{i}", orig_h=client, client=client, resp_h=peer,
-                          peer=peer)
+            yield replace(
+                base, ts=ts, uid=f"C{i}", orig_h=client, client=client, resp_h=peer, peer=peer
+            )
         else:
-            yield replace(base, ts=ts, uid=f"C{i}", orig_h=client, client=client, resp_h=peer,
-                          peer=peer, proto="tcp", stage="login", peer_role="login_server",
-                          confidence="confirmed", signatures=frozenset({"login_handshake"}))
+            yield replace(
+                base,
+                ts=ts,
+                uid=f"C{i}",
+                orig_h=client,
+                client=client,
+                resp_h=peer,
+                peer=peer,
+                proto="tcp",
+                stage="login",
+                peer_role="login_server",
+                confidence="confirmed",
+                signatures=frozenset({"login_handshake"}),
+            )
 
 
 def flood(n: int, seed: int = 2):
@@ -78,8 +103,9 @@ def run(phase: str, n: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--flood", type=int, default=1_000_000)
     ap.add_argument("--phase", help=argparse.SUPPRESS)
@@ -90,17 +116,26 @@ def main() -> None:
         return
     rows = []
     for phase, n in (("mixed", args.events), ("flood", args.flood // 10), ("flood", args.flood)):
-        out = subprocess.run([sys.executable, __file__, "--phase", phase, "--n", str(n)],
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, __file__, "--phase", phase, "--n", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         rows.append((out[0], int(out[1]), float(out[2]), int(out[3]), int(out[4]), int(out[5])))
-    print(f"{'phase':<8}{'events':>11}{'seconds':>9}{'events/s':>11}{'state MiB':>11}"
-          f"{'notices':>9}")
+    print(
+        f"{'phase':<8}{'events':>11}{'seconds':>9}{'events/s':>11}{'state MiB':>11}{'notices':>9}"
+    )
     for phase, n, secs, before, peak, notices in rows:
-        print(f"{phase:<8}{n:>11,}{secs:>9.2f}{n / secs:>11,.0f}{(peak - before) / 1024:>11.0f}"
-              f"{notices:>9}")
+        print(
+            f"{phase:<8}{n:>11,}{secs:>9.2f}{n / secs:>11,.0f}{(peak - before) / 1024:>11.0f}"
+            f"{notices:>9}"
+        )
     small, big = rows[1], rows[2]
-    print(f"flood at 10x the probes: {big[2] / small[2] * small[1] / big[1]:.2f}x the time per"
-          f" event, {(big[4] - big[3]) / max(1, small[4] - small[3]):.2f}x the state memory")
+    print(
+        f"flood at 10x the probes: {big[2] / small[2] * small[1] / big[1]:.2f}x the time per"
+        f" event, {(big[4] - big[3]) / max(1, small[4] - small[3]):.2f}x the state memory"
+    )
     print(f"flood vs mixed time per event: {(big[2] / big[1]) / (rows[0][2] / rows[0][1]):.2f}x")
 
 

@@ -26,21 +26,52 @@ TOPIC = "zeek/skype/"
 def records(client: str = "10.0.0.5") -> list[SkypeRecord]:
     """A start-up: probe (confirmed), super-node TCP, login."""
     base = SkypeRecord(
-        ts=1000.0, uid="Cprobe00000000001", orig_h=client, orig_p=35990,
-        resp_h="81.1.1.1", resp_p=4000, proto="udp", duration=0.3, stage="probe",
-        signatures=frozenset({"u1_u2_nack", "u3_resend"}), client=client, peer="81.1.1.1",
-        peer_role="super_node", client_public_ip="86.1.1.1", skype_version=None,
-        confidence="confirmed", evidence="U3 names the super node",
+        ts=1000.0,
+        uid="Cprobe00000000001",
+        orig_h=client,
+        orig_p=35990,
+        resp_h="81.1.1.1",
+        resp_p=4000,
+        proto="udp",
+        duration=0.3,
+        stage="probe",
+        signatures=frozenset({"u1_u2_nack", "u3_resend"}),
+        client=client,
+        peer="81.1.1.1",
+        peer_role="super_node",
+        client_public_ip="86.1.1.1",
+        skype_version=None,
+        confidence="confirmed",
+        evidence="U3 names the super node",
     )
     return [
         base,
-        replace(base, ts=1002.5, uid="Ctcp0000000000002", orig_p=50000, resp_p=4000,
-                proto="tcp", stage="sn_handshake", signatures=frozenset({"tcp_to_probed_peer"}),
-                confidence="likely", client_public_ip=None),
-        replace(base, ts=1004.0, uid="Clogin00000000003", orig_p=50001, resp_h="91.1.1.1",
-                resp_p=33033, proto="tcp", stage="login", peer="91.1.1.1",
-                peer_role="login_server", signatures=frozenset({"login_handshake"}),
-                client_public_ip=None),
+        replace(
+            base,
+            ts=1002.5,
+            uid="Ctcp0000000000002",
+            orig_p=50000,
+            resp_p=4000,
+            proto="tcp",
+            stage="sn_handshake",
+            signatures=frozenset({"tcp_to_probed_peer"}),
+            confidence="likely",
+            client_public_ip=None,
+        ),
+        replace(
+            base,
+            ts=1004.0,
+            uid="Clogin00000000003",
+            orig_p=50001,
+            resp_h="91.1.1.1",
+            resp_p=33033,
+            proto="tcp",
+            stage="login",
+            peer="91.1.1.1",
+            peer_role="login_server",
+            signatures=frozenset({"login_handshake"}),
+            client_public_ip=None,
+        ),
     ]
 
 
@@ -110,10 +141,11 @@ def test_live_mode_survives_garbage_disconnects_and_unknown_events():
         [
             "this is not json",
             json.dumps(bad_args),
-            unknown, unknown,
+            unknown,
+            unknown,
             json.dumps({"type": "error", "code": "deserialization_failed", "context": "x"}),
             detection(recs[1]),  # out of order: arrives before the probe it follows
-            "<disconnect>",      # Zeek restarts mid-stream
+            "<disconnect>",  # Zeek restarts mid-stream
         ],
         [detection(recs[0]), detection(recs[2])],
     ]
@@ -122,15 +154,20 @@ def test_live_mode_survives_garbage_disconnects_and_unknown_events():
     async def go():
         async with fake as url:
             client, notices, log = await drive(
-                url, lambda c, n: c.stats.events >= 3 and c.stats.connections >= 2)
+                url, lambda c, n: c.stats.events >= 3 and c.stats.connections >= 2
+            )
             await asyncio.sleep(0.1)
             return client, notices, log
 
     client, notices, log = asyncio.run(go())
     assert client.stats.connections == 2, "reconnected after the disconnect"
     assert client.stats.events == 3
-    assert client.stats.dropped == {"malformed": 1, "bad-arguments": 1, "unknown-event": 2,
-                                    "zeek-error": 1}
+    assert client.stats.dropped == {
+        "malformed": 1,
+        "bad-arguments": 1,
+        "unknown-event": 2,
+        "zeek-error": 1,
+    }
     assert any("dropped a malformed frame" in m for m in log)
     assert any("argument 3 is not a addr" in m for m in log)
     assert sum("Other::thing" in m for m in log) == 1, "unknown names are reported once"
@@ -161,7 +198,9 @@ def test_waits_for_zeek_with_backoff_and_says_so():
         return log
 
     log = asyncio.run(go())
-    waits = [m for m in log if m.startswith("waiting for Zeek at ws://127.0.0.1:9/v1/messages/json")]
+    waits = [
+        m for m in log if m.startswith("waiting for Zeek at ws://127.0.0.1:9/v1/messages/json")
+    ]
     assert len(waits) >= 2
     assert "retrying in 0.5s" in waits[0] and "retrying in 1.0s" in waits[1]
 
@@ -172,14 +211,12 @@ def test_live_and_offline_give_the_same_notices(tmp_path: Path):
     for i in range(6):  # six clients, some with full start-ups, some weaker
         client = f"10.0.1.{i}"
         for r in records(client)[: 1 + i % 3]:
-            recs.append(replace(r, ts=r.ts + i * 400 + rng.random(),
-                                uid=r.uid[:-2] + f"{i:02d}"))
+            recs.append(replace(r, ts=r.ts + i * 400 + rng.random(), uid=r.uid[:-2] + f"{i:02d}"))
     recs.sort(key=lambda r: r.ts)
     with ZeekLogWriter(tmp_path, "skype", SKYPE_FIELDS) as w:
         for r in recs:
             w.write(r.values())
-    offline, _ = run_offline([str(tmp_path / "skype.log")], [], tmp_path / "off",
-                             engine_options())
+    offline, _ = run_offline([str(tmp_path / "skype.log")], [], tmp_path / "off", engine_options())
 
     async def go():
         async with FakeZeek([[detection(r) for r in recs]]) as url:

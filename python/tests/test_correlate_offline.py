@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import shared_capture
+from test_correlate_live import records
 
 from skypewatch.analyze import analyze
 from skypewatch.cli import main
@@ -17,12 +18,16 @@ from skypewatch.correlate.engine import EngineOptions
 from skypewatch.correlate.run import run_offline
 from skypewatch.records import SKYPE_FIELDS
 from skypewatch.zeeklog import ZeekLogWriter
-from test_correlate_live import records
 
 
 def correlate(tmp_path: Path, *logs, conn=()):
-    result, engine = run_offline([str(p) for p in logs], [str(c) for c in conn],
-                                 tmp_path / "out", EngineOptions(), report=problems.append)
+    result, engine = run_offline(
+        [str(p) for p in logs],
+        [str(c) for c in conn],
+        tmp_path / "out",
+        EngineOptions(),
+        report=problems.append,
+    )
     return result, engine
 
 
@@ -36,8 +41,10 @@ def _clear():
 
 @pytest.mark.parametrize(
     "capture, client, stages",
-    [(("skype", "SkypeIRC.cap"), "192.168.1.2", "probe, sn_handshake, login, version_check"),
-     (("skype", "skype.pcap"), "192.168.1.34", "probe, sn_handshake, login")],
+    [
+        (("skype", "SkypeIRC.cap"), "192.168.1.2", "probe, sn_handshake, login, version_check"),
+        (("skype", "skype.pcap"), "192.168.1.34", "probe, sn_handshake, login"),
+    ],
 )
 def test_real_captures_end_with_a_notice_naming_the_stages(tmp_path, capture, client, stages):
     analyze([shared_capture(*capture)], tmp_path / "a")
@@ -48,16 +55,17 @@ def test_real_captures_end_with_a_notice_naming_the_stages(tmp_path, capture, cl
 
 
 def write_skype_log(path: Path, recs, use_json=False) -> Path:
-    with ZeekLogWriter(path.parent, path.name.removesuffix(".log"), SKYPE_FIELDS,
-                       use_json) as w:
+    with ZeekLogWriter(path.parent, path.name.removesuffix(".log"), SKYPE_FIELDS, use_json) as w:
         for r in recs:
             w.write(r.values())
     return path
 
 
 def test_rotated_compressed_json_in_any_order_give_the_same_notices(tmp_path):
-    recs = [replace(r, ts=r.ts + i * 10, uid=f"C{i:017d}")
-            for i, r in enumerate(records("10.0.0.5") + records("10.0.0.6"))]
+    recs = [
+        replace(r, ts=r.ts + i * 10, uid=f"C{i:017d}")
+        for i, r in enumerate(records("10.0.0.5") + records("10.0.0.6"))
+    ]
     whole = write_skype_log(tmp_path / "skype.log", recs)
     reference, _ = correlate(tmp_path, whole)
     rot = tmp_path / "rot"
@@ -113,14 +121,46 @@ def test_conn_log_sessions_join_probes(tmp_path):
     skype = write_skype_log(tmp_path / "skype.log", [probe])
     conn = tmp_path / "conn.log"
     rows = [  # TCP to the probed ip:port 2 s later, to its port 80, and an unrelated one
-        {"ts": probe.ts + 2, "uid": "Cconn1", "id.orig_h": probe.client, "id.orig_p": 50000,
-         "id.resp_h": probe.peer, "id.resp_p": probe.resp_p, "proto": "tcp", "orig_bytes": 60},
-        {"ts": probe.ts + 3, "uid": "Cconn2", "id.orig_h": probe.client, "id.orig_p": 50001,
-         "id.resp_h": probe.peer, "id.resp_p": 80, "proto": "tcp", "orig_bytes": 60},
-        {"ts": probe.ts + 4, "uid": "Cconn3", "id.orig_h": probe.client, "id.orig_p": 50002,
-         "id.resp_h": "8.8.8.8", "id.resp_p": 443, "proto": "tcp", "orig_bytes": 60},
-        {"ts": probe.ts + 500, "uid": "Cconn4", "id.orig_h": probe.client, "id.orig_p": 50003,
-         "id.resp_h": probe.peer, "id.resp_p": probe.resp_p, "proto": "tcp", "orig_bytes": 9},
+        {
+            "ts": probe.ts + 2,
+            "uid": "Cconn1",
+            "id.orig_h": probe.client,
+            "id.orig_p": 50000,
+            "id.resp_h": probe.peer,
+            "id.resp_p": probe.resp_p,
+            "proto": "tcp",
+            "orig_bytes": 60,
+        },
+        {
+            "ts": probe.ts + 3,
+            "uid": "Cconn2",
+            "id.orig_h": probe.client,
+            "id.orig_p": 50001,
+            "id.resp_h": probe.peer,
+            "id.resp_p": 80,
+            "proto": "tcp",
+            "orig_bytes": 60,
+        },
+        {
+            "ts": probe.ts + 4,
+            "uid": "Cconn3",
+            "id.orig_h": probe.client,
+            "id.orig_p": 50002,
+            "id.resp_h": "8.8.8.8",
+            "id.resp_p": 443,
+            "proto": "tcp",
+            "orig_bytes": 60,
+        },
+        {
+            "ts": probe.ts + 500,
+            "uid": "Cconn4",
+            "id.orig_h": probe.client,
+            "id.orig_p": 50003,
+            "id.resp_h": probe.peer,
+            "id.resp_p": probe.resp_p,
+            "proto": "tcp",
+            "orig_bytes": 9,
+        },
     ]
     conn.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     result, engine = correlate(tmp_path, skype, conn=[conn])
