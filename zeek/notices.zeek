@@ -96,7 +96,10 @@ function expire_session(t: table[addr] of ClientSession, a: addr): interval
 global clients: table[addr] of ClientSession &write_expire=session_gap
     &expire_func=expire_session;
 global nodes: table[addr] of NodeCandidate &write_expire=session_gap;
-global pending: set[addr];
+## Qualified clients waiting for their notice, by the whole second of their latest
+## evidence: a client is due at that second + 1 + notice_settle (as in Python).
+global waiting: table[count] of set[addr];
+global next_second = 0;
 global corr_clock = double_to_time(0.0);
 
 function is_local(a: addr): bool
@@ -109,8 +112,13 @@ function qualified(s: ClientSession): bool
 	return s$reportable && ( s$confirmed || |s$likely_stages| >= 2 );
 	}
 
+## Distinct values remembered per client session (the notice lists ten).
+const max_kept = 4096;
+
 function add_unique(v: vector of string, x: string)
 	{
+	if ( |v| >= max_kept )
+		return;
 	for ( _, y in v )
 		{
 		if ( y == x )
@@ -136,7 +144,6 @@ function listing(v: vector of string): string
 function raise_client_notice(a: addr, s: ClientSession)
 	{
 	s$notified = T;
-	delete pending[a];
 	local stages: vector of string = vector();
 	for ( _, st in stage_names )
 		{
@@ -175,25 +182,46 @@ function raise_client_notice(a: addr, s: ClientSession)
 	NOTICE(n);
 	}
 
+function second_of(t: time): count
+	{
+	return double_to_count(floor(time_to_double(t)));
+	}
+
+function queue_notice(a: addr, s: ClientSession)
+	{
+	local b = second_of(s$last_ts);
+	if ( b !in waiting )
+		waiting[b] = set();
+	add waiting[b][a];
+	if ( |waiting| == 1 || b < next_second )
+		next_second = b;
+	}
+
 ## Move the correlation clock; raise the notices whose settle time has passed.
 function advance(now: time)
 	{
 	if ( now <= corr_clock )
 		return;
 	corr_clock = now;
-	local due: set[addr] = set();
-	for ( a in pending )
+	local limit = time_to_double(now) - interval_to_double(notice_settle) - 1.0;
+	if ( |waiting| == 0 || limit < 0.0 )
+		return;
+	local last_due = double_to_count(floor(limit));
+	while ( next_second <= last_due && |waiting| > 0 )
 		{
-		if ( a !in clients || clients[a]$notified )
-			add due[a];
-		else if ( clients[a]$last_ts <= now - notice_settle )
-			add due[a];
-		}
-	for ( a in due )
-		{
-		if ( a in clients && ! clients[a]$notified )
-			raise_client_notice(a, clients[a]);
-		delete pending[a];
+		if ( next_second in waiting )
+			{
+			for ( a in waiting[next_second] )
+				{
+				# Entries are stale when the client has had newer evidence since.
+				if ( a in clients
+				    && ! clients[a]$notified
+				    && second_of(clients[a]$last_ts) == next_second )
+					raise_client_notice(a, clients[a]);
+				}
+			delete waiting[next_second];
+			}
+		++next_second;
 		}
 	}
 
@@ -291,7 +319,7 @@ event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
 	if ( |s$uids| < uids_max )
 		s$uids += uid;
 	if ( qualified(s) && ! s$notified )
-		add pending[client];
+		queue_notice(client, s);
 	observe_node(ts, uid, orig_h, client, peer, peer_role, stage);
 	}
 
@@ -323,7 +351,11 @@ event zeek_done()
 	{
 	local order: vector of time = vector();
 	local byts: table[time] of set[addr] = table();
-	for ( a in pending )
+	local queued: set[addr] = set();
+	for ( _, those in waiting )
+		for ( a in those )
+			add queued[a];
+	for ( a in queued )
 		{
 		if ( a !in clients || clients[a]$notified )
 			next;

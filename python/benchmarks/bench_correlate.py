@@ -3,8 +3,10 @@ spoofed probes does to its memory and speed.  Not a test: it prints figures.
 
     python python/benchmarks/bench_correlate.py [--events 1000000] [--flood 1000000]
 
-* mixed: skype.log records of many clients (probes, TCP, logins) and probe / TCP-session
-  events, as a busy sensor would publish them;
+* mixed: skype.log records (probes, TCP, logins) and probe / TCP-session events of 5,000
+  Skype hosts talking to 50,000 super nodes, as a busy sensor would publish them;
+* new-hosts: the same mix, but every event from a host never seen before (worst case: each
+  record builds a new client session);
 * flood: probes from a million random (spoofed) source addresses, each to a random peer.
 Peak memory is the process's max RSS after each phase, each run in a fresh process.
 """
@@ -27,8 +29,10 @@ from skypewatch.correlate.events import ProbeEvent, TcpEvent
 from skypewatch.records import SkypeRecord
 
 
-def mixed(n: int, seed: int = 1):
+def mixed(n: int, seed: int = 1, hosts: int | None = 5000):
     rng = random.Random(seed)
+    clients = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255 or 1}" for i in range(hosts or 1)]
+    peers = [f"81.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255 or 1}" for i in range(50_000)]
     base = SkypeRecord(
         ts=0.0,
         uid="",
@@ -51,8 +55,11 @@ def mixed(n: int, seed: int = 1):
     ts = 1_600_000_000.0
     for i in range(n):
         ts += 0.001
-        client = f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        peer = f"81.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        if hosts:
+            client, peer = rng.choice(clients), rng.choice(peers)
+        else:  # a new host every time
+            client = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+            peer = f"81.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         kind = i % 4
         if kind == 0:
             yield ProbeEvent(ts, f"P{i}", client, 35990, peer, 4000)
@@ -90,7 +97,12 @@ def flood(n: int, seed: int = 2):
 
 
 def run(phase: str, n: int) -> None:
-    items = list(mixed(n) if phase == "mixed" else flood(n))
+    if phase == "mixed":
+        items = list(mixed(n))
+    elif phase == "new-hosts":
+        items = list(mixed(n, hosts=None))
+    else:
+        items = list(flood(n))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     engine = CorrelationEngine()
     t = time.perf_counter()
@@ -115,7 +127,13 @@ def main() -> None:
         run(args.phase, args.n)
         return
     rows = []
-    for phase, n in (("mixed", args.events), ("flood", args.flood // 10), ("flood", args.flood)):
+    phases = (
+        ("mixed", args.events),
+        ("new-hosts", args.events // 4),
+        ("flood", args.flood // 10),
+        ("flood", args.flood),
+    )
+    for phase, n in phases:
         out = subprocess.run(
             [sys.executable, __file__, "--phase", phase, "--n", str(n)],
             capture_output=True,
@@ -131,7 +149,7 @@ def main() -> None:
             f"{phase:<8}{n:>11,}{secs:>9.2f}{n / secs:>11,.0f}{(peak - before) / 1024:>11.0f}"
             f"{notices:>9}"
         )
-    small, big = rows[1], rows[2]
+    small, big = rows[2], rows[3]
     print(
         f"flood at 10x the probes: {big[2] / small[2] * small[1] / big[1]:.2f}x the time per"
         f" event, {(big[4] - big[3]) / max(1, small[4] - small[3]):.2f}x the state memory"

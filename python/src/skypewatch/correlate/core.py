@@ -8,7 +8,8 @@ notices whether they come from ``skypewatch analyze``, from skype.log files or l
 Per client host it gathers the stages seen, the super nodes and login servers reached, the
 public address revealed by U2 and the connection uids.  A client qualifies for a notice with
 confirmed evidence, or with likely evidence from two different stages; the notice is held
-back ``settle`` seconds so later stages of the same start-up land in it, and there is one
+back until ``settle`` seconds after the whole second of the client's latest evidence, so that
+later stages of the same start-up land in it (a heap keeps that O(log n)), and there is one
 notice per client per session (``session_gap`` of silence ends a session).  An outside
 host whose only Skype traffic is with local hosts is not noticed on its own: it is one of the
 clients of a local super node, and is named in that notice instead.
@@ -19,7 +20,10 @@ probe, or connect to over TCP on its Skype port, from ``sn_min_clients`` differe
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import math
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -35,6 +39,9 @@ DEFAULT_LOCAL_NETS = (
 )
 MAX_LISTED = 10  # addresses named in a notice before "+N more"
 MAX_UIDS = 20
+MAX_KEPT = 4096  # distinct peers remembered per client session (the notice lists ten)
+_LIKELY = CONFIDENCE_RANK["likely"]
+_CONFIRMED = CONFIDENCE_RANK["confirmed"]
 
 CLIENT_DETECTED = "Skype::Client_Detected"
 LOGIN_SEQUENCE = "Skype::Login_Sequence"
@@ -62,7 +69,6 @@ class ClientSession:
     stages: set[str] = field(default_factory=set)
     likely_stages: set[str] = field(default_factory=set)
     confirmed: bool = False
-    signatures: set[str] = field(default_factory=set)
     super_nodes: dict[str, None] = field(default_factory=dict)
     login_servers: dict[str, None] = field(default_factory=dict)
     public_ips: dict[str, None] = field(default_factory=dict)
@@ -70,7 +76,10 @@ class ClientSession:
     uids: list[str] = field(default_factory=list)
     n: int = 0
     best: SkypeRecord | None = None
+    best_rank: int = -1
+    best_ts: float = 0.0
     notified: bool = False
+    queued_due: float = -1.0  # the due time already in the heap
     reportable: bool = False  # a local client, or one seen talking to outside peers
 
     @property
@@ -98,10 +107,19 @@ class Correlator:
     def __init__(self, options: CorrelatorOptions | None = None) -> None:
         self.options = options or CorrelatorOptions()
         self._local = [ipaddress.ip_network(n) for n in self.options.local_nets]
+        # IPv4 ranges by prefix length -> network numbers: a few set lookups per address
+        self._local_v4: dict[int, set[int]] = {}
+        for n in self._local:
+            if n.version == 4:
+                bits = n.prefixlen
+                self._local_v4.setdefault(bits, set()).add(int(n.network_address) >> (32 - bits))
         self._local_cache: dict[str, bool] = {}
         self.clients: OrderedDict[str, ClientSession] = OrderedDict()
         self.nodes: OrderedDict[str, NodeCandidate] = OrderedDict()
-        self._pending: dict[str, None] = {}  # qualified clients whose notice is not out yet
+        # (due time, seq, client) of qualified clients whose notice is not out yet; an entry is
+        # stale when the client has had newer evidence since (a later entry exists then)
+        self._due: list[tuple[float, int, str]] = []
+        self._seq = 0
         self.now = float("-inf")
         self.stats = CorrelatorStats()
 
@@ -109,64 +127,87 @@ class Correlator:
         known = self._local_cache.get(addr)
         if known is not None:
             return known
-        try:
-            ip = ipaddress.ip_address(addr)
-            local = any(ip in net for net in self._local)
-        except ValueError:
-            local = False
+        local = False
+        if ":" not in addr:
+            try:
+                n = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
+                local = any(n >> (32 - bits) in nets for bits, nets in self._local_v4.items())
+            except OSError:
+                local = False
+        else:
+            try:
+                ip = ipaddress.ip_address(addr)
+                local = any(ip in net for net in self._local)
+            except ValueError:
+                local = False
         if len(self._local_cache) >= 65536:  # bounded: a flood of addresses just re-parses
             self._local_cache.clear()
         self._local_cache[addr] = local
         return local
 
     # -- input -----------------------------------------------------------------------------
-    def observe(self, rec: SkypeRecord, duplicate: bool = False) -> list[Notice]:
+    def observe(
+        self, rec: SkypeRecord, duplicate: bool = False, ts: float | None = None
+    ) -> list[Notice]:
         """Take one record.  A *duplicate* (a connection already reported, e.g. once by the
-        correlator's own join and once by Zeek) adds its evidence but is not counted again."""
+        correlator's own join and once by Zeek) adds its evidence but is not counted again.
+        *ts*, when given, stands for ``rec.ts`` (the engine's millisecond clock)."""
         self.stats.records += 1
-        out = self.advance(rec.ts)
-        s = self.clients.get(rec.client)
-        if s is not None and rec.ts - s.last_ts > self.options.session_gap:
+        if ts is None:
+            ts = rec.ts
+        out = self.advance(ts) if ts > self.now else []
+        client = rec.client
+        clients = self.clients
+        s = clients.get(client)
+        if s is not None and ts - s.last_ts > self.options.session_gap:
             if s.qualified and not s.notified:
-                out.append(self._client_notice(rec.client, s))
-            del self.clients[rec.client]
+                out.append(self._client_notice(client, s))
+            del clients[client]
             s = None
         if s is None:
-            s = ClientSession(rec.ts, rec.ts)
-            self._insert(self.clients, rec.client, s)
+            s = ClientSession(ts, ts)
+            self._insert(clients, client, s)
         else:
-            self.clients.move_to_end(rec.client)
-        s.first_ts = min(s.first_ts, rec.ts)
-        s.last_ts = max(s.last_ts, rec.ts)
+            clients.move_to_end(client)
+            if ts < s.first_ts:
+                s.first_ts = ts
+            if ts > s.last_ts:
+                s.last_ts = ts
         if not duplicate:
             s.n += 1
-        if not s.reportable and (self.is_local(rec.client) or not self.is_local(rec.peer)):
+            if len(s.uids) < MAX_UIDS:
+                s.uids.append(rec.uid)
+        if not s.reportable and (self.is_local(client) or not self.is_local(rec.peer)):
             s.reportable = True
-        s.stages.add(rec.stage)
-        s.signatures.update(rec.signatures)
+        stage = rec.stage
+        s.stages.add(stage)
         rank = CONFIDENCE_RANK[rec.confidence]
-        if rank >= CONFIDENCE_RANK["likely"]:
-            s.likely_stages.add(rec.stage)
-        if rec.confidence == "confirmed":
-            s.confirmed = True
-        if s.best is None or (rank, -rec.ts) > (CONFIDENCE_RANK[s.best.confidence], -s.best.ts):
-            s.best = rec
-        if rec.peer_role == "super_node":
-            s.super_nodes.setdefault(rec.peer)
-        elif rec.peer_role == "login_server":
-            s.login_servers.setdefault(rec.peer)
+        if rank >= _LIKELY:
+            s.likely_stages.add(stage)
+            if rank == _CONFIRMED:
+                s.confirmed = True
+        if s.best is None or rank > s.best_rank or (rank == s.best_rank and ts < s.best_ts):
+            s.best, s.best_rank, s.best_ts = rec, rank, ts
+        role = rec.peer_role
+        if role == "super_node":
+            _note(s.super_nodes, rec.peer)
+        elif role == "login_server":
+            _note(s.login_servers, rec.peer)
         if rec.client_public_ip:
-            s.public_ips.setdefault(rec.client_public_ip)
+            _note(s.public_ips, rec.client_public_ip)
         if rec.skype_version:
-            s.versions.setdefault(rec.skype_version)
-        if len(s.uids) < MAX_UIDS and not duplicate:
-            s.uids.append(rec.uid)
-        if s.qualified and not s.notified:
-            self._pending[rec.client] = None
-        out.extend(self._observe_node(rec))
+            _note(s.versions, rec.skype_version)
+        if not s.notified and s.qualified:
+            due = self.due_time(s.last_ts)
+            if due != s.queued_due:  # one heap entry per due second, not per record
+                s.queued_due = due
+                heapq.heappush(self._due, (due, self._seq, client))
+                self._seq += 1
+        if role == "super_node" or role == "peer":
+            out.extend(self._observe_node(rec, ts))
         return out
 
-    def _observe_node(self, rec: SkypeRecord) -> list[Notice]:
+    def _observe_node(self, rec: SkypeRecord, ts: float) -> list[Notice]:
         if rec.peer_role == "super_node" and rec.stage == "probe":
             node, outside = rec.peer, rec.client
         elif rec.peer_role == "peer" and rec.orig_h == rec.peer:
@@ -176,10 +217,10 @@ class Correlator:
         if not self.is_local(node) or self.is_local(outside):
             return []
         c = self.nodes.get(node)
-        if c is None or rec.ts - c.last_ts > self.options.session_gap:
-            c = NodeCandidate(rec.ts, rec.ts)
+        if c is None or ts - c.last_ts > self.options.session_gap:
+            c = NodeCandidate(ts, ts)
             self._insert(self.nodes, node, c)
-        c.last_ts = max(c.last_ts, rec.ts)
+        c.last_ts = max(c.last_ts, ts)
         c.clients.setdefault(outside)
         if len(c.uids) < MAX_UIDS:
             c.uids.append(rec.uid)
@@ -207,12 +248,11 @@ class Correlator:
             return []
         self.now = now
         out: list[Notice] = []
-        horizon = now - self.options.settle
-        for addr in list(self._pending):
+        due = self._due
+        while due and due[0][0] <= now:
+            at, _, addr = heapq.heappop(due)
             s = self.clients.get(addr)
-            if s is None or s.notified:
-                del self._pending[addr]
-            elif s.last_ts <= horizon:
+            if s is not None and not s.notified and self.due_time(s.last_ts) == at:
                 out.append(self._client_notice(addr, s))
         expired = now - self.options.session_gap
         clients = self.clients
@@ -228,18 +268,24 @@ class Correlator:
             nodes.popitem(last=False)
         return out
 
+    def due_time(self, last_ts: float) -> float:
+        """When a qualified client's notice is raised: ``settle`` after the end of the whole
+        second of its latest evidence (whole seconds let Zeek keep its queue in buckets)."""
+        return math.floor(last_ts) + 1 + self.options.settle
+
     def flush(self) -> list[Notice]:
+        waiting = {addr for _, _, addr in self._due}
         out = [
             self._client_notice(addr, self.clients[addr])
-            for addr in list(self._pending)
+            for addr in waiting
             if addr in self.clients and not self.clients[addr].notified
         ]
+        self._due.clear()
         return sorted(out, key=lambda n: (n.ts, n.src))
 
     # -- output ----------------------------------------------------------------------------
     def _client_notice(self, addr: str, s: ClientSession) -> Notice:
         s.notified = True
-        self._pending.pop(addr, None)
         self.stats.notices += 1
         stages = [st for st in STAGES if st in s.stages]
         note = (
@@ -281,6 +327,11 @@ class Correlator:
         if len(table) > self.options.max_hosts:
             table.popitem(last=False)
             self.stats.evicted += 1
+
+
+def _note(items: dict[str, None], key: str) -> None:
+    if key not in items and len(items) < MAX_KEPT:
+        items[key] = None
 
 
 def _listing(items: dict[str, None]) -> str:

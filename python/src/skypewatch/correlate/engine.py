@@ -16,7 +16,7 @@ count; what it drops, it counts.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..records import Notice, SkypeRecord
 from .core import Correlator, CorrelatorOptions
@@ -68,12 +68,12 @@ class CorrelationEngine:
 
     def record(self, rec: SkypeRecord) -> list[Notice]:
         self.stats.records += 1
-        rec = replace(rec, ts=_ms(rec.ts))
+        ts = _ms(rec.ts)
         if rec.stage == "probe" and rec.client == rec.orig_h:
-            self._note_probe(rec.ts, rec.client, rec.peer, rec.resp_p)
+            self._note_probe(ts, rec.client, rec.peer, rec.resp_p)
         duplicate = not self._first_sight(rec.uid)
         self.stats.duplicates += duplicate
-        return self._out(self.core.observe(rec, duplicate))
+        return self._out(self.core.observe(rec, duplicate, ts))
 
     def probe(self, ev: ProbeEvent) -> list[Notice]:
         self.stats.probes += 1
