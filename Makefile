@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: demo test lint format-zeek check-zeek btest test-python traces baselines bench clean
+.PHONY: demo test browser lint format-zeek check-zeek btest test-python traces baselines bench clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,16 @@ demo: $(STAMP)
 	@echo "--- demo-out/skype.log: connections per stage, signatures, client, confidence ---"
 	@grep -v '^#' demo-out/skype.log | cut -f11,9,10,16 | sort | uniq -c | sort -rn | head -20
 
-test: $(STAMP) lint check-zeek test-python btest
+test: $(STAMP) lint check-zeek browser test-python btest
+
+# The report test renders HTML in headless Chromium; install it where we may (root + apt).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      && echo "installed chromium (for the report screenshot test)" \
+	      || echo "chromium could not be installed: the report screenshot test will skip"; \
+	  else echo "chromium not installed: the report screenshot test will skip"; fi; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check python

@@ -184,6 +184,87 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=_cmd_correlate)
 
+    q = sub.add_parser(
+        "query",
+        help="ask skype.log who ran Skype, when, through which super nodes",
+        description="Answer the questions responders ask of skype.log files (TSV or JSON,"
+        " gzip, rotated sets, directories), streaming, so logs larger than memory work.",
+        epilog="views:\n"
+        "  clients            hosts that ran Skype: when, stages, super nodes, public IPs\n"
+        "  lines              the matching skype.log lines\n"
+        "  super-nodes        super nodes reached, by how many clients\n"
+        "  local-super-nodes  local hosts that served outside clients (relays)\n"
+        "  public-ips         public addresses leaked by U2 replies, per client\n\n"
+        "examples:\n"
+        "  skypewatch query logs/ --client 10.1.0.0/16 --since 2026-11-01\n"
+        "  skypewatch query skype.log --view super-nodes --format csv\n"
+        "  skypewatch query skype.*.log.gz --view lines --stage login --min-confidence likely",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("logs", nargs="+", metavar="LOG", help="skype.log files or directories")
+    q.add_argument(
+        "--view",
+        default="clients",
+        metavar="VIEW",
+        help="what to answer (default: %(default)s; see below)",
+    )
+    q.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ADDR|CIDR",
+        help="only these clients (repeatable)",
+    )
+    q.add_argument("--since", metavar="T", help="from this time (ISO 8601 or epoch seconds)")
+    q.add_argument("--until", metavar="T", help="up to this time")
+    q.add_argument(
+        "--stage",
+        action="append",
+        default=[],
+        metavar="S",
+        help="only these stages (repeatable): "
+        + ", ".join(("probe", "sn_handshake", "login", "version_check", "media")),
+    )
+    q.add_argument(
+        "--min-confidence",
+        choices=("possible", "likely", "confirmed"),
+        help="drop lines below this confidence",
+    )
+    q.add_argument(
+        "--format",
+        default="table",
+        metavar="F",
+        help="table, csv, json or parquet (default: %(default)s)",
+    )
+    q.add_argument("-o", "--output", metavar="FILE", help="write to FILE (parquet needs it)")
+    q.add_argument(
+        "--local-nets",
+        default=None,
+        metavar="CIDR[,CIDR...]",
+        help="inside networks, for local-super-nodes (default: private space)",
+    )
+    q.set_defaults(func=_cmd_query)
+
+    rp = sub.add_parser(
+        "report",
+        help="one self-contained HTML report (timeline, fan-out, top talkers, notices)",
+        description="Write one HTML file, readable offline, about the Skype in skype.log (and"
+        " notice.log, if given; otherwise the correlator computes the notices).",
+        epilog="example:\n  skypewatch report skypewatch-out/ -o report.html --png plots/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rp.add_argument("logs", nargs="+", metavar="LOG", help="skype.log / notice.log / dirs")
+    rp.add_argument(
+        "-o",
+        "--output",
+        default="skype-report.html",
+        metavar="HTML",
+        help="the report file (default: %(default)s)",
+    )
+    rp.add_argument("--png", metavar="DIR", help="also write the plots as PNG files here")
+    rp.add_argument("--title", default="Legacy Skype on the network", help="report title")
+    rp.set_defaults(func=_cmd_report)
+
     from .synth.scenarios import describe
 
     y = sub.add_parser(
@@ -365,6 +446,54 @@ def _cmd_correlate(args: argparse.Namespace) -> int:
     if src.records + src.tcp_sessions == 0:
         print("skypewatch: nothing could be read from the given logs", file=sys.stderr)
         return EXIT_INPUT
+    return EXIT_OK
+
+
+def _analyst():
+    try:
+        import matplotlib
+        import pandas  # noqa: F401
+    except ImportError:
+        raise SkypewatchError(
+            "this command needs pandas and matplotlib: pip install 'skypewatch[analyst]'"
+        ) from None
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    _analyst()
+    from .query import PRIVATE, VIEWS, Filter, parse_network, parse_time, render, run_query
+
+    if args.view not in VIEWS:
+        raise SkypewatchError(f"unknown view {args.view!r}; choose from {', '.join(VIEWS)}")
+    flt = Filter(
+        networks=[parse_network(c) for c in args.client],
+        since=parse_time(args.since) if args.since else None,
+        until=parse_time(args.until) if args.until else None,
+        stages=set(args.stage),
+        min_confidence=args.min_confidence,
+    )
+    df = run_query(args.logs, args.view, flt, _local_nets(args.local_nets) or PRIVATE)
+    text = render(df, args.format, args.output)
+    if text is not None:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    _analyst()
+    from .report import build_report
+
+    r = build_report(args.logs, args.output, args.png, args.title)
+    if r.rows == 0:
+        print(f"{r.html}: no Skype detections in these logs (the report says so)")
+    else:
+        print(
+            f"{r.html}: {r.clients} client(s), {r.rows} Skype connections,"
+            f" {r.notices} notice(s)" + (f"; plots in {args.png}" if args.png else "")
+        )
     return EXIT_OK
 
 

@@ -84,7 +84,8 @@ def format_value(ztype: str, value: Any) -> str:
     if ztype == "bool":
         return "T" if value else "F"
     if ztype.startswith(("set[", "vector[")):
-        items = sorted(value) if ztype.startswith("set[") else list(value)
+        # Python sets are sorted (deterministic output); lists keep the order they have.
+        items = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
         if not items:
             return EMPTY
         return SET_SEPARATOR.join(escape(str(v), in_set=True) for v in items)
@@ -125,6 +126,8 @@ class ZeekLogWriter:
         fields: Sequence[Field],
         use_json: bool = False,
         streaming: bool = False,
+        open_stamp: str | None = None,
+        header: list[str] | None = None,
     ) -> None:
         """*streaming*: write to the final name and flush every line, as Zeek does on a live
         sensor (for a long-running process); otherwise the log appears when it is closed."""
@@ -136,7 +139,9 @@ class ZeekLogWriter:
         self.lines = 0
         self._formatters = [_formatter(t) for _, t in self.fields]
         self._fh: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-        if not use_json:
+        if header is not None and not use_json:
+            self._fh.write("".join(line + "\n" for line in header))
+        elif not use_json:
             names = [n for n, _ in self.fields]
             types = [t for _, t in self.fields]
             self._fh.write(
@@ -145,7 +150,7 @@ class ZeekLogWriter:
                 f"#empty_field{SEPARATOR}{EMPTY}\n"
                 f"#unset_field{SEPARATOR}{UNSET}\n"
                 f"#path{SEPARATOR}{path}\n"
-                f"#open{SEPARATOR}{_stamp()}\n"
+                f"#open{SEPARATOR}{open_stamp or _stamp()}\n"
                 f"#fields{SEPARATOR}{SEPARATOR.join(names)}\n"
                 f"#types{SEPARATOR}{SEPARATOR.join(types)}\n"
             )
@@ -168,9 +173,16 @@ class ZeekLogWriter:
         if self.streaming:
             self._fh.flush()
 
-    def close(self, complete: bool = True) -> Path:
-        if not self.use_json and complete:
-            self._fh.write(f"#close{SEPARATOR}{_stamp()}\n")
+    def close(
+        self,
+        complete: bool = True,
+        close_stamp: str | None = None,
+        footer: list[str] | None = None,
+    ) -> Path:
+        if footer is not None and not self.use_json:
+            self._fh.write("".join(line + "\n" for line in footer))
+        elif not self.use_json and complete:
+            self._fh.write(f"#close{SEPARATOR}{close_stamp or _stamp()}\n")
         self._fh.close()
         if not self.streaming:
             os.replace(self.tmp, self.final)

@@ -1,0 +1,260 @@
+"""``skypewatch query``: the questions incident responders ask of skype.log.
+
+Views (``--view``):
+  clients            which hosts ran Skype: first and last seen, connections, stages, super
+                     nodes reached, login servers, public IPs, versions, best confidence
+  lines              the matching skype.log lines themselves
+  super-nodes        the super nodes clients reached: how many clients, when
+  local-super-nodes  hosts inside the network that served outside clients (relays)
+  public-ips         the public addresses U2 replies revealed, per client
+
+Logs are read in chunks and aggregated as they stream by, so logs larger than memory can
+be queried; only the (small) aggregates are held.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import SkypewatchError
+from .logs import iter_log, log_files
+from .records import CONFIDENCE_RANK, STAGES
+
+VIEWS = ("clients", "lines", "super-nodes", "local-super-nodes", "public-ips")
+FORMATS = ("table", "csv", "json", "parquet")
+PRIVATE = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+)
+
+
+@dataclass(slots=True)
+class Filter:
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(default_factory=list)
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+    stages: set[str] = field(default_factory=set)
+    min_confidence: str | None = None
+
+    def apply(self, df: pd.DataFrame) -> pd.DataFrame:
+        keep = pd.Series(True, index=df.index)
+        if self.since is not None:
+            keep &= df["ts"] >= self.since
+        if self.until is not None:
+            keep &= df["ts"] <= self.until
+        if self.stages:
+            keep &= df["stage"].isin(self.stages)
+        if self.min_confidence:
+            ranks = df["confidence"].map(CONFIDENCE_RANK)
+            keep &= ranks >= CONFIDENCE_RANK[self.min_confidence]
+        if self.networks:
+            keep &= df["client"].map(self._match).astype(bool)
+        return df[keep.fillna(False).astype(bool)]
+
+    def _match(self, addr) -> bool:
+        if not isinstance(addr, str):
+            return False
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+
+def parse_time(text: str) -> pd.Timestamp:
+    """ISO 8601 (UTC unless it says otherwise) or seconds since the epoch."""
+    try:
+        return pd.Timestamp(float(text), unit="s", tz="UTC")
+    except ValueError:
+        pass
+    try:
+        t = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise SkypewatchError(f"not a time: {text!r} (use ISO 8601 or epoch seconds)") from None
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def parse_network(text: str):
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise SkypewatchError(f"--client: {text!r} is not an address or network") from None
+
+
+def skype_chunks(paths: Iterable[str | Path], chunksize: int = 200_000):
+    for f in log_files(paths):
+        for chunk in iter_log(f, chunksize):
+            meta = chunk.attrs.get("zeek")
+            if meta is not None and meta.path not in ("skype", "") and "stage" not in chunk:
+                break  # not a skype.log (a notice.log given alongside, say): skip the file
+            if "stage" in chunk:
+                yield chunk
+
+
+class _Agg:
+    """Per-key first/last seen, counts and distinct values, merged chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict] = {}
+
+    def add(self, key, ts_min, ts_max, n, **sets) -> dict:
+        r = self.rows.get(key)
+        if r is None:
+            r = self.rows[key] = {"first_seen": ts_min, "last_seen": ts_max, "connections": 0}
+        r["first_seen"] = min(r["first_seen"], ts_min)
+        r["last_seen"] = max(r["last_seen"], ts_max)
+        r["connections"] += int(n)
+        for name, values in sets.items():
+            r.setdefault(name, set()).update(v for v in values if isinstance(v, str) and v)
+        return r
+
+
+def run_query(
+    paths: Iterable[str | Path], view: str, flt: Filter, local_nets: Iterable[str] = PRIVATE
+) -> pd.DataFrame:
+    if view not in VIEWS:
+        raise SkypewatchError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
+    local = [ipaddress.ip_network(n) for n in local_nets]
+
+    def is_local(a) -> bool:
+        try:
+            ip = ipaddress.ip_address(a)
+        except (ValueError, TypeError):
+            return False
+        return any(ip in n for n in local)
+
+    lines: list[pd.DataFrame] = []
+    agg = _Agg()
+    best: dict[str, int] = {}
+    for chunk in skype_chunks(paths):
+        df = flt.apply(chunk)
+        if df.empty:
+            continue
+        if view == "lines":
+            lines.append(df)
+        elif view == "clients":
+            for client, g in df.groupby("client", sort=False):
+                r = agg.add(
+                    client,
+                    g["ts"].min(),
+                    g["ts"].max(),
+                    len(g),
+                    stages=g["stage"],
+                    login_servers=g.loc[g["peer_role"] == "login_server", "peer"],
+                    public_ips=g["client_public_ip"],
+                    versions=g["skype_version"],
+                )
+                r.setdefault("super_nodes", set()).update(
+                    g.loc[g["peer_role"] == "super_node", "peer"].dropna()
+                )
+                rank = int(g["confidence"].map(CONFIDENCE_RANK).max())
+                best[client] = max(best.get(client, 0), rank)
+        elif view == "super-nodes":
+            sn = df[df["peer_role"] == "super_node"]
+            for peer, g in sn.groupby("peer", sort=False):
+                agg.add(peer, g["ts"].min(), g["ts"].max(), len(g), clients=g["client"])
+        elif view == "local-super-nodes":
+            probe = df[(df["peer_role"] == "super_node") & (df["stage"] == "probe")]
+            inbound = df[(df["peer_role"] == "peer") & (df["id.orig_h"] == df["peer"])]
+            pairs = pd.concat(
+                [
+                    pd.DataFrame(
+                        {"node": probe["peer"], "outside": probe["client"], "ts": probe["ts"]}
+                    ),
+                    pd.DataFrame(
+                        {"node": inbound["client"], "outside": inbound["peer"], "ts": inbound["ts"]}
+                    ),
+                ]
+            )
+            pairs = pairs[pairs["node"].map(is_local) & ~pairs["outside"].map(is_local)]
+            for node, g in pairs.groupby("node", sort=False):
+                agg.add(node, g["ts"].min(), g["ts"].max(), len(g), outside_clients=g["outside"])
+        elif view == "public-ips":
+            known = df[df["client_public_ip"].notna()]
+            for (client, public), g in known.groupby(["client", "client_public_ip"], sort=False):
+                agg.add((client, public), g["ts"].min(), g["ts"].max(), len(g))
+    if view == "lines":
+        return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame()
+    return _finish(view, agg, best)
+
+
+def _finish(view: str, agg: _Agg, best: dict[str, int]) -> pd.DataFrame:
+    rows = []
+    names = {v: k for k, v in CONFIDENCE_RANK.items()}
+    for key, r in agg.rows.items():
+        row = {}
+        if view == "public-ips":
+            row["client"], row["public_ip"] = key
+        else:
+            row[
+                "node"
+                if view == "local-super-nodes"
+                else "super_node"
+                if view == "super-nodes"
+                else "client"
+            ] = key
+        row.update(
+            first_seen=r["first_seen"], last_seen=r["last_seen"], connections=r["connections"]
+        )
+        if view == "clients":
+            row["stages"] = ",".join(s for s in STAGES if s in r.get("stages", ()))
+            row["super_nodes"] = len(r.get("super_nodes", ()))
+            row["login_servers"] = ",".join(sorted(r.get("login_servers", ())))
+            row["public_ips"] = ",".join(sorted(r.get("public_ips", ())))
+            row["versions"] = ",".join(sorted(r.get("versions", ())))
+            row["confidence"] = names[best[key]]
+        elif view == "super-nodes":
+            row["clients"] = len(r.get("clients", ()))
+        elif view == "local-super-nodes":
+            row["outside_clients"] = len(r.get("outside_clients", ()))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    order = {
+        "clients": ["connections"],
+        "super-nodes": ["clients", "connections"],
+        "local-super-nodes": ["outside_clients"],
+        "public-ips": ["first_seen"],
+    }[view]
+    ascending = view == "public-ips"
+    return out.sort_values(order, ascending=ascending, kind="stable").reset_index(drop=True)
+
+
+def render(df: pd.DataFrame, fmt: str, output: str | None) -> str | None:
+    """The result as text (table/csv/json), or written to *output* (required for parquet)."""
+    if fmt not in FORMATS:
+        raise SkypewatchError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        if not output:
+            raise SkypewatchError("--format parquet writes a file: give -o FILE")
+        flat = df.copy()
+        for col in flat.columns:
+            if flat[col].dtype == object:
+                flat[col] = flat[col].map(lambda v: ",".join(v) if isinstance(v, list) else v)
+        flat.to_parquet(output, index=False)
+        return None
+    if df.empty:
+        text = "" if fmt != "table" else "(no matching Skype detections)\n"
+    elif fmt == "table":
+        text = df.to_string(index=False) + "\n"
+    elif fmt == "csv":
+        text = df.to_csv(index=False)
+    else:
+        text = df.to_json(orient="records", date_format="iso", date_unit="us", lines=True)
+    if output:
+        Path(output).write_text(text)
+        return None
+    return text

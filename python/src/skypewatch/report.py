@@ -1,0 +1,355 @@
+"""``skypewatch report``: one self-contained HTML file about the Skype found in some logs.
+
+Per-client timeline of stages, super-node fan-out over time, top talkers, a table of clients,
+and the notices with the evidence behind each (from notice.log when given, else computed by
+the correlator from skype.log).  Plots are PNGs drawn with matplotlib and embedded as data
+URIs, so the file opens anywhere without a network; ``--png DIR`` also writes them alone.
+With no detections the report says so plainly and draws nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .correlate.engine import CorrelationEngine
+from .logs import iter_log, log_files
+from .records import STAGES, SkypeRecord
+
+STAGE_COLORS = {
+    "probe": "#4C72B0",
+    "sn_handshake": "#DD8452",
+    "login": "#C44E52",
+    "version_check": "#8172B3",
+    "media": "#55A868",
+}
+CONF_COLORS = {"confirmed": "#2b6cb0", "likely": "#90cdf4", "possible": "#e2e8f0"}
+MAX_TIMELINE_CLIENTS = 30
+MAX_EVIDENCE_ROWS = 12
+
+
+@dataclass(slots=True)
+class ReportResult:
+    html: Path
+    rows: int = 0
+    clients: int = 0
+    notices: int = 0
+    pngs: list[Path] = field(default_factory=list)
+
+
+def _read(paths) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
+    skype, notices, files = [], [], 0
+    for f in log_files(paths):
+        files += 1
+        for chunk in iter_log(f):
+            meta = chunk.attrs.get("zeek")
+            if "stage" in chunk:
+                skype.append(chunk)
+            elif "note" in chunk or (meta is not None and meta.path == "notice"):
+                notices.append(chunk)
+    sk = pd.concat(skype, ignore_index=True) if skype else pd.DataFrame()
+    nt = pd.concat(notices, ignore_index=True) if notices else None
+    return sk, nt, files
+
+
+def _computed_notices(df: pd.DataFrame) -> pd.DataFrame:
+    engine = CorrelationEngine()
+    out = []
+    for row in df.sort_values("ts", kind="stable").to_dict("records"):
+        rec = SkypeRecord(
+            ts=row["ts"].value / 1e9,
+            uid=row["uid"],
+            orig_h=row["id.orig_h"],
+            orig_p=int(row["id.orig_p"]),
+            resp_h=row["id.resp_h"],
+            resp_p=int(row["id.resp_p"]),
+            proto=row["proto"],
+            duration=0.0,
+            stage=row["stage"],
+            signatures=frozenset(row["signatures"] or ()),
+            client=row["client"],
+            peer=row["peer"],
+            peer_role=row["peer_role"],
+            client_public_ip=_str(row["client_public_ip"]),
+            skype_version=_str(row["skype_version"]),
+            confidence=row["confidence"],
+            evidence=_str(row["evidence"]) or "",
+        )
+        out += engine.record(rec)
+    out += engine.flush()
+    return pd.DataFrame(
+        [
+            {
+                "ts": pd.Timestamp(n.ts, unit="s", tz="UTC"),
+                "note": n.note,
+                "msg": n.msg,
+                "sub": n.sub,
+                "src": n.src,
+                "n": n.n,
+            }
+            for n in out
+        ]
+    )
+
+
+def _str(v) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _timeline(df: pd.DataFrame) -> bytes:
+    import matplotlib.pyplot as plt
+
+    counts = df["client"].value_counts()
+    clients = list(counts.index[:MAX_TIMELINE_CLIENTS])[::-1]
+    sub = df[df["client"].isin(clients)]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(clients) + 1.6))
+    y = {c: i for i, c in enumerate(clients)}
+    for stage in STAGES:
+        s = sub[sub["stage"] == stage]
+        if len(s):
+            ax.scatter(
+                s["ts"].dt.tz_convert(None),
+                s["client"].map(y),
+                s=28,
+                alpha=0.8,
+                color=STAGE_COLORS[stage],
+                label=f"{stage} ({len(s)})",
+                edgecolors="none",
+            )
+    ax.set_yticks(range(len(clients)), clients)
+    ax.set_xlabel("time (UTC)")
+    ax.set_title("Start-up stages per client over time")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _fanout(df: pd.DataFrame) -> bytes | None:
+    import matplotlib.pyplot as plt
+
+    sn = df[df["peer_role"] == "super_node"].sort_values("ts")
+    if sn.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    for client in sn["client"].value_counts().index[:8]:
+        g = sn[sn["client"] == client]
+        distinct = (~g["peer"].duplicated()).cumsum()
+        ax.step(g["ts"].dt.tz_convert(None), distinct, where="post", label=client)
+    ax.set_ylabel("distinct super nodes")
+    ax.set_xlabel("time (UTC)")
+    ax.set_title("Super-node fan-out: distinct super nodes each client reached")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _top_talkers(df: pd.DataFrame) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    per = df.groupby(["client", "confidence"]).size().unstack(fill_value=0)
+    per = per.loc[per.sum(axis=1).sort_values(ascending=True).index[-10:]]
+    bottom = None
+    for conf in ("confirmed", "likely", "possible"):
+        if conf in per:
+            left.barh(
+                per.index,
+                per[conf],
+                left=bottom,
+                color=CONF_COLORS[conf],
+                label=conf,
+                edgecolor="#4a5568",
+                linewidth=0.4,
+            )
+            bottom = per[conf] if bottom is None else bottom + per[conf]
+    left.set_title("Clients by Skype connections")
+    left.legend(frameon=False, fontsize=8)
+    sn = df[df["peer_role"] == "super_node"].groupby("peer")["client"].nunique()
+    sn = sn.sort_values().iloc[-10:]
+    right.barh(sn.index, sn.values, color="#4C72B0")
+    right.set_title("Super nodes by distinct clients")
+    fig.tight_layout()
+    return _png(fig)
+
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1100px;color:#1a202c;line-height:1.45;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #e2e8f0}
+.kpis{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
+.kpi{background:#f7fafc;border:1px solid #e2e8f0;border-radius:6px;padding:.6em 1em}
+.kpi b{display:block;font-size:1.5em}table{border-collapse:collapse;width:100%;font-size:.85em}
+th,td{border-bottom:1px solid #edf2f7;padding:.35em .5em;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
+th{background:#f7fafc}.note{font-weight:600;overflow-wrap:normal;white-space:nowrap}
+.when{white-space:nowrap;overflow-wrap:normal}.muted{color:#718096}
+img{max-width:100%}.empty{font-size:1.2em;padding:2em;background:#f7fafc;border-radius:6px}
+code{font-size:.9em}
+"""
+
+
+def build_report(
+    paths,
+    out: str | Path,
+    png_dir: str | Path | None = None,
+    title: str = "Legacy Skype on the network",
+) -> ReportResult:
+    out = Path(out)
+    df, notices, files = _read(paths)
+    result = ReportResult(html=out, rows=len(df))
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class=muted>{files} log file(s) read; generated by skypewatch</p>",
+    ]
+    if df.empty:
+        parts.append("<p class=empty>No Skype detections in these logs: nothing to plot.</p>")
+        _write(out, title, parts)
+        return result
+    if notices is None:
+        notices = _computed_notices(df)
+        notice_source = "computed by the correlator from skype.log"
+    else:
+        notice_source = "from notice.log"
+    clients = _clients(df)
+    result.clients = len(clients)
+    result.notices = len(notices)
+    span = f"{df['ts'].min():%Y-%m-%d %H:%M:%S} to {df['ts'].max():%Y-%m-%d %H:%M:%S} UTC"
+    kpis = [
+        ("clients", len(clients)),
+        ("Skype connections", len(df)),
+        ("confirmed", int((df["confidence"] == "confirmed").sum())),
+        ("super nodes", df.loc[df["peer_role"] == "super_node", "peer"].nunique()),
+        ("login servers", df.loc[df["peer_role"] == "login_server", "peer"].nunique()),
+        ("notices", len(notices)),
+    ]
+    parts.append(
+        "<div class=kpis>"
+        + "".join(f"<div class=kpi><b>{v}</b>{html.escape(k)}</div>" for k, v in kpis)
+        + "</div>"
+    )
+    parts.append(f"<p class=muted>{html.escape(span)}</p>")
+
+    plots = [
+        ("timeline", "Timeline of start-up stages", _timeline(df)),
+        ("fanout", "Super-node fan-out", _fanout(df)),
+        ("top-talkers", "Top talkers", _top_talkers(df)),
+    ]
+    if png_dir is not None:
+        Path(png_dir).mkdir(parents=True, exist_ok=True)
+    for name, heading, png in plots:
+        if png is None:
+            continue
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        parts.append(
+            f'<img alt="{html.escape(heading)}" src="data:image/png;base64,'
+            f'{base64.b64encode(png).decode()}">'
+        )
+        if png_dir is not None:
+            p = Path(png_dir) / f"{name}.png"
+            p.write_bytes(png)
+            result.pngs.append(p)
+
+    parts.append("<h2>Notices</h2>")
+    parts.append(f"<p class=muted>{len(notices)} notice(s), {html.escape(notice_source)}.</p>")
+    parts.append(_notice_table(notices, df))
+    parts.append("<h2>Clients</h2>")
+    parts.append(_table(clients))
+    _write(out, title, parts)
+    return result
+
+
+def _clients(df: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for client, g in df.groupby("client"):
+        rows.append(
+            {
+                "client": client,
+                "first seen": f"{g['ts'].min():%Y-%m-%d %H:%M:%S}",
+                "last seen": f"{g['ts'].max():%Y-%m-%d %H:%M:%S}",
+                "connections": len(g),
+                "stages": ", ".join(s for s in STAGES if (g["stage"] == s).any()),
+                "super nodes": g.loc[g["peer_role"] == "super_node", "peer"].nunique(),
+                "public IP": ", ".join(sorted(g["client_public_ip"].dropna().unique())),
+                "version": ", ".join(sorted(g["skype_version"].dropna().unique())),
+                "best": "confirmed"
+                if (g["confidence"] == "confirmed").any()
+                else "likely"
+                if (g["confidence"] == "likely").any()
+                else "possible",
+            }
+        )
+    return pd.DataFrame(rows).sort_values("connections", ascending=False)
+
+
+def _table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
+    if notices.empty:
+        return "<p>No host's evidence adds up to a notice.</p>"
+    by_uid = df.set_index("uid")
+    rows = []
+    for n in notices.itertuples(index=False):
+        sub = str(getattr(n, "sub", "") or "")
+        uids = (
+            [u.split("(")[0] for u in sub.split("uids=")[-1].split(",")] if "uids=" in sub else []
+        )
+        evidence = []
+        for uid in uids[:MAX_EVIDENCE_ROWS]:
+            if uid in by_uid.index:
+                r = by_uid.loc[uid]
+                r = r.iloc[0] if isinstance(r, pd.DataFrame) else r
+                evidence.append(
+                    f"<li><code>{html.escape(uid)}</code> {html.escape(str(r['stage']))} "
+                    f"{html.escape(str(r['peer']))} ({html.escape(str(r['confidence']))}): "
+                    f"{html.escape(str(r['evidence']))}</li>"
+                )
+        more = len(uids) - len(evidence)
+        if more > 0:
+            evidence.append(f"<li class=muted>… {more} more</li>")
+        ts = getattr(n, "ts", None)
+        rows.append(
+            f"<tr><td class=when>{html.escape(f'{ts:%Y-%m-%d %H:%M:%S}' if ts is not None else '')}"
+            "</td>"
+            f"<td class=note>{html.escape(str(n.note))}</td>"
+            f"<td>{html.escape(str(n.msg))}<br><span class=muted>{html.escape(sub)}</span>"
+            f"<ul>{''.join(evidence)}</ul></td></tr>"
+        )
+    return (
+        "<table><tr><th>time</th><th>note</th><th>finding and evidence</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _write(out: Path, title: str, parts: list[str]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>\n",
+        encoding="utf-8",
+    )

@@ -1,0 +1,210 @@
+"""skypewatch.logs, query and report: types, streaming, round trips, views, and the report
+as a person sees it (a headless-browser screenshot)."""
+
+from __future__ import annotations
+
+import filecmp
+import gzip
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import shared_capture
+
+from skypewatch.analyze import analyze
+from skypewatch.cli import main
+from skypewatch.logs import LogReadError, iter_log, read_log, write_log
+from skypewatch.query import Filter, parse_network, parse_time, run_query
+from skypewatch.report import build_report
+
+
+@pytest.fixture(scope="module")
+def irc_logs(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("irc")
+    analyze([shared_capture("skype", "SkypeIRC.cap")], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def irc_json(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ircjson")
+    analyze([shared_capture("skype", "SkypeIRC.cap")], out, use_json=True)
+    return out
+
+
+def test_type_map(irc_logs):
+    df = read_log(irc_logs / "skype.log")
+    assert str(df["ts"].dtype) == "datetime64[ns, UTC]"
+    assert str(df["duration"].dtype) == "timedelta64[ns]"
+    assert str(df["id.orig_p"].dtype) == "UInt16"
+    assert str(df["client"].dtype) == "string"
+    assert all(isinstance(v, list) and v for v in df["signatures"])
+    # unset is missing, never 0/False/"": most lines have no public IP and no version
+    assert df["client_public_ip"].isna().sum() > 50
+    assert df["skype_version"].isna().sum() > 50 and (df["skype_version"] == "1.2.0.18").sum() == 2
+    # exact: the microseconds Zeek's format wrote, no float noise
+    first = df.loc[df["uid"] == df["uid"].iloc[0], "ts"].iloc[0]
+    assert first.value % 1000 == 0
+    notices = read_log(irc_logs / "notice.log")
+    assert str(notices["n"].dtype) == "UInt64" and notices["actions"].iloc[0] == [
+        "Notice::ACTION_LOG"
+    ]
+    assert notices["email_dest"].iloc[0] == []  # (empty) is an empty list
+    assert pd.isna(notices["fuid"].iloc[0])
+
+
+def test_tsv_round_trip_is_byte_identical(irc_logs, tmp_path):
+    for name in ("skype.log", "notice.log"):
+        df = read_log(irc_logs / name)
+        back = write_log(df, tmp_path)
+        assert filecmp.cmp(back, irc_logs / name, shallow=False), name
+
+
+def test_json_reads_the_same_values(irc_logs, irc_json):
+    tsv = read_log(irc_logs / "skype.log")
+    js = read_log(irc_json / "skype.log")
+    assert list(js.columns) == list(tsv.columns)
+    pd.testing.assert_series_equal(js["ts"], tsv["ts"])
+    assert js["signatures"].map(sorted).tolist() == tsv["signatures"].map(sorted).tolist()
+    assert js["client_public_ip"].isna().tolist() == tsv["client_public_ip"].isna().tolist()
+
+
+def test_streams_in_chunks_and_reads_gzip_and_directories(irc_logs, tmp_path):
+    chunks = list(iter_log(irc_logs / "skype.log", chunksize=25))
+    assert len(chunks) == 5 and sum(map(len, chunks)) == 109
+    with gzip.open(tmp_path / "skype.1.log.gz", "wb") as fh:
+        fh.write((irc_logs / "skype.log").read_bytes())
+    shutil.copy(irc_logs / "skype.log", tmp_path / "skype.2.log")
+    both = read_log(tmp_path)
+    assert len(both) == 218
+
+
+def test_errors_name_file_and_line(tmp_path, irc_logs):
+    lines = (irc_logs / "skype.log").read_text().splitlines()
+    bad = lines[:9] + ["\t".join(["x"] * 3)] + lines[9:]
+    p = tmp_path / "bad.log"
+    p.write_text("\n".join(bad) + "\n")
+    with pytest.raises(LogReadError, match=f"{p}"):
+        read_log(p)
+    badtime = lines[:8] + ["nonsense" + lines[8][lines[8].index("\t") :]] + lines[9:]
+    p2 = tmp_path / "badtime.log"
+    p2.write_text("\n".join(badtime) + "\n")
+    with pytest.raises(LogReadError, match="column 'ts'"):
+        read_log(p2)
+    js = tmp_path / "bad.json.log"
+    js.write_text('{"ts": 1}\nnot json\n')
+    with pytest.raises(LogReadError, match=r"bad.json.log:2: not JSON"):
+        read_log(js)
+
+
+def test_query_views(irc_logs):
+    clients = run_query([irc_logs / "skype.log"], "clients", Filter())
+    top = clients.iloc[0]
+    assert top["client"] == "192.168.1.2" and top["public_ips"] == "86.128.245.115"
+    assert top["versions"] == "1.2.0.18" and top["confidence"] == "confirmed"
+    assert top["stages"] == "probe,sn_handshake,login,version_check"
+    relays = run_query([irc_logs / "skype.log"], "local-super-nodes", Filter())
+    assert relays["node"].tolist() == ["192.168.1.2"] and relays["outside_clients"].iloc[0] == 3
+    logins = run_query(
+        [irc_logs / "skype.log"],
+        "lines",
+        Filter(stages={"login"}, networks=[parse_network("192.168.1.0/24")]),
+    )
+    assert len(logins) == 4
+    late = run_query(
+        [irc_logs / "skype.log"], "lines", Filter(since=parse_time("2006-08-25T19:35:00"))
+    )
+    assert 0 < len(late) < 109 and (late["ts"] >= parse_time("2006-08-25T19:35:00")).all()
+    none = run_query(
+        [irc_logs / "skype.log"], "clients", Filter(networks=[parse_network("10.0.0.0/8")])
+    )
+    assert none.empty
+
+
+def test_query_cli_formats(irc_logs, tmp_path, capsys):
+    assert main(["query", str(irc_logs / "skype.log"), "--format", "json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["client"] == "192.168.1.2" and rows[0]["first_seen"].startswith("2006-08-25T")
+    assert (
+        main(
+            [
+                "query",
+                str(irc_logs / "skype.log"),
+                "--view",
+                "super-nodes",
+                "--format",
+                "parquet",
+                "-o",
+                str(tmp_path / "sn.parquet"),
+            ]
+        )
+        == 0
+    )
+    assert len(pd.read_parquet(tmp_path / "sn.parquet")) == 78
+    assert main(["query", str(irc_logs / "skype.log"), "--format", "parquet"]) == 2
+    assert "give -o FILE" in capsys.readouterr().err
+    assert main(["query", str(irc_logs / "skype.log"), "--view", "bogus"]) == 2
+
+
+def _screenshot(html: Path, png: Path) -> bool:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        return False
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={png.parent / 'chrome'}",
+            "--window-size=1200,2000",
+            f"--screenshot={png}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return png.exists()
+
+
+def test_report_is_self_contained_and_renders(irc_logs, tmp_path):
+    r = build_report([irc_logs], tmp_path / "report.html", png_dir=tmp_path / "png")
+    text = r.html.read_text()
+    assert r.clients == 4 and r.notices == 1
+    assert text.count("data:image/png;base64,") == 3
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    assert "Skype::Login_Sequence" in text and "86.128.245.115" in text
+    assert sorted(p.name for p in r.pngs) == ["fanout.png", "timeline.png", "top-talkers.png"]
+    shot = tmp_path / "report.png"
+    if not _screenshot(r.html, shot):
+        pytest.skip("no chromium: the report was not rendered in a browser")
+    from PIL import Image
+
+    img = Image.open(shot).convert("L")
+    assert img.size == (1200, 2000)
+    colours = img.getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 50, "the page rendered as more than a blank"
+
+
+def test_report_with_no_detections_says_so(tmp_path):
+    empty = tmp_path / "logs"
+    from skypewatch.synth.scenarios import SynthOptions, synthesize
+
+    cap = synthesize("open-1.4", tmp_path / "x.pcap", SynthOptions(clients=1))
+    analyze([cap.pcap], empty)
+    # keep the header, drop every line: a skype.log with zero detections
+    lines = [ln for ln in (empty / "skype.log").read_text().splitlines() if ln.startswith("#")]
+    (empty / "skype.log").write_text("\n".join(lines) + "\n")
+    (empty / "notice.log").unlink()
+    r = build_report([empty], tmp_path / "none.html")
+    text = r.html.read_text()
+    assert "No Skype detections in these logs" in text and "<img" not in text
