@@ -84,12 +84,12 @@ def test_streams_in_chunks_and_reads_gzip_and_directories(irc_logs, tmp_path):
 
 def test_errors_name_file_and_line(tmp_path, irc_logs):
     lines = (irc_logs / "skype.log").read_text().splitlines()
-    bad = lines[:9] + ["\t".join(["x"] * 3)] + lines[9:]
+    bad = [*lines[:9], "\t".join(["x"] * 3), *lines[9:]]
     p = tmp_path / "bad.log"
     p.write_text("\n".join(bad) + "\n")
     with pytest.raises(LogReadError, match=f"{p}"):
         read_log(p)
-    badtime = lines[:8] + ["nonsense" + lines[8][lines[8].index("\t") :]] + lines[9:]
+    badtime = [*lines[:8], "nonsense" + lines[8][lines[8].index("\t") :], *lines[9:]]
     p2 = tmp_path / "badtime.log"
     p2.write_text("\n".join(badtime) + "\n")
     with pytest.raises(LogReadError, match="column 'ts'"):
