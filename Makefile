@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: demo test browser lint format-zeek check-zeek btest test-python traces baselines bench clean
+.PHONY: demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ demo: $(STAMP)
 	@echo "--- demo-out/skype.log: connections per stage, signatures, client, confidence ---"
 	@grep -v '^#' demo-out/skype.log | cut -f11,9,10,16 | sort | uniq -c | sort -rn | head -20
 
-test: $(STAMP) lint check-zeek browser test-python btest
+test: $(STAMP) lint check-zeek check-docker browser test-python btest
 
 # The report test renders HTML in headless Chromium; install it where we may (root + apt).
 browser:
@@ -57,6 +57,21 @@ btest: $(STAMP)
 	else \
 	  echo "btest: SKIPPED -- no 'zeek' on PATH; the Zeek scripts were only parsed and format-checked"; \
 	fi
+
+# No Docker engine on the build machines: check what can be checked without one.
+check-docker: $(STAMP)
+	$(VENV)/bin/check-jsonschema -q --builtin-schema vendor.compose-spec docker/compose.yml
+	$(VENV)/bin/hadolint docker/zeek.Dockerfile docker/correlator.Dockerfile
+	$(VENV)/bin/shellcheck docker/zeek-entrypoint.sh docker/correlator-entrypoint.sh testing/btest/Scripts/get-zeek-env
+	$(VENV)/bin/zeek-script parse -q docker/wait-for-client.zeek
+	@echo "docker/: compose file valid against the Compose spec, Dockerfiles hadolint-clean, scripts shellcheck-clean (images not built: no Docker engine here)"
+
+# The btest suite inside the Zeek image (needs Docker).  ZEEK_VERSION picks the image tag.
+ZEEK_VERSION ?= 8.0.10
+docker-test:
+	docker build -f docker/zeek.Dockerfile --build-arg ZEEK_VERSION=$(ZEEK_VERSION) -t skypewatch-zeek:$(ZEEK_VERSION) .
+	docker run --rm $(if $(wildcard $(SHARED)/pcaps),-v "$(abspath $(SHARED))/pcaps:/src/shared/pcaps:ro") \
+	  --entrypoint sh skypewatch-zeek:$(ZEEK_VERSION) -c "cd /src/skypewatch/testing/btest && btest -c btest.cfg -d"
 
 traces: $(STAMP)
 	$(VENV)/bin/skypewatch synth --all -o testing/btest/Traces
