@@ -11,16 +11,16 @@ module Skype;
 
 export {
 	## skype-login-l1: the client's stream begins with ``16 03 01 00 00``.
-	global login_l1: event(state: signature_state, data: string);
+	global login_l1: event(state: signature_state, data: string) &is_used;
 
 	## skype-login-l2: the server's stream begins with ``17 03 01 00 00``.
-	global login_l2: event(state: signature_state, data: string);
+	global login_l2: event(state: signature_state, data: string) &is_used;
 
 	## skype-login-l3: L1 is followed by a record carrying a Skype object list.
-	global login_l3: event(state: signature_state, data: string);
+	global login_l3: event(state: signature_state, data: string) &is_used;
 
 	## skype-login-l4: L2 is followed by a ``17 03 01`` record.
-	global login_l4: event(state: signature_state, data: string);
+	global login_l4: event(state: signature_state, data: string) &is_used;
 }
 
 function login_hits(c: connection): vector of Hit

@@ -18,26 +18,28 @@ export {
 	    client_port: port, peer: addr, peer_port: port, probed: bool);
 
 	## Eval of skype-tcp-orig-data: records the host context at the first client payload.
-	global tcp_orig_data: function(state: signature_state, data: string): bool;
+	global tcp_orig_data: function(state: signature_state, data: string): bool
+	    &is_used;
 
 	## skype-sslv2-hello: the client opened with Skype's 72-byte SSLv2-format hello.
-	global sslv2_hello: event(state: signature_state, data: string);
+	global sslv2_hello: event(state: signature_state, data: string) &is_used;
 
 	## skype-sslv2-junk: raw bytes, not a TLS record, follow that hello.
-	global sslv2_junk: event(state: signature_state, data: string);
+	global sslv2_junk: event(state: signature_state, data: string) &is_used;
 
 	## skype-resp-tls: the server's stream begins like a TLS record.
-	global resp_tls: event(state: signature_state, data: string);
+	global resp_tls: event(state: signature_state, data: string) &is_used;
 
 	## skype-fixed-server-hello: the server sent Skype's constant 79-byte ServerHello.
-	global fixed_server_hello: event(state: signature_state, data: string);
+	global fixed_server_hello: event(state: signature_state, data: string)
+	    &is_used;
 
 	## skype-bare-404: the server answered a ``GET`` with a stream that begins with a
 	## bare ``HTTP/1.0 404 Not Found``.
-	global bare_404: event(state: signature_state, data: string);
+	global bare_404: event(state: signature_state, data: string) &is_used;
 
 	## skype-tcp-cleartext: the client's stream begins like a known cleartext protocol.
-	global tcp_cleartext: event(state: signature_state, data: string);
+	global tcp_cleartext: event(state: signature_state, data: string) &is_used;
 }
 
 ## Length of the bare 404 a Skype node answers ``GET`` with.

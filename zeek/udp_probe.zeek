@@ -22,7 +22,8 @@ export {
 
 	## Eval of the skype-udp signature: keeps the connection's datagrams while it is
 	## inspected; returning T ends the calls for that direction of the connection.
-	global udp_datagram: function(state: signature_state, data: string): bool;
+	global udp_datagram: function(state: signature_state, data: string): bool
+	    &is_used;
 }
 
 ## Type nibbles (``p[2] & 0x0F``) that open an inspected UDP connection.

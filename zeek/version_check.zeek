@@ -8,16 +8,16 @@ module Skype;
 
 export {
 	## skype-version-uri: the request line asks ui.skype.com's update path.
-	global version_uri: event(state: signature_state, data: string);
+	global version_uri: event(state: signature_state, data: string) &is_used;
 
 	## skype-version-absolute: the request names http://ui.skype.com/ itself (proxy form).
-	global version_absolute: event(state: signature_state, data: string);
+	global version_absolute: event(state: signature_state, data: string) &is_used;
 
 	## skype-version-host: a ``Host: ui.skype.com`` header.
-	global version_host: event(state: signature_state, data: string);
+	global version_host: event(state: signature_state, data: string) &is_used;
 
 	## skype-user-agent: a ``User-Agent`` starting with ``Skype`` (not SkypeUriPreview).
-	global skype_agent: event(state: signature_state, data: string);
+	global skype_agent: event(state: signature_state, data: string) &is_used;
 }
 
 ## Platform digit of the update path.

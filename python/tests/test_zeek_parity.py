@@ -217,6 +217,9 @@ def test_every_signature_target_is_declared_with_the_signature_types():
         assert name in decls, name
         assert decls[name][0] == ("event" if kind == "event" else "function"), name
         assert decls[name][1] == sig_args, name
+    for _, name in targets:  # only the .sig file reaches them: Zeek must not call them unused
+        decl = re.search(r"global " + name + r": [^;]*;", ALL)
+        assert decl and "&is_used" in decl.group(0), name
     for _, name in targets:  # declared in an export block: visible to the .sig file
         exported = any(
             re.search(r"global " + name + r":", block)
