@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +86,7 @@ class LogMeta:
     header: list[str]  # the TSV header lines, verbatim (empty for JSON)
     footer: list[str]
     json: bool
+    skip: int = 0  # raw lines before the first data line
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -126,7 +127,9 @@ def _meta(path: Path, fh) -> tuple[LogMeta, str | None]:
     fields: list[str] = []
     types: list[str] = []
     logpath = ""
+    raw = 0
     for line in fh:
+        raw += 1
         line = line.rstrip("\n")
         if not line:
             continue
@@ -143,7 +146,7 @@ def _meta(path: Path, fh) -> tuple[LogMeta, str | None]:
         if not line.startswith("#"):
             if not fields:
                 raise LogReadError(path, len(header) + 1, "data before a #fields/#types header")
-            return LogMeta(logpath, fields, types, header, [], False), line
+            return LogMeta(logpath, fields, types, header, [], False, raw - 1), line
         header.append(line)
         key, _, value = line.partition("\t")
         if key == "#fields":
@@ -182,29 +185,19 @@ def iter_log(
         if first is None:
             yield _typed(pd.DataFrame(columns=meta.fields, dtype=object), meta, addr_as)
             return
-        if meta.json:
-            yield from _iter_json(path, fh, first, meta, chunksize, addr_as)
-        else:
-            yield from _iter_tsv(path, fh, first, meta, chunksize, addr_as)
+        json_log = meta.json
+    if json_log:
+        yield from _iter_json(path, meta, chunksize, addr_as)
+        return
+    yield from _iter_tsv(path, meta.skip, meta, chunksize, addr_as)
 
 
-def _iter_tsv(path, fh, first, meta, chunksize, addr_as):
+def _iter_tsv(path, skip, meta, chunksize, addr_as):
+    """pandas' C parser straight on the file; footer lines (``#close``) are dropped from the
+    last chunk and kept in the metadata."""
     footer: list[str] = []
-    lineno = len(meta.header)
-
-    def lines():
-        nonlocal lineno
-        yield first + "\n"
-        lineno += 1
-        for line in fh:
-            lineno += 1
-            if line.startswith("#"):
-                footer.append(line.rstrip("\n"))
-                continue
-            yield line
-
     reader = pd.read_csv(
-        _LineStream(lines()),
+        path,
         sep="\t",
         header=None,
         names=meta.fields,
@@ -214,73 +207,74 @@ def _iter_tsv(path, fh, first, meta, chunksize, addr_as):
         chunksize=chunksize,
         engine="c",
         on_bad_lines="error",
+        skiprows=skip,
+        compression="gzip" if _is_gzip(path) else None,
+        skip_blank_lines=True,
     )
+    done = 0
     try:
         for chunk in reader:
-            yield _typed(chunk, meta, addr_as, path)
+            first = chunk.iloc[:, 0]
+            tail = first.str.startswith("#")
+            if tail.any():
+                footer += [
+                    "\t".join(v for v in row if isinstance(v, str) and v)
+                    for row in chunk[tail].itertuples(index=False)
+                ]
+                chunk = chunk[~tail]
+            if len(chunk):
+                yield _typed(chunk, meta, addr_as, path, offset=skip + done)
+            done += len(chunk)
     except pd.errors.ParserError as exc:
         raise LogReadError(path, None, f"malformed line ({exc})") from None
-    except (EOFError, OSError) as exc:
+    except (EOFError, OSError, zlib.error) as exc:
         raise LogReadError(
-            path, lineno, f"compressed data ends early or is corrupt ({exc})"
+            path, skip + done + 1, f"compressed data ends early or is corrupt ({exc})"
         ) from None
     meta.footer = footer
 
 
-class _LineStream(io.TextIOBase):
-    """A file-like view of an iterator of lines, for pandas' C parser."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self._buf = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> str:
-        parts = [self._buf]
-        have = len(self._buf)
-        for line in self._lines:
-            parts.append(line)
-            have += len(line)
-            if 0 <= size <= have:
-                break
-        text = "".join(parts)
-        if size < 0 or size >= len(text):
-            self._buf = ""
-            return text
-        self._buf = text[size:]
-        return text[:size]
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
 
 
-def _iter_json(path, fh, first, meta, chunksize, addr_as):
-    rows: list[dict] = []
-    lineno = 1
-    for line in _prepend(first, fh):
-        line = line.strip()
-        if not line:
-            lineno += 1
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LogReadError(path, lineno, f"not JSON ({exc.msg})") from None
-        rows.append({k: (_json_cell(v)) for k, v in obj.items()})
-        lineno += 1
-        if len(rows) >= chunksize:
-            yield _typed(pd.DataFrame(rows, columns=meta.fields), meta, addr_as, path, True)
-            rows = []
-    if rows:
-        yield _typed(pd.DataFrame(rows, columns=meta.fields), meta, addr_as, path, True)
+def _iter_json(path, meta, chunksize, addr_as):
+    """pandas' JSON-lines reader in chunks; on a bad line, find and name it."""
+    reader = pd.read_json(
+        path,
+        lines=True,
+        chunksize=chunksize,
+        dtype=False,
+        compression="gzip" if _is_gzip(path) else None,
+    )
+    done = 0
+    try:
+        for chunk in reader:
+            chunk = chunk.reindex(columns=meta.fields)
+            yield _typed(chunk, meta, addr_as, path, True, offset=done)
+            done += len(chunk)
+    except ValueError as exc:
+        line, problem = _first_bad_json(path)
+        raise LogReadError(path, line, problem or f"not JSON ({exc})") from None
+    except (EOFError, OSError, zlib.error) as exc:
+        raise LogReadError(
+            path, done + 1, f"compressed data ends early or is corrupt ({exc})"
+        ) from None
 
 
-def _prepend(first: str, fh) -> Iterator[str]:
-    yield first
-    yield from fh
-
-
-def _json_cell(v: Any) -> Any:
-    return v
+def _first_bad_json(path: Path) -> tuple[int | None, str | None]:
+    with _open(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                return lineno, f"not JSON ({exc.msg})"
+            if not isinstance(obj, dict):
+                return lineno, "JSON line is not an object"
+    return None, None
 
 
 def read_log(
@@ -309,7 +303,12 @@ _INT_DTYPES = {"count": "UInt64", "int": "Int64", "port": "UInt16"}
 
 
 def _typed(
-    df: pd.DataFrame, meta: LogMeta, addr_as: str, path: Path | None = None, from_json: bool = False
+    df: pd.DataFrame,
+    meta: LogMeta,
+    addr_as: str,
+    path: Path | None = None,
+    from_json: bool = False,
+    offset: int = 0,
 ) -> pd.DataFrame:
     out = {}
     for name, ztype in zip(meta.fields, meta.types, strict=True):
@@ -322,9 +321,9 @@ def _typed(
             out[name] = _convert(col, ztype, addr_as, from_json)
         except (ValueError, TypeError) as exc:
             bad = _first_bad(col, ztype, from_json)
-            where = f"line {bad + 1} of the chunk" if bad is not None else "a line"
+            line = offset + bad + 1 if bad is not None else None
             raise LogReadError(
-                path or Path(meta.path), None, f"column {name!r} ({ztype}): {exc} ({where})"
+                path or Path(meta.path), line, f"column {name!r} ({ztype}): {exc}"
             ) from None
     typed = pd.DataFrame(out, index=df.index)
     typed.attrs["zeek"] = meta
@@ -368,7 +367,7 @@ def _convert(col: pd.Series, ztype: str, addr_as: str, from_json: bool) -> pd.Se
     if ztype.startswith(("set[", "vector[")):
         if from_json:
             return col.map(lambda v: list(v) if isinstance(v, list) else None)
-        return col.map(_container, na_action=None)
+        return _containers(col, missing)
     if ztype in ("addr", "subnet"):
         s = _strings(col, missing, from_json)
         return s.astype("category") if addr_as == "category" else s
@@ -376,21 +375,13 @@ def _convert(col: pd.Series, ztype: str, addr_as: str, from_json: bool) -> pd.Se
 
 
 def _nanoseconds(col: pd.Series, missing: pd.Series, from_json: bool) -> pd.Series:
-    """Decimal seconds to integer nanoseconds, exactly (no float on the way for TSV)."""
-    if from_json:
-        secs = pd.to_numeric(col, errors="raise").astype("float64")
-        # round to microseconds as a float, then scale as an integer (exact)
-        return (secs * 1e6).round().astype("Int64") * 1000
+    """Decimal seconds to integer nanoseconds, exact to the microsecond (Zeek writes six
+    decimals; at today's epoch that is ~1.8e15 microseconds, well inside a double's exact
+    integers, so rounding the parsed value recovers them exactly)."""
     if col.empty:
         return pd.Series([], index=col.index, dtype="Int64")
-    text = col.where(~missing, "0").astype(str)
-    parts = text.str.partition(".")
-    whole = parts[0]
-    negative = whole.str.startswith("-")
-    sec = whole.str.lstrip("-").astype("int64")
-    frac = parts[2].str.ljust(9, "0").str.slice(0, 9).astype("int64")
-    ns = (sec * 1_000_000_000 + frac).where(~negative, -(sec * 1_000_000_000 + frac))
-    return ns.astype("Int64").mask(missing)
+    secs = pd.to_numeric(col if from_json else col.where(~missing), errors="raise")
+    return (secs.astype("float64") * 1e6).round().astype("Int64") * 1000
 
 
 def _strings(col: pd.Series, missing: pd.Series, from_json: bool) -> pd.Series:
@@ -401,6 +392,22 @@ def _strings(col: pd.Series, missing: pd.Series, from_json: bool) -> pd.Series:
         s = s.map(lambda v: unescape(v) if isinstance(v, str) else v)
     s = s.where(s != EMPTY, "")
     return s.astype("string")
+
+
+def _containers(col: pd.Series, missing: pd.Series) -> pd.Series:
+    """TSV container cells to lists, splitting in bulk; only cells with escapes go one by one."""
+    text = col.astype(object)
+    out = col.astype("string[pyarrow]").str.split(",")  # Arrow splits in bulk, to lists
+    escaped = text.str.contains("\\x", regex=False).fillna(False).astype(bool)
+    if escaped.any():
+        out[escaped] = text[escaped].map(_container)
+    out[text == EMPTY] = pd.Series(
+        [[] for _ in range(int((text == EMPTY).sum()))],
+        index=text.index[text == EMPTY],
+        dtype=object,
+    )
+    out[missing] = None
+    return out
 
 
 def _container(v: Any) -> Any:
