@@ -45,6 +45,10 @@ logs lack the closing '#close' line.
 """
 
 
+def _local_nets_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--local-nets", default=None, metavar="CIDR[,CIDR...]", help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="skypewatch",
@@ -102,11 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
     )
-    a.add_argument(
-        "--local-nets",
-        default=None,
-        metavar="CIDR[,CIDR...]",
-        help="networks counted as inside, for super-node notices"
+    _local_nets_option(
+        a,
+        "networks counted as inside, for super-node notices"
         " (default: RFC 1918, 100.64/10, fc00::/7, fe80::/10)",
     )
     a.set_defaults(func=_cmd_analyze)
@@ -176,12 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="offline: seconds of records held to put them in time order (default: %(default)s)",
     )
-    r.add_argument(
-        "--local-nets",
-        default=None,
-        metavar="CIDR[,CIDR...]",
-        help="networks counted as inside (default: private address space)",
-    )
+    _local_nets_option(r, "networks counted as inside (default: private address space)")
     r.set_defaults(func=_cmd_correlate)
 
     q = sub.add_parser(
@@ -237,12 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="table, csv, json or parquet (default: %(default)s)",
     )
     q.add_argument("-o", "--output", metavar="FILE", help="write to FILE (parquet needs it)")
-    q.add_argument(
-        "--local-nets",
-        default=None,
-        metavar="CIDR[,CIDR...]",
-        help="inside networks, for local-super-nodes (default: private space)",
-    )
+    _local_nets_option(q, "inside networks, for local-super-nodes (default: private space)")
     q.set_defaults(func=_cmd_query)
 
     rp = sub.add_parser(

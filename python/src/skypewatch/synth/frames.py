@@ -166,9 +166,15 @@ class TcpSession:
     cseq: int = 1000
     sseq: int = 50000
 
-    def handshake(self) -> list[tuple[bool, bytes]]:
+    def _three(self, first: int, second: int, first_ack: int) -> list[tuple[bool, bytes]]:
+        """Client, server, client: the handshake (SYN) or the close (FIN) exchange."""
         out = [
-            (True, tcp_frame(self.client, self.cport, self.server, self.sport, self.cseq, 0, SYN)),
+            (
+                True,
+                tcp_frame(
+                    self.client, self.cport, self.server, self.sport, self.cseq, first_ack, first
+                ),
+            ),
             (
                 False,
                 tcp_frame(
@@ -178,7 +184,7 @@ class TcpSession:
                     self.cport,
                     self.sseq,
                     self.cseq + 1,
-                    SYN | ACK,
+                    second,
                 ),
             ),
             (
@@ -197,6 +203,9 @@ class TcpSession:
         self.cseq += 1
         self.sseq += 1
         return out
+
+    def handshake(self) -> list[tuple[bool, bytes]]:
+        return self._three(SYN, SYN | ACK, 0)
 
     def send(self, from_client: bool, payload: bytes) -> tuple[bool, bytes]:
         if from_client:
@@ -226,44 +235,10 @@ class TcpSession:
         return from_client, f
 
     def close(self) -> list[tuple[bool, bytes]]:
-        out = [
-            (
-                True,
-                tcp_frame(
-                    self.client,
-                    self.cport,
-                    self.server,
-                    self.sport,
-                    self.cseq,
-                    self.sseq,
-                    FIN | ACK,
-                ),
-            ),
-            (
-                False,
-                tcp_frame(
-                    self.server,
-                    self.sport,
-                    self.client,
-                    self.cport,
-                    self.sseq,
-                    self.cseq + 1,
-                    FIN | ACK,
-                ),
-            ),
-            (
-                True,
-                tcp_frame(
-                    self.client,
-                    self.cport,
-                    self.server,
-                    self.sport,
-                    self.cseq + 1,
-                    self.sseq + 1,
-                    ACK,
-                ),
-            ),
-        ]
-        self.cseq += 1
-        self.sseq += 1
-        return out
+        return self._three(FIN | ACK, FIN | ACK, self.sseq)
+
+    def reset(self) -> tuple[bool, bytes]:
+        """A RST toward the client, as a middlebox that kills the connection sends it."""
+        return False, tcp_frame(
+            self.server, self.sport, self.client, self.cport, self.sseq, self.cseq, RST | ACK
+        )

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import messages as m
 from .background import background
-from .frames import ACK, RST, SYN, TcpSession, tcp_frame, udp_frame
+from .frames import SYN, TcpSession, tcp_frame, udp_frame
 from .pcapwriter import PcapWriter
 from .truth import TRUTH_COLUMNS, UNOBSERVABLE, Conn, Event, truth_path
 
@@ -196,6 +196,24 @@ class Startup:
             f = udp_frame(peer, pport, self.client, self.port, payload)
         self.events.append((t, f, conn))
 
+    def _session(self, peer: bytes, pport: int, stage: str) -> tuple[TcpSession, Conn]:
+        s = TcpSession(
+            self.client,
+            self.rng.randint(1025, 65000),
+            peer,
+            pport,
+            self.rng.getrandbits(31),
+            self.rng.getrandbits(31),
+        )
+        return s, Conn("tcp", self.client, s.cport, peer, pport, stage, self.client)
+
+    def _emit(
+        self, t: float, frames: list[tuple[bool, bytes]], conn: Conn, gap: float = 0.03
+    ) -> float:
+        for i, (_, f) in enumerate(frames):
+            self.events.append((t + i * gap, f, conn))
+        return t + len(frames) * gap
+
     def _tcp(
         self,
         t: float,
@@ -205,19 +223,9 @@ class Startup:
         exchange: list[tuple[bool, bytes]],
         gap: float = 0.03,
     ) -> float:
-        s = TcpSession(
-            self.client,
-            self.rng.randint(1025, 65000),
-            peer,
-            pport,
-            self.rng.getrandbits(31),
-            self.rng.getrandbits(31),
-        )
-        conn = Conn("tcp", self.client, s.cport, peer, pport, stage, self.client)
-        frames = s.handshake() + [s.send(frm, data) for frm, data in exchange] + s.close()
-        for i, (_, f) in enumerate(frames):
-            self.events.append((t + i * gap, f, conn))
-        return t + len(frames) * gap
+        s, conn = self._session(peer, pport, stage)
+        frames = [*s.handshake(), *(s.send(frm, data) for frm, data in exchange), *s.close()]
+        return self._emit(t, frames, conn, gap)
 
     def _attempt(self, t: float, peer: bytes, pport: int) -> float:
         """A SYN that the firewall swallows, retried once: no payload, nothing to detect."""
@@ -232,22 +240,8 @@ class Startup:
 
     def _reset_after(self, t: float, peer: bytes, pport: int, stage: str, first: bytes) -> float:
         """Handshake, one client message, then a RST from the network."""
-        s = TcpSession(
-            self.client,
-            self.rng.randint(1025, 65000),
-            peer,
-            pport,
-            self.rng.getrandbits(31),
-            self.rng.getrandbits(31),
-        )
-        conn = Conn("tcp", self.client, s.cport, peer, pport, stage, self.client)
-        frames = [*s.handshake(), s.send(True, first)]
-        frames.append(
-            (False, tcp_frame(peer, pport, self.client, s.cport, s.sseq, s.cseq, RST | ACK))
-        )
-        for i, (_, f) in enumerate(frames):
-            self.events.append((t + i * 0.03, f, conn))
-        return t + len(frames) * 0.03
+        s, conn = self._session(peer, pport, stage)
+        return self._emit(t, [*s.handshake(), s.send(True, first), s.reset()], conn)
 
     def _u1_size(self) -> int:
         return 18 if self.cond.version == "1.4" else self.rng.randint(18, 37)
