@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _local_nets_option(
         a,
         "networks counted as inside, for super-node notices"
-        " (default: RFC 1918, 100.64/10, fc00::/7, fe80::/10)",
+        " (default: private and unrouted address space)",
     )
     a.set_defaults(func=_cmd_analyze)
 
