@@ -120,17 +120,30 @@ def dht_fanout(rng: random.Random, t: float, host: bytes, peers: list[bytes]) ->
     return out
 
 
+_RTP_HEADER = struct.Struct("!BBHII")
+
+
 def rtp(rng: random.Random, t: float, a: bytes, b: bytes, packets: int = 150) -> list[Event]:
     pa, pb = rng.randrange(10000, 60000, 2), rng.randrange(10000, 60000, 2)
     c = Conn("udp", a, pa, b, pb)
     seq, ts_rtp, ssrc = rng.getrandbits(16), rng.getrandbits(32), rng.getrandbits(32)
-    out: list[Event] = []
-    for i in range(packets):
-        hdr = struct.pack(
-            "!BBHII", 0x80, 0, (seq + i) & 0xFFFF, (ts_rtp + 160 * i) & 0xFFFFFFFF, ssrc
+    audio = _rand(rng, 160 * packets)  # the whole call's payload in one draw
+    pack = _RTP_HEADER.pack
+    return [
+        (
+            t + i * 0.02,
+            udp_frame(
+                a,
+                pa,
+                b,
+                pb,
+                pack(0x80, 0, (seq + i) & 0xFFFF, (ts_rtp + 160 * i) & 0xFFFFFFFF, ssrc)
+                + audio[160 * i : 160 * i + 160],
+            ),
+            c,
         )
-        out.append((t + i * 0.02, udp_frame(a, pa, b, pb, hdr + _rand(rng, 160)), c))
-    return out
+        for i in range(packets)
+    ]
 
 
 KINDS = ("dns", "tls", "quic", "utp", "dht", "rtp")
