@@ -38,6 +38,7 @@ SOURCES = [
 sys.path.insert(0, str(REPO / "python" / "src"))
 from skypewatch.capture import read_capture  # noqa: E402
 from skypewatch.synth.frames import checksum  # noqa: E402
+from skypewatch.synth.scenarios import SynthOptions, synthesize  # noqa: E402
 
 
 def _frames():
@@ -139,6 +140,20 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
+        # a synthesized capture too: Skype start-ups in 16,000 packets/s of background
+        syn = synthesize(
+            "open-2.0",
+            tmpd / "synth.pcap",
+            SynthOptions(clients=50, duration=args.packets / 16000, background=16000),
+        )
+        sizes[syn.pcap] = syn.packets
+        results["skypewatch (synthesized)"] = measure_one(
+            [sw, "analyze", str(syn.pcap), "-o", tmp, "-q"], tmpd
+        )
+        if shutil.which("ndpiReader"):
+            results["ndpiReader (synthesized)"] = measure_one(
+                ["ndpiReader", "-i", str(syn.pcap), "-q"], tmpd
+            )
         results["skypewatch"] = measure_one([sw, "analyze", str(cap), "-o", tmp, "-q"], tmpd)
         results["skypewatch (2x packets)"] = measure_one(
             [sw, "analyze", str(cap2), "-o", tmp, "-q"], tmpd
@@ -151,12 +166,15 @@ def main() -> None:
             )
     print(f"\n{'tool':<26}{'seconds':>9}{'packets/s':>13}{'peak RSS MiB':>14}")
     for name, (secs, rss) in results.items():
-        n = sizes[cap2] if "2x" in name else sizes[cap]
+        n = sizes[cap2] if "2x" in name else sizes[syn.pcap] if "synth" in name else sizes[cap]
         print(f"{name:<26}{secs:>9.2f}{n / secs:>13,.0f}{rss / 1024:>14.0f}")
     sw_t = results["skypewatch"][0]
     for other in ("ndpiReader", "tshark -z conv,udp"):
         if other in results:
             print(f"skypewatch / {other}: {sw_t / results[other][0]:.2f}x the time")
+    if "ndpiReader (synthesized)" in results:
+        ratio = results["skypewatch (synthesized)"][0] / results["ndpiReader (synthesized)"][0]
+        print(f"on the synthesized capture: {ratio:.2f}x ndpiReader's time")
     m1, m2 = results["skypewatch"][1], results["skypewatch (2x packets)"][1]
     print(f"skypewatch peak memory at 2x the packets: {m2 / m1:.2f}x")
     if not args.keep:

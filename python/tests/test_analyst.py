@@ -208,3 +208,30 @@ def test_report_with_no_detections_says_so(tmp_path):
     r = build_report([empty], tmp_path / "none.html")
     text = r.html.read_text()
     assert "No Skype detections in these logs" in text and "<img" not in text
+
+
+CONN_LOG = """\
+#separator \\x09
+#set_separator\t,
+#empty_field\t(empty)
+#unset_field\t-
+#path\tconn
+#open\t2026-11-27-12-00-00
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]
+1156534340.411397\tCdor4mcu2q22000000\t192.168.1.2\t1325\t195.215.8.141\t33033\ttcp\t-\t30.795831\t486\t304\tSF\tT\tF\t0\tShADadFf\t8\t810\t6\t624\t(empty)
+1156534326.635198\tCOKB9AXHeTaB000000\t192.168.1.2\t35990\t86.197.95.238\t44019\tudp\t-\t-\t-\t-\tS0\tT\tF\t0\tD\t1\t46\t0\t0\tCabc,Cdef
+#close\t2026-11-27-12-00-01
+"""
+
+
+def test_conn_log_types_and_round_trip(tmp_path):
+    p = tmp_path / "conn.log"
+    p.write_text(CONN_LOG)
+    df = read_log(p)
+    assert str(df["orig_bytes"].dtype) == "UInt64" and pd.isna(df["orig_bytes"].iloc[1])
+    assert str(df["local_orig"].dtype) == "boolean" and bool(df["local_orig"].iloc[0])
+    assert df["duration"].iloc[0] == pd.Timedelta(microseconds=30_795_831)
+    assert pd.isna(df["duration"].iloc[1]) and pd.isna(df["service"].iloc[0])
+    assert df["tunnel_parents"].tolist() == [[], ["Cabc", "Cdef"]]
+    assert filecmp.cmp(write_log(df, tmp_path / "out"), p, shallow=False)

@@ -243,3 +243,34 @@ def test_cli_refuses_bad_urls(bad, capsys):
 
     assert main(["correlate", "--zeek", bad]) == 2
     assert "not a WebSocket URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_cli_exits_0_on_signal_after_flushing(tmp_path, sig):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "skypewatch",
+            "correlate",
+            "--zeek",
+            "ws://127.0.0.1:9",
+            "-o",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "waiting for Zeek at ws://127.0.0.1:9/v1/messages/json" in err
+    assert "live: 0 connection(s) to Zeek" in out
+    assert (tmp_path / "notice.log").read_text().rstrip().splitlines()[-1].startswith("#close")

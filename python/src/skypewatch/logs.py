@@ -432,6 +432,7 @@ def write_log(df: pd.DataFrame, directory: str | Path, use_json: bool | None = N
     use_json = meta.json if use_json is None else use_json
     fields = list(zip(meta.fields, meta.types, strict=True))
     name = meta.path or "log"
+    Path(directory).mkdir(parents=True, exist_ok=True)
     stamps = _stamps(meta)
     writer = ZeekLogWriter(
         directory,
