@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import struct
 
-from .frames import TcpSession, udp_frame
+from .frames import TcpSession, udp_flow, udp_frame
 from .truth import Conn, Event
 
 
@@ -129,16 +129,13 @@ def rtp(rng: random.Random, t: float, a: bytes, b: bytes, packets: int = 150) ->
     seq, ts_rtp, ssrc = rng.getrandbits(16), rng.getrandbits(32), rng.getrandbits(32)
     audio = _rand(rng, 160 * packets)  # the whole call's payload in one draw
     pack = _RTP_HEADER.pack
+    frame = udp_flow(a, pa, b, pb)
     return [
         (
             t + i * 0.02,
-            udp_frame(
-                a,
-                pa,
-                b,
-                pb,
+            frame(
                 pack(0x80, 0, (seq + i) & 0xFFFF, (ts_rtp + 160 * i) & 0xFFFFFFFF, ssrc)
-                + audio[160 * i : 160 * i + 160],
+                + audio[160 * i : 160 * i + 160]
             ),
             c,
         )

@@ -11,6 +11,7 @@ import ipaddress
 import struct
 import sys
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _LITTLE = sys.byteorder == "little"
@@ -85,7 +86,17 @@ def ip_frame(src: bytes, dst: bytes, proto: int, segment: bytes, ident: int = 0)
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _UDP = struct.Struct("!HHHH")
-_ETH_IPV4 = ETH_DST + ETH_SRC + b"\x08\x00"
+_TCP = struct.Struct("!HHIIBBHHH")
+# Ethernet + IPv4 + UDP/TCP headers in one pack: one allocation, then one concatenation.
+_ETH_IPV4_UDP = struct.Struct("!12sHBBHHHBBH4s4sHHHH")
+_ETH_IPV4_TCP = struct.Struct("!12sHBBHHHBBH4s4sHHIIBBHHH")
+_MACS = ETH_DST + ETH_SRC
+# The IPv4 header words that never change here: 0x4500 (version, IHL, TOS), 0x4000 (DF) and
+# 0x40xx (TTL 64; the protocol is added per frame) plus the 20-byte header's own length.
+# Checksums are sums of words modulo 0xFFFF (see checksum()), so each part of a header is
+# summed on its own from the integers at hand and nothing is packed twice.  The folding is
+# written out inline below: these two are the synthesizer's hottest functions.
+_IP_CONST = 0x4500 + 0x4000 + 0x4000 + 20
 
 
 def udp_frame(src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, ident: int = 0):
@@ -94,28 +105,77 @@ def udp_frame(src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, id
         seg = _UDP.pack(sport, dport, seg_len, 0) + payload
         c = _l4_checksum(src, dst, 17, seg)
         return ip_frame(src, dst, 17, seg[:6] + struct.pack("!H", c) + seg[8:], ident)
-    # IPv4 in one pass: pseudo-header, UDP header and payload summed together
-    # (checksum() inlined: this is the synthesizer's hottest function).
-    summed = src + dst + b"\x00\x11" + seg_len.to_bytes(2, "big")
-    summed += _UDP.pack(sport, dport, seg_len, 0) + payload
-    if len(summed) & 1:
-        summed += b"\0"
-    c = ~((int.from_bytes(summed, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
-    ip = _IPV4.pack(0x45, 0, 20 + seg_len, ident & 0xFFFF, 0x4000, 64, 17, 0, src, dst)
-    ipc = ~((int.from_bytes(ip, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
-    return b"".join(
-        (
-            _ETH_IPV4,
-            ip[:10],
-            ipc.to_bytes(2, "big"),
-            ip[12:],
-            _UDP.pack(sport, dport, seg_len, c or 0xFFFF),
-            payload,
+    ident &= 0xFFFF
+    addrs = int.from_bytes(src + dst, "big")
+    ipc = ~(((_IP_CONST + 17 + seg_len + ident + addrs) % 0xFFFF) or 0xFFFF) & 0xFFFF
+    pay = int.from_bytes(payload, "big")
+    if seg_len & 1:
+        pay <<= 8  # an odd segment is padded with a zero byte for the sum
+    c = ~(((addrs + 17 + 2 * seg_len + sport + dport + pay) % 0xFFFF) or 0xFFFF) & 0xFFFF
+    return (
+        _ETH_IPV4_UDP.pack(
+            _MACS,
+            0x0800,
+            0x45,
+            0,
+            20 + seg_len,
+            ident,
+            0x4000,
+            64,
+            17,
+            ipc,
+            src,
+            dst,
+            sport,
+            dport,
+            seg_len,
+            c or 0xFFFF,
         )
+        + payload
     )
 
 
-_TCP = struct.Struct("!HHIIBBHHH")
+def udp_flow(src: bytes, sport: int, dst: bytes, dport: int) -> Callable[[bytes], bytes]:
+    """``udp_frame`` for one direction of one flow, for calls' hundreds of datagrams: the
+    addresses are summed once and the headers before the UDP checksum are kept per length
+    (a voice codec's frames mostly share a few lengths).  Same bytes as ``udp_frame``."""
+    if len(src) != 4:
+        return lambda payload: udp_frame(src, sport, dst, dport, payload)
+    addrs = int.from_bytes(src + dst, "big")
+    udp_base = addrs + 17 + sport + dport
+    heads: dict[int, bytes] = {}
+
+    def frame(payload: bytes) -> bytes:
+        seg_len = 8 + len(payload)
+        head = heads.get(seg_len)
+        if head is None:
+            ipc = ~(((_IP_CONST + 17 + seg_len + addrs) % 0xFFFF) or 0xFFFF) & 0xFFFF
+            head = _ETH_IPV4_UDP.pack(
+                _MACS,
+                0x0800,
+                0x45,
+                0,
+                20 + seg_len,
+                0,
+                0x4000,
+                64,
+                17,
+                ipc,
+                src,
+                dst,
+                sport,
+                dport,
+                seg_len,
+                0,
+            )[:-2]
+            heads[seg_len] = head
+        pay = int.from_bytes(payload, "big")
+        if seg_len & 1:
+            pay <<= 8
+        c = ~(((udp_base + 2 * seg_len + pay) % 0xFFFF) or 0xFFFF) & 0xFFFF
+        return b"".join((head, (c or 0xFFFF).to_bytes(2, "big"), payload))
+
+    return frame
 
 
 def tcp_frame(
@@ -136,22 +196,41 @@ def tcp_frame(
         seg = _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
         c = _l4_checksum(src, dst, 6, seg)
         return ip_frame(src, dst, 6, seg[:16] + struct.pack("!H", c) + seg[18:], ident)
-    summed = src + dst + b"\x00\x06" + seg_len.to_bytes(2, "big")
-    summed += _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
-    if len(summed) & 1:
-        summed += b"\0"
-    c = ~((int.from_bytes(summed, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
-    ip = _IPV4.pack(0x45, 0, 20 + seg_len, ident & 0xFFFF, 0x4000, 64, 6, 0, src, dst)
-    ipc = ~((int.from_bytes(ip, "big") % 0xFFFF) or 0xFFFF) & 0xFFFF
-    return b"".join(
-        (
-            _ETH_IPV4,
-            ip[:10],
-            ipc.to_bytes(2, "big"),
-            ip[12:],
-            _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 65535, c, 0),
-            payload,
+    ident &= 0xFFFF
+    addrs = int.from_bytes(src + dst, "big")
+    ipc = ~(((_IP_CONST + 6 + seg_len + ident + addrs) % 0xFFFF) or 0xFFFF) & 0xFFFF
+    pay = int.from_bytes(payload, "big")
+    if seg_len & 1:
+        pay <<= 8
+    # TCP header words: ports, sequence and acknowledgment (two words each, and a 32-bit
+    # number is congruent to the sum of its halves), data offset with flags, window.
+    total = addrs + 6 + seg_len + sport + dport + seq + ack + (5 << 12 | flags) + 65535 + pay
+    c = ~((total % 0xFFFF) or 0xFFFF) & 0xFFFF
+    return (
+        _ETH_IPV4_TCP.pack(
+            _MACS,
+            0x0800,
+            0x45,
+            0,
+            20 + seg_len,
+            ident,
+            0x4000,
+            64,
+            6,
+            ipc,
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            5 << 4,
+            flags,
+            65535,
+            c,
+            0,
         )
+        + payload
     )
 
 

@@ -33,6 +33,23 @@ class PcapWriter:
             self._fh.write(b"".join(pending))
             pending.clear()
 
+    def write_events(self, events: list[tuple[float, bytes, object]]) -> None:
+        """Write time-ordered ``(ts, frame, ...)`` tuples in one call: the synthesizer's path."""
+        parts: list[bytes] = self._pending  # anything write() left comes first
+        add = parts.append
+        pack = _REC.pack
+        size = 0
+        for ts, frame, *_ in events:
+            usec = round(ts * 1_000_000)
+            n = len(frame)
+            add(pack(usec // 1_000_000, usec % 1_000_000, n, n))
+            add(frame)
+            size += n
+        self._fh.write(b"".join(parts))
+        parts.clear()
+        self.packets += len(events)
+        self.bytes += 16 * len(events) + size
+
     def close(self) -> None:
         if self._pending:
             self._fh.write(b"".join(self._pending))

@@ -13,18 +13,21 @@ so memory depends on how many conversations overlap, not on the capture's length
 
 from __future__ import annotations
 
+import gc
 import heapq
-import itertools
 import math
 import random
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from . import messages as m
 from .background import background
-from .frames import SYN, TcpSession, tcp_frame, udp_frame
+from .frames import SYN, TcpSession, tcp_frame, udp_flow, udp_frame
 from .pcapwriter import PcapWriter
 from .truth import TRUTH_COLUMNS, UNOBSERVABLE, Conn, Event, truth_path
 
@@ -95,6 +98,8 @@ _PUBLIC_FIRST_OCTETS = (
     217,
 )
 
+_FIRST_BITS = len(_PUBLIC_FIRST_OCTETS).bit_length()
+
 
 @dataclass(frozen=True, slots=True)
 class SynthOptions:
@@ -137,15 +142,24 @@ class Addresses:
         return True
 
     def public(self) -> bytes:
+        # Background fan-outs draw hundreds of thousands of these, so the draws are written
+        # out with getrandbits: the same rejection sampling as Random.choice/randrange
+        # (CPython's _randbelow), hence the same addresses, at a fraction of the calls.
+        bits = self.rng.getrandbits
         while True:
-            a = bytes(
-                (
-                    self.rng.choice(_PUBLIC_FIRST_OCTETS),
-                    self.rng.randrange(256),
-                    self.rng.randrange(256),
-                    self.rng.randrange(1, 255),
-                )
-            )
+            i = bits(_FIRST_BITS)
+            while i >= len(_PUBLIC_FIRST_OCTETS):
+                i = bits(_FIRST_BITS)
+            b = bits(9)
+            while b >= 256:
+                b = bits(9)
+            c = bits(9)
+            while c >= 256:
+                c = bits(9)
+            d = bits(8)
+            while d >= 254:
+                d = bits(8)
+            a = bytes((_PUBLIC_FIRST_OCTETS[i], b, c, d + 1))
             if self._take(a):
                 return a
 
@@ -354,19 +368,13 @@ class Startup:
         if cond.call and not cond.udp_blocked:
             peer, pport = self.addrs.public(), rng.randint(1025, 65000)
             conn = Conn("udp", self.client, self.port, peer, pport, "media", self.client)
+            out = udp_flow(self.client, self.port, peer, pport)
+            back = udp_flow(peer, pport, self.client, self.port)
+            add = self.events.append
             t += 2.0
             for i in range(rng.randint(150, 250)):
-                self._udp(
-                    t + i * 0.02, True, peer, pport, m.voice_frame(rng, rng.randint(30, 70)), conn
-                )
-                self._udp(
-                    t + i * 0.02 + 0.007,
-                    False,
-                    peer,
-                    pport,
-                    m.voice_frame(rng, rng.randint(30, 70)),
-                    conn,
-                )
+                add((t + i * 0.02, out(m.voice_frame(rng, rng.randint(30, 70))), conn))
+                add((t + i * 0.02 + 0.007, back(m.voice_frame(rng, rng.randint(30, 70))), conn))
 
 
 def supernode_relay(
@@ -488,11 +496,20 @@ def _background_sessions(
         yield EPOCH + t, (lambda sub=sub, t=t: background(sub, EPOCH + t, hosts, addrs.public))
 
 
-def stream(
+# Conversations are merged a window of capture time at a time: a stable sort of everything
+# due in the window equals a packet-by-packet heap merge ordered by (time, conversation, index),
+# and runs in C instead of one Python step per packet.
+WINDOW = 1.0
+
+
+_ts = itemgetter(0)  # an event's time; in C, as sort keys are called per packet
+
+
+def _batches(
     name: str, opts: SynthOptions, on_session: Callable[[list[Conn]], None] | None = None
-) -> Iterator[tuple[float, bytes]]:
-    """The scenario's frames in time order.  ``on_session`` gets each conversation's
-    connections (in first-packet order) when the scheduler admits it."""
+) -> Iterator[list[Event]]:
+    """The scenario's events in time order, one window at a time.  ``on_session`` gets each
+    conversation's connections (in first-packet order) when the scheduler admits it."""
     if name not in SCENARIOS:
         raise KeyError(name)
     cond = SCENARIOS[name][1]
@@ -503,24 +520,62 @@ def stream(
         _background_sessions(opts, random.Random(rng.getrandbits(64)), addrs),
         key=lambda s: s[0],
     )
-    counter = itertools.count()
-    heap: list[tuple[float, int, list[Event], int]] = []
+    active: list[tuple[list[Event], int]] = []  # admission order, and the next event's index
     nxt = next(starts, None)
-    while heap or nxt is not None:
-        # admit every conversation that starts before the earliest pending packet
-        while nxt is not None and (not heap or nxt[0] <= heap[0][0]):
-            events = sorted(nxt[1](), key=lambda e: e[0])
+    end = 0.0
+    while active or nxt is not None:
+        if not active:
+            end = nxt[0]  # type: ignore[index]  # skip idle time
+        end += WINDOW
+        while nxt is not None and nxt[0] < end:
+            events = sorted(nxt[1](), key=_ts)
             if events:
                 if on_session is not None:
-                    on_session(list(dict.fromkeys(e[2] for e in events)))
-                heapq.heappush(heap, (events[0][0], next(counter), events, 0))
+                    conns = list(map(itemgetter(2), events))
+                    # identity first (C speed), then equality, as first seen
+                    on_session(
+                        list(dict.fromkeys(dict(zip(map(id, conns), conns, strict=True)).values()))
+                    )
+                active.append((events, 0))
             nxt = next(starts, None)
-        _, c, events, i = heap[0]
-        yield events[i][0], events[i][1]
-        if i + 1 < len(events):
-            heapq.heapreplace(heap, (events[i + 1][0], c, events, i + 1))
-        else:
-            heapq.heappop(heap)
+        batch: list[Event] = []
+        still: list[tuple[list[Event], int]] = []
+        for events, i in active:
+            j = bisect_left(events, end, lo=i, key=_ts)
+            batch += events[i:j]
+            if j < len(events):
+                still.append((events, j))
+        active = still
+        batch.sort(key=_ts)
+        yield batch
+
+
+def stream(
+    name: str, opts: SynthOptions, on_session: Callable[[list[Conn]], None] | None = None
+) -> Iterator[tuple[float, bytes]]:
+    """The scenario's frames in time order.  ``on_session`` gets each conversation's
+    connections (in first-packet order) when the scheduler admits it."""
+    for batch in _batches(name, opts, on_session):
+        for ts, frame, _ in batch:
+            yield ts, frame
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often, then restore its thresholds.
+
+    Synthesis allocates millions of short-lived tuples and makes no reference cycles of its
+    own, yet at CPython's default (a collection every 700 allocations) the collector keeps
+    rescanning the live window and takes a fifth of the run (measured: 2 M packets, 9.1-9.9 s
+    with default thresholds, 7.6-8.1 s with this; peak memory the same).  Cycles are still
+    collected, just later.  A collector switched off by the caller stays off."""
+    old = gc.get_threshold()
+    if old[0]:
+        gc.set_threshold(max(old[0], 100_000), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def synthesize(
@@ -533,7 +588,11 @@ def synthesize(
     tmp_truth = truth.with_name(f".{truth.name}.tmp")
     counts = [0, 0]
     try:
-        with PcapWriter(tmp_pcap) as w, open(tmp_truth, "w", encoding="utf-8") as tf:
+        with (
+            _fewer_collections(),
+            PcapWriter(tmp_pcap) as w,
+            open(tmp_truth, "w", encoding="utf-8") as tf,
+        ):
             tf.write("\t".join(TRUTH_COLUMNS) + "\n")
 
             def on_session(conns: list[Conn]) -> None:
@@ -542,10 +601,11 @@ def synthesize(
                     counts[0] += 1
                     counts[1] += conn.stage is not None
 
-            write = w.write
-            for ts, frame in stream(name, opts, on_session):
-                write(ts, frame)
-                if progress is not None and not w.packets & 0xFFFF:
+            mark = 0
+            for batch in _batches(name, opts, on_session):
+                w.write_events(batch)
+                if progress is not None and w.packets >> 16 != mark:
+                    mark = w.packets >> 16
                     progress(w.packets)
             packets = w.packets
         tmp_pcap.replace(out)

@@ -7,6 +7,7 @@ connection, streamed so that a ten-million-packet capture does not hold its trut
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,8 @@ Event = tuple[float, bytes, Conn]
 
 
 def _a(b: bytes) -> str:
-    return str(ipaddress.ip_address(b))
+    # inet_ntoa is the common case's fast path; ipaddress keeps IPv6's canonical form
+    return socket.inet_ntoa(b) if len(b) == 4 else str(ipaddress.ip_address(b))
 
 
 def truth_path(pcap: str | Path) -> Path:
