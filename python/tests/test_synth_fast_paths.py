@@ -12,6 +12,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skypewatch.gcpolicy import fewer_collections
 from skypewatch.synth import scenarios
 from skypewatch.synth.frames import checksum_reference, tcp_frame, udp_flow, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter
@@ -101,12 +102,12 @@ def test_windowed_merge_equals_a_heap_merge():
 
 def test_fewer_collections_restores_and_respects_a_disabled_collector():
     old = gc.get_threshold()
-    with scenarios._fewer_collections():
+    with fewer_collections():
         assert gc.get_threshold()[0] >= 100_000
     assert gc.get_threshold() == old
     try:
         gc.set_threshold(0)
-        with scenarios._fewer_collections():
+        with fewer_collections():
             assert gc.get_threshold()[0] == 0
     finally:
         gc.set_threshold(*old)

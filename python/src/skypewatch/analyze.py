@@ -14,6 +14,7 @@ from .capture import read_capture
 from .correlate import Correlator, CorrelatorOptions
 from .decode import SUPPORTED_LINK_TYPES, UnsupportedLinkType, check_link_type, decode
 from .errors import CaptureError, CaptureTruncated
+from .gcpolicy import fewer_collections
 from .records import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Notice, SkypeRecord
 from .tracker import Tracker, TrackerOptions
 from .zeeklog import ZeekLogWriter
@@ -116,24 +117,25 @@ def analyze(
     tracker = Tracker(on_record, tracker_options)
     total = sum(_size(c) for c in captures)
     done_before = 0
-    try:
-        for path in captures:
-            n_before = tracker.stats.packets
-            try:
-                _feed(path, tracker, progress, done_before, total)
-            except CaptureTruncated as exc:
-                summary.truncated = exc
-            if tracker.stats.packets == n_before and summary.truncated is None:
-                raise CaptureError(path, "capture holds no packets")
-            done_before += _size(path)
-            if summary.truncated is not None:
-                break
-        tracker.finish_all()
-        emit_notices(correlator.flush())
-    except BaseException:
-        skype_w.abort()
-        notice_w.abort()
-        raise
+    with fewer_collections():
+        try:
+            for path in captures:
+                n_before = tracker.stats.packets
+                try:
+                    _feed(path, tracker, progress, done_before, total)
+                except CaptureTruncated as exc:
+                    summary.truncated = exc
+                if tracker.stats.packets == n_before and summary.truncated is None:
+                    raise CaptureError(path, "capture holds no packets")
+                done_before += _size(path)
+                if summary.truncated is not None:
+                    break
+            tracker.finish_all()
+            emit_notices(correlator.flush())
+        except BaseException:
+            skype_w.abort()
+            notice_w.abort()
+            raise
     complete = summary.truncated is None
     summary.skype_log = skype_w.close(complete)
     summary.notice_log = notice_w.close(complete)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SkypewatchError
+from ..gcpolicy import fewer_collections
 from ..records import NOTICE_FIELDS, Notice
 from ..zeeklog import ZeekLogWriter
 from .engine import CorrelationEngine, EngineOptions
@@ -54,7 +55,7 @@ def run_offline(
     ]
     engine = CorrelationEngine(options)
     outdir.mkdir(parents=True, exist_ok=True)
-    with ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json) as writer:
+    with fewer_collections(), ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json) as writer:
         for item in in_time_order(streams, reorder_window):
             for n in engine.feed(item):
                 writer.write(n.values())

@@ -13,18 +13,17 @@ so memory depends on how many conversations overlap, not on the capture's length
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import random
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
+from ..gcpolicy import fewer_collections
 from . import messages as m
 from .background import background
 from .frames import SYN, TcpSession, tcp_frame, udp_flow, udp_frame
@@ -560,24 +559,6 @@ def stream(
             yield ts, frame
 
 
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often, then restore its thresholds.
-
-    Synthesis allocates millions of short-lived tuples and makes no reference cycles of its
-    own, yet at CPython's default (a collection every 700 allocations) the collector keeps
-    rescanning the live window and takes a fifth of the run (measured: 2 M packets, 9.1-9.9 s
-    with default thresholds, 7.6-8.1 s with this; peak memory the same).  Cycles are still
-    collected, just later.  A collector switched off by the caller stays off."""
-    old = gc.get_threshold()
-    if old[0]:
-        gc.set_threshold(max(old[0], 100_000), *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
 def synthesize(
     name: str, out: str | Path, opts: SynthOptions, progress: Callable[[int], None] | None = None
 ) -> SynthResult:
@@ -589,7 +570,7 @@ def synthesize(
     counts = [0, 0]
     try:
         with (
-            _fewer_collections(),
+            fewer_collections(),
             PcapWriter(tmp_pcap) as w,
             open(tmp_truth, "w", encoding="utf-8") as tf,
         ):
