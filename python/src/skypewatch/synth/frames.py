@@ -62,29 +62,13 @@ def _l4_checksum(src: bytes, dst: bytes, proto: int, segment: bytes) -> int:
     return c if c or proto == 6 else 0xFFFF
 
 
-def ip_frame(src: bytes, dst: bytes, proto: int, segment: bytes, ident: int = 0) -> bytes:
-    """An Ethernet frame carrying ``segment`` (a finished UDP/TCP header + payload)."""
-    if len(src) == 4:
-        hdr = struct.pack(
-            "!BBHHHBBH4s4s",
-            0x45,
-            0,
-            20 + len(segment),
-            ident & 0xFFFF,
-            0x4000,
-            64,
-            proto,
-            0,
-            src,
-            dst,
-        )
-        hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
-        return ETH_DST + ETH_SRC + b"\x08\x00" + hdr + segment
+def _ipv6_frame(src: bytes, dst: bytes, proto: int, segment: bytes) -> bytes:
+    """An Ethernet frame carrying ``segment`` (a finished UDP/TCP header + payload) over IPv6.
+    IPv4 frames are built in one piece by udp_frame and tcp_frame."""
     hdr = struct.pack("!IHBB16s16s", 0x60000000, len(segment), proto, 64, src, dst)
     return ETH_DST + ETH_SRC + b"\x86\xdd" + hdr + segment
 
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _UDP = struct.Struct("!HHHH")
 _TCP = struct.Struct("!HHIIBBHHH")
 # Ethernet + IPv4 + UDP/TCP headers in one pack: one allocation, then one concatenation.
@@ -104,7 +88,7 @@ def udp_frame(src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, id
     if len(src) != 4:
         seg = _UDP.pack(sport, dport, seg_len, 0) + payload
         c = _l4_checksum(src, dst, 17, seg)
-        return ip_frame(src, dst, 17, seg[:6] + struct.pack("!H", c) + seg[8:], ident)
+        return _ipv6_frame(src, dst, 17, seg[:6] + struct.pack("!H", c) + seg[8:])
     ident &= 0xFFFF
     addrs = int.from_bytes(src + dst, "big")
     ipc = ~(((_IP_CONST + 17 + seg_len + ident + addrs) % 0xFFFF) or 0xFFFF) & 0xFFFF
@@ -149,25 +133,8 @@ def udp_flow(src: bytes, sport: int, dst: bytes, dport: int) -> Callable[[bytes]
         seg_len = 8 + len(payload)
         head = heads.get(seg_len)
         if head is None:
-            ipc = ~(((_IP_CONST + 17 + seg_len + addrs) % 0xFFFF) or 0xFFFF) & 0xFFFF
-            head = _ETH_IPV4_UDP.pack(
-                _MACS,
-                0x0800,
-                0x45,
-                0,
-                20 + seg_len,
-                0,
-                0x4000,
-                64,
-                17,
-                ipc,
-                src,
-                dst,
-                sport,
-                dport,
-                seg_len,
-                0,
-            )[:-2]
+            # everything before the UDP checksum depends on the length, not the content
+            head = udp_frame(src, sport, dst, dport, bytes(seg_len - 8))[:40]
             heads[seg_len] = head
         pay = int.from_bytes(payload, "big")
         if seg_len & 1:
@@ -195,7 +162,7 @@ def tcp_frame(
     if len(src) != 4:
         seg = _TCP.pack(sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
         c = _l4_checksum(src, dst, 6, seg)
-        return ip_frame(src, dst, 6, seg[:16] + struct.pack("!H", c) + seg[18:], ident)
+        return _ipv6_frame(src, dst, 6, seg[:16] + struct.pack("!H", c) + seg[18:])
     ident &= 0xFFFF
     addrs = int.from_bytes(src + dst, "big")
     ipc = ~(((_IP_CONST + 6 + seg_len + ident + addrs) % 0xFFFF) or 0xFFFF) & 0xFFFF
