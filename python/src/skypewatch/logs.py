@@ -39,16 +39,11 @@ from typing import Any
 import pandas as pd
 
 from .errors import SkypewatchError
-from .records import NOTICE_FIELDS, SKYPE_FIELDS
+from .records import CONN_KEY_FIELDS, NOTICE_FIELDS, SKYPE_FIELDS
 from .zeeklog import EMPTY, UNSET, ZeekLogWriter, escape, unescape
 
 CONN_FIELDS = [
-    ("ts", "time"),
-    ("uid", "string"),
-    ("id.orig_h", "addr"),
-    ("id.orig_p", "port"),
-    ("id.resp_h", "addr"),
-    ("id.resp_p", "port"),
+    *CONN_KEY_FIELDS,
     ("proto", "enum"),
     ("service", "string"),
     ("duration", "interval"),

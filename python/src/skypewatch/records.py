@@ -16,13 +16,18 @@ PEER_ROLES = ("super_node", "login_server", "peer", "update_server")
 CONFIDENCES = ("possible", "likely", "confirmed")
 CONFIDENCE_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
 
-SKYPE_FIELDS: list[Field] = [
+# The columns Zeek's conn-related logs (conn, notice, skype) begin with: time, uid, conn_id.
+CONN_KEY_FIELDS: list[Field] = [
     ("ts", "time"),
     ("uid", "string"),
     ("id.orig_h", "addr"),
     ("id.orig_p", "port"),
     ("id.resp_h", "addr"),
     ("id.resp_p", "port"),
+]
+
+SKYPE_FIELDS: list[Field] = [
+    *CONN_KEY_FIELDS,
     ("proto", "enum"),
     ("duration", "interval"),
     ("stage", "string"),
@@ -107,12 +112,7 @@ class SkypeRecord:
 
 
 NOTICE_FIELDS: list[Field] = [
-    ("ts", "time"),
-    ("uid", "string"),
-    ("id.orig_h", "addr"),
-    ("id.orig_p", "port"),
-    ("id.resp_h", "addr"),
-    ("id.resp_p", "port"),
+    *CONN_KEY_FIELDS,
     ("fuid", "string"),
     ("file_mime_type", "string"),
     ("file_desc", "string"),
