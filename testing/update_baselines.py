@@ -86,6 +86,16 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="compare instead of writing")
     args = ap.parse_args()
     problems: list[str] = []
+
+    def sync(target: Path, text: str, stale: str) -> None:
+        """Write ``target``, or with --check record that it is missing or differs."""
+        if args.check:
+            if not target.exists() or target.read_text() != text:
+                problems.append(f"{target} {stale}")
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
     with tempfile.TemporaryDirectory() as tmp:
         for test, capture in baseline_tests():
             name = test_name(test)
@@ -94,24 +104,12 @@ def main() -> int:
                 continue
             skype, notice = python_output(capture, Path(tmp) / name)
             for fname, text in (("skype.canon", skype), ("notice.canon", notice)):
-                target = BASELINE / name / fname
-                if args.check:
-                    if not target.exists() or target.read_text() != text:
-                        problems.append(f"{target} differs from the Python engine's output")
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(text)
+                sync(BASELINE / name / fname, text, "differs from the Python engine's output")
     sig_dir = TESTS / "signatures"
     wanted = signature_tests()
     existing = {p.stem: p for p in sig_dir.glob("*.zeek")}
     for name, text in wanted.items():
-        target = sig_dir / f"{name}.zeek"
-        if args.check:
-            if not target.exists() or target.read_text() != text:
-                problems.append(f"{target} is not up to date")
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+        sync(sig_dir / f"{name}.zeek", text, "is not up to date")
     for stale in set(existing) - set(wanted):
         if args.check:
             problems.append(f"{existing[stale]} names a signature no trace shows")
