@@ -41,7 +41,8 @@ def resolve(path: str) -> Path:
 
 
 def test_name(test: Path) -> str:
-    return ".".join(test.relative_to(TESTS).with_suffix("").parts)
+    """btest's name for a test: its path under the test base, dots for slashes."""
+    return ".".join(test.relative_to(BTEST).with_suffix("").parts)
 
 
 def canonify(log: Path) -> str:

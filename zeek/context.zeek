@@ -30,14 +30,18 @@ type Endpoint: record {
 	recent: table[addr] of time &default=table();
 };
 
-## (client, peer, peer port) -> when the client last probed it.
-global probes: table[addr, addr, port] of time &write_expire=probe_tcp_window;
+# Ports are kept as numbers: Skype listens on one port number for UDP and TCP, so a
+# UDP probe to peer:N explains TCP to peer:N, and a port value carries its protocol.
+
+## (client, peer, peer port number) -> when the client last probed it.
+global probes: table[addr, addr, count] of time &write_expire=probe_tcp_window;
 
 ## (client, peer) -> when the client last probed any port of it.
 global probed_hosts: table[addr, addr] of time &write_expire=probe_tcp_window;
 
-## UDP endpoints that sent a U1-shaped datagram or were proven to speak Skype.
-global endpoints: table[addr, port] of Endpoint &read_expire=endpoint_idle;
+## (address, port number) of UDP endpoints that sent a U1-shaped datagram or were
+## proven to speak Skype.
+global endpoints: table[addr, count] of Endpoint &read_expire=endpoint_idle;
 
 ## Hosts with confirmed evidence -> when it was seen.
 global confirmed: table[addr] of time &write_expire=endpoint_idle;
@@ -54,17 +58,18 @@ function room_for(n: count): bool
 ## Applies a probe to the tables (shared by local detection and cluster updates).
 function apply_probe(ts: time, client: addr, peer: addr, peer_p: port)
 	{
-	if ( [client, peer, peer_p] in probes || room_for(|probes|) )
-		probes[client, peer, peer_p] = ts;
+	local n = port_to_count(peer_p);
+	if ( [client, peer, n] in probes || room_for(|probes|) )
+		probes[client, peer, n] = ts;
 	if ( [client, peer] in probed_hosts || room_for(|probed_hosts|) )
 		probed_hosts[client, peer] = ts;
 	}
 
-function get_endpoint(ts: time, a: addr, p: port): Endpoint
+function get_endpoint(ts: time, a: addr, n: count): Endpoint
 	{
-	if ( [a, p] !in endpoints )
-		endpoints[a, p] = Endpoint($last_seen=ts);
-	local ep = endpoints[a, p];
+	if ( [a, n] !in endpoints )
+		endpoints[a, n] = Endpoint($last_seen=ts);
+	local ep = endpoints[a, n];
 	if ( ts > ep$last_seen )
 		ep$last_seen = ts;
 	return ep;
@@ -72,12 +77,13 @@ function get_endpoint(ts: time, a: addr, p: port): Endpoint
 
 function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
 	{
-	if ( ! shaped && [a, p] !in endpoints )
+	local n = port_to_count(p);
+	if ( ! shaped && [a, n] !in endpoints )
 		return;
-	if ( [a, p] !in endpoints && ! room_for(|endpoints|) )
+	if ( [a, n] !in endpoints && ! room_for(|endpoints|) )
 		return;
 
-	local ep = get_endpoint(ts, a, p);
+	local ep = get_endpoint(ts, a, n);
 	++ep$flows;
 	if ( ! shaped )
 		return;
@@ -117,9 +123,10 @@ function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
 
 function apply_prove(ts: time, a: addr, p: port)
 	{
-	if ( [a, p] !in endpoints && ! room_for(|endpoints|) )
+	local n = port_to_count(p);
+	if ( [a, n] !in endpoints && ! room_for(|endpoints|) )
 		return;
-	local ep = get_endpoint(ts, a, p);
+	local ep = get_endpoint(ts, a, n);
 	ep$proven = T;
 	}
 
@@ -139,7 +146,7 @@ function note_probe(ts: time, client: addr, peer: addr, peer_p: port)
 ## The first datagram of a UDP flow that *a*:*p* started.
 function note_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
 	{
-	if ( ! shaped && [a, p] !in endpoints )
+	if ( ! shaped && [a, port_to_count(p)] !in endpoints )
 		return;
 	apply_new_flow(ts, a, p, peer, shaped);
 	event Skype::context_update(2, ts, a, peer, p, shaped);
@@ -161,9 +168,10 @@ function confirm_host(ts: time, a: addr)
 
 function probed(ts: time, client: addr, peer: addr, peer_p: port): bool
 	{
-	if ( [client, peer, peer_p] !in probes )
+	local n = port_to_count(peer_p);
+	if ( [client, peer, n] !in probes )
 		return F;
-	local d = ts - probes[client, peer, peer_p];
+	local d = ts - probes[client, peer, n];
 	return d >= 0sec && d <= probe_tcp_window;
 	}
 
@@ -177,12 +185,14 @@ function probed_host(ts: time, client: addr, peer: addr): bool
 
 function endpoint_proven(a: addr, p: port): bool
 	{
-	return [a, p] in endpoints && endpoints[a, p]$proven;
+	local n = port_to_count(p);
+	return [a, n] in endpoints && endpoints[a, n]$proven;
 	}
 
 function endpoint_fanout(a: addr, p: port): bool
 	{
-	return [a, p] in endpoints && endpoints[a, p]$fanout;
+	local n = port_to_count(p);
+	return [a, n] in endpoints && endpoints[a, n]$fanout;
 	}
 
 function is_confirmed(a: addr): bool

@@ -349,8 +349,9 @@ function earlier(x: time, y: time): int
 ## End of input: every qualified client still waiting gets its notice, oldest first.
 event zeek_done()
 	{
-	local order: vector of time = vector();
-	local byts: table[time] of set[addr] = table();
+	# "order" would shadow the order() built-in.
+	local due_times: vector of time = vector();
+	local by_ts: table[time] of set[addr] = table();
 	local queued: set[addr] = set();
 	for ( _, those in waiting )
 		for ( a in those )
@@ -359,18 +360,18 @@ event zeek_done()
 		{
 		if ( a !in clients || clients[a]$notified )
 			next;
-		local t = clients[a]$last_ts;
-		if ( t !in byts )
+		local last = clients[a]$last_ts;
+		if ( last !in by_ts )
 			{
-			byts[t] = set();
-			order += t;
+			by_ts[last] = set();
+			due_times += last;
 			}
-		add byts[t][a];
+		add by_ts[last][a];
 		}
-	sort(order, earlier);
-	for ( _, t in order )
-		for ( a in byts[t] )
-			raise_client_notice(a, clients[a]);
+	sort(due_times, earlier);
+	for ( _, due in due_times )
+		for ( b in by_ts[due] )
+			raise_client_notice(b, clients[b]);
 	}
 
 event Skype::correlated_notice(ts: time, note: string, client: addr,

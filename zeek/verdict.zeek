@@ -162,7 +162,9 @@ function judge(c: connection, hits: vector of Hit, host_confirmed: bool): Info
 		role = "peer";
 		}
 
-	local ordered = sort(copy(hits), by_strength_then_name);
+	# sort() works in place and returns any: sort a copy, then iterate it.
+	local ordered = copy(hits);
+	sort(ordered, by_strength_then_name);
 	local texts: vector of string = vector();
 	for ( _, h in ordered )
 		texts += h$evidence;
