@@ -91,7 +91,7 @@ def test_truncated_capture_is_analysed_then_reported(tmp_path, capsys, trace):
 
 def test_bad_option_values(capsys, trace):
     assert main(["analyze", str(trace), "--udp-timeout", "0"]) == 2
-    assert "--udp-timeout must be a positive number" in _err(capsys)
+    assert "--udp-timeout: must be greater than 0" in _err(capsys)
     assert main(["analyze", str(trace), "--local-nets", "10.0.0.0/8,banana"]) == 2
     assert "'banana' is not a network" in _err(capsys)
 

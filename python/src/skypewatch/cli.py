@@ -11,11 +11,31 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .cliargs import (
+    OneLineParser,
+    network,
+    networks,
+    nonempty,
+    real,
+    seconds,
+    timestamp,
+    websocket,
+    whole,
+)
 from .errors import SkypewatchError
+from .outpaths import output_dir, output_file
 
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+# Upper bounds of the numeric options: far beyond any sensible setting, well inside what the
+# engine's clocks and tables can mean.
+DAY = 86_400.0
+MAX_WINDOW = DAY  # timeouts, probe window, notice settle time
+MAX_REORDER = 7 * DAY
+MAX_FANOUT_PEERS = 1_000
+MAX_SEED = 2**64 - 1
 
 DESCRIPTION = """\
 Detect legacy peer-to-peer Skype (1.x-7.x) in packet captures and Zeek logs.
@@ -46,11 +66,13 @@ logs lack the closing '#close' line.
 
 
 def _local_nets_option(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--local-nets", default=None, metavar="CIDR[,CIDR...]", help=help_text)
+    parser.add_argument(
+        "--local-nets", type=networks, default=None, metavar="CIDR[,CIDR...]", help=help_text
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="skypewatch",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -71,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "-o",
         "--output",
+        type=nonempty,
         default="skypewatch-out",
         metavar="DIR",
         help="directory for the logs (created if missing; default: %(default)s)",
@@ -79,14 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--quiet", "-q", action="store_true", help="no summary on stdout")
     a.add_argument(
         "--udp-timeout",
-        type=float,
+        type=seconds(MAX_WINDOW),
         default=60.0,
         metavar="S",
         help="UDP inactivity timeout in seconds, as Zeek's (default: %(default)s)",
     )
     a.add_argument(
         "--probe-window",
-        type=float,
+        type=seconds(MAX_WINDOW),
         default=60.0,
         metavar="S",
         help="seconds after a UDP probe in which TCP to the same peer counts as its"
@@ -94,14 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument(
         "--fanout-peers",
-        type=int,
+        type=whole(2, MAX_FANOUT_PEERS),
         default=5,
         metavar="N",
         help="distinct hosts one UDP port must probe to count as fan-out (default: %(default)s)",
     )
     a.add_argument(
         "--settle",
-        type=float,
+        type=seconds(MAX_WINDOW),
         default=120.0,
         metavar="S",
         help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
@@ -139,11 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--zeek",
+        type=websocket,
         metavar="ws://HOST:PORT",
         help="run live against Zeek's WebSocket API instead of reading logs",
     )
     r.add_argument(
         "--topic",
+        type=nonempty,
         default="zeek/skype/",
         metavar="PREFIX",
         help="topic prefix of the package's events (default: %(default)s)",
@@ -151,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "-o",
         "--output",
+        type=nonempty,
         default="skypewatch-out",
         metavar="DIR",
         help="directory for notice.log (default: %(default)s)",
@@ -158,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="write JSON lines instead of Zeek TSV")
     r.add_argument(
         "--probe-window",
-        type=float,
+        type=seconds(MAX_WINDOW),
         default=60.0,
         metavar="S",
         help="seconds after a probe in which TCP to the peer is its follow-up"
@@ -166,14 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--settle",
-        type=float,
+        type=seconds(MAX_WINDOW),
         default=120.0,
         metavar="S",
         help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
     )
     r.add_argument(
         "--reorder-window",
-        type=float,
+        type=seconds(MAX_REORDER),
         default=3600.0,
         metavar="S",
         help="offline: seconds of records held to put them in time order (default: %(default)s)",
@@ -207,13 +233,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument(
         "--client",
+        type=network,
         action="append",
         default=[],
         metavar="ADDR|CIDR",
         help="only these clients (repeatable)",
     )
-    q.add_argument("--since", metavar="T", help="from this time (ISO 8601 or epoch seconds)")
-    q.add_argument("--until", metavar="T", help="up to this time")
+    q.add_argument(
+        "--since", type=timestamp, metavar="T", help="from this time (ISO 8601 or epoch seconds)"
+    )
+    q.add_argument("--until", type=timestamp, metavar="T", help="up to this time")
     q.add_argument(
         "--stage",
         action="append",
@@ -233,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help="table, csv, json or parquet (default: %(default)s)",
     )
-    q.add_argument("-o", "--output", metavar="FILE", help="write to FILE (parquet needs it)")
+    q.add_argument(
+        "-o", "--output", type=nonempty, metavar="FILE", help="write to FILE (parquet needs it)"
+    )
     _local_nets_option(q, "inside networks, for local-super-nodes (default: private space)")
     q.set_defaults(func=_cmd_query)
 
@@ -249,15 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "-o",
         "--output",
+        type=nonempty,
         default="skype-report.html",
         metavar="HTML",
         help="the report file (default: %(default)s)",
     )
-    rp.add_argument("--png", metavar="DIR", help="also write the plots as PNG files here")
+    rp.add_argument(
+        "--png", type=nonempty, metavar="DIR", help="also write the plots as PNG files here"
+    )
     rp.add_argument("--title", default="Legacy Skype on the network", help="report title")
     rp.set_defaults(func=_cmd_report)
 
-    from .synth.scenarios import describe
+    from .synth.scenarios import MAX_BACKGROUND, MAX_CLIENTS, MAX_DURATION, describe
 
     y = sub.add_parser(
         "synth",
@@ -280,32 +314,39 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument(
         "-o",
         "--output",
+        type=nonempty,
         required=True,
         metavar="OUT",
         help="pcap file to write (a directory with --all)",
     )
     y.add_argument(
         "--clients",
-        type=int,
+        type=whole(1, MAX_CLIENTS),
         default=1,
         metavar="N",
-        help="Skype clients starting up (default: %(default)s)",
+        help=f"Skype clients starting up, 1-{MAX_CLIENTS:,} (default: %(default)s)",
     )
-    y.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default: 1)")
+    y.add_argument(
+        "--seed",
+        type=whole(0, MAX_SEED),
+        default=1,
+        metavar="S",
+        help="random seed, 0 to 2^64-1 (default: 1)",
+    )
     y.add_argument(
         "--duration",
-        type=float,
+        type=real(10.0, MAX_DURATION),
         default=120.0,
         metavar="T",
-        help="seconds the capture spans (default: %(default)s)",
+        help=f"seconds the capture spans, 10-{MAX_DURATION:,.0f} (default: %(default)s)",
     )
     y.add_argument(
         "--background",
-        type=float,
+        type=real(0.0, MAX_BACKGROUND),
         default=0.0,
         metavar="RATE",
         help="benign background (DNS, TLS, QUIC, uTP, DHT, RTP), in packets per"
-        " second (default: none)",
+        f" second, up to {MAX_BACKGROUND:,.0f} (default: none)",
     )
     y.set_defaults(func=_cmd_synth)
     return p
@@ -331,19 +372,13 @@ def trace_name(scenario: str, clients: int, background: float) -> str:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from .synth.scenarios import SCENARIOS, SynthOptions, synthesize
+    from .synth.truth import truth_path
 
-    if args.clients < 1:
-        raise SkypewatchError("--clients must be at least 1")
-    if args.duration < 10:
-        raise SkypewatchError("--duration must be at least 10 seconds")
-    if args.background < 0:
-        raise SkypewatchError("--background must not be negative")
     if args.all:
-        out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
+        names = [trace_name(*t) for t in TRACE_SET]
+        out = output_dir(args.output, "-o", names + [truth_path(n).name for n in names])
         for scenario, clients, bg in TRACE_SET:
             r = synthesize(
                 scenario,
@@ -358,9 +393,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         raise SkypewatchError(
             f"unknown scenario {args.scenario!r}; choose from {', '.join(SCENARIOS)}"
         )
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise SkypewatchError(f"{out.parent}: output directory does not exist")
+    out = output_file(args.output, "-o", atomic=True)
+    output_file(truth_path(out), "-o (its truth file)", atomic=True)
     opts = SynthOptions(args.clients, args.seed, args.duration, args.background)
     tty = sys.stderr.isatty()
 
@@ -379,22 +413,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _local_nets(text: str | None) -> tuple[str, ...] | None:
-    import ipaddress
-
-    if not text:
-        return None
-    nets = tuple(n.strip() for n in text.split(",") if n.strip())
-    for n in nets:
-        try:
-            ipaddress.ip_network(n, strict=False)
-        except ValueError:
-            raise SkypewatchError(f"--local-nets: {n!r} is not a network") from None
-    return nets
-
-
 def _cmd_correlate(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from .correlate import CorrelatorOptions
     from .correlate.engine import EngineOptions
@@ -402,20 +421,11 @@ def _cmd_correlate(args: argparse.Namespace) -> int:
 
     if bool(args.logs or args.conn) == bool(args.zeek):
         raise SkypewatchError("give either LOG files (offline) or --zeek ws://HOST:PORT (live)")
-    for name in ("probe_window", "settle", "reorder_window"):
-        if getattr(args, name) <= 0:
-            raise SkypewatchError(f"--{name.replace('_', '-')} must be a positive number")
-    nets = _local_nets(args.local_nets)
+    nets = args.local_nets
     corr = CorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     opts = EngineOptions(probe_window=args.probe_window, correlator=corr)
-    out = Path(args.output)
+    out = output_dir(args.output, "-o", ["notice.log"])
     if args.zeek:
-        from .zeekws.client import websocket_url
-
-        try:
-            websocket_url(args.zeek)
-        except ValueError as exc:
-            raise SkypewatchError(str(exc)) from None
         client, engine = run_live(args.zeek, args.topic, out, opts, args.json)
         s = client.stats
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
@@ -460,6 +470,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     if args.view not in VIEWS:
         raise SkypewatchError(f"unknown view {args.view!r}; choose from {', '.join(VIEWS)}")
+    _check_query_output(args)
     flt = Filter(
         networks=[parse_network(c) for c in args.client],
         since=parse_time(args.since) if args.since else None,
@@ -467,14 +478,35 @@ def _cmd_query(args: argparse.Namespace) -> int:
         stages=set(args.stage),
         min_confidence=args.min_confidence,
     )
-    df = run_query(args.logs, args.view, flt, _local_nets(args.local_nets) or PRIVATE)
+    if flt.since is not None and flt.until is not None and flt.since > flt.until:
+        raise SkypewatchError(f"--since {args.since} is later than --until {args.until}")
+    df = run_query(args.logs, args.view, flt, args.local_nets or PRIVATE)
     text = render(df, args.format, args.output)
     if text is not None:
         sys.stdout.write(text)
     return EXIT_OK
 
 
+def _check_query_output(args: argparse.Namespace) -> None:
+    """What render() would refuse after reading every log, refused before reading any."""
+    from .query import FORMATS
+    from .records import STAGES
+
+    if args.format not in FORMATS:
+        raise SkypewatchError(f"unknown format {args.format!r}; choose from {', '.join(FORMATS)}")
+    for stage in args.stage:
+        if stage not in STAGES:
+            raise SkypewatchError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+    if args.format == "parquet" and not args.output:
+        raise SkypewatchError("--format parquet writes a file: give -o FILE")
+    if args.output:
+        output_file(args.output, "-o", inputs=args.logs)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
+    output_file(args.output, "-o", make_parent=True, inputs=args.logs)
+    if args.png:
+        output_dir(args.png, "--png")
     _analyst()
     from .report import build_report
 
@@ -495,12 +527,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from .hostctx import HostOptions
     from .tracker import TrackerOptions
 
-    for name in ("udp_timeout", "probe_window", "settle"):
-        if getattr(args, name) <= 0:
-            raise SkypewatchError(f"--{name.replace('_', '-')} must be a positive number")
-    if args.fanout_peers < 2:
-        raise SkypewatchError("--fanout-peers must be at least 2")
-    nets = _local_nets(args.local_nets)
+    output_dir(args.output, "-o", ["skype.log", "notice.log"])
+    nets = args.local_nets
     corr = CorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     topts = TrackerOptions(
         udp_timeout=args.udp_timeout,
@@ -521,7 +549,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage error (already reported in one line), --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     try:
         return args.func(args)
     except SkypewatchError as exc:

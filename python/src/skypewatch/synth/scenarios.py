@@ -107,6 +107,21 @@ class SynthOptions:
     duration: float = 120.0
     background: float = 0.0  # background packets per second (approximate)
 
+    def __post_init__(self) -> None:
+        # nan or inf would never end (the scheduler compares against them); pcap seconds
+        # are 32 bits, so the capture's clock must stay well inside them
+        if not 1 <= self.clients <= MAX_CLIENTS:
+            raise ValueError(f"clients must be between 1 and {MAX_CLIENTS:,}")
+        if not (math.isfinite(self.duration) and 0 < self.duration <= MAX_DURATION):
+            raise ValueError(f"duration must be positive and at most {MAX_DURATION:,.0f} s")
+        if not (math.isfinite(self.background) and 0 <= self.background <= MAX_BACKGROUND):
+            raise ValueError(f"background must be between 0 and {MAX_BACKGROUND:,.0f} packets/s")
+
+
+MAX_CLIENTS = 1_000_000
+MAX_DURATION = 30 * 86_400.0
+MAX_BACKGROUND = 1_000_000.0
+
 
 @dataclass(slots=True)
 class SynthResult:

@@ -1,0 +1,159 @@
+"""Argument types for the command line: every value is checked where argparse reads it.
+
+Each type refuses what would make a command crash, hang or run without end (``nan``, ``inf``,
+numbers beyond what the option can mean, thousands of digits, empty text) with an
+``argparse.ArgumentTypeError``; :class:`OneLineParser` turns that into one line on stderr and
+exit code 2, before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+# Times beyond this are no capture's (pandas' nanosecond clock ends in 2262).
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_MAX_TEXT = 200  # how much of a refused value an error message repeats
+_INTEGER = re.compile(r"([+-]?)([0-9]+)")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "...")
+
+
+def _num(value: float) -> str:
+    return f"{int(value):,}" if value.is_integer() else f"{value:g}"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line (the usage synopsis is one ``--help`` away), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def real(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    """A finite number in ``[low, high]`` (``(low, high]`` with *low_open*)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {_shown(text)}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {_shown(text)}")
+        if value < low or value > high or (low_open and value == low):
+            lower = f"greater than {_num(low)}" if low_open else f"at least {_num(low)}"
+            raise argparse.ArgumentTypeError(
+                f"must be {lower} and at most {_num(high)}, not {_shown(text)}"
+            )
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def seconds(high: float) -> Callable[[str], float]:
+    """A positive, finite number of seconds up to *high*."""
+    return real(0.0, high, low_open=True)
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """A whole number in ``[low, high]``, written in decimal digits."""
+
+    def parse(text: str) -> int:
+        match = _INTEGER.fullmatch(text.strip())
+        if match is None:
+            raise argparse.ArgumentTypeError(f"not a whole number: {_shown(text)}")
+        sign, digits = match.groups()
+        digits = digits.lstrip("0") or "0"
+        # thousands of digits: refused by their count, before int() spends time on them
+        if len(digits) > len(str(max(abs(low), abs(high)))):
+            raise argparse.ArgumentTypeError(
+                f"must be between {low:,} and {high:,}, not a {len(digits)}-digit number"
+            )
+        value = int(sign + digits)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}, not {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def network(text: str) -> str:
+    """An address or CIDR network (host bits allowed); returned as given."""
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an address or network: {_shown(text)}") from None
+    return text.strip()
+
+
+def networks(text: str) -> tuple[str, ...]:
+    """``CIDR[,CIDR...]``: at least one network, each valid."""
+    nets = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not nets:
+        raise argparse.ArgumentTypeError("give at least one network (CIDR[,CIDR...])")
+    for n in nets:
+        try:
+            ipaddress.ip_network(n, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_shown(n)} is not a network") from None
+    return nets
+
+
+def timestamp(text: str) -> str:
+    """ISO 8601 (UTC unless it names an offset) or epoch seconds, between 1970 and 2200.
+
+    Returned as given: the query parses it again at full precision."""
+    s = text.strip()
+    try:
+        epoch: float | None = float(s)
+    except ValueError:
+        epoch = None
+    if epoch is not None:
+        if not math.isfinite(epoch) or not 0 <= epoch < _LATEST.timestamp():
+            raise argparse.ArgumentTypeError(
+                f"epoch seconds must be finite and between 0 and {_LATEST.timestamp():.0f},"
+                f" not {_shown(text)}"
+            )
+        return s
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {_shown(text)} (use ISO 8601 or epoch seconds)"
+        ) from None
+    # compare the wall-clock fields before any conversion: year 1 minus an offset overflows
+    if not 1970 <= t.year < _LATEST.year:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not between 1970 and 2200")
+    return s
+
+
+def websocket(text: str) -> str:
+    """``ws://HOST:PORT`` or ``wss://...``, port 1-65535 when given."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port  # ValueError when out of range or not a number
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: {exc}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"not a WebSocket URL: {_shown(text)} (expected ws://HOST:PORT)"
+        )
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: port must be 1-65535")
+    return text.strip()
