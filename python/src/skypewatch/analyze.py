@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .capture import read_capture
+from .capture import check_readable, read_capture
 from .correlate import Correlator, CorrelatorOptions
 from .decode import SUPPORTED_LINK_TYPES, UnsupportedLinkType, check_link_type, decode
 from .errors import CaptureError, CaptureTruncated
@@ -93,9 +93,8 @@ def analyze(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CaptureError(outdir, f"cannot create output directory: {exc.strerror}") from None
-    for c in captures:  # fail before any work on the commonest mistake
-        if not Path(c).exists():
-            raise CaptureError(c, "no such file")
+    for c in captures:  # fail before any work: missing, unreadable, a directory
+        check_readable(c)
     summary = Summary(captures=len(captures))
     started = time.perf_counter()
     correlator = Correlator(correlator_options)

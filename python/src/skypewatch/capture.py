@@ -3,16 +3,25 @@
 The reader yields ``(timestamp, link_type, frame)`` for every captured frame.  It is written
 with ``struct.unpack_from`` over large buffered reads rather than a general packet library,
 because record iteration dominates the cost of analysing a capture (see the README's
-benchmark figures).  Anything wrong with the file raises :class:`CaptureError`; a file that
-ends in the middle of a record raises :class:`CaptureTruncated` *after* every complete
-record before it has been yielded, so the caller can analyse what was readable.
+benchmark figures).
+
+A capture is untrusted input.  Every length is checked against the bytes it claims before
+anything is unpacked from them, so no ``struct.error``, ``IndexError`` or ``OverflowError``
+can come out of here: a file that is not a capture raises :class:`CaptureError`; one that
+ends inside a record, or whose structure breaks part-way (a block too short for its type, an
+option running past its block, a packet longer than its block, an undeclared interface, an
+absurd timestamp resolution), raises :class:`CaptureTruncated` *after* every complete record
+before it has been yielded, so the caller can analyse what was readable.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO, NoReturn
 
 from .errors import CaptureError, CaptureTruncated
 
@@ -23,139 +32,288 @@ _PCAP_MAGICS = {
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+_BYTE_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 _CHUNK = 1 << 22
 
+# Larger than any link layer's frame (Wireshark's limit is 262,144 bytes): beyond this a
+# length field is garbage, and believing it would mean reading gigabytes.
+MAX_CAPLEN = 262_144 * 4
+MAX_BLOCK = 1 << 27  # 128 MiB, as Wireshark's pcapng reader
+# pcap's clock is 32-bit seconds (until 2106); a pcapng time beyond it is a broken resolution
+MAX_SECONDS = float(1 << 32)
+
+_SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000002, 0x00000003, 0x00000006
+# Smallest total length of each block: 12 bytes of framing plus its fixed fields.
+_MIN_BLOCK = {_SHB: 28, _IDB: 20, _PB: 32, _SPB: 16, _EPB: 32}
+_BLOCK_NAME = {
+    _SHB: "section header",
+    _IDB: "interface description",
+    _PB: "packet",
+    _SPB: "simple packet",
+    _EPB: "enhanced packet",
+}
+_OPT_TSRESOL = 9
+
 Frame = tuple[float, int, bytes]
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError):
+        raise CaptureError(path, "no such file") from None
+    except IsADirectoryError:
+        raise CaptureError(path, "is a directory, not a capture file") from None
+    except OSError as exc:
+        raise CaptureError(path, f"cannot open: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL byte in the name
+        raise CaptureError(path, "not a valid file name") from None
+
+
+def check_readable(path: str | Path) -> None:
+    """Raise :class:`CaptureError` now if *path* cannot be opened (before any work)."""
+    path = Path(path)
+    try:
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            return  # opening a pipe twice would wait for, then cut off, its writer
+    except (OSError, ValueError):
+        pass  # _open says what is wrong
+    _open(path).close()
 
 
 def read_capture(path: str | Path) -> Iterator[Frame]:
     """Yield the frames of one pcap or pcapng file, in file order."""
     path = Path(path)
+    fh = _open(path)
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed in the finally below
-    except FileNotFoundError:
-        raise CaptureError(path, "no such file") from None
-    except IsADirectoryError:
-        raise CaptureError(path, "is a directory, not a capture file") from None
-    except OSError as exc:
-        raise CaptureError(path, f"cannot open: {exc.strerror}") from None
-    try:
-        head = fh.read(4)
-        if not head:
+        src = _Input(path, fh)
+        if not src.have(4):
+            if src.have(1):
+                raise CaptureError(path, "not a pcap or pcapng capture (too short)")
             raise CaptureError(path, "empty file, not a capture")
+        head = src.buf[:4]
         if head in _PCAP_MAGICS:
-            yield from _read_pcap(path, fh, head)
+            yield from _read_pcap(src, head)
         elif head == _PCAPNG_SHB:
-            yield from _read_pcapng(path, fh, head)
+            yield from _read_pcapng(src)
         else:
             raise CaptureError(path, "not a pcap or pcapng capture (unknown magic number)")
     finally:
         fh.close()
 
 
-def _read_pcap(path: Path, fh, magic: bytes) -> Iterator[Frame]:
+class _Input:
+    """The file through one large buffer.  ``have(n)``: are *n* bytes there from ``pos``?
+
+    Memory follows the bytes actually in the file, never a length field's claim."""
+
+    __slots__ = ("base", "buf", "fh", "path", "pos")
+
+    def __init__(self, path: Path, fh: BinaryIO) -> None:
+        self.path = path
+        self.fh = fh
+        self.buf = b""
+        self.pos = 0
+        self.base = 0  # file offset of buf[0]
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def have(self, n: int) -> bool:
+        avail = len(self.buf) - self.pos
+        if avail >= n:
+            return True
+        parts = [self.buf[self.pos :]]
+        while avail < n:
+            try:
+                more = self.fh.read(_CHUNK)
+            except OSError as exc:
+                raise CaptureError(self.path, f"read error: {exc.strerror or exc}") from None
+            if not more:
+                break
+            parts.append(more)
+            avail += len(more)
+        self.base += self.pos
+        self.buf = b"".join(parts)
+        self.pos = 0
+        return avail >= n
+
+
+def _read_pcap(src: _Input, magic: bytes) -> Iterator[Frame]:
+    path = src.path
     endian, resolution = _PCAP_MAGICS[magic]
-    header = magic + fh.read(20)
-    if len(header) < 24:
+    if not src.have(24):
         raise CaptureError(path, "not a capture: pcap file header is cut short")
-    link_type = struct.unpack_from(endian + "I", header, 20)[0] & 0x0FFFFFFF
-    rec = struct.Struct(endian + "IIII")
-    unpack_rec = rec.unpack_from
-    buf = b""
-    pos = 0
-    offset = 24  # file offset of buf[0]
+    link_type = struct.unpack_from(endian + "I", src.buf, src.pos + 20)[0] & 0x0FFFFFFF
+    src.pos += 24
+    unpack_rec = struct.Struct(endian + "IIII").unpack_from
+    buf, pos = src.buf, src.pos
     index = 0
     while True:
         if len(buf) - pos < 16:
-            more = fh.read(_CHUNK)
-            buf = buf[pos:] + more
-            offset += pos
-            pos = 0
-            if not more:
-                if buf:
-                    raise CaptureTruncated(path, index, offset, "record header cut short")
+            src.pos = pos
+            if not src.have(16):
+                if src.have(1):
+                    raise CaptureTruncated(path, index, src.offset, "record header cut short")
                 return
-            continue
+            buf, pos = src.buf, src.pos
         sec, frac, incl, _orig = unpack_rec(buf, pos)
-        if incl > 262144 * 4:
+        if incl > MAX_CAPLEN:
             raise CaptureTruncated(
-                path, index, offset + pos, f"corrupt record (captured length {incl})"
+                path,
+                index,
+                src.base + pos,
+                f"corrupt record (captured length {incl})",
+                damaged=True,
             )
         end = pos + 16 + incl
         if end > len(buf):
-            more = fh.read(max(_CHUNK, incl + 16))
-            if not more:
-                raise CaptureTruncated(path, index, offset + pos, "packet data cut short")
-            buf = buf[pos:] + more
-            offset += pos
-            pos = 0
-            continue
+            src.pos = pos
+            if not src.have(16 + incl):
+                raise CaptureTruncated(path, index, src.offset, "packet data cut short")
+            buf, pos = src.buf, src.pos
+            end = pos + 16 + incl
         yield sec + frac * resolution, link_type, buf[pos + 16 : end]
         pos = end
         index += 1
 
 
-def _read_pcapng(path: Path, fh, magic: bytes) -> Iterator[Frame]:
-    data_offset = 0
-    endian = "<"
-    interfaces: list[tuple[int, float]] = []  # (link_type, seconds per tick)
+class _Section:
+    """What a pcapng section has declared so far: byte order and interfaces."""
+
+    __slots__ = ("endian", "head", "interfaces", "packet", "u32")
+
+    def __init__(self, endian: str) -> None:
+        self.endian = endian
+        self.head = struct.Struct(endian + "II").unpack_from  # block type, total length
+        self.u32 = struct.Struct(endian + "I").unpack_from
+        self.packet = struct.Struct(endian + "IIII").unpack_from  # EPB: iface, ts, caplen
+        self.interfaces: list[tuple[int, float, int]] = []  # link type, seconds/tick, snaplen
+
+
+def _block_name(btype: int) -> str:
+    return _BLOCK_NAME.get(btype, f"type 0x{btype:08x}")
+
+
+def _read_pcapng(src: _Input) -> Iterator[Frame]:
+    path = src.path
+    section: _Section | None = None
     index = 0
-    first = True
+    buf, pos = src.buf, src.pos  # pos: the current block's first byte
+
+    def broken(why: str, *, cut: bool = False) -> NoReturn:
+        if section is None:  # the first section header is broken: this is no capture at all
+            raise CaptureError(path, f"not a pcapng capture: {why}")
+        raise CaptureTruncated(path, index, src.base + pos, why, damaged=not cut)
+
     while True:
-        head = magic if first else fh.read(4)
-        first = False
-        if not head:
-            return
-        rest = fh.read(8)
-        if len(head) < 4 or len(rest) < 8:
-            raise CaptureTruncated(path, index, data_offset, "block header cut short")
-        if head == _PCAPNG_SHB:
-            bom = rest[4:8]
-            if bom == b"\x4d\x3c\x2b\x1a":
-                endian = "<"
-            elif bom == b"\x1a\x2b\x3c\x4d":
-                endian = ">"
-            else:
-                raise CaptureError(path, "not a capture: pcapng byte-order magic is wrong")
-            interfaces = []
-        block_type = struct.unpack(endian + "I", head)[0]
-        block_len = struct.unpack_from(endian + "I", rest, 0)[0]
-        if block_len < 12 or block_len % 4:
-            raise CaptureTruncated(path, index, data_offset, f"corrupt block length {block_len}")
-        body = rest[4:] + fh.read(block_len - 12)
-        if len(body) < block_len - 8:
-            raise CaptureTruncated(path, index, data_offset, "block cut short")
-        body = body[: block_len - 12]
-        data_offset += block_len
-        if block_type == 0x00000001:  # Interface Description Block
-            link_type = struct.unpack_from(endian + "H", body, 0)[0]
-            interfaces.append((link_type, _if_tsresol(body[8:], endian)))
-        elif block_type == 0x00000006:  # Enhanced Packet Block
-            iface, ts_hi, ts_lo, incl = struct.unpack_from(endian + "IIII", body, 0)
+        if len(buf) - pos < 12:  # the smallest block
+            src.pos = pos
+            whole = src.have(12)
+            buf, pos = src.buf, src.pos  # the buffer may have moved: errors use pos
+            if not whole:
+                if len(buf) > pos:
+                    broken("block cut short", cut=True)
+                return
+        if section is None or buf[pos : pos + 4] == _PCAPNG_SHB:
+            # a section header sets the byte order its own length is written in
+            endian = _BYTE_ORDER.get(buf[pos + 8 : pos + 12])
+            if endian is None:
+                broken("section header byte-order magic is wrong")
+            current = _Section(endian)
+        else:
+            current = section
+        btype, blen = current.head(buf, pos)
+        minimum = _MIN_BLOCK.get(btype, 12)
+        if blen < minimum or blen & 3:
+            broken(
+                f"{_block_name(btype)} block length {blen} (at least {minimum}, a multiple of 4)"
+            )
+        if blen > MAX_BLOCK:
+            broken(f"{_block_name(btype)} block length {blen} is beyond {MAX_BLOCK} bytes")
+        if len(buf) - pos < blen:
+            src.pos = pos
+            whole = src.have(blen)
+            buf, pos = src.buf, src.pos
+            if not whole:
+                broken(f"{_block_name(btype)} block ({blen} bytes) cut short", cut=True)
+        trailer = current.u32(buf, pos + blen - 4)[0]
+        if trailer != blen:
+            broken(
+                f"{_block_name(btype)} block length {blen} disagrees with its trailing copy"
+                f" {trailer}"
+            )
+        body, end = pos + 8, pos + blen - 4
+        if btype in (_EPB, _PB):
+            if btype == _EPB:
+                iface, ts_hi, ts_lo, caplen = current.packet(buf, body)
+            else:  # the obsolete packet block: 16-bit interface id, then a drop count
+                iface, _drops, ts_hi, ts_lo, caplen = struct.unpack_from(
+                    current.endian + "HHIII", buf, body
+                )
+            if caplen > end - body - 20:
+                broken(
+                    f"captured length {caplen} is beyond its {_block_name(btype)} block"
+                    f" ({end - body - 20} bytes)"
+                )
+            interfaces = current.interfaces
             if iface >= len(interfaces):
-                raise CaptureError(path, f"packet {index} names undeclared interface {iface}")
-            link_type, tick = interfaces[iface]
-            yield ((ts_hi << 32) | ts_lo) * tick, link_type, body[20 : 20 + incl]
+                broken(
+                    f"packet names interface {iface}, but its section declares {len(interfaces)}"
+                )
+            link_type, tick, _ = interfaces[iface]
+            ts = ((ts_hi << 32) | ts_lo) * tick
+            if ts >= MAX_SECONDS:
+                broken(f"timestamp {ts:.0f} s is beyond 2106")
+            frame = buf[body + 20 : body + 20 + caplen]
+            pos += blen
             index += 1
-        elif block_type == 0x00000003:  # Simple Packet Block: no timestamp
-            if not interfaces:
-                raise CaptureError(path, "simple packet block before any interface")
-            (orig_len,) = struct.unpack_from(endian + "I", body, 0)
-            yield 0.0, interfaces[0][0], body[4 : 4 + orig_len]
+            yield ts, link_type, frame
+            continue
+        if btype == _SHB:
+            major, minor = struct.unpack_from(current.endian + "HH", buf, body + 4)
+            if major != 1:
+                broken(f"pcapng version {major}.{minor} is not supported (1.x is)")
+            section = current
+        elif btype == _SPB:  # no timestamp, interface 0
+            if not current.interfaces:
+                broken("simple packet block before any interface description")
+            link_type, _, snaplen = current.interfaces[0]
+            caplen = min(current.u32(buf, body)[0], end - body - 4)
+            if snaplen:
+                caplen = min(caplen, snaplen)
+            frame = buf[body + 4 : body + 4 + caplen]
+            pos += blen
             index += 1
+            yield 0.0, link_type, frame
+            continue
+        elif btype == _IDB:
+            link_type, _reserved, snaplen = struct.unpack_from(current.endian + "HHI", buf, body)
+            tick = _tick_from_options(buf, body + 8, end, current.endian, broken)
+            current.interfaces.append((link_type, tick, snaplen))
+        pos += blen
 
 
-def _if_tsresol(options: bytes, endian: str) -> float:
-    """Seconds per timestamp tick from an IDB's if_tsresol option (default microseconds)."""
-    pos = 0
-    while pos + 4 <= len(options):
-        code, length = struct.unpack_from(endian + "HH", options, pos)
-        if code == 0:
+def _tick_from_options(buf: bytes, pos: int, end: int, endian: str, broken) -> float:
+    """Seconds per timestamp tick from an IDB's options in ``buf[pos:end]`` (if_tsresol;
+    microseconds when absent)."""
+    unpack = struct.Struct(endian + "HH").unpack_from
+    tick = 1e-6
+    while pos + 4 <= end:
+        code, length = unpack(buf, pos)
+        if code == 0:  # opt_endofopt
             break
-        if code == 9 and length >= 1:
-            value = options[pos + 4]
-            if value & 0x80:
-                return 2.0 ** -(value & 0x7F)
-            return 10.0**-value
+        if pos + 4 + length > end:
+            broken(f"interface option {code} ({length} bytes) runs past its block's end")
+        if code == _OPT_TSRESOL:
+            if length < 1:
+                broken("interface option if_tsresol is empty")
+            value = buf[pos + 4]
+            exponent = value & 0x7F
+            # a 64-bit tick count finer than these spans under a minute: not a real clock
+            if (value & 0x80 and exponent > 63) or (not value & 0x80 and exponent > 18):
+                broken(f"interface option if_tsresol {value:#04x} is not a usable resolution")
+            tick = 2.0**-exponent if value & 0x80 else 10.0**-exponent
         pos += 4 + ((length + 3) & ~3)
-    return 1e-6
+    return tick

@@ -17,13 +17,25 @@ class CaptureError(SkypewatchError):
 
 
 class CaptureTruncated(CaptureError):
-    """The capture ends inside a record; everything before ``packet_index`` was readable."""
+    """The capture cannot be read past ``byte_offset``: it ends inside a record, or (with
+    *damaged*) its structure is broken there.  Everything before ``packet_index`` was readable.
+    """
 
-    def __init__(self, path: str | Path, packet_index: int, byte_offset: int, why: str) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        packet_index: int,
+        byte_offset: int,
+        why: str,
+        *,
+        damaged: bool = False,
+    ) -> None:
         self.packet_index = packet_index
         self.byte_offset = byte_offset
+        self.damaged = damaged
+        kind = "damaged" if damaged else "truncated"
         super().__init__(
             path,
-            f"truncated capture: {why} at packet {packet_index + 1} (byte offset {byte_offset});"
+            f"{kind} capture: {why} at packet {packet_index + 1} (byte offset {byte_offset});"
             f" the {packet_index} packets before it were analysed",
         )
