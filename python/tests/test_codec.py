@@ -1,12 +1,35 @@
-"""Broker JSON v1 codec against recorded, spec-conformant frames, both directions."""
+"""Broker JSON v1 codec against recorded, spec-conformant frames, both directions; every class
+of hostile frame refused with its reason; and properties: any input is used or refused with a
+CodecError, and nothing ill-typed reaches the engine."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
+import random
+import sys
+import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from zeek_wire import (
+    _TYPES,
+    GOOD,
+    GOOD_PROBE,
+    GOOD_TCP,
+    detection,
+    hostile_frames,
+    probe,
+    random_frames,
+    raw_arg,
+    tcp,
+    with_arg,
+)
 
-from skypewatch.records import SkypeRecord
+from skypewatch.correlate.events import LATEST
+from skypewatch.records import CONFIDENCES, PEER_ROLES, STAGES, SkypeRecord
 from skypewatch.zeekws import codec, schema
 
 # Recorded verbatim from Zeek's btest baseline cluster.websocket.metadata (client output):
@@ -120,7 +143,7 @@ def test_decode_value_kinds():
     [
         ("not json", "not JSON"),
         ("[1, 2]", "not a JSON object"),
-        ('{"type": "data-message"}', "without a topic"),
+        ('{"type": "data-message"}', "bad topic"),
         ('{"type": "mystery"}', "unknown message type"),
         (
             '{"type": "data-message", "topic": "t", "@data-type": "vector", "data": ['
@@ -131,18 +154,103 @@ def test_decode_value_kinds():
         (
             '{"type": "data-message", "topic": "t", "@data-type": "vector", "data": ['
             '{"@data-type": "count", "data": -1}]}',
-            "bad count",
-        ),
-        (
-            '{"type": "data-message", "topic": "t", "@data-type": "vector", "data": ['
-            '{"@data-type": "blob", "data": 1}]}',
-            "unknown data type",
+            "not .format 1",
         ),
     ],
 )
 def test_malformed_frames_say_why(raw, why):
     with pytest.raises(codec.CodecError, match=why):
         codec.decode_message(raw)
+
+
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ({"@data-type": "count", "data": -1}, "count out of range"),
+        ({"@data-type": "blob", "data": 1}, "unknown data type"),
+        ({"@data-type": "count", "data": 1.0}, "bad count"),
+        ({"@data-type": "integer", "data": True}, "bad integer"),
+        ({"@data-type": "timespan", "data": "1e999s"}, "bad timespan"),
+        ({"@data-type": "subnet", "data": "10.0.0.0/33"}, "bad subnet"),
+        ({"@data-type": "string"}, "not a typed value"),
+    ],
+)
+def test_values_of_the_wrong_shape_say_why(value, why):
+    with pytest.raises(codec.CodecError, match=why):
+        codec.decode_value(value)
+
+
+@pytest.mark.parametrize("h", hostile_frames(), ids=lambda h: h.name)
+def test_every_class_of_hostile_frame_lands_in_its_counter(h):
+    """Each class of damage is refused with a CodecError naming its reason, and the message
+    that will be logged is short and printable however large or strange the input."""
+    try:
+        msg = codec.decode_message(h.frame)
+        if isinstance(msg, codec.Error):
+            got, text = "zeek-error", msg.context
+        elif isinstance(msg, codec.Ack):
+            got, text = "unexpected-ack", msg.version
+        else:
+            schema.to_input(msg)
+            pytest.fail(f"{h.name}: accepted")
+    except codec.CodecError as exc:
+        got, text = exc.reason, str(exc)
+        assert len(text) <= 160 and text.isprintable(), text
+    assert got == h.reason
+    assert len(text) <= codec.MAX_NAME
+
+
+def test_number_limits_do_not_depend_on_pythons_int_limit():
+    frame = raw_arg(detection(GOOD[0]), 0, "count", "7" * 200_000)
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # no limit: a naive parser would spend seconds here
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(codec.CodecError) as exc:
+            codec.decode_message(frame)
+        assert exc.value.reason == "bad-number"
+        assert time.perf_counter() - t0 < 1.0
+    finally:
+        sys.set_int_max_str_digits(old)
+
+
+def test_timestamps():
+    p = codec.parse_timestamp
+    assert p("1970-01-01T01:00:00+01:00") == 0.0
+    assert p("1970-01-01T00:00:00-23:59") == 23 * 3600 + 59 * 60
+    assert p("2006-08-25T19:32:12.123456789Z") == pytest.approx(1156534332.123456789)
+    for bad in ("1970-01-01T00:00:00+24:00", "1970-01-01T00:00:00+00:60", "2006-02-30T00:00:00"):
+        with pytest.raises(codec.CodecError) as exc:
+            p(bad)
+        assert exc.value.reason == "bad-number"
+    for bad in ("1970-01-01", "1970-01-01T00:00:00.", "1970-01-01T00:00:00.1234567890", 5):
+        with pytest.raises(codec.CodecError, match="bad timestamp"):
+            p(bad)
+
+
+def test_encoding_refuses_what_zeek_would_refuse():
+    for make, value in (
+        (codec.real, math.nan),
+        (codec.real, math.inf),
+        (codec.timestamp, math.inf),
+        (codec.timestamp, 1e303),
+        (codec.timespan, math.nan),
+        (codec.count, 2**64),
+        (codec.count, -1),
+        (codec.integer, 2**63),
+    ):
+        with pytest.raises(codec.CodecError):
+            make(value)
+    with pytest.raises(codec.CodecError):
+        codec.encode_value(math.nan)
+
+
+def test_log_quotations_are_short_and_printable():
+    assert codec.clip("x" * 10_000).endswith("... (10,000 characters)")
+    assert len(codec.clip("x" * 10_000)) < 160
+    assert codec.clip("a\x1b[31mred\nline") == "a\\x1b[31mred\\nline"
+    assert codec.clip("\ud800") == "\\ud800"
+    assert len(codec.show([["x" * 10_000] * 100] * 100)) < 120
 
 
 def _record(**kw) -> SkypeRecord:
@@ -177,14 +285,126 @@ def test_detection_round_trip_through_the_contract():
 
 def test_detection_with_wrong_types_is_refused():
     ev = codec.decode_message(schema.detection_event("zeek/skype/detection", _record()))
-    bad = codec.Event(ev.topic, ev.name, [*ev.args[:2], 35990, *ev.args[3:]])
-    with pytest.raises(codec.CodecError, match="argument 3 is not a addr"):
+    bad = codec.decode_message(with_arg(detection(GOOD[0]), 2, {"@data-type": "count", "data": 5}))
+    with pytest.raises(codec.CodecError, match="argument 3 should be addr, is count 5"):
         schema.to_input(bad)
     with pytest.raises(codec.CodecError, match="has 16 arguments"):
-        schema.to_input(codec.Event(ev.topic, ev.name, ev.args[:-1]))
+        schema.to_input(codec.Event(ev.topic, ev.name, ev.args[:-1], [], ev.types[:-1]))
     wrong_stage = [*ev.args[:8], "lunch", *ev.args[9:]]
-    with pytest.raises(codec.CodecError, match="unknown stage"):
-        schema.to_input(codec.Event(ev.topic, ev.name, wrong_stage))
+    with pytest.raises(codec.CodecError, match="unknown stage") as exc:
+        schema.to_input(codec.Event(ev.topic, ev.name, wrong_stage, [], ev.types))
+    assert exc.value.reason == "bad-arguments"
+    # the Python values alone do not make an event: a real is not a time
+    with pytest.raises(codec.CodecError, match="argument 1 should be time"):
+        schema.to_input(codec.Event(ev.topic, ev.name, ev.args, [], ("real", *ev.types[1:])))
+
+
+def test_detection_values_are_normalized_and_bounded():
+    rec = _record(client_public_ip="2001:DB8:0::1", skype_version="3." * 1000)
+    frame = with_arg(
+        detection(rec), 13, {"@data-type": "string", "data": "2001:DB8:0::1"}
+    )  # Zeek's cat() of an addr is already normal; any spelling is accepted
+    got = schema.to_input(codec.decode_message(frame))
+    assert got.client_public_ip == "2001:db8::1"
+    assert got.skype_version == ("3." * 1000)[: schema.MAX_VERSION]
+    assert got.skype_version and len(got.skype_version) == schema.MAX_VERSION
+
+
+def test_times_after_the_given_bound_are_refused():
+    ev = codec.decode_message(detection(GOOD[0]))
+    assert schema.to_input(ev, not_after=GOOD[0].ts).ts == GOOD[0].ts
+    with pytest.raises(codec.CodecError, match="outside"):
+        schema.to_input(ev, not_after=GOOD[0].ts - 1)
+
+
+def test_probe_and_tcp_events_round_trip():
+    assert schema.to_input(codec.decode_message(probe(GOOD_PROBE))) == GOOD_PROBE
+    assert schema.to_input(codec.decode_message(tcp(GOOD_TCP))) == GOOD_TCP
+
+
+# -- properties: nothing but CodecError, and nothing ill-typed gets through -----------------
+
+
+def _decode_or_refuse(raw):
+    try:
+        msg = codec.decode_message(raw)
+    except codec.CodecError as exc:
+        assert exc.reason in REASONS
+        return None
+    if isinstance(msg, codec.Event) and msg.name in schema.KNOWN_EVENTS:
+        try:
+            item = schema.to_input(msg)
+        except codec.CodecError as exc:
+            assert exc.reason in REASONS
+            return None
+        _assert_well_typed(item)
+        return item
+    return msg
+
+
+def _assert_well_typed(item):
+    assert type(item.ts) is float and 0 <= item.ts <= LATEST
+    assert isinstance(item.uid, str) and 0 < len(item.uid) <= schema.MAX_UID
+    if isinstance(item, SkypeRecord):
+        addrs = [item.orig_h, item.resp_h, item.client, item.peer]
+        ports = [item.orig_p, item.resp_p]
+        assert item.stage in STAGES and item.peer_role in PEER_ROLES
+        assert item.confidence in CONFIDENCES and item.proto in ("tcp", "udp")
+        assert math.isfinite(item.duration) and item.duration >= 0
+        if item.client_public_ip is not None:
+            addrs.append(item.client_public_ip)
+        assert item.skype_version is None or isinstance(item.skype_version, str)
+        assert all(isinstance(s, str) for s in item.signatures)
+    else:
+        addrs = [item.client, item.peer]
+        ports = [item.client_port, item.peer_port]
+    for a in addrs:
+        assert str(ipaddress.ip_address(a)) == a
+    for p in ports:
+        assert type(p) is int and 0 <= p <= 65535
+
+
+REASONS = {"too-large", "too-deep", "bad-number", "malformed", "bad-arguments"}
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=200)))
+def test_any_text_or_bytes_is_used_or_refused(raw):
+    _decode_or_refuse(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_any_json_is_used_or_refused(obj):
+    _decode_or_refuse(json.dumps(obj))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32))
+def test_good_events_with_random_arguments_are_used_or_refused(seed):
+    for frame in random_frames(random.Random(seed), 3):
+        _decode_or_refuse(frame)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([detection(r) for r in GOOD] + [probe(GOOD_PROBE), tcp(GOOD_TCP)]),
+    st.data(),
+)
+def test_any_typed_argument_anywhere_is_used_or_refused(frame, data):
+    obj = json.loads(frame)
+    n = len(obj["data"][2]["data"][1]["data"])
+    i = data.draw(st.integers(0, n - 1))
+    ty = data.draw(st.sampled_from(_TYPES))
+    value = data.draw(_json)
+    _decode_or_refuse(with_arg(frame, i, {"@data-type": ty, "data": value}))
 
 
 def test_notice_event_matches_the_zeek_declaration():

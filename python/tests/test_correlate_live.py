@@ -169,7 +169,7 @@ def test_live_mode_survives_garbage_disconnects_and_unknown_events():
         "zeek-error": 1,
     }
     assert any("dropped a malformed frame" in m for m in log)
-    assert any("argument 3 is not a addr" in m for m in log)
+    assert any("argument 3 should be addr" in m for m in log)
     assert sum("Other::thing" in m for m in log) == 1, "unknown names are reported once"
     assert any("closed the connection" in m or "waiting for Zeek" in m for m in log)
     assert fake.handshakes[0] == [TOPIC + "probe", TOPIC + "tcp", TOPIC + "detection"]

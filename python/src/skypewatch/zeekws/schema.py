@@ -1,18 +1,30 @@
 """The package's event contract (zeek/events.zeek) in Python: Zeek events to the
-correlator's inputs, and the correlated notice back to Zeek."""
+correlator's inputs, and the correlated notice back to Zeek.
+
+``to_input`` is the gate in front of the correlation engine: an event gets through only if
+every argument has the Broker type Zeek's declaration gives it (a ``real`` is not a ``time``,
+a ``string`` not an ``addr``) and a value the engine can use -- a time within
+``EARLIEST``..*not_after*, ports of the connection's transport, a known stage, role and
+confidence, a public IP that is empty or an address, a uid of Zeek's size.  Anything else is
+a CodecError with reason ``bad-arguments``.
+"""
 
 from __future__ import annotations
 
-from ..correlate.events import ProbeEvent, TcpEvent
-from ..records import CONFIDENCE_RANK, STAGES, Notice, SkypeRecord
+from ..correlate.events import EARLIEST, LATEST, ProbeEvent, TcpEvent, valid_time
+from ..records import CONFIDENCE_RANK, PEER_ROLES, STAGES, Notice, SkypeRecord
 from . import codec
-from .codec import CodecError, Port
+from .codec import CodecError, Port, show
 
 PROBE_SEEN = "Skype::probe_seen"
 TCP_SESSION_SEEN = "Skype::tcp_session_seen"
 DETECTION = "Skype::detection"
 CORRELATED_NOTICE = "Skype::correlated_notice"
 KNOWN_EVENTS = (PROBE_SEEN, TCP_SESSION_SEEN, DETECTION)
+BAD_ARGUMENTS = "bad-arguments"
+
+MAX_UID = 64  # Zeek's uids have 18 characters
+MAX_VERSION = 64  # a Skype version is "3.8.0.188"; longer ones are cut, not refused
 
 # name -> argument types, in order (events.zeek, udp_probe.zeek, sn_handshake.zeek)
 SIGNATURES: dict[str, tuple[str, ...]] = {
@@ -38,26 +50,57 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
         "string",
     ),
 }
-_PY = {"time": float, "double": float, "string": str, "addr": str, "port": Port, "bool": bool}
+# Zeek's type -> the Broker data type it travels as
+_BROKER = {
+    "time": "timestamp",
+    "double": "real",
+    "string": "string",
+    "addr": "address",
+    "port": "port",
+    "bool": "boolean",
+    "count": "count",
+}
+_WIRE = {name: tuple(_BROKER[t] for t in types) for name, types in SIGNATURES.items()}
 
 
-def _check(ev: codec.Event) -> list:
-    types = SIGNATURES[ev.name]
-    if len(ev.args) != len(types):
-        raise CodecError(f"{ev.name} has {len(ev.args)} arguments, expected {len(types)}")
-    for i, (value, ztype) in enumerate(zip(ev.args, types, strict=True)):
-        if not isinstance(value, _PY[ztype]) or (ztype == "double" and isinstance(value, bool)):
-            raise CodecError(f"{ev.name} argument {i + 1} is not a {ztype}: {value!r}")
-    return ev.args
+def _refuse(ev: codec.Event, problem: str) -> CodecError:
+    return CodecError(f"{show(ev.name)} {problem}", BAD_ARGUMENTS)
 
 
-def to_input(ev: codec.Event) -> SkypeRecord | ProbeEvent | TcpEvent:
-    """A decoded Zeek event as a correlator input; CodecError if it does not fit."""
+def _check(ev: codec.Event, not_after: float) -> list:
+    wire = _WIRE[ev.name]
+    if ev.types != wire:
+        if len(ev.types) != len(wire):
+            raise _refuse(ev, f"has {len(ev.types)} arguments, expected {len(wire)}")
+        i = next(i for i, (a, b) in enumerate(zip(ev.types, wire, strict=True)) if a != b)
+        ztype = SIGNATURES[ev.name][i]
+        raise _refuse(
+            ev, f"argument {i + 1} should be {ztype}, is {ev.types[i]} {show(ev.args[i])}"
+        )
+    args = ev.args
+    if not valid_time(args[0], not_after):
+        raise _refuse(ev, f"time {args[0]} is outside {EARLIEST:.0f}..{not_after:.0f}")
+    if not 0 < len(args[1]) <= MAX_UID:
+        raise _refuse(ev, f"uid of {len(args[1])} characters")
+    return args
+
+
+def _ports(ev: codec.Event, proto: str, *ports: Port) -> None:
+    for p in ports:
+        if p.proto != proto:
+            raise _refuse(ev, f"port {p.number}/{p.proto} on a {proto} connection")
+
+
+def to_input(ev: codec.Event, not_after: float = LATEST) -> SkypeRecord | ProbeEvent | TcpEvent:
+    """A decoded Zeek event as a correlator input; CodecError if it does not fit.
+    *not_after* is the latest plausible time (live: the wall clock plus some skew)."""
     if ev.name == PROBE_SEEN:
-        ts, uid, client, cport, peer, pport = _check(ev)
+        ts, uid, client, cport, peer, pport = _check(ev, not_after)
+        _ports(ev, "udp", cport, pport)
         return ProbeEvent(ts, uid, client, cport.number, peer, pport.number)
     if ev.name == TCP_SESSION_SEEN:
-        ts, uid, client, cport, peer, pport, _probed = _check(ev)
+        ts, uid, client, cport, peer, pport, _probed = _check(ev, not_after)
+        _ports(ev, "tcp", cport, pport)
         return TcpEvent(ts, uid, client, cport.number, peer, pport.number)
     if ev.name == DETECTION:
         (
@@ -78,11 +121,23 @@ def to_input(ev: codec.Event) -> SkypeRecord | ProbeEvent | TcpEvent:
             version,
             conf,
             evidence,
-        ) = _check(ev)
+        ) = _check(ev, not_after)
+        if proto not in ("tcp", "udp"):
+            raise _refuse(ev, f"with transport {show(proto)}")
+        _ports(ev, proto, op, rp)
+        if duration < 0.0:  # finite: the codec refuses NaN and infinities
+            raise _refuse(ev, f"with duration {duration}")
         if stage not in STAGES:
-            raise CodecError(f"detection with unknown stage {stage!r}")
+            raise _refuse(ev, f"with unknown stage {show(stage)}")
+        if role not in PEER_ROLES:
+            raise _refuse(ev, f"with unknown peer role {show(role)}")
         if conf not in CONFIDENCE_RANK:
-            raise CodecError(f"detection with unknown confidence {conf!r}")
+            raise _refuse(ev, f"with unknown confidence {show(conf)}")
+        if public:
+            try:
+                public = codec.parse_address(public)
+            except CodecError:
+                raise _refuse(ev, f"with client_public_ip {show(public)}") from None
         return SkypeRecord(
             ts=ts,
             uid=uid,
@@ -98,11 +153,11 @@ def to_input(ev: codec.Event) -> SkypeRecord | ProbeEvent | TcpEvent:
             peer=peer,
             peer_role=role,
             client_public_ip=public or None,
-            skype_version=version or None,
+            skype_version=version[:MAX_VERSION] or None,
             confidence=conf,
             evidence=evidence,
         )
-    raise CodecError(f"unknown event {ev.name!r}")
+    raise CodecError(f"unknown event {show(ev.name)}", "unknown-event")
 
 
 def notice_event(topic: str, n: Notice) -> str:
@@ -145,5 +200,38 @@ def detection_event(topic: str, r: SkypeRecord) -> str:
             r.skype_version or "",
             r.confidence,
             r.evidence,
+        ],
+    )
+
+
+def probe_event(topic: str, ev: ProbeEvent) -> str:
+    """Skype::probe_seen as Zeek publishes it (for tests and replay tools)."""
+    return codec.encode_event(
+        topic,
+        PROBE_SEEN,
+        [
+            codec.timestamp(ev.ts),
+            ev.uid,
+            codec.address(ev.client),
+            codec.port(ev.client_port, "udp"),
+            codec.address(ev.peer),
+            codec.port(ev.peer_port, "udp"),
+        ],
+    )
+
+
+def tcp_event(topic: str, ev: TcpEvent, probed: bool = True) -> str:
+    """Skype::tcp_session_seen as Zeek publishes it (for tests and replay tools)."""
+    return codec.encode_event(
+        topic,
+        TCP_SESSION_SEEN,
+        [
+            codec.timestamp(ev.ts),
+            ev.uid,
+            codec.address(ev.client),
+            codec.port(ev.client_port, "tcp"),
+            codec.address(ev.peer),
+            codec.port(ev.peer_port, "tcp"),
+            probed,
         ],
     )
