@@ -59,9 +59,10 @@ examples:
   skypewatch analyze day1.pcap day2.pcapng -o /tmp/sw --json
   zeek-cut client stage confidence < skypewatch-out/skype.log | sort | uniq -c
 
-exit codes: 0 done; 2 bad input (missing, not a capture, truncated, unsupported
-link type, empty) -- a truncated capture is analysed up to where it breaks and its
-logs lack the closing '#close' line.
+exit codes: 0 done; 2 bad input (missing, not a capture, truncated or damaged,
+unsupported link type, empty, an option out of range, an output that cannot be
+written) -- a truncated or damaged capture is analysed up to where it breaks and
+its logs lack the closing '#close' line.
 """
 
 
