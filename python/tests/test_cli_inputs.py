@@ -178,6 +178,7 @@ def _outputs(tmp: Path, trace: Path) -> list[tuple[list[str], str]]:
     (tmp / "logdir").mkdir()
     (tmp / "logdir" / "skype.log").mkdir()  # where analyze would write its log
     (tmp / "t.truth.tsv").mkdir()
+    (tmp / "plots" / "fanout.png").mkdir(parents=True)
     log = tmp / "in.log"
     log.write_text("#fields\tts\n")
     t = str(trace)
@@ -196,6 +197,7 @@ def _outputs(tmp: Path, trace: Path) -> list[tuple[list[str], str]]:
         (["report", str(log), "-o", str(a_file / "r.html")], "cannot write there"),
         (["report", str(log), "-o", str(tmp / "r.html"), "--png", str(a_file)], "is a file"),
         (["report", str(log), "-o", str(tmp / "r.html"), "--png", UNWRITABLE], "cannot"),
+        (["report", str(log), "-o", str(tmp / "r.html"), "--png", str(tmp / "plots")], "fanout"),
         (["query", str(log), "-o", str(a_dir)], "is a directory; name a file"),
         (["query", str(log), "-o", str(tmp / "missing" / "q.csv")], "does not exist"),
         (["query", str(log), "-o", f"{UNWRITABLE}.csv"], "cannot write there"),

@@ -506,8 +506,8 @@ def _check_query_output(args: argparse.Namespace) -> None:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     output_file(args.output, "-o", make_parent=True, inputs=args.logs)
-    if args.png:
-        output_dir(args.png, "--png")
+    if args.png:  # the plot files report.py writes there
+        output_dir(args.png, "--png", ("timeline.png", "fanout.png", "top-talkers.png"))
     _analyst()
     from .report import build_report
 
