@@ -1,0 +1,95 @@
+"""One verdict, two engines: Zeek with the package and ``skypewatch analyze`` on the same bytes.
+
+Runs only where ``zeek`` is on PATH (each test says so when it skips).  Every shared capture
+and every committed synthesized trace goes through both engines; their skype.log and
+notice.log, canonified by the one script the btests use (uids masked, set elements and rows
+sorted, durations to the millisecond), must be equal line for line.  A difference is printed
+as a unified diff of the two canonified logs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PCAPS, REPO
+
+from skypewatch.analyze import analyze
+
+ZEEK = shutil.which("zeek")
+PACKAGE = REPO / "zeek"
+TRACES = REPO / "testing" / "btest" / "Traces"
+CANONIFY = REPO / "testing" / "btest" / "Scripts" / "canonify-skype-log"
+
+pytestmark = pytest.mark.skipif(ZEEK is None, reason="no 'zeek' on PATH: engine parity not run")
+
+
+def _captures() -> list[Path]:
+    found = sorted(TRACES.glob("*.pcap"))
+    if PCAPS.is_dir():
+        found += sorted(p for p in PCAPS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
+    return found
+
+
+def _id(path: Path) -> str:
+    return path.name if path.parent == TRACES else str(path.relative_to(PCAPS))
+
+
+def canonify(log: Path) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, str(CANONIFY), str(log)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.splitlines()
+
+
+def run_zeek(capture: Path, out: Path) -> None:
+    out.mkdir(parents=True)
+    env = dict(os.environ, ZEEKPATH=_zeekpath())
+    r = subprocess.run(
+        [ZEEK, "-C", "-r", str(capture), str(PACKAGE)],
+        cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    reporter = out / "reporter.log"
+    assert not reporter.exists(), reporter.read_text()
+    assert r.stderr.strip() == "", r.stderr
+
+
+def _zeekpath() -> str:
+    return subprocess.run(
+        ["zeek-config", "--zeekpath"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _diff(name: str, python: list[str], zeek: list[str]) -> str:
+    return "\n".join(
+        difflib.unified_diff(python, zeek, f"python/{name}", f"zeek/{name}", lineterm="")
+    )
+
+
+@pytest.mark.parametrize("capture", _captures(), ids=_id)
+def test_both_engines_write_the_same_lines(capture: Path, tmp_path: Path):
+    run_zeek(capture, tmp_path / "zeek")
+    analyze([capture], tmp_path / "python")
+    for name in ("skype.log", "notice.log"):
+        python = canonify(tmp_path / "python" / name)
+        zeek = canonify(tmp_path / "zeek" / name)
+        assert python == zeek, _diff(name, python, zeek)
+
+
+def test_shared_captures_are_part_of_the_run():
+    if not PCAPS.is_dir():
+        pytest.skip(f"{PCAPS} is absent: only the synthesized traces were compared")
+    assert any(PCAPS.rglob("*.cap")), "SkypeIRC.cap missing from the shared captures"
