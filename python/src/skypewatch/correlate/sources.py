@@ -10,18 +10,16 @@ a bounded reorder buffer puts them in order of their timestamp, holding at most
 
 from __future__ import annotations
 
-import gzip
 import heapq
 import itertools
-import json
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..records import SkypeRecord
-from ..zeeklog import UNSET, parse_value
+from ..records import PEER_ROLES, STAGES, SkypeRecord
+from ..zeeklog import Lenient, iter_rows, log_files
+from ..zeeklog.format import shorten
 from .events import TcpEvent
 
 Report = Callable[[str], None]  # receives "file:line: problem"
@@ -37,94 +35,29 @@ class SourceStats:
 
 
 def expand(paths: Iterable[str | Path], stem: str) -> list[Path]:
-    """Files named by the arguments; a directory contributes its ``stem*.log*`` files."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(
-                sorted(q for q in p.iterdir() if q.name.startswith(stem) and ".log" in q.name)
-            )
-        else:
-            out.append(p)
-    return out
-
-
-def _lines(path: Path, report: Report) -> Iterator[tuple[int, str]]:
-    opener = gzip.open if _is_gzip(path) else open
-    lineno = 0
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="\n") as fh:
-            for lineno, line in enumerate(fh, 1):
-                yield lineno, line.rstrip("\n")
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        report(
-            f"{path}:{lineno + 1}: compressed data ends early or is corrupt ({exc});"
-            f" the {lineno} lines before it were read"
-        )
-    except OSError as exc:
-        report(f"{path}: cannot read: {exc.strerror or exc}")
-
-
-def _is_gzip(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
-    except OSError:
-        return False
+    """Files named by the arguments; a directory contributes its ``stem*`` Zeek logs."""
+    return log_files(paths, stem)
 
 
 def read_rows(path: Path, report: Report, stats: SourceStats) -> Iterator[tuple[int, dict]]:
-    """(line number, row) for every data line of a Zeek log; bad lines reported, skipped."""
+    """(line number, row) for every good data line of a Zeek log (the one reader, lenient:
+    bad lines are reported and skipped; a file that is no log is reported once)."""
     stats.files += 1
-    fields: list[str] = []
-    types: list[str] = []
-    for lineno, line in _lines(path, report):
-        if not line:
-            continue
-        if line.startswith("#"):
-            key, _, value = line.partition("\t")
-            if key == "#fields":
-                fields = value.split("\t")
-            elif key == "#types":
-                types = value.split("\t")
-            continue
+    lenient = Lenient(report=report)
+    for item in iter_rows(path, lenient):
         stats.lines += 1
-        if line.startswith("{"):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                stats.bad_lines += 1
-                report(f"{path}:{lineno}: not JSON ({exc.msg})")
-                continue
-            if not isinstance(row, dict):
-                stats.bad_lines += 1
-                report(f"{path}:{lineno}: JSON line is not an object")
-                continue
-            yield lineno, row
-            continue
-        if not fields or len(types) != len(fields):
-            stats.bad_lines += 1
-            report(f"{path}:{lineno}: data before a #fields/#types header")
-            continue
-        cells = line.split("\t")
-        if len(cells) != len(fields):
-            stats.bad_lines += 1
-            report(f"{path}:{lineno}: {len(cells)} columns, the header has {len(fields)}")
-            continue
-        try:
-            yield (
-                lineno,
-                {f: parse_value(t, c) for f, t, c in zip(fields, types, cells, strict=True)},
-            )
-        except ValueError as exc:
-            stats.bad_lines += 1
-            report(f"{path}:{lineno}: {exc}")
+        yield item
+    lenient.report_unreadable()
+    stats.lines += lenient.bad_lines
+    stats.bad_lines += lenient.bad_lines
 
 
 def skype_records(path: Path, report: Report, stats: SourceStats) -> Iterator[SkypeRecord]:
     for lineno, row in read_rows(path, report, stats):
         try:
-            rec = SkypeRecord.from_row(row)
+            rec = SkypeRecord.from_row(_required(row, SKYPE_REQUIRED))
+            _known(rec.stage, STAGES, "stage")
+            _known(rec.peer_role, PEER_ROLES, "peer_role")
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
             what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -140,24 +73,40 @@ def conn_sessions(path: Path, report: Report, stats: SourceStats) -> Iterator[Tc
         try:
             if row.get("proto") != "tcp" or not _positive(row.get("orig_bytes")):
                 continue
+            row = _required(row, CONN_REQUIRED)
             ev = TcpEvent(
-                float(row["ts"]),
-                str(row["uid"]),
-                str(row["id.orig_h"]),
-                int(row["id.orig_p"]),
-                str(row["id.resp_h"]),
-                int(row["id.resp_p"]),
-            )
+                row["ts"], row["uid"], row["id.orig_h"], row["id.orig_p"],
+                row["id.resp_h"], row["id.resp_p"],
+            )  # fmt: skip
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
-            report(f"{path}:{lineno}: not a conn.log line ({exc})")
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            report(f"{path}:{lineno}: not a conn.log line ({what})")
             continue
         stats.tcp_sessions += 1
         yield ev
 
 
+CONN_REQUIRED = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
+SKYPE_REQUIRED = (*CONN_REQUIRED, "stage", "client", "peer", "peer_role", "confidence")
+
+
+def _required(row: dict, names: tuple[str, ...]) -> dict:
+    """The row, if every field the correlator needs is there and set (the reader has
+    already checked each value's type)."""
+    for name in names:
+        if row.get(name) is None:
+            raise KeyError(name)
+    return row
+
+
+def _known(value: str, allowed: tuple[str, ...], name: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {shorten(value)}")
+
+
 def _positive(v: Any) -> bool:
-    return v not in (None, UNSET) and float(v) > 0
+    return v is not None and v > 0
 
 
 def in_time_order(streams: list[Iterator[Any]], window: float) -> Iterator[Any]:

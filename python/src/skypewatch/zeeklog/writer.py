@@ -1,77 +1,26 @@
-"""Zeek's log formats: the ASCII (TSV) writer's layout and JSON lines, both ways.
+"""Writing Zeek logs: the ASCII (TSV) writer's layout, or JSON lines.
 
-Values follow the ASCII writer: ``-`` for unset, ``(empty)`` for an empty string or container,
-``,`` between set elements, non-printable bytes and separators as ``\\xNN``, and a string that
-*is* ``-`` escaped as ``\\x2d`` so it cannot be mistaken for unset.  A log is written to a
-hidden temporary file and only renamed into place when closed, so an interrupted run never
-leaves a log that looks finished.
+A log is written to a hidden temporary file and only renamed into place when closed, so an
+interrupted run never leaves a log that looks finished.  A log closed as unfinished
+(``close(complete=False)``, e.g. after a truncated capture) lacks its ``#close`` line in TSV,
+as Zeek leaves a log when it stops abnormally.  JSON lines have no place for such a mark
+(every line is a record, and tools such as jq or a SIEM's Zeek parser take each one as data),
+so an unfinished JSON log gets a sidecar file beside it, ``<name>.log.incomplete``, saying
+why; a finished one removes any stale sidecar.  The readers report a JSON log with a sidecar
+as not closed, as they do a TSV log without ``#close``.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import re
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import SkypewatchError
-
-Field = tuple[str, str]  # (name, Zeek type)
-
-SEPARATOR = "\t"
-SET_SEPARATOR = ","
-EMPTY = "(empty)"
-UNSET = "-"
-_PLAIN = frozenset(range(0x20, 0x7F)) - {ord("\\"), ord("\t")}
-_UNESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
-
-
-class LogFormatError(SkypewatchError):
-    def __init__(self, path: str | Path, line: int, problem: str) -> None:
-        self.path, self.line, self.problem = Path(path), line, problem
-        super().__init__(f"{path}:{line}: {problem}")
-
-
-def escape(s: str, in_set: bool = False) -> str:
-    """Zeek's escaping, made exactly reversible: every byte of the UTF-8 encoding outside
-    printable ASCII, and the separators and backslash, become ``\\xNN``."""
-    if not s:
-        return "" if in_set else EMPTY
-    if s in (UNSET, EMPTY):
-        return f"\\x{ord(s[0]):02x}" + s[1:]
-    if (
-        s.isascii()
-        and s.isprintable()
-        and "\\" not in s
-        and "\t" not in s
-        and (not in_set or "," not in s)
-    ):
-        return s
-    out = []
-    for byte in s.encode("utf-8", "surrogateescape"):
-        if byte in _PLAIN and not (in_set and byte == 0x2C):
-            out.append(chr(byte))
-        else:
-            out.append(f"\\x{byte:02x}")
-    return "".join(out)
-
-
-def unescape(s: str) -> str:
-    if "\\x" not in s:
-        return s
-    raw = bytearray()
-    pos = 0
-    for m in _UNESCAPE.finditer(s):
-        raw += s[pos : m.start()].encode("utf-8", "surrogateescape")
-        raw.append(int(m.group(1), 16))
-        pos = m.end()
-    raw += s[pos:].encode("utf-8", "surrogateescape")
-    return raw.decode("utf-8", "surrogateescape")
+from .format import EMPTY, SEPARATOR, SET_SEPARATOR, UNSET, Field, escape
+from .header import INCOMPLETE
 
 
 def format_value(ztype: str, value: Any) -> str:
@@ -178,7 +127,9 @@ class ZeekLogWriter:
         complete: bool = True,
         close_stamp: str | None = None,
         footer: list[str] | None = None,
+        why: str = "the run stopped before the end of its input",
     ) -> Path:
+        """Finish the log; *complete* False marks it unfinished (see the module's text)."""
         if footer is not None and not self.use_json:
             self._fh.write("".join(line + "\n" for line in footer))
         elif not self.use_json and complete:
@@ -186,7 +137,17 @@ class ZeekLogWriter:
         self._fh.close()
         if not self.streaming:
             os.replace(self.tmp, self.final)
+        if self.use_json:
+            self._mark(complete, why)
         return self.final
+
+    def _mark(self, complete: bool, why: str) -> None:
+        sidecar = self.final.with_name(self.final.name + INCOMPLETE)
+        if complete:
+            sidecar.unlink(missing_ok=True)
+            return
+        note = {"log": self.final.name, "complete": False, "lines": self.lines, "why": why}
+        sidecar.write_text(json.dumps(note) + "\n", encoding="utf-8")
 
     def abort(self) -> None:
         self._fh.close()
@@ -205,102 +166,3 @@ class ZeekLogWriter:
 
 def _stamp() -> str:
     return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())
-
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class LogHeader:
-    path: str | None
-    fields: list[str]
-    types: list[str]
-    closed: bool
-
-
-def parse_value(ztype: str, raw: str) -> Any:
-    """One ASCII-writer cell to a Python value (None for unset)."""
-    if raw == UNSET:
-        return None
-    if ztype.startswith(("set[", "vector[")):
-        if raw == EMPTY:
-            return []
-        inner = ztype[ztype.index("[") + 1 : -1]
-        return [_element(inner, x) for x in raw.split(SET_SEPARATOR)]
-    if ztype in ("time", "interval", "double"):
-        return float(raw)
-    if ztype in ("count", "int", "port"):
-        return int(raw)
-    if ztype == "bool":
-        if raw not in ("T", "F"):
-            raise ValueError(f"not a bool: {raw!r}")
-        return raw == "T"
-    if raw == EMPTY:
-        return ""
-    return unescape(raw)
-
-
-def _element(ztype: str, raw: str) -> Any:
-    """A container element: never unset, never the empty-container marker."""
-    if ztype in ("string", "addr", "enum", "subnet"):
-        return unescape(raw)
-    return parse_value(ztype, raw)
-
-
-def open_text(path: str | Path) -> TextIO:
-    path = Path(path)
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
-    return open(path, encoding="utf-8", errors="replace", newline="\n")
-
-
-def read_log(path: str | Path) -> tuple[LogHeader, list[dict[str, Any]]]:
-    """Read a whole Zeek log (TSV with header, or JSON lines); strict: raises on a bad line."""
-    header = LogHeader(None, [], [], False)
-    rows = list(iter_log(path, header))
-    return header, rows
-
-
-def iter_log(path: str | Path, header: LogHeader | None = None) -> Iterator[dict[str, Any]]:
-    header = header if header is not None else LogHeader(None, [], [], False)
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            if line.startswith("{"):
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise LogFormatError(path, lineno, f"bad JSON: {exc.msg}") from None
-                if not isinstance(obj, dict):
-                    raise LogFormatError(path, lineno, "JSON line is not an object")
-                yield obj
-                continue
-            if line.startswith("#"):
-                key, _, value = line.partition(SEPARATOR)
-                if key == "#fields":
-                    header.fields = value.split(SEPARATOR)
-                elif key == "#types":
-                    header.types = value.split(SEPARATOR)
-                elif key == "#path":
-                    header.path = value
-                elif key == "#close":
-                    header.closed = True
-                continue
-            if not header.fields or len(header.types) != len(header.fields):
-                raise LogFormatError(path, lineno, "data line before a #fields/#types header")
-            cells = line.split(SEPARATOR)
-            if len(cells) != len(header.fields):
-                raise LogFormatError(
-                    path, lineno, f"{len(cells)} columns where the header has {len(header.fields)}"
-                )
-            try:
-                yield {
-                    name: parse_value(t, c)
-                    for name, t, c in zip(header.fields, header.types, cells, strict=True)
-                }
-            except ValueError as exc:
-                raise LogFormatError(path, lineno, str(exc)) from None

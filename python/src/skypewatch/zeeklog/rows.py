@@ -1,0 +1,161 @@
+"""The per-line reader: every line checked against its log's declared types, one by one.
+
+It is the authority on what a good line is: the correlator reads through it, and the bulk
+reader hands it every block it cannot vouch for.  A row is a dict of the declared fields in
+their Python form (``values.py``); a bad line is raised (strict) or reported and skipped
+(lenient, see ``problems.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .format import SEPARATOR
+from .header import LogHeader
+from .problems import Lenient, bad_line
+from .source import open_source
+from .values import json_checker, tsv_parser
+
+Row = dict[str, Any]
+
+
+class _BigInt(str):
+    """A JSON integer longer than any Zeek type holds, kept as its digits: refused wherever a
+    value is checked (it is neither an int nor a plain str), ignored in undeclared fields."""
+
+
+def _parse_int(digits: str) -> int | str:
+    return int(digits) if len(digits) <= 20 else _BigInt(digits)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+
+
+def json_object(line: str) -> dict[str, Any]:
+    """One JSON line; ValueError (with the reason) unless it is one JSON object."""
+    try:
+        obj = _DECODER.decode(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("not JSON (nested too deeply)") from None
+    if not isinstance(obj, dict):
+        raise ValueError("JSON line is not an object")
+    return obj
+
+
+class LineParser:
+    """Parses the data lines of one log, following its (possibly redefined) header."""
+
+    def __init__(self, header: LogHeader) -> None:
+        self.header = header
+        self._key: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self._columns: list[tuple[str, Callable[[Any], Any]]] = []
+
+    def _compile(self) -> list[tuple[str, Callable[[Any], Any]]]:
+        h = self.header
+        key = (tuple(h.fields), tuple(h.types))
+        if key != self._key:
+            make = json_checker if h.json else tsv_parser
+            self._columns = [(n, make(t)) for n, t in zip(h.fields, h.types, strict=True)]
+            self._key = key
+        return self._columns
+
+    def parse(self, line: str) -> Row | None:
+        """The row of one data line (None for a ``#`` line); ValueError says what is wrong."""
+        h = self.header
+        if h.json:
+            obj = json_object(line)
+            row = {}
+            for name, check in self._compile():
+                try:
+                    row[name] = check(obj.get(name))
+                except (ValueError, UnicodeError) as exc:
+                    raise ValueError(f"{name}: {_reason(exc)}") from None
+            return row
+        if line[0] == "#":
+            h.meta_line(line)
+            return None
+        if not h.ready:
+            raise ValueError("data before a #fields/#types header")
+        cells = line.split(SEPARATOR)
+        columns = self._compile()
+        if len(cells) != len(columns):
+            raise ValueError(f"{len(cells)} columns, the header has {len(columns)}")
+        row = {}
+        for (name, parse), cell in zip(columns, cells, strict=True):
+            try:
+                row[name] = parse(cell)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return row
+
+
+def _reason(exc: Exception) -> str:
+    return "text that is not valid Unicode" if isinstance(exc, UnicodeError) else str(exc)
+
+
+def block_rows(
+    parser: LineParser, path: Path, lineno: int, block: bytes, lenient: Lenient | None
+) -> Iterator[tuple[int, Row]]:
+    """(line number, row) for the good lines of one block; bad ones reported or raised."""
+    try:
+        lines = block.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        lines = None
+    raws = block.split(b"\n") if lines is None else lines
+    for i, raw in enumerate(raws[:-1]):  # a block ends with a line break
+        if not raw:
+            continue
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad_line(lenient, path, lineno + i, f"not UTF-8 text (byte {exc.start + 1})")
+                continue
+        else:
+            line = raw
+        try:
+            row = parser.parse(line)
+        except ValueError as exc:
+            bad_line(lenient, path, lineno + i, str(exc))
+            continue
+        if row is not None:
+            yield lineno + i, row
+
+
+def iter_rows(path: str | Path, lenient: Lenient | None = None) -> Iterator[tuple[int, Row]]:
+    """(line number, row) for every good data line of one Zeek log (TSV or JSON lines,
+    gzip or not).  Strict without *lenient*; a file that is not a log raises LogReadError
+    (strict) or is noted in *lenient* and yields nothing."""
+    path = Path(path)
+    src = open_source(path, lenient)
+    if src is None:
+        return
+    with src:
+        parser = LineParser(src.header)
+        for lineno, block in src.data_blocks():
+            yield from block_rows(parser, path, lineno, block, lenient)
+    if lenient is not None:
+        lenient.finish_file(path)
+
+
+def read_log(path: str | Path, lenient: Lenient | None = None) -> tuple[LogHeader, list[Row]]:
+    """A whole log as (header, rows); strict unless *lenient* is given."""
+    path = Path(path)
+    src = open_source(path, lenient)
+    if src is None:
+        return LogHeader(), []
+    with src:
+        parser = LineParser(src.header)
+        rows = [
+            row
+            for lineno, block in src.data_blocks()
+            for _, row in block_rows(parser, path, lineno, block, lenient)
+        ]
+    if lenient is not None:
+        lenient.finish_file(path)
+    return src.header, rows
