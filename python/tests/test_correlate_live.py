@@ -7,109 +7,24 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import websockets
+from zeek_wire import TOPIC, FakeZeek, detection, hostile_frames, random_frames, startup
 
 from skypewatch.correlate.engine import CorrelationEngine
 from skypewatch.correlate.run import run_offline
 from skypewatch.records import NOTICE_FIELDS, SKYPE_FIELDS, SkypeRecord
 from skypewatch.zeeklog import ZeekLogWriter, read_log
-from skypewatch.zeekws import codec, schema
-from skypewatch.zeekws.client import LiveCorrelator
-
-TOPIC = "zeek/skype/"
+from skypewatch.zeekws import codec
+from skypewatch.zeekws.client import MAX_UNKNOWN_NAMES, LiveCorrelator
 
 
 def records(client: str = "10.0.0.5") -> list[SkypeRecord]:
     """A start-up: probe (confirmed), super-node TCP, login."""
-    base = SkypeRecord(
-        ts=1000.0,
-        uid="Cprobe00000000001",
-        orig_h=client,
-        orig_p=35990,
-        resp_h="81.1.1.1",
-        resp_p=4000,
-        proto="udp",
-        duration=0.3,
-        stage="probe",
-        signatures=frozenset({"u1_u2_nack", "u3_resend"}),
-        client=client,
-        peer="81.1.1.1",
-        peer_role="super_node",
-        client_public_ip="86.1.1.1",
-        skype_version=None,
-        confidence="confirmed",
-        evidence="U3 names the super node",
-    )
-    return [
-        base,
-        replace(
-            base,
-            ts=1002.5,
-            uid="Ctcp0000000000002",
-            orig_p=50000,
-            resp_p=4000,
-            proto="tcp",
-            stage="sn_handshake",
-            signatures=frozenset({"tcp_to_probed_peer"}),
-            confidence="likely",
-            client_public_ip=None,
-        ),
-        replace(
-            base,
-            ts=1004.0,
-            uid="Clogin00000000003",
-            orig_p=50001,
-            resp_h="91.1.1.1",
-            resp_p=33033,
-            proto="tcp",
-            stage="login",
-            peer="91.1.1.1",
-            peer_role="login_server",
-            signatures=frozenset({"login_handshake"}),
-            client_public_ip=None,
-        ),
-    ]
-
-
-class FakeZeek:
-    """A WebSocket server that behaves like Zeek's: ack after the topic list, then frames."""
-
-    def __init__(self, script: list[list[str]]) -> None:
-        self.script = script  # frames to send, one list per client connection
-        self.received: list[dict] = []
-        self.handshakes: list[list[str]] = []
-        self.headers: list[str | None] = []
-        self.server = None
-
-    async def handler(self, ws) -> None:
-        n = len(self.handshakes)
-        self.headers.append(ws.request.headers.get("X-Application-Name"))
-        self.handshakes.append(json.loads(await ws.recv()))
-        await ws.send(json.dumps({"type": "ack", "endpoint": f"fake-{n}", "version": "8.0.10"}))
-        frames = self.script[n] if n < len(self.script) else []
-        for frame in frames:
-            if frame == "<disconnect>":
-                await ws.close()
-                return
-            await ws.send(frame)
-        try:
-            async for raw in ws:
-                self.received.append(json.loads(raw))
-        except websockets.exceptions.ConnectionClosed:
-            pass
-
-    async def __aenter__(self) -> str:
-        self.server = await websockets.serve(self.handler, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc) -> None:
-        self.server.close()
-        await self.server.wait_closed()
+    return startup(client)
 
 
 async def drive(url: str, until, timeout: float = 10.0):
@@ -126,10 +41,6 @@ async def drive(url: str, until, timeout: float = 10.0):
         stop.set()
         await asyncio.wait_for(task, 10)
     return client, notices, log
-
-
-def detection(r: SkypeRecord) -> str:
-    return schema.detection_event(TOPIC + "detection", r)
 
 
 def test_live_mode_survives_garbage_disconnects_and_unknown_events():
@@ -168,7 +79,7 @@ def test_live_mode_survives_garbage_disconnects_and_unknown_events():
         "unknown-event": 2,
         "zeek-error": 1,
     }
-    assert any("dropped a malformed frame" in m for m in log)
+    assert any("dropped a frame (malformed): not JSON" in m for m in log)
     assert any("argument 3 should be addr" in m for m in log)
     assert sum("Other::thing" in m for m in log) == 1, "unknown names are reported once"
     assert any("closed the connection" in m or "waiting for Zeek" in m for m in log)
@@ -274,3 +185,103 @@ def test_cli_exits_0_on_signal_after_flushing(tmp_path, sig):
     assert "waiting for Zeek at ws://127.0.0.1:9/v1/messages/json" in err
     assert "live: 0 connection(s) to Zeek" in out
     assert (tmp_path / "notice.log").read_text().rstrip().splitlines()[-1].startswith("#close")
+
+
+# -- a hostile Zeek -----------------------------------------------------------------------------
+
+
+def _interleave(rng: random.Random, good: list, bad: list) -> list:
+    """*bad* frames with the *good* ones spread among them, the good ones in their order."""
+    slots = sorted(rng.sample(range(len(good) + len(bad)), len(good)))
+    out, g, b = [], iter(good), iter(bad)
+    for i in range(len(good) + len(bad)):
+        out.append(next(g) if slots and i == slots[0] else next(b))
+        if slots and i == slots[0]:
+            slots.pop(0)
+    return out
+
+
+def test_no_frame_stops_the_live_correlator():
+    """A fake Zeek sends every class of hostile frame, then random bytes, random JSON and good
+    events with arguments of random types, all mixed with good events.  The correlator keeps
+    running, drops and counts each bad frame under its reason, logs short lines, and still
+    sends Zeek a notice for every client of the good events."""
+    rng = random.Random(11)
+    hostile = hostile_frames()
+    names = [codec.encode_event(TOPIC, f"Other::n{i}", []) for i in range(3 * MAX_UNKNOWN_NAMES)]
+    good1 = [r for i in range(4) for r in startup(f"10.0.1.{i}", 1000.0 + 10 * i, str(i))]
+    good2 = [r for i in range(4) for r in startup(f"10.0.2.{i}", 2000.0 + 10 * i, str(i))]
+    first = _interleave(rng, [detection(r) for r in good1], [h.frame for h in hostile] + names)
+    second = _interleave(rng, [detection(r) for r in good2], random_frames(rng, 400))
+    fake = FakeZeek([[*first, "<disconnect>"], second])
+    total = len(first) + len(second)
+
+    async def go():
+        async with fake as url:
+            client, notices, log = await drive(
+                url, lambda c, n: c.stats.frames >= total, timeout=60
+            )
+            return client, notices, log
+
+    client, notices, log = asyncio.run(go())
+    st = client.stats
+    assert st.connections == 2 and st.frames == total
+    assert "internal-error" not in st.dropped, [m for m in log if "internal error" in m]
+    assert st.events + sum(st.dropped.values()) == total, "every frame used or dropped, once"
+    assert st.events >= len(good1) + len(good2)
+    expected = Counter(h.reason for h in hostile) + Counter({"unknown-event": len(names)})
+    for reason, n in expected.items():
+        assert st.dropped[reason] >= n, reason
+    # every client of the good events was noticed, and the notice went back to Zeek
+    clients = {f"10.0.{c}.{i}" for c in (1, 2) for i in range(4)}
+    assert clients <= {n.src for n, sent in notices if sent}
+    assert clients <= {ev.args[2] for ev in fake.notices()}
+    # the log stays readable: short lines, a bounded number per reason, unknown names bounded
+    assert max(len(m) for m in log) <= 400
+    assert sum("ignoring events named" in m for m in log) <= MAX_UNKNOWN_NAMES
+    assert len(client._seen_unknown) <= MAX_UNKNOWN_NAMES + 1
+    assert log[-1].startswith("stopped: 2 connection(s)") and "too-large" in log[-1]
+
+
+def test_rate_limited_drop_log_and_periodic_stats(monkeypatch):
+    from skypewatch.zeekws import client as client_mod
+
+    monkeypatch.setattr(client_mod, "STATS_INTERVAL", 0.5)
+    frames = ["not json"] * 50 + ['{"type": "x"}'] * 3
+    fake = FakeZeek([frames])
+
+    async def go():
+        async with fake as url:
+            c, _, log = await drive(url, lambda c, n: c.stats.frames >= len(frames))
+            await asyncio.sleep(0.6)
+            # the next drop after the interval brings the stats line
+            await c.handle("still not json")
+            return c, log
+
+    c, log = asyncio.run(go())
+    assert c.stats.dropped == {"malformed": 54}
+    said = [m for m in log if m.startswith("dropped a frame (malformed)")]
+    assert len(said) == client_mod.LOG_BURST
+    assert sum("more malformed drops are counted" in m for m in log) == 1
+    assert any(m.startswith("stats: 1 connection(s), 54 frames") for m in log), log
+
+
+def test_a_frame_over_the_wire_limit_costs_a_reconnect_not_the_process():
+    from skypewatch.zeekws.client import WIRE_MAX
+
+    recs = records()
+    fake = FakeZeek(
+        [[detection(recs[0]), "x" * (WIRE_MAX + 1), detection(recs[1])], [detection(recs[2])]]
+    )
+
+    async def go():
+        async with fake as url:
+            return await drive(
+                url, lambda c, n: c.stats.connections >= 2 and c.stats.events >= 2, timeout=20
+            )
+
+    client, notices, log = asyncio.run(go())
+    assert client.stats.dropped["too-large"] == 1
+    assert any("over 16,777,216 bytes" in m for m in log)
+    assert client.stats.events == 2  # the frame after the big one was lost with the connection
+    assert [n.src for n, sent in notices if sent] == ["10.0.0.5"]

@@ -458,7 +458,16 @@ class InThread:
         return self
 
     def __exit__(self, *exc) -> None:
-        fut = asyncio.run_coroutine_threadsafe(self._cleanup(), self.loop)
-        fut.result(10)
+        asyncio.run_coroutine_threadsafe(self._cleanup(), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._cancel_the_rest(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
+        self.loop.close()
+
+    @staticmethod
+    async def _cancel_the_rest() -> None:
+        # No task may be left to be finalized by the garbage collector in another thread.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -18,6 +18,8 @@ from ..zeeklog import ZeekLogWriter
 from .engine import CorrelationEngine, EngineOptions
 from .sources import SourceStats, conn_sessions, expand, first_ts, in_time_order, skype_records
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 @dataclass(slots=True)
 class OfflineResult:
@@ -88,7 +90,9 @@ def run_live(
     log: Callable[[str], None] = lambda m: print(f"skypewatch: {m}", file=sys.stderr, flush=True),
     stop: asyncio.Event | None = None,
 ):
-    """Run until SIGINT/SIGTERM (or *stop*); returns the client with its statistics."""
+    """Run until SIGINT/SIGTERM (or *stop*); returns the client with its statistics.  Either
+    signal is the normal way to end it: the client stops within a second whatever it is
+    doing, the pending notices are written (and sent to Zeek if it is connected)."""
     from ..zeekws.client import LiveCorrelator
 
     outdir.mkdir(parents=True, exist_ok=True)
@@ -101,18 +105,28 @@ def run_live(
         print(f"{n.note}: {n.msg} [{where}]", flush=True)
 
     client = LiveCorrelator(url, engine, on_notice, log, topic_prefix)
+    # A signal before the event loop takes them over must not kill the process either.
+    early: list[int] = []
+    previous = {}
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[sig] = signal.signal(sig, lambda signum, _frame: early.append(signum))
 
     async def main() -> None:
         done = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, done.set)
+        if early:
+            done.set()
         log(f"waiting for Zeek at {client.url} ...")
         await client.run(done)
 
     try:
         asyncio.run(main())
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         writer.close()
     return client, engine

@@ -2,10 +2,18 @@
 
 It subscribes to the package's topics, turns every Skype event into an engine input, and
 sends the engine's notices back to Zeek as ``Skype::correlated_notice``.  It reconnects with
-exponential back-off when Zeek goes away, and says what it is waiting for.  Every frame it
-receives is either used or logged with the reason it was dropped; nothing is queued, so
-nothing accepted can be lost.  ``stop`` (set on SIGINT/SIGTERM) ends it after the engine's
-pending notices are flushed.
+exponential back-off when Zeek goes away, and says what it is waiting for.
+
+Zeek's WebSocket API has no authentication, so every frame is untrusted: it is either used
+or dropped, counted under a reason (``stats.dropped``) and logged, at most ``LOG_BURST``
+lines per reason per ``STATS_INTERVAL``, every quotation of it cut short.  A stats line goes
+to the log every ``STATS_INTERVAL`` while frames are being dropped, and when it stops.
+
+Stopping (``stop`` set, on SIGINT/SIGTERM) takes well under a second in every state: each
+phase -- connecting, waiting for the ack, receiving, backing off -- runs as a task that the
+stop cancels.  Connected, the engine's pending notices then get ``FLUSH_TIMEOUT`` to reach
+Zeek and the close handshake ``CLOSE_TIMEOUT``; a notice that could not be sent is still
+handed to ``on_notice`` (notice.log), so none is lost.
 """
 
 from __future__ import annotations
@@ -13,18 +21,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..correlate.engine import CorrelationEngine
+from ..correlate.engine import CorrelationEngine, Input
 from ..records import Notice
 from . import codec, schema
+from .codec import clip, show
 
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
-TICK_INTERVAL = 5.0  # seconds between engine ticks when Zeek is quiet
+TICK_INTERVAL = 5.0  # seconds between engine ticks (the clock follows the wall when quiet)
+OPEN_TIMEOUT = 10.0  # TCP and WebSocket handshake
+ACK_TIMEOUT = 10.0  # Zeek's answer to the subscription
+FLUSH_TIMEOUT = 0.3  # on stop: time for the last notices to reach Zeek
+CLOSE_TIMEOUT = 0.2  # on stop: time for Zeek to answer our close frame
+CANCEL_GRACE = 0.2  # time a cancelled phase gets to clean up
+STABLE_CONNECTION = 10.0  # seconds connected after which the back-off starts over
+WIRE_MAX = 16 * codec.MAX_FRAME  # beyond this the WebSocket library closes the connection
+STATS_INTERVAL = 60.0
+LOG_BURST = 5  # drop messages logged per reason per STATS_INTERVAL
+MAX_UNKNOWN_NAMES = 64  # unknown event names reported (each once) before going quiet
+CLOCK_SKEW = 86400.0  # an event may be this far ahead of our wall clock
 
 
 @dataclass(slots=True)
@@ -36,14 +57,30 @@ class LiveStats:
     notices_sent: int = 0
     notices_undelivered: int = 0
 
+    def line(self) -> str:
+        dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(self.dropped.items())) or "none"
+        return (
+            f"{self.connections} connection(s), {self.frames:,} frames, {self.events:,} events"
+            f" used, dropped: {dropped}; {self.notices_sent} notice(s) sent to Zeek,"
+            f" {self.notices_undelivered} kept locally only"
+        )
+
 
 def websocket_url(url: str) -> str:
     """ws://host:port -> ws://host:port/v1/messages/json (the JSON v1 endpoint)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a WebSocket URL: {url!r} (expected ws://HOST:PORT)")
+    try:
+        port = parts.port
+    except ValueError:  # "ws://host:99999", "ws://host:x"
+        port = -1
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or port == -1 or port == 0:
+        raise ValueError(f"not a WebSocket URL: {clip(url)} (expected ws://HOST:PORT)")
     path = parts.path if parts.path not in ("", "/") else "/v1/messages/json"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+class _Stopped(Exception):
+    """The stop event ended a phase before it finished."""
 
 
 class LiveCorrelator:
@@ -62,143 +99,258 @@ class LiveCorrelator:
         self.prefix = topic_prefix
         self.topics = [topic_prefix + t for t in ("probe", "tcp", "detection")]
         self.stats = LiveStats()
-        self._ws = None
+        self._ws: Any = None
         self._seen_unknown: set[str] = set()
         self._last_ts: float | None = None
         self._last_wall = 0.0
+        self._last_tick = time.monotonic()
+        self._logged: Counter = Counter()  # drop messages per reason since the last stats line
+        self._last_report = time.monotonic()
+        self._reported_frames = 0
 
+    # -- the connection loop ----------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        import websockets
-
-        backoff = INITIAL_BACKOFF
-        while not stop.is_set():
-            try:
-                async with websockets.connect(
-                    self.url,
-                    additional_headers={"X-Application-Name": "skypewatch"},
-                    open_timeout=10,
-                    max_size=2**24,
-                ) as ws:
-                    await ws.send(codec.handshake(self.topics))
-                    first = await asyncio.wait_for(ws.recv(), timeout=10)
-                    reply = codec.decode_message(first)
-                    if isinstance(reply, codec.Error):
-                        raise ConnectionError(
-                            f"Zeek refused the subscription: {reply.code} ({reply.context})"
-                        )
-                    if not isinstance(reply, codec.Ack):
-                        raise ConnectionError("Zeek did not acknowledge the subscription")
-                    self.stats.connections += 1
-                    self.log(
-                        f"connected to Zeek {reply.version} at {self.url};"
-                        f" subscribed to {', '.join(self.topics)}"
-                    )
-                    backoff = INITIAL_BACKOFF
-                    self._ws = ws
-                    try:
-                        await self._receive(ws, stop)
-                    finally:
-                        self._ws = None
-                if not stop.is_set():
-                    self.log(f"Zeek at {self.url} closed the connection")
-            except (
-                OSError,
-                TimeoutError,
-                ConnectionError,
-                codec.CodecError,
-                websockets.exceptions.WebSocketException,
-            ) as exc:
-                if stop.is_set():
-                    break
-                reason = str(exc) or type(exc).__name__
-                self.log(f"waiting for Zeek at {self.url} ({reason}); retrying in {backoff:.1f}s")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-        for n in self.engine.flush():
-            await self._deliver(n)
-
-    async def _receive(self, ws, stop: asyncio.Event) -> None:
-        import websockets
-
         stopper = asyncio.ensure_future(stop.wait())
+        backoff = INITIAL_BACKOFF
         try:
             while not stop.is_set():
-                recv = asyncio.ensure_future(ws.recv())
-                done, _ = await asyncio.wait(
-                    {recv, stopper}, timeout=TICK_INTERVAL, return_when=asyncio.FIRST_COMPLETED
-                )
-                if recv not in done:
-                    recv.cancel()
-                    with contextlib.suppress(
-                        asyncio.CancelledError, websockets.exceptions.ConnectionClosed
-                    ):
-                        await recv
-                    if stopper in done:
-                        # flush while still connected, so the last notices reach Zeek
-                        for n in self.engine.flush():
-                            await self._deliver(n)
-                        return
-                    await self._tick()
+                try:
+                    ws = await self._until(stopper, self._connect())
+                except _Stopped:
+                    break
+                except Exception as exc:  # refused, unreachable, timed out, not Zeek, ...
+                    self.log(
+                        f"waiting for Zeek at {self.url} ({_why(exc)}); retrying in {backoff:.1f}s"
+                    )
+                    with contextlib.suppress(_Stopped):
+                        await self._until(stopper, asyncio.sleep(backoff))
+                    backoff = min(backoff * 2, MAX_BACKOFF)
                     continue
-                raw = recv.result()  # ConnectionClosed propagates to the reconnect loop
-                await self.handle(raw)
+                connected_at = time.monotonic()
+                self._ws = ws
+                try:
+                    await self._until(stopper, self._receive(ws))
+                except _Stopped:
+                    await self._flush_to_zeek()
+                except Exception as exc:  # ConnectionClosed, mostly
+                    self._closed(exc)
+                finally:
+                    self._ws = None
+                    await _close(ws)
+                if not stop.is_set():
+                    # a Zeek that acks and hangs up at once must not get a reconnect storm
+                    if time.monotonic() - connected_at > STABLE_CONNECTION:
+                        backoff = INITIAL_BACKOFF
+                    self.log(f"reconnecting in {backoff:.1f}s")
+                    with contextlib.suppress(_Stopped):
+                        await self._until(stopper, asyncio.sleep(backoff))
+                    backoff = min(backoff * 2, MAX_BACKOFF)
         finally:
             stopper.cancel()
+            self._ws = None
+            self._keep_locally(self.engine.flush())
+            self.log(f"stopped: {self.stats.line()}")
 
+    async def _until(self, stopper: asyncio.Future, phase: Coroutine) -> Any:
+        """Run *phase* until it ends (its result or exception) or the stop comes (_Stopped)."""
+        task = asyncio.ensure_future(phase)
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        if not task.done():  # it ignored the cancel: leave it, but retrieve its outcome
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            raise _Stopped
+        if task.cancelled():
+            raise _Stopped
+        return task.result()
+
+    async def _connect(self) -> Any:
+        from websockets.asyncio.client import connect
+
+        ws = await connect(
+            self.url,
+            additional_headers={"X-Application-Name": "skypewatch"},
+            open_timeout=OPEN_TIMEOUT,
+            close_timeout=CLOSE_TIMEOUT,
+            max_size=WIRE_MAX,
+            compression=None,  # Zeek does not compress; no inflating of hostile frames
+        )
+        try:
+            await ws.send(codec.handshake(self.topics))
+            async with asyncio.timeout(ACK_TIMEOUT):
+                first = await ws.recv()
+            reply = codec.decode_message(first)
+            if isinstance(reply, codec.Error):
+                raise ConnectionError(
+                    f"Zeek refused the subscription: {clip(reply.code)} ({clip(reply.context)})"
+                )
+            if not isinstance(reply, codec.Ack):
+                raise ConnectionError("Zeek did not acknowledge the subscription")
+        except BaseException:
+            ws.transport.abort()
+            raise
+        self.stats.connections += 1
+        self.log(
+            f"connected to Zeek {clip(reply.version, 40)} at {self.url};"
+            f" subscribed to {', '.join(self.topics)}"
+        )
+        return ws
+
+    async def _receive(self, ws) -> None:
+        """Frames until Zeek closes the connection (ConnectionClosed)."""
+        while True:
+            try:
+                async with asyncio.timeout(TICK_INTERVAL):
+                    raw = await ws.recv()
+            except TimeoutError:
+                await self._tick()
+                continue
+            await self.handle(raw)
+            if time.monotonic() - self._last_tick >= TICK_INTERVAL:
+                await self._tick()
+
+    def _closed(self, exc: Exception) -> None:
+        sent = getattr(exc, "sent", None)
+        if getattr(sent, "code", None) == 1009:  # websockets refused a frame over WIRE_MAX
+            self.stats.frames += 1
+            self._drop(codec.TOO_LARGE, f"Zeek sent a frame over {WIRE_MAX:,} bytes")
+        self.log(f"Zeek at {self.url} closed the connection ({_why(exc)})")
+
+    async def _flush_to_zeek(self) -> None:
+        """On stop, while still connected: the pending notices to Zeek, within a deadline."""
+        notices = self.engine.flush()
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT):
+                await self._deliver(notices)
+        except TimeoutError:
+            self.log(f"Zeek did not take the last notices within {FLUSH_TIMEOUT}s")
+
+    # -- frames -----------------------------------------------------------------------------
     async def handle(self, raw: str | bytes) -> None:
-        """Use one frame, or log why it was dropped."""
+        """Use one frame, or count and log why it was dropped.  Nothing escapes from here:
+        an exception would end the connection, and the wire must not be able to do that."""
         self.stats.frames += 1
+        try:
+            item = self._decode(raw)
+            notices = self.engine.feed(item) if item is not None else []
+        except Exception as exc:  # a bug of ours, not the frame's: keep going, but say so
+            self._drop("internal-error", f"internal error on a frame: {_why(exc)}")
+            return
+        if notices:
+            await self._deliver(notices)
+
+    def _decode(self, raw: str | bytes) -> Input | None:
         try:
             msg = codec.decode_message(raw)
         except codec.CodecError as exc:
-            self._drop("malformed", f"dropped a malformed frame: {exc}")
-            return
+            self._drop(exc.reason, f"dropped a frame ({exc.reason}): {exc}")
+            return None
         if isinstance(msg, codec.Error):
-            self._drop("zeek-error", f"Zeek reported an error: {msg.code} ({msg.context})")
-            return
+            self._drop("zeek-error", f"Zeek reported an error: {msg.code} ({clip(msg.context)})")
+            return None
         if isinstance(msg, codec.Ack):
             self._drop("unexpected-ack", "dropped an unexpected second ack")
-            return
+            return None
         if msg.name not in schema.KNOWN_EVENTS:
-            self.stats.dropped["unknown-event"] += 1
-            if msg.name not in self._seen_unknown:
-                self._seen_unknown.add(msg.name)
-                self.log(f"ignoring events named {msg.name!r} on {msg.topic} (not ours)")
-            return
+            self._unknown(msg)
+            return None
         try:
-            item = schema.to_input(msg)
+            item = schema.to_input(msg, not_after=time.time() + CLOCK_SKEW)
         except codec.CodecError as exc:
-            self._drop("bad-arguments", f"dropped {msg.name}: {exc}")
-            return
+            self._drop(exc.reason, f"dropped an event ({exc.reason}): {exc}")
+            return None
         self.stats.events += 1
-        self._last_ts = max(self._last_ts or item.ts, item.ts)
+        self._last_ts = item.ts if self._last_ts is None else max(self._last_ts, item.ts)
         self._last_wall = time.monotonic()
-        for n in self.engine.feed(item):
-            await self._deliver(n)
+        return item
 
-    async def _tick(self) -> None:
-        # Zeek is quiet: let the engine's clock follow the wall clock from the last event.
-        if self._last_ts is None:
+    def _unknown(self, msg: codec.Event) -> None:
+        self.stats.dropped["unknown-event"] += 1
+        seen = self._seen_unknown
+        if msg.name in seen or len(seen) > MAX_UNKNOWN_NAMES:
             return
-        now = self._last_ts + (time.monotonic() - self._last_wall)
-        for n in self.engine.tick(now):
-            await self._deliver(n)
-
-    async def _deliver(self, n: Notice) -> None:
-        delivered = False
-        ws = self._ws
-        if ws is not None:
-            try:
-                await ws.send(schema.notice_event(self.prefix + "notice", n))
-                delivered = True
-                self.stats.notices_sent += 1
-            except Exception as exc:
-                self.log(f"could not send a notice to Zeek ({exc}); it is kept locally")
-        if not delivered:
-            self.stats.notices_undelivered += 1
-        self.on_notice(n, delivered)
+        if len(seen) == MAX_UNKNOWN_NAMES:
+            seen.add("")  # the marker that says this was logged
+            self.log(f"more than {MAX_UNKNOWN_NAMES} unknown event names: the rest are counted")
+            return
+        seen.add(msg.name)
+        self.log(f"ignoring events named {show(msg.name)} on {show(msg.topic)} (not ours)")
 
     def _drop(self, reason: str, message: str) -> None:
         self.stats.dropped[reason] += 1
-        self.log(message)
+        n = self._logged[reason]
+        if n < LOG_BURST:
+            self.log(clip(message, 300))
+        elif n == LOG_BURST:
+            self.log(f"more {reason} drops are counted, not logged, until the next stats line")
+        self._logged[reason] = n + 1
+        self._report()
+
+    def _report(self) -> None:
+        """The stats line, at most once per STATS_INTERVAL, when frames were dropped."""
+        now = time.monotonic()
+        if now - self._last_report < STATS_INTERVAL:
+            return
+        if self._logged:
+            self.log(f"stats: {self.stats.line()}")
+            self._logged.clear()
+        self._last_report = now
+
+    async def _tick(self) -> None:
+        self._last_tick = time.monotonic()
+        self._report()
+        # Zeek may be quiet: let the engine's clock follow the wall clock from the last event.
+        if self._last_ts is None:
+            return
+        now = self._last_ts + (self._last_tick - self._last_wall)
+        await self._deliver(self.engine.tick(now))
+
+    # -- notices ----------------------------------------------------------------------------
+    async def _deliver(self, notices: Iterable[Notice]) -> None:
+        pending = deque(notices)
+        try:
+            while pending:
+                sent = await self._send(pending[0])
+                self._keep(pending.popleft(), sent)
+        finally:  # cancelled (stop) mid-way: the rest are kept locally
+            self._keep_locally(pending)
+
+    async def _send(self, n: Notice) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(schema.notice_event(self.prefix + "notice", n))
+        except Exception as exc:
+            self.log(f"could not send a notice to Zeek ({_why(exc)}); it is kept locally")
+            return False
+        return True
+
+    def _keep_locally(self, notices: Iterable[Notice]) -> None:
+        for n in notices:
+            self._keep(n, False)
+
+    def _keep(self, n: Notice, delivered: bool) -> None:
+        if delivered:
+            self.stats.notices_sent += 1
+        else:
+            self.stats.notices_undelivered += 1
+        self.on_notice(n, delivered)
+
+
+async def _close(ws) -> None:
+    """Close politely if Zeek answers quickly, else just drop the connection."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT + 0.05):
+            await ws.close()
+    except Exception:
+        pass
+    finally:
+        ws.transport.abort()
+
+
+def _why(exc: BaseException) -> str:
+    return clip(str(exc) or type(exc).__name__, 200)
