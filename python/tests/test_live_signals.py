@@ -1,8 +1,8 @@
 """``skypewatch correlate --zeek`` as a real process: SIGTERM and SIGINT end it with exit 0
 within a second in every state -- connected and idle, connecting to a peer that accepted TCP
-but never answers the WebSocket handshake, in back-off after a refused connection, in the
-middle of a frame, during a flood -- and the pending notices are written, and sent to Zeek
-when it is connected."""
+but never answers the WebSocket handshake, looking up a name the resolver never answers, in
+back-off after a refused connection, in the middle of a frame, during a flood -- and the
+pending notices are written, and sent to Zeek when it is connected."""
 
 from __future__ import annotations
 
@@ -32,10 +32,11 @@ LIMIT = 1.0  # seconds from the signal to the exit: the promise in the README
 class Correlator:
     """The CLI in a subprocess, its stderr lines collected as they come."""
 
-    def __init__(self, url: str, out: Path) -> None:
+    def __init__(self, url: str, out: Path, python: list[str] | None = None) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        args = ["correlate", "--zeek", url, "-o", str(out)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "skypewatch", "correlate", "--zeek", url, "-o", str(out)],
+            [sys.executable, *(python or ["-m", "skypewatch"]), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -98,7 +99,8 @@ def test_connected_and_idle(tmp_path, sig):
         return url, lambda: fake.__aexit__(None, None, None)
 
     with InThread(start) as server:
-        c = Correlator(server.url, tmp_path)
+        # by name: the lookup runs in a thread of the correlator's own (see the next test)
+        c = Correlator(server.url.replace("127.0.0.1", "localhost"), tmp_path)
         c.wait_for("connected to Zeek")
         c.wait_for(lambda: fake.sent == len(GOOD))
         time.sleep(0.3)  # let it take the frames in
@@ -137,6 +139,27 @@ def test_connecting_to_a_silent_peer(tmp_path, sig):
             s.close()
     _check_exit(c, elapsed, tmp_path)
     assert "0 connection(s)" in c.err[-1]
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_resolving_a_name_that_never_answers(tmp_path, sig):
+    """asyncio looks names up in its default executor, whose thread the exit waits for."""
+    hang = (
+        "import socket, sys, time\n"
+        "real = socket.getaddrinfo\n"
+        "def lookup(host, *a, **k):\n"
+        "    if host == 'zeek.example':\n"
+        "        time.sleep(60)\n"
+        "    return real(host, *a, **k)\n"
+        "socket.getaddrinfo = lookup\n"
+        "from skypewatch.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    c = Correlator("ws://zeek.example:27759", tmp_path, python=["-c", hang])
+    c.wait_for("waiting for Zeek at ws://zeek.example:27759")
+    time.sleep(0.3)
+    elapsed = c.stop(sig)
+    _check_exit(c, elapsed, tmp_path)
 
 
 @pytest.mark.parametrize("sig", SIGNALS)

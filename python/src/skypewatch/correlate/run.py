@@ -93,7 +93,7 @@ def run_live(
     """Run until SIGINT/SIGTERM (or *stop*); returns the client with its statistics.  Either
     signal is the normal way to end it: the client stops within a second whatever it is
     doing, the pending notices are written (and sent to Zeek if it is connected)."""
-    from ..zeekws.client import LiveCorrelator
+    from ..zeekws.client import LiveCorrelator, PromptLoop
 
     outdir.mkdir(parents=True, exist_ok=True)
     engine = CorrelationEngine(options)
@@ -124,7 +124,8 @@ def run_live(
         await client.run(done)
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=PromptLoop) as runner:
+            runner.run(main())
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
