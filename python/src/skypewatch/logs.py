@@ -13,12 +13,16 @@ Zeek type                  pandas
 ``bool``                   ``boolean``
 ``addr``, ``subnet``       ``string`` (or ``category`` with ``addr_as="category"``)
 ``string``, ``enum``       ``string`` (``\\xNN`` escapes undone)
-``set[..]``, ``vector[..]``  Python lists; ``(empty)`` is ``[]``
+``set[..]``, ``vector[..]``  lists (``ArrowDtype(list<..>)``: each value reads as a Python
+                           list, stored in bulk); ``(empty)`` is ``[]``
 =========================  =================================================================
 
 ``-`` (unset) is always missing -- ``NA``/``NaT``/``None`` -- never 0, False or "".  TSV logs
 carry their types in the ``#types`` header; JSON logs (which have none) take them from the
-schemas below for skype, notice and conn logs, or are left as pandas reads them.
+schemas of skype, notice and conn logs, or from their first line.  Every value is checked
+against its type (``skypewatch.zeeklog``): strict by default (``LogReadError`` naming file
+and line), or pass ``lenient=Lenient()`` to skip and report bad lines.  Reading goes through
+Arrow's CSV and JSON parsers a block at a time.
 
 ``read_log`` returns one DataFrame; ``iter_log`` streams chunks, so a log larger than memory
 can be filtered.  ``write_log`` writes a DataFrame back in Zeek's format; a DataFrame read
@@ -27,390 +31,133 @@ from a TSV log is written back byte for byte (header lines included).
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
-import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from .errors import SkypewatchError
-from .records import CONN_KEY_FIELDS, NOTICE_FIELDS, SKYPE_FIELDS
-from .zeeklog import EMPTY, UNSET, ZeekLogWriter, escape, unescape
+from .zeeklog import (
+    CONN_FIELDS,
+    Lenient,
+    LogHeader,
+    LogReadError,
+    ZeekLogWriter,
+    escape,
+    log_files,
+)
+from .zeeklog.bulk import iter_tables
+from .zeeklog.header import schemas
 
-CONN_FIELDS = [
-    *CONN_KEY_FIELDS,
-    ("proto", "enum"),
-    ("service", "string"),
-    ("duration", "interval"),
-    ("orig_bytes", "count"),
-    ("resp_bytes", "count"),
-    ("conn_state", "string"),
-    ("local_orig", "bool"),
-    ("local_resp", "bool"),
-    ("missed_bytes", "count"),
-    ("history", "string"),
-    ("orig_pkts", "count"),
-    ("orig_ip_bytes", "count"),
-    ("resp_pkts", "count"),
-    ("resp_ip_bytes", "count"),
-    ("tunnel_parents", "set[string]"),
-    ("ip_proto", "count"),
-]
-SCHEMAS = {"skype": SKYPE_FIELDS, "notice": NOTICE_FIELDS, "conn": CONN_FIELDS}
+SCHEMAS = schemas()
 DEFAULT_CHUNK = 200_000
+LogMeta = LogHeader  # what a log says about itself; kept in ``DataFrame.attrs['zeek']``
 
-
-class LogReadError(SkypewatchError):
-    def __init__(self, path: Path, line: int | None, problem: str) -> None:
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {problem}")
-
-
-@dataclass(slots=True)
-class LogMeta:
-    """What a log says about itself; kept in ``DataFrame.attrs['zeek']`` for write_log."""
-
-    path: str
-    fields: list[str]
-    types: list[str]
-    header: list[str]  # the TSV header lines, verbatim (empty for JSON)
-    footer: list[str]
-    json: bool
-    skip: int = 0  # raw lines before the first data line
+_PANDAS = {
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype("pyarrow"),
+}
 
 
 # -- reading ------------------------------------------------------------------------------
 
 
-def log_files(paths: Iterable[str | Path], stem: str | None = None) -> list[Path]:
-    """Files named by the arguments; a directory contributes its ``*.log`` / ``*.log.gz``
-    files (only ``stem*`` ones if *stem* is given)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(
-                q
-                for q in p.iterdir()
-                if (
-                    q.name.endswith((".log", ".log.gz"))
-                    and (stem is None or q.name.startswith(stem))
-                )
-            )
-        elif p.exists():
-            out.append(p)
-        else:
-            raise LogReadError(p, None, "no such file")
-    return out
-
-
-def _open(path: Path):
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    if gz:
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="\n")
-    return open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
-
-
-def _meta(path: Path, fh) -> tuple[LogMeta, str | None]:
-    """Read the header; return the metadata and the first data line (or None)."""
-    header: list[str] = []
-    fields: list[str] = []
-    types: list[str] = []
-    logpath = ""
-    raw = 0
-    for line in fh:
-        raw += 1
-        line = line.rstrip("\n")
-        if not line:
-            continue
-        if line.startswith("{"):
-            try:
-                keys = list(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise LogReadError(path, len(header) + 1, f"not JSON ({exc.msg})") from None
-            kind = _guess_kind(path, keys)
-            schema = SCHEMAS.get(kind, [])
-            fields = [f for f, _ in schema] or keys
-            types = [t for _, t in schema] or ["string"] * len(keys)
-            return LogMeta(kind or path.name, fields, types, [], [], True), line
-        if not line.startswith("#"):
-            if not fields:
-                raise LogReadError(path, len(header) + 1, "data before a #fields/#types header")
-            return LogMeta(logpath, fields, types, header, [], False, raw - 1), line
-        header.append(line)
-        key, _, value = line.partition("\t")
-        if key == "#fields":
-            fields = value.split("\t")
-        elif key == "#types":
-            types = value.split("\t")
-        elif key == "#path":
-            logpath = value
-    if fields and len(types) != len(fields):
-        raise LogReadError(path, len(header), "#types and #fields differ in length")
-    return LogMeta(logpath, fields, types, header, [], False), None
-
-
-def _guess_kind(path: Path, keys: list[str]) -> str | None:
-    name = path.name.split(".")[0]
-    if name in SCHEMAS:
-        return name
-    if "stage" in keys and "peer_role" in keys:
-        return "skype"
-    if "note" in keys:
-        return "notice"
-    if "conn_state" in keys:
-        return "conn"
-    return None
-
-
 def iter_log(
-    path: str | Path, chunksize: int = DEFAULT_CHUNK, addr_as: str = "string"
+    path: str | Path,
+    chunksize: int = DEFAULT_CHUNK,
+    addr_as: str = "string",
+    lenient: Lenient | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Stream one Zeek log as typed DataFrames of at most *chunksize* rows."""
-    path = Path(path)
-    if not path.exists():
-        raise LogReadError(path, None, "no such file")
-    with _open(path) as fh:
-        meta, first = _meta(path, fh)
-        if first is None:
-            yield _typed(pd.DataFrame(columns=meta.fields, dtype=object), meta, addr_as)
-            return
-        json_log = meta.json
-    if json_log:
-        yield from _iter_json(path, meta, chunksize, addr_as)
-        return
-    yield from _iter_tsv(path, meta.skip, meta, chunksize, addr_as)
+    """Stream one Zeek log as typed DataFrames of at most *chunksize* rows (at least one,
+    empty for a log without data).  Strict unless *lenient* is given."""
+    pending: list[pa.Table] = []
+    rows = 0
+    header = None
+    for header, table in iter_tables(path, lenient):
+        if pending and table.schema != pending[0].schema:  # the header changed mid-file
+            yield from _chunks(pa.concat_tables(pending), header, chunksize, addr_as, True)
+            pending, rows = [], 0
+        pending.append(table)
+        rows += table.num_rows
+        if rows >= chunksize:
+            whole = pa.concat_tables(pending)
+            cut = rows - rows % chunksize
+            yield from _chunks(whole.slice(0, cut), header, chunksize, addr_as, False)
+            rest = whole.slice(cut)
+            pending, rows = ([rest] if rest.num_rows else []), rest.num_rows
+    if header is not None and (pending or rows == 0):
+        last = pa.concat_tables(pending) if pending else table.slice(0, 0)
+        yield from _chunks(last, header, chunksize, addr_as, True)
 
 
-def _iter_tsv(path, skip, meta, chunksize, addr_as):
-    """pandas' C parser straight on the file; footer lines (``#close``) are dropped from the
-    last chunk and kept in the metadata."""
-    footer: list[str] = []
-    reader = pd.read_csv(
-        path,
-        sep="\t",
-        header=None,
-        names=meta.fields,
-        dtype=str,
-        na_filter=False,
-        quoting=csv.QUOTE_NONE,
-        chunksize=chunksize,
-        engine="c",
-        on_bad_lines="error",
-        skiprows=skip,
-        compression="gzip" if _is_gzip(path) else None,
-        skip_blank_lines=True,
-    )
-    done = 0
-    try:
-        for chunk in reader:
-            first = chunk.iloc[:, 0]
-            tail = first.str.startswith("#")
-            if tail.any():
-                footer += [
-                    "\t".join(v for v in row if isinstance(v, str) and v)
-                    for row in chunk[tail].itertuples(index=False)
-                ]
-                chunk = chunk[~tail]
-            if len(chunk):
-                yield _typed(chunk, meta, addr_as, path, offset=skip + done)
-            done += len(chunk)
-    except pd.errors.ParserError as exc:
-        raise LogReadError(path, None, f"malformed line ({exc})") from None
-    except (EOFError, OSError, zlib.error) as exc:
-        raise LogReadError(
-            path, skip + done + 1, f"compressed data ends early or is corrupt ({exc})"
-        ) from None
-    meta.footer = footer
+def _chunks(
+    table: pa.Table, header: LogHeader, chunksize: int, addr_as: str, last: bool
+) -> Iterator[pd.DataFrame]:
+    for start in range(0, max(table.num_rows, 1 if last else 0), chunksize):
+        yield _frame(table.slice(start, chunksize), header, addr_as)
 
 
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
+def _frame(table: pa.Table, header: LogHeader, addr_as: str) -> pd.DataFrame:
+    types = (table.schema.metadata or {}).get(b"zeek_types", b"").decode().split("\t")
+    if addr_as == "category":
+        table = pa.Table.from_arrays(
+            [
+                col.dictionary_encode() if t in ("addr", "subnet") else col
+                for col, t in zip(table.columns, types, strict=True)
+            ],
+            names=table.column_names,
+        )
+    df = table.to_pandas(types_mapper=_dtype, split_blocks=True, self_destruct=False)
+    df.attrs["zeek"] = header
+    return df
 
 
-def _iter_json(path, meta, chunksize, addr_as):
-    """pandas' JSON-lines reader in chunks; on a bad line, find and name it."""
-    reader = pd.read_json(
-        path,
-        lines=True,
-        chunksize=chunksize,
-        dtype=False,
-        compression="gzip" if _is_gzip(path) else None,
-    )
-    done = 0
-    try:
-        for chunk in reader:
-            chunk = chunk.reindex(columns=meta.fields)
-            yield _typed(chunk, meta, addr_as, path, True, offset=done)
-            done += len(chunk)
-    except ValueError as exc:
-        line, problem = _first_bad_json(path)
-        raise LogReadError(path, line, problem or f"not JSON ({exc})") from None
-    except (EOFError, OSError, zlib.error) as exc:
-        raise LogReadError(
-            path, done + 1, f"compressed data ends early or is corrupt ({exc})"
-        ) from None
-
-
-def _first_bad_json(path: Path) -> tuple[int | None, str | None]:
-    with _open(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                return lineno, f"not JSON ({exc.msg})"
-            if not isinstance(obj, dict):
-                return lineno, "JSON line is not an object"
-    return None, None
+def _dtype(typ: pa.DataType) -> Any:
+    if pa.types.is_list(typ):
+        return pd.ArrowDtype(typ)  # each value reads as a Python list, stored in bulk
+    return _PANDAS.get(typ)
 
 
 def read_log(
     paths: str | Path | Iterable[str | Path],
     chunksize: int = DEFAULT_CHUNK,
     addr_as: str = "string",
+    lenient: Lenient | None = None,
 ) -> pd.DataFrame:
     """One or many Zeek logs (files, rotated sets, directories) as one typed DataFrame."""
     files = log_files([paths] if isinstance(paths, (str, Path)) else paths)
-    frames = []
-    meta = None
-    for f in files:
-        for chunk in iter_log(f, chunksize, addr_as):
-            frames.append(chunk)
-            meta = meta or chunk.attrs.get("zeek")
-    if not frames:
+    if not files:
         raise SkypewatchError("no log files among the arguments")
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    df.attrs["zeek"] = meta
-    return df
+    tables: list[pa.Table] = []
+    header = None
+    for f in files:
+        for h, table in iter_tables(f, lenient):
+            header = header or h
+            if tables and table.schema != tables[0].schema:
+                table = _conform(table, tables[0].schema)
+            tables.append(table)
+    if lenient is not None:
+        lenient.done()
+    if header is None:
+        raise SkypewatchError("no log could be read among the arguments")
+    return _frame(pa.concat_tables(tables), header, addr_as)
 
 
-# -- types ----------------------------------------------------------------------------------
-
-_INT_DTYPES = {"count": "UInt64", "int": "Int64", "port": "UInt16"}
-
-
-def _typed(
-    df: pd.DataFrame,
-    meta: LogMeta,
-    addr_as: str,
-    path: Path | None = None,
-    from_json: bool = False,
-    offset: int = 0,
-) -> pd.DataFrame:
-    out = {}
-    for name, ztype in zip(meta.fields, meta.types, strict=True):
-        if name not in df.columns:
-            out[name] = pd.Series([pd.NA] * len(df), dtype=object)
-            col = out[name]
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A table of another log (say JSON beside TSV) in the first one's columns."""
+    cols = []
+    for field in schema:
+        if field.name in table.column_names:
+            cols.append(table.column(field.name).cast(field.type))
         else:
-            col = df[name]
-        try:
-            out[name] = _convert(col, ztype, addr_as, from_json)
-        except (ValueError, TypeError) as exc:
-            bad = _first_bad(col, ztype, from_json)
-            line = offset + bad + 1 if bad is not None else None
-            raise LogReadError(
-                path or Path(meta.path), line, f"column {name!r} ({ztype}): {exc}"
-            ) from None
-    typed = pd.DataFrame(out, index=df.index)
-    typed.attrs["zeek"] = meta
-    return typed
-
-
-def _first_bad(col, ztype, from_json):
-    for i, v in enumerate(col):
-        try:
-            _convert(pd.Series([v], dtype=object), ztype, "string", from_json)
-        except (ValueError, TypeError):
-            return i
-    return None
-
-
-def _unset(col: pd.Series, from_json: bool) -> pd.Series:
-    if from_json:
-        return col.isna()
-    return col == UNSET
-
-
-def _convert(col: pd.Series, ztype: str, addr_as: str, from_json: bool) -> pd.Series:
-    missing = _unset(col, from_json)
-    if ztype == "time":
-        if from_json and col.map(lambda v: isinstance(v, str)).any():
-            return pd.to_datetime(col, utc=True, format="ISO8601")
-        return pd.to_datetime(_nanoseconds(col, missing, from_json), unit="ns", utc=True)
-    if ztype == "interval":
-        return pd.to_timedelta(_nanoseconds(col, missing, from_json), unit="ns")
-    if ztype in _INT_DTYPES:
-        return pd.to_numeric(col.where(~missing), errors="raise").astype(_INT_DTYPES[ztype])
-    if ztype == "double":
-        return pd.to_numeric(col.where(~missing), errors="raise").astype("Float64")
-    if ztype == "bool":
-        if from_json:
-            return col.astype("boolean")
-        bad = ~(missing | col.isin(["T", "F"]))
-        if bad.any():
-            raise ValueError(f"not a bool: {col[bad].iloc[0]!r}")
-        return col.map({"T": True, "F": False}).astype("boolean")
-    if ztype.startswith(("set[", "vector[")):
-        if from_json:
-            return col.map(lambda v: list(v) if isinstance(v, list) else None)
-        return _containers(col, missing)
-    if ztype in ("addr", "subnet"):
-        s = _strings(col, missing, from_json)
-        return s.astype("category") if addr_as == "category" else s
-    return _strings(col, missing, from_json)
-
-
-def _nanoseconds(col: pd.Series, missing: pd.Series, from_json: bool) -> pd.Series:
-    """Decimal seconds to integer nanoseconds, exact to the microsecond (Zeek writes six
-    decimals; at today's epoch that is ~1.8e15 microseconds, well inside a double's exact
-    integers, so rounding the parsed value recovers them exactly)."""
-    if col.empty:
-        return pd.Series([], index=col.index, dtype="Int64")
-    secs = pd.to_numeric(col if from_json else col.where(~missing), errors="raise")
-    return (secs.astype("float64") * 1e6).round().astype("Int64") * 1000
-
-
-def _strings(col: pd.Series, missing: pd.Series, from_json: bool) -> pd.Series:
-    if from_json:
-        return col.astype("string")
-    s = col.where(~missing, None)
-    if s.str.contains("\\x", regex=False).any():
-        s = s.map(lambda v: unescape(v) if isinstance(v, str) else v)
-    s = s.where(s != EMPTY, "")
-    return s.astype("string")
-
-
-def _containers(col: pd.Series, missing: pd.Series) -> pd.Series:
-    """TSV container cells to lists, splitting in bulk; only cells with escapes go one by one."""
-    text = col.astype(object)
-    out = col.astype("string[pyarrow]").str.split(",")  # Arrow splits in bulk, to lists
-    escaped = text.str.contains("\\x", regex=False).fillna(False).astype(bool)
-    if escaped.any():
-        out[escaped] = text[escaped].map(_container)
-    out[text == EMPTY] = pd.Series(
-        [[] for _ in range(int((text == EMPTY).sum()))],
-        index=text.index[text == EMPTY],
-        dtype=object,
-    )
-    out[missing] = None
-    return out
-
-
-def _container(v: Any) -> Any:
-    if v == UNSET:
-        return None
-    if v == EMPTY:
-        return []
-    return [unescape(x) for x in v.split(",")]
+            cols.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -441,7 +188,7 @@ def write_log(df: pd.DataFrame, directory: str | Path, use_json: bool | None = N
     for row in zip(*columns, strict=True):
         writer.write([_pyvalue(v, t) for v, t in zip(row, meta.types, strict=True)])
     return writer.close(
-        complete=bool(meta.footer) or not meta.header,
+        complete=meta.closed,
         close_stamp=stamps[1],
         footer=meta.footer or None,
     )
@@ -469,6 +216,9 @@ def _pyvalue(v: Any, ztype: str) -> Any:
 
 
 __all__ = [
+    "CONN_FIELDS",
+    "SCHEMAS",
+    "Lenient",
     "LogMeta",
     "LogReadError",
     "escape",

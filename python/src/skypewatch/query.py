@@ -24,6 +24,7 @@ import pandas as pd
 from .errors import SkypewatchError
 from .logs import iter_log, log_files
 from .records import CONFIDENCE_RANK, STAGES
+from .zeeklog import Lenient
 
 VIEWS = ("clients", "lines", "super-nodes", "local-super-nodes", "public-ips")
 FORMATS = ("table", "csv", "json", "parquet")
@@ -93,14 +94,24 @@ def parse_network(text: str):
         raise SkypewatchError(f"--client: {text!r} is not an address or network") from None
 
 
-def skype_chunks(paths: Iterable[str | Path], chunksize: int = 200_000):
-    for f in log_files(paths):
-        for chunk in iter_log(f, chunksize):
+def skype_chunks(
+    paths: Iterable[str | Path], chunksize: int = 200_000, lenient: Lenient | None = None
+):
+    """Typed chunks of the skype.log files among *paths*, read leniently: bad lines are
+    reported (on stderr unless *lenient* says otherwise) and skipped; if no file at all can
+    be read, one LogReadError says why."""
+    lenient = lenient if lenient is not None else Lenient()
+    files = log_files(paths)
+    if not files:
+        raise SkypewatchError("no log files among the arguments")
+    for f in files:
+        for chunk in iter_log(f, chunksize, lenient=lenient):
             meta = chunk.attrs.get("zeek")
             if meta is not None and meta.path not in ("skype", "") and "stage" not in chunk:
                 break  # not a skype.log (a notice.log given alongside, say): skip the file
             if "stage" in chunk:
                 yield chunk
+    lenient.done()
 
 
 class _Agg:
@@ -122,7 +133,11 @@ class _Agg:
 
 
 def run_query(
-    paths: Iterable[str | Path], view: str, flt: Filter, local_nets: Iterable[str] = PRIVATE
+    paths: Iterable[str | Path],
+    view: str,
+    flt: Filter,
+    local_nets: Iterable[str] = PRIVATE,
+    lenient: Lenient | None = None,
 ) -> pd.DataFrame:
     if view not in VIEWS:
         raise SkypewatchError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
@@ -138,7 +153,7 @@ def run_query(
     lines: list[pd.DataFrame] = []
     agg = _Agg()
     best: dict[str, int] = {}
-    for chunk in skype_chunks(paths):
+    for chunk in skype_chunks(paths, lenient=lenient):
         df = flt.apply(chunk)
         if df.empty:
             continue
@@ -159,8 +174,9 @@ def run_query(
                 r.setdefault("super_nodes", set()).update(
                     g.loc[g["peer_role"] == "super_node", "peer"].dropna()
                 )
-                rank = int(g["confidence"].map(CONFIDENCE_RANK).max())
-                best[client] = max(best.get(client, 0), rank)
+                rank = g["confidence"].map(CONFIDENCE_RANK).max()  # NaN: no known confidence
+                if rank == rank:
+                    best[client] = max(best.get(client, 0), int(rank))
         elif view == "super-nodes":
             sn = df[df["peer_role"] == "super_node"]
             for peer, g in sn.groupby("peer", sort=False):
@@ -214,7 +230,7 @@ def _finish(view: str, agg: _Agg, best: dict[str, int]) -> pd.DataFrame:
             row["login_servers"] = ",".join(sorted(r.get("login_servers", ())))
             row["public_ips"] = ",".join(sorted(r.get("public_ips", ())))
             row["versions"] = ",".join(sorted(r.get("versions", ())))
-            row["confidence"] = names[best[key]]
+            row["confidence"] = names.get(best.get(key, -1), "")
         elif view == "super-nodes":
             row["clients"] = len(r.get("clients", ()))
         elif view == "local-super-nodes":

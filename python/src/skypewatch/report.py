@@ -18,8 +18,11 @@ from pathlib import Path
 import pandas as pd
 
 from .correlate.engine import CorrelationEngine
+from .correlate.sources import record_from_row
+from .errors import SkypewatchError
 from .logs import iter_log, log_files
-from .records import STAGES, SkypeRecord
+from .records import STAGES
+from .zeeklog import Lenient
 
 STAGE_COLORS = {
     "probe": "#4C72B0",
@@ -42,18 +45,32 @@ class ReportResult:
     pngs: list[Path] = field(default_factory=list)
 
 
-def _read(paths) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
+def _read(paths, lenient: Lenient) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
+    """skype.log and notice.log chunks among *paths*, read leniently (bad lines reported and
+    skipped; one LogReadError if no file can be read at all)."""
     skype, notices, files = [], [], 0
-    for f in log_files(paths):
+    names = log_files(paths)
+    if not names:
+        raise SkypewatchError("no log files among the arguments")
+    for f in names:
         files += 1
-        for chunk in iter_log(f):
+        for chunk in iter_log(f, lenient=lenient):
             meta = chunk.attrs.get("zeek")
             if "stage" in chunk:
                 skype.append(chunk)
             elif "note" in chunk or (meta is not None and meta.path == "notice"):
                 notices.append(chunk)
+    lenient.done()
     sk = pd.concat(skype, ignore_index=True) if skype else pd.DataFrame()
     nt = pd.concat(notices, ignore_index=True) if notices else None
+    if not sk.empty:
+        usable = sk["ts"].notna() & sk["client"].notna() & sk["stage"].notna()
+        if not usable.all():
+            lenient.report(
+                f"{int((~usable).sum())} skype.log line(s) without ts, client or stage"
+                " left out of the report"
+            )
+            sk = sk[usable].reset_index(drop=True)
     return sk, nt, files
 
 
@@ -61,25 +78,10 @@ def _computed_notices(df: pd.DataFrame) -> pd.DataFrame:
     engine = CorrelationEngine()
     out = []
     for row in df.sort_values("ts", kind="stable").to_dict("records"):
-        rec = SkypeRecord(
-            ts=row["ts"].value / 1e9,
-            uid=row["uid"],
-            orig_h=row["id.orig_h"],
-            orig_p=int(row["id.orig_p"]),
-            resp_h=row["id.resp_h"],
-            resp_p=int(row["id.resp_p"]),
-            proto=row["proto"],
-            duration=0.0,
-            stage=row["stage"],
-            signatures=frozenset(row["signatures"] or ()),
-            client=row["client"],
-            peer=row["peer"],
-            peer_role=row["peer_role"],
-            client_public_ip=_str(row["client_public_ip"]),
-            skype_version=_str(row["skype_version"]),
-            confidence=row["confidence"],
-            evidence=_str(row["evidence"]) or "",
-        )
+        try:
+            rec = record_from_row({k: _plain(v) for k, v in row.items()})
+        except (KeyError, ValueError, TypeError):
+            continue  # a line the correlator cannot use (as `skypewatch correlate` says)
         out += engine.record(rec)
     out += engine.flush()
     return pd.DataFrame(
@@ -95,6 +97,17 @@ def _computed_notices(df: pd.DataFrame) -> pd.DataFrame:
             for n in out
         ]
     )
+
+
+def _plain(v):
+    """A DataFrame cell as the per-line reader gives it: None for missing, seconds for times."""
+    if isinstance(v, pd.Timestamp):
+        return v.value / 1e9
+    if isinstance(v, pd.Timedelta):
+        return v.value / 1e9
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    return v
 
 
 def _str(v) -> str | None:
@@ -209,9 +222,12 @@ def build_report(
     out: str | Path,
     png_dir: str | Path | None = None,
     title: str = "Legacy Skype on the network",
+    lenient: Lenient | None = None,
 ) -> ReportResult:
+    """Read *paths* leniently (bad lines reported on stderr unless *lenient* says otherwise)
+    and write the report."""
     out = Path(out)
-    df, notices, files = _read(paths)
+    df, notices, files = _read(paths, lenient if lenient is not None else Lenient())
     result = ReportResult(html=out, rows=len(df))
     parts = [
         f"<h1>{html.escape(title)}</h1>",

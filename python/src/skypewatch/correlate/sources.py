@@ -52,12 +52,19 @@ def read_rows(path: Path, report: Report, stats: SourceStats) -> Iterator[tuple[
     stats.bad_lines += lenient.bad_lines
 
 
+def record_from_row(row: dict[str, Any]) -> SkypeRecord:
+    """A skype.log row (already type-checked by the reader) as the correlator's record;
+    KeyError for a missing field, ValueError for an unknown stage, role or confidence."""
+    rec = SkypeRecord.from_row(_required(row, SKYPE_REQUIRED))
+    _known(rec.stage, STAGES, "stage")
+    _known(rec.peer_role, PEER_ROLES, "peer_role")
+    return rec
+
+
 def skype_records(path: Path, report: Report, stats: SourceStats) -> Iterator[SkypeRecord]:
     for lineno, row in read_rows(path, report, stats):
         try:
-            rec = SkypeRecord.from_row(_required(row, SKYPE_REQUIRED))
-            _known(rec.stage, STAGES, "stage")
-            _known(rec.peer_role, PEER_ROLES, "peer_role")
+            rec = record_from_row(row)
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
             what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)

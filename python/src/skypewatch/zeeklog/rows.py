@@ -74,7 +74,7 @@ class LineParser:
                 try:
                     row[name] = check(obj.get(name))
                 except (ValueError, UnicodeError) as exc:
-                    raise ValueError(f"{name}: {_reason(exc)}") from None
+                    raise ValueError(f"column {name!r}: {_reason(exc)}") from None
             return row
         if line[0] == "#":
             h.meta_line(line)
@@ -90,7 +90,7 @@ class LineParser:
             try:
                 row[name] = parse(cell)
             except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
+                raise ValueError(f"column {name!r}: {exc}") from None
         return row
 
 
@@ -118,6 +118,10 @@ def block_rows(
                 continue
         else:
             line = raw
+        if line[-1] == "\r":  # a CRLF line: Arrow's parsers take CR LF as one line break
+            line = line[:-1]
+            if not line:
+                continue
         try:
             row = parser.parse(line)
         except ValueError as exc:
