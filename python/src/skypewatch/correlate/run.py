@@ -93,8 +93,33 @@ def run_live(
     """Run until SIGINT/SIGTERM (or *stop*); returns the client with its statistics.  Either
     signal is the normal way to end it: the client stops within a second whatever it is
     doing, the pending notices are written (and sent to Zeek if it is connected)."""
-    from ..zeekws.client import LiveCorrelator, PromptLoop
+    # A signal before the event loop takes them over must not kill the process either.
+    early: list[int] = []
+    previous = {}
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[sig] = signal.signal(sig, lambda signum, _frame: early.append(signum))
+    try:
+        return _live(url, topic_prefix, outdir, options, use_json, log, stop, early, previous)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
+
+def _live(
+    url: str,
+    topic_prefix: str,
+    outdir: Path,
+    options: EngineOptions,
+    use_json: bool,
+    log: Callable[[str], None],
+    stop: asyncio.Event | None,
+    early: list[int],
+    previous: dict,
+):
+    from ..zeekws.client import LiveCorrelator, PromptLoop, websocket_url
+
+    websocket_url(url)  # ValueError before anything is created
     outdir.mkdir(parents=True, exist_ok=True)
     engine = CorrelationEngine(options)
     writer = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json, streaming=True)
@@ -105,12 +130,6 @@ def run_live(
         print(f"{n.note}: {n.msg} [{where}]", flush=True)
 
     client = LiveCorrelator(url, engine, on_notice, log, topic_prefix)
-    # A signal before the event loop takes them over must not kill the process either.
-    early: list[int] = []
-    previous = {}
-    for sig in STOP_SIGNALS:
-        with contextlib.suppress(ValueError):  # not the main thread
-            previous[sig] = signal.signal(sig, lambda signum, _frame: early.append(signum))
 
     async def main() -> None:
         done = stop or asyncio.Event()
@@ -127,7 +146,9 @@ def run_live(
         with asyncio.Runner(loop_factory=PromptLoop) as runner:
             runner.run(main())
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # The closed loop gave the signals back to their defaults; a late one must not cut
+        # notice.log short.
+        for sig in previous:
+            signal.signal(sig, lambda signum, _frame: None)
         writer.close()
     return client, engine
