@@ -1,0 +1,255 @@
+"""The bulk reader: a log's blocks through Arrow's CSV and JSON parsers, column by column.
+
+Each block (``files.blocks``: about 8 MiB of whole lines) is parsed by ``pyarrow.csv`` (TSV,
+every cell as text, then checked and converted by ``columns.py``) or ``pyarrow.json`` (JSON
+lines, against the log's schema, then range-checked).  A block it cannot vouch for -- a cell
+or value that breaks a rule, bytes that are not UTF-8, a ``#`` line among the data, anything
+Arrow refuses -- goes through the per-line reader (``rows.py``), which keeps the good lines and
+reports or raises the bad ones by file and line.  So both readers accept exactly the same
+lines; the bulk one is only faster on clean ones.
+
+Tables come out typed for analysts: ``time`` as timestamp[ns, UTC] exact to the microsecond,
+``interval`` duration[ns], ``count`` uint64, ``int`` int64, ``port`` uint16, ``double``
+float64, ``bool``, strings (escapes undone), containers as lists.  Each table's schema
+metadata ``zeek_types`` holds the Zeek types of its columns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.json as pjson
+
+from .columns import ARROW_TYPES, arrow_type, as_text, convert
+from .format import LogReadError, is_container
+from .header import LogHeader
+from .problems import Lenient
+from .rows import LineParser, block_rows
+from .source import open_source
+from .values import LATEST, LIMITS, PATTERNS
+
+_TSV_PARSE = pcsv.ParseOptions(
+    delimiter="\t", quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=True
+)
+_JSON_CHUNK = 2 << 20  # more than the longest line (files.MAX_LINE)
+
+
+def iter_tables(
+    path: str | Path, lenient: Lenient | None = None
+) -> Iterator[tuple[LogHeader, pa.Table]]:
+    """(header, table) per block of one log; at least one table (empty for a log without
+    data).  Strict unless *lenient* is given; see ``problems.py``.
+
+    Two blocks are parsed at once on worker threads (Arrow releases the GIL); results are
+    taken in file order, and the per-line reader and header changes stay on this thread."""
+    path = Path(path)
+    src = open_source(path, lenient)
+    if src is None:
+        return
+    with src, ThreadPoolExecutor(max_workers=2) as pool:
+        h = src.header
+        parser = LineParser(h)
+        blocks = src.data_blocks()
+        ahead: deque[tuple[int, bytes, Shape, Future]] = deque()
+        iso = False  # JSON times as ISO 8601 text (Zeek's json_timestamps), not numbers
+        yielded = False
+        while True:
+            while len(ahead) < PREFETCH and (nxt := next(blocks, None)) is not None:
+                shape = _shape(h)
+                ahead.append((*nxt, shape, pool.submit(_fast, shape, nxt[1], iso)))
+            if not ahead:
+                break
+            lineno, block, shape, job = ahead.popleft()
+            table, tail, iso = job.result() if shape == _shape(h) else _fast(_shape(h), block, iso)
+            if table is None:
+                rows = [row for _, row in block_rows(parser, path, lineno, block, lenient)]
+                table = from_rows(h, rows)
+            for line in tail:
+                h.meta_line(line)
+            yielded = True
+            yield h, table
+        if not yielded:
+            yield h, from_rows(h, [])
+    if lenient is not None:
+        lenient.finish_file(path)
+
+
+PREFETCH = 3
+Shape = tuple[bool, tuple[str, ...], tuple[str, ...]]  # json, fields, types
+
+
+def _shape(h: LogHeader) -> Shape:
+    return h.json, tuple(h.fields), tuple(h.types)
+
+
+def _fast(shape: Shape, block: bytes, iso: bool) -> tuple[pa.Table | None, list[str], bool]:
+    """(table or None, trailing ``#`` lines, ISO times) of one block; pure, for the workers."""
+    json, fields, types = shape
+    try:
+        if json:
+            table, iso = _json_block(fields, types, block, iso)
+            return table, [], iso
+        return (*_tsv_block(fields, types, block), iso)
+    except (pa.ArrowException, ValueError, OverflowError):
+        return None, [], iso
+
+
+def _tsv_block(
+    fields: tuple[str, ...], types: tuple[str, ...], block: bytes
+) -> tuple[pa.Table | None, list[str]]:
+    body, tail = _split_comments(block)
+    if body is None or not _utf8(body) or not fields or len(fields) != len(types):
+        return None, []
+    names = [f"c{i}" for i in range(len(fields))]  # Zeek allows no duplicates; be safe
+    raw = pcsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pcsv.ReadOptions(column_names=names),
+        parse_options=_TSV_PARSE,
+        convert_options=pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            null_values=["-"],
+            strings_can_be_null=True,
+            check_utf8=False,
+        ),
+    )
+    escapes, empties = b"\\x" in body, b"(empty)" in body
+    columns = []
+    for i, ztype in enumerate(types):
+        col = convert(raw.column(i), ztype, escapes, empties)
+        if col is None:
+            return None, []
+        columns.append(col)
+    return _finish(fields, types, columns), tail
+
+
+def _split_comments(block: bytes) -> tuple[bytes | None, list[str]]:
+    """(data lines, trailing ``#`` lines such as ``#close``); None for the data if the block
+    starts with a ``#`` line.  A ``#`` line among the data has the wrong number of cells (or
+    a first cell that is no value), so Arrow or the checks refuse the block and the per-line
+    reader, which follows redefined headers, takes it."""
+    end, tail = len(block), []
+    while end > 0:
+        start = block.rfind(b"\n", 0, end - 1) + 1
+        line = block[start : end - 1]
+        if line and not line.startswith(b"#"):
+            break
+        tail.append(line)
+        end = start
+    body = block[:end] if tail else block
+    if body.startswith(b"#"):
+        return None, []
+    try:
+        return body, [t.decode("utf-8") for t in reversed(tail) if t]
+    except UnicodeDecodeError:
+        return None, []
+
+
+def _utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _json_block(
+    fields: tuple[str, ...], types: tuple[str, ...], block: bytes, iso: bool
+) -> tuple[pa.Table | None, bool]:
+    if not _utf8(block):
+        return None, iso
+    try:
+        raw = _read_json(fields, types, block, iso)
+    except pa.ArrowInvalid:
+        iso = not iso  # the other spelling of times, or a bad block (then this raises too)
+        raw = _read_json(fields, types, block, iso)
+    columns = []
+    for i, ztype in enumerate(types):
+        col = raw.column(i)
+        if not _json_column_ok(col, ztype):
+            return None, iso
+        columns.append(col)
+    return _finish(fields, types, columns), iso
+
+
+def _read_json(
+    fields: tuple[str, ...], types: tuple[str, ...], block: bytes, iso: bool
+) -> pa.Table:
+    schema = pa.schema(
+        [
+            (n, pa.timestamp("us", tz="UTC") if iso and t == "time" else arrow_type(t))
+            for n, t in zip(fields, types, strict=True)
+        ]
+    )
+    return pjson.read_json(
+        pa.BufferReader(block),
+        read_options=pjson.ReadOptions(block_size=_JSON_CHUNK),
+        parse_options=pjson.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=False
+        ),
+    )
+
+
+def _json_column_ok(col: pa.ChunkedArray, ztype: str) -> bool:
+    """What Arrow's JSON parser let through but the rules refuse: times and intervals out of
+    range (or NaN), malformed addresses, unset elements in a container."""
+    if is_container(ztype):
+        return pc.list_flatten(col).null_count == 0
+    if pa.types.is_timestamp(col.type):
+        mm = pc.min_max(pc.cast(col, pa.int64())).as_py()
+        return mm["min"] is None or (mm["min"] >= 0 and mm["max"] <= LATEST * 1e6)
+    if ztype in ("time", "interval"):
+        if pc.any(pc.is_nan(col)).as_py():
+            return False
+        mm = pc.min_max(col).as_py()
+        lo, hi = LIMITS[ztype]
+        return mm["min"] is None or (lo <= mm["min"] and mm["max"] <= hi)
+    if ztype in PATTERNS and ztype not in ARROW_TYPES:
+        return pc.all(pc.match_substring_regex(pc.unique(col), f"^(?:{PATTERNS[ztype]})$")).as_py()
+    return True
+
+
+def from_rows(h: LogHeader, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows of the per-line reader as a table of the same form."""
+    columns = []
+    for name, ztype in zip(h.fields, h.types, strict=True):
+        values = [r[name] for r in rows]
+        typ = arrow_type(ztype)
+        if typ == pa.string():
+            values = [v if v is None else as_text(v) for v in values]
+        elif is_container(ztype) and typ.value_type == pa.string():
+            values = [v if v is None else [as_text(x) for x in v] for v in values]
+        columns.append(pa.array(values, type=typ))
+    return _finish(h.fields, h.types, columns)
+
+
+def _finish(fields: Sequence[str], types: Sequence[str], columns: list[Any]) -> pa.Table:
+    out = []
+    for col, ztype in zip(columns, types, strict=True):
+        if ztype == "time":
+            col = _exact(col, pa.timestamp("ns", tz="UTC"))
+        elif ztype == "interval":
+            col = _exact(col, pa.duration("ns"))
+        out.append(col)
+    table = pa.Table.from_arrays(out, names=list(fields))
+    return table.replace_schema_metadata({"zeek_types": "\t".join(types)})
+
+
+def _exact(col: pa.Array | pa.ChunkedArray, typ: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """Seconds to nanoseconds exact to the microsecond: Zeek writes six decimals, and below
+    2**53 microseconds (year 2255) rounding the double recovers them exactly."""
+    if pa.types.is_timestamp(col.type):
+        return pc.cast(col, typ)
+    micros = pc.cast(pc.round(pc.multiply(col, 1e6)), pa.int64())
+    return pc.cast(pc.multiply(micros, 1000), typ)
+
+
+__all__ = ["LogReadError", "from_rows", "iter_tables"]
