@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import websockets
-from zeek_wire import GOOD, FakeZeek, InThread, detection, hostile_frames, startup
+from zeek_wire import GOOD, FakeZeek, InThread, detection, hostile_frames, send, startup
 
 from skypewatch.zeeklog import read_log
 
@@ -227,7 +227,7 @@ def test_during_a_flood(tmp_path, sig):
                 for r in startup(f"10.1.{i >> 8 & 255}.{i & 255}", 1000.0 + 10 * i, str(i)):
                     await ws.send(detection(r))
                 for frame in cheap:
-                    await ws.send(frame)
+                    await send(ws, frame)
                 sent[0] += 3 + len(cheap)
         except websockets.exceptions.ConnectionClosed:
             pass

@@ -116,6 +116,14 @@ def t(data_type: str, data) -> dict:
     return {"@data-type": data_type, "data": data}
 
 
+class RawText(bytes):
+    """Bytes to send in a *text* frame, unchecked: the way to put invalid UTF-8 on the wire."""
+
+
+async def send(ws, frame: str | bytes) -> None:
+    await ws.send(frame, text=True) if isinstance(frame, RawText) else await ws.send(frame)
+
+
 @dataclass(frozen=True)
 class Hostile:
     name: str
@@ -205,6 +213,7 @@ def hostile_frames() -> list[Hostile]:
         ),
         Hostile("not JSON", "this is not json", "malformed"),
         Hostile("not UTF-8", b"\xff\xfe{\x00", "malformed"),
+        Hostile("text frame of invalid UTF-8", RawText(b'{"type": "\xff"}'), "malformed"),
         Hostile("random bytes", bytes(range(256)), "malformed"),
         Hostile("JSON array", "[1, 2]", "malformed"),
         Hostile("no topic", '{"type": "data-message"}', "malformed"),
@@ -404,7 +413,7 @@ class FakeZeek:
             if frame == "<disconnect>":
                 await ws.close()
                 return
-            await ws.send(frame)
+            await send(ws, frame)
             self.sent += 1
         await reader
 

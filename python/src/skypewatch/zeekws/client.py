@@ -44,6 +44,7 @@ CLOSE_TIMEOUT = 0.2  # on stop: time for Zeek to answer our close frame
 CANCEL_GRACE = 0.2  # time a cancelled phase gets to clean up
 STABLE_CONNECTION = 10.0  # seconds connected after which the back-off starts over
 WIRE_MAX = 16 * codec.MAX_FRAME  # beyond this the WebSocket library closes the connection
+WIRE_QUEUE = 4  # frames read ahead: at most 4 x WIRE_MAX held before the codec drops them
 STATS_INTERVAL = 60.0
 LOG_BURST = 5  # drop messages logged per reason per STATS_INTERVAL
 MAX_UNKNOWN_NAMES = 64  # unknown event names reported (each once) before going quiet
@@ -132,7 +133,6 @@ class LiveCorrelator:
         self._last_tick = time.monotonic()
         self._logged: Counter = Counter()  # drop messages per reason since the last stats line
         self._last_report = time.monotonic()
-        self._reported_frames = 0
 
     # -- the connection loop ----------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -202,6 +202,7 @@ class LiveCorrelator:
             open_timeout=OPEN_TIMEOUT,
             close_timeout=CLOSE_TIMEOUT,
             max_size=WIRE_MAX,
+            max_queue=WIRE_QUEUE,
             compression=None,  # Zeek does not compress; no inflating of hostile frames
         )
         try:
@@ -230,7 +231,7 @@ class LiveCorrelator:
         while True:
             try:
                 async with asyncio.timeout(TICK_INTERVAL):
-                    raw = await ws.recv()
+                    raw = await ws.recv(decode=False)  # UTF-8 is the codec's to check
             except TimeoutError:
                 await self._tick()
                 continue
