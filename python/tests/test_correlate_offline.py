@@ -174,13 +174,17 @@ def test_cli_exit_codes(tmp_path, capsys):
     junk.write_text("not a zeek log\nat all\n")
     assert main(["correlate", str(junk), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert f"{junk}:1: data before a #fields/#types header" in err
-    assert "nothing could be read" in err
+    assert (
+        err == f"skypewatch: {junk}:1: not a Zeek log: data before a #fields/#types header"
+        " (and not JSON lines)\n"
+    ), "one line, naming file, line and problem"
+    assert not (tmp_path / "o" / "notice.log").exists(), "no log is left behind"
     assert main(["correlate", str(tmp_path / "missing.log"), "-o", str(tmp_path / "o")]) == 2
-    assert "no readable log" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"skypewatch: {tmp_path / 'missing.log'}: no such file\n"
     good = write_skype_log(tmp_path / "skype.log", records())
     assert main(["correlate", str(good), str(junk), "-o", str(tmp_path / "o")]) == 0
-    out = capsys.readouterr().out
-    assert "1 notice(s)" in out and "Skype::Login_Sequence: 10.0.0.5" in out
+    captured = capsys.readouterr()
+    assert "1 notice(s)" in captured.out and "Skype::Login_Sequence: 10.0.0.5" in captured.out
+    assert f"{junk}:1: not a Zeek log" in captured.err, "the unreadable file is still named"
     assert main(["correlate"]) == 2
     assert "give either LOG files" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import SkypewatchError
 from ..gcpolicy import fewer_collections
 from ..records import NOTICE_FIELDS, Notice
-from ..zeeklog import ZeekLogWriter
+from ..zeeklog import Lenient, ZeekLogWriter
 from .engine import CorrelationEngine, EngineOptions
 from .sources import SourceStats, conn_sessions, expand, first_ts, in_time_order, skype_records
 
@@ -44,16 +44,16 @@ def run_offline(
         result.problems += 1
         report(msg)
 
-    skype_files = _existing(expand(logs, "skype"), problem)
-    conn_files = _existing(expand(conn_logs, "conn"), problem)
+    lenient = Lenient(report=problem)  # bad lines reported; one error if no file is readable
+    skype_files, conn_files = expand(logs, "skype"), expand(conn_logs, "conn")
     if not skype_files and not conn_files:
-        raise SkypewatchError("no readable log among the arguments")
+        raise SkypewatchError("no skype.log or conn.log files among the arguments")
     skype_files.sort(key=first_ts)
     conn_files.sort(key=first_ts)
     stats = result.sources
     streams = [
-        itertools.chain.from_iterable(skype_records(f, problem, stats) for f in skype_files),
-        itertools.chain.from_iterable(conn_sessions(f, problem, stats) for f in conn_files),
+        itertools.chain.from_iterable(skype_records(f, lenient, stats) for f in skype_files),
+        itertools.chain.from_iterable(conn_sessions(f, lenient, stats) for f in conn_files),
     ]
     engine = CorrelationEngine(options)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -62,23 +62,12 @@ def run_offline(
             for n in engine.feed(item):
                 writer.write(n.values())
                 result.notices.append(n)
+        lenient.done()
         for n in engine.flush():
             writer.write(n.values())
             result.notices.append(n)
     result.notice_log = writer.final
     return result, engine
-
-
-def _existing(paths: list[Path], problem: Callable[[str], None]) -> list[Path]:
-    out = []
-    for p in paths:
-        if not p.exists():
-            problem(f"{p}: no such file")
-        elif p.is_dir():
-            problem(f"{p}: holds no matching logs")
-        else:
-            out.append(p)
-    return out
 
 
 def run_live(

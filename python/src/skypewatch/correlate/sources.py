@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,6 @@ from ..records import PEER_ROLES, STAGES, SkypeRecord
 from ..zeeklog import Lenient, iter_rows, log_files
 from ..zeeklog.format import shorten
 from .events import TcpEvent
-
-Report = Callable[[str], None]  # receives "file:line: problem"
 
 
 @dataclass(slots=True)
@@ -39,17 +37,17 @@ def expand(paths: Iterable[str | Path], stem: str) -> list[Path]:
     return log_files(paths, stem)
 
 
-def read_rows(path: Path, report: Report, stats: SourceStats) -> Iterator[tuple[int, dict]]:
-    """(line number, row) for every good data line of a Zeek log (the one reader, lenient:
-    bad lines are reported and skipped; a file that is no log is reported once)."""
+def read_rows(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[tuple[int, dict]]:
+    """(line number, row) for every good data line of a Zeek log, read by the one reader in
+    lenient mode: bad lines are reported and skipped; a file that cannot be read is held by
+    *lenient* (``Lenient.done`` reports it, or raises if no file at all could be read)."""
     stats.files += 1
-    lenient = Lenient(report=report)
+    before = lenient.bad_lines
     for item in iter_rows(path, lenient):
         stats.lines += 1
         yield item
-    lenient.report_unreadable()
-    stats.lines += lenient.bad_lines
-    stats.bad_lines += lenient.bad_lines
+    stats.lines += lenient.bad_lines - before
+    stats.bad_lines += lenient.bad_lines - before
 
 
 def record_from_row(row: dict[str, Any]) -> SkypeRecord:
@@ -61,22 +59,22 @@ def record_from_row(row: dict[str, Any]) -> SkypeRecord:
     return rec
 
 
-def skype_records(path: Path, report: Report, stats: SourceStats) -> Iterator[SkypeRecord]:
-    for lineno, row in read_rows(path, report, stats):
+def skype_records(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[SkypeRecord]:
+    for lineno, row in read_rows(path, lenient, stats):
         try:
             rec = record_from_row(row)
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
             what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            report(f"{path}:{lineno}: not a skype.log line ({what})")
+            lenient.line(path, lineno, f"not a skype.log line ({what})")
             continue
         stats.records += 1
         yield rec
 
 
-def conn_sessions(path: Path, report: Report, stats: SourceStats) -> Iterator[TcpEvent]:
+def conn_sessions(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[TcpEvent]:
     """TCP connections that carried client payload, from a conn.log."""
-    for lineno, row in read_rows(path, report, stats):
+    for lineno, row in read_rows(path, lenient, stats):
         try:
             if row.get("proto") != "tcp" or not _positive(row.get("orig_bytes")):
                 continue
@@ -88,7 +86,7 @@ def conn_sessions(path: Path, report: Report, stats: SourceStats) -> Iterator[Tc
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
             what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            report(f"{path}:{lineno}: not a conn.log line ({what})")
+            lenient.line(path, lineno, f"not a conn.log line ({what})")
             continue
         stats.tcp_sessions += 1
         yield ev
@@ -134,7 +132,7 @@ def in_time_order(streams: list[Iterator[Any]], window: float) -> Iterator[Any]:
 def first_ts(path: Path) -> float:
     """The first data line's timestamp (for ordering rotated files); inf if none."""
     stats = SourceStats()
-    for _, row in read_rows(path, lambda _msg: None, stats):
+    for _, row in read_rows(path, Lenient(report=lambda _msg: None), stats):
         try:
             return float(row["ts"])
         except (KeyError, ValueError, TypeError):
