@@ -18,8 +18,10 @@ from typing import BinaryIO
 from .format import LogReadError
 
 BLOCK = 8 << 20
-MAX_LINE = 1 << 20
-"""Zeek's lines are short; a line past 1 MiB is damage, and is skipped rather than held."""
+MAX_LINE = 16 << 20
+"""Zeek's lines are short; a line past 16 MiB is damage, and is skipped rather than held.  It
+is larger than a block, so only a line that spans blocks can reach it: the rule holds
+wherever the line lies in the file."""
 
 # Zeek's and logrotate's names: skype.log, skype.2026-11-27-12-00-00.log.gz, skype.log.1.gz.
 _LOG_NAME = re.compile(r"[^.].*\.log(?:\.[0-9]+)?(?:\.gz)?")
@@ -135,28 +137,28 @@ def blocks(
             return
         if not data:
             break
-        buf = rest + data
-        cut = buf.rfind(b"\n")
-        if skipping:  # inside an over-long line: drop bytes up to its end
-            if cut < 0:
-                rest = b""
-                continue
-            first = buf.index(b"\n")
-            buf, cut, skipping = buf[first:], cut - first, False
-        if cut < 0:
-            if len(buf) > MAX_LINE:
+        if skipping or rest:  # the line begun earlier: where does it end, how long is it?
+            nl = data.find(b"\n")
+            length = len(rest) + (len(data) if nl < 0 else nl)
+            if not skipping and length > MAX_LINE:
                 on_line(lineno, f"line longer than {MAX_LINE:,} bytes, skipped")
                 rest, skipping = b"", True
-            else:
-                rest = buf
+            if skipping:
+                if nl < 0:
+                    continue
+                data, skipping = data[nl:], False  # its end, left as an empty line
+            elif nl < 0:
+                rest += data
+                continue
+        buf = rest + data if rest else data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            rest = buf
             continue
         block, rest = buf[: cut + 1], buf[cut + 1 :]
-        if len(rest) > MAX_LINE:
-            on_line(lineno + block.count(b"\n"), f"line longer than {MAX_LINE:,} bytes, skipped")
-            rest, skipping = b"", True
         yield lineno, block
         lineno += block.count(b"\n")
-    if rest:
+    if rest and not skipping:
         yield lineno, rest + b"\n"
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .format import EMPTY, SET_SEPARATOR, UNSET, inner_type, is_container, shorten, unescape
@@ -82,6 +82,10 @@ def describe(ztype: str) -> str:
     return KIND.get(ztype, ztype)
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
 def _in_range(ztype: str, v: float) -> bool:
     lo, hi = LIMITS.get(ztype, (-math.inf, math.inf))
     return lo <= v <= hi
@@ -133,7 +137,7 @@ def _tsv_scalar(ztype: str, in_container: bool) -> Callable[[str], Any]:
         if raw == UNSET and not in_container:
             return None
         if match(raw) is None:
-            raise ValueError(f"not a {describe(ztype)}: {shorten(raw)}")
+            raise ValueError(f"not {_a(describe(ztype))}: {shorten(raw)}")
         v = convert(raw)
         if ztype in LIMITS and not _in_range(ztype, v):
             raise ValueError(f"{describe(ztype)} out of range: {shorten(raw)}")
@@ -175,7 +179,7 @@ def _json_scalar(ztype: str) -> Callable[[Any], Any]:
             if ztype == "time" and isinstance(v, str):
                 v = _iso_time(v)
             if type(v) not in (int, float):  # bool is an int subclass: refused here
-                raise ValueError(f"not a {describe(ztype)}: {shorten(v)}")
+                raise ValueError(f"not {_a(describe(ztype))}: {shorten(v)}")
             f = float(v)
             if ztype != "double" and not _in_range(ztype, f):  # NaN fails too
                 raise ValueError(f"{describe(ztype)} out of range: {shorten(v)}")
@@ -186,7 +190,7 @@ def _json_scalar(ztype: str) -> Callable[[Any], Any]:
 
         def integer(v: Any) -> int:
             if type(v) is not int or not _in_range(ztype, v):
-                raise ValueError(f"not a {describe(ztype)}: {shorten(v)}")
+                raise ValueError(f"not {_a(describe(ztype))}: {shorten(v)}")
             return v
 
         return integer
@@ -202,9 +206,9 @@ def _json_scalar(ztype: str) -> Callable[[Any], Any]:
 
     def string(v: Any) -> str:
         if type(v) is not str:
-            raise ValueError(f"not a {describe(ztype) if pattern else 'string'}: {shorten(v)}")
+            raise ValueError(f"not {_a(describe(ztype)) if pattern else 'a string'}: {shorten(v)}")
         if pattern is not None and pattern.fullmatch(v) is None:
-            raise ValueError(f"not a {describe(ztype)}: {shorten(v)}")
+            raise ValueError(f"not {_a(describe(ztype))}: {shorten(v)}")
         if not v.isascii():
             v.encode("utf-8")  # a lone surrogate (\ud800) is no text: UnicodeError
         return v
@@ -218,6 +222,6 @@ def _iso_time(text: str) -> float:
         t = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not a time: {shorten(text)}") from None
-    if t.tzinfo is None:
-        raise ValueError(f"time without a timezone: {shorten(text)}")
+    if t.tzinfo is None:  # as Arrow's parser reads it: UTC
+        t = t.replace(tzinfo=UTC)
     return t.timestamp()
