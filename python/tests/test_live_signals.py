@@ -259,3 +259,51 @@ def test_during_a_flood(tmp_path, sig):
     notices = [m for m in received if m.get("type") == "data-message"]
     assert notices, "notices for the flood's clients reached Zeek"
     assert int(re.search(r"([\d,]+) events used", stats).group(1).replace(",", "")) > 100
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_when_zeek_stops_reading(tmp_path, sig):
+    """Thousands of notices pending at the stop, and a Zeek that takes none of them after the
+    first few kilobytes: the stop still comes within the second, and every notice is in
+    notice.log -- sent or not."""
+    clients = 5000
+    frames = [
+        detection(r)
+        for i in range(clients)
+        for r in startup(f"10.2.{i >> 8}.{i & 255}", 1000.0 + i / 1000, str(i))
+    ]
+    frames.append("not json")  # the mark: once it is dropped, every event was taken in
+
+    async def handler(ws) -> None:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "ack", "endpoint": "e", "version": "8.0.10"}))
+        for frame in frames:
+            await ws.send(frame)
+        await ws.wait_closed()  # and never read again (max_queue=1: nor does the library)
+
+    async def start():
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind(("127.0.0.1", 0))
+        server = await websockets.serve(handler, sock=sock, max_queue=1)
+
+        async def cleanup():
+            for conn in list(server.connections):  # not reading, it would not see the end
+                conn.transport.abort()
+            server.close()
+            await server.wait_closed()
+
+        return f"ws://127.0.0.1:{sock.getsockname()[1]}", cleanup
+
+    with InThread(start) as server:
+        c = Correlator(server.url, tmp_path)
+        c.wait_for("dropped a frame (malformed): not JSON", timeout=60)
+        elapsed = c.stop(sig)
+    _check_exit(c, elapsed, tmp_path)
+    sent, kept = map(
+        int, re.search(r"(\d+) notice\(s\) sent to Zeek, (\d+) kept", c.err[-1]).groups()
+    )
+    assert kept > 0 and sent + kept == clients, c.err[-1]
+    _, rows = read_log(tmp_path / "notice.log")
+    assert len({r["src"] for r in rows}) == clients
+    assert sum(line.endswith("kept in notice.log]") for line in c.out) == kept

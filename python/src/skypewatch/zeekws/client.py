@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import threading
 import time
@@ -39,9 +40,9 @@ MAX_BACKOFF = 30.0
 TICK_INTERVAL = 5.0  # seconds between engine ticks (the clock follows the wall when quiet)
 OPEN_TIMEOUT = 10.0  # TCP and WebSocket handshake
 ACK_TIMEOUT = 10.0  # Zeek's answer to the subscription
-FLUSH_TIMEOUT = 0.3  # on stop: time for the last notices to reach Zeek
-CLOSE_TIMEOUT = 0.2  # on stop: time for Zeek to answer our close frame
-CANCEL_GRACE = 0.2  # time a cancelled phase gets to clean up
+FLUSH_TIMEOUT = 0.25  # on stop: time for the last notices to reach Zeek
+CLOSE_TIMEOUT = 0.15  # on stop: time for Zeek to answer our close frame
+CANCEL_GRACE = 0.1  # time a cancelled phase gets to clean up
 STABLE_CONNECTION = 10.0  # seconds connected after which the back-off starts over
 WIRE_MAX = 16 * codec.MAX_FRAME  # beyond this the WebSocket library closes the connection
 WIRE_QUEUE = 4  # frames read ahead: at most 4 x WIRE_MAX held before the codec drops them
@@ -154,15 +155,16 @@ class LiveCorrelator:
                     continue
                 connected_at = time.monotonic()
                 self._ws = ws
+                polite = True
                 try:
                     await self._until(stopper, self._receive(ws))
                 except _Stopped:
-                    await self._flush_to_zeek()
+                    polite = await self._flush_to_zeek()
                 except Exception as exc:  # ConnectionClosed, mostly
                     self._closed(exc)
                 finally:
                     self._ws = None
-                    await _close(ws)
+                    await _close(ws, polite)
                 if not stop.is_set():
                     # a Zeek that acks and hangs up at once must not get a reconnect storm
                     if time.monotonic() - connected_at > STABLE_CONNECTION:
@@ -246,14 +248,19 @@ class LiveCorrelator:
             self._drop(codec.TOO_LARGE, f"Zeek sent a frame over {WIRE_MAX:,} bytes")
         self.log(f"Zeek at {self.url} closed the connection ({_why(exc)})")
 
-    async def _flush_to_zeek(self) -> None:
-        """On stop, while still connected: the pending notices to Zeek, within a deadline."""
+    async def _flush_to_zeek(self) -> bool:
+        """On stop, while still connected: the pending notices to Zeek, within a deadline.
+        Whether Zeek took them all (if not, it will not answer a close frame either)."""
+        deadline = time.monotonic() + FLUSH_TIMEOUT
         notices = self.engine.flush()
-        try:
+        sent_before = self.stats.notices_sent
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FLUSH_TIMEOUT):
-                await self._deliver(notices)
-        except TimeoutError:
-            self.log(f"Zeek did not take the last notices within {FLUSH_TIMEOUT}s")
+                await self._deliver(notices, deadline)
+        late = len(notices) - (self.stats.notices_sent - sent_before)
+        if late:
+            self.log(f"{late} notice(s) not sent to Zeek within {FLUSH_TIMEOUT}s of the stop")
+        return not late
 
     # -- frames -----------------------------------------------------------------------------
     async def handle(self, raw: str | bytes) -> None:
@@ -336,13 +343,15 @@ class LiveCorrelator:
         await self._deliver(self.engine.tick(now))
 
     # -- notices ----------------------------------------------------------------------------
-    async def _deliver(self, notices: Iterable[Notice]) -> None:
+    async def _deliver(self, notices: Iterable[Notice], deadline: float = math.inf) -> None:
+        """Each notice to Zeek, and to on_notice.  Past *deadline* (a send rarely waits, so a
+        timeout alone would not stop a long list), or cancelled, the rest are kept locally."""
         pending = deque(notices)
         try:
-            while pending:
+            while pending and time.monotonic() < deadline:
                 sent = await self._send(pending[0])
                 self._keep(pending.popleft(), sent)
-        finally:  # cancelled (stop) mid-way: the rest are kept locally
+        finally:
             self._keep_locally(pending)
 
     async def _send(self, n: Notice) -> bool:
@@ -368,11 +377,12 @@ class LiveCorrelator:
         self.on_notice(n, delivered)
 
 
-async def _close(ws) -> None:
+async def _close(ws, polite: bool = True) -> None:
     """Close politely if Zeek answers quickly, else just drop the connection."""
     try:
-        async with asyncio.timeout(CLOSE_TIMEOUT + 0.05):
-            await ws.close()
+        if polite:
+            async with asyncio.timeout(CLOSE_TIMEOUT + 0.05):
+                await ws.close()
     except Exception:
         pass
     finally:
