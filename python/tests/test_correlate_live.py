@@ -285,3 +285,22 @@ def test_a_frame_over_the_wire_limit_costs_a_reconnect_not_the_process():
     assert any("over 16,777,216 bytes" in m for m in log)
     assert client.stats.events == 2  # the frame after the big one was lost with the connection
     assert [n.src for n, sent in notices if sent] == ["10.0.0.5"]
+
+
+def test_a_connection_that_fails_mid_send_keeps_every_notice_and_says_so_once():
+    from skypewatch.records import Notice
+
+    class Gone:
+        async def send(self, frame: str) -> None:
+            raise ConnectionResetError("reset by peer")
+
+    kept, log = [], []
+    client = LiveCorrelator(
+        "ws://127.0.0.1:1", CorrelationEngine(), lambda n, s: kept.append((n.src, s)), log.append
+    )
+    client._ws = Gone()
+    notices = [Notice(ts=1.0, note="n", msg="m", sub="s", src=f"10.0.0.{i}", n=1) for i in range(50)]
+    asyncio.run(client._deliver(notices))
+    assert kept == [(f"10.0.0.{i}", False) for i in range(50)]
+    assert client.stats.notices_undelivered == 50
+    assert log == ["could not send notices to Zeek (reset by peer); they are kept locally"]

@@ -359,9 +359,16 @@ class LiveCorrelator:
         if ws is None:
             return False
         try:
-            await ws.send(schema.notice_event(self.prefix + "notice", n))
+            frame = schema.notice_event(self.prefix + "notice", n)
+        except Exception as exc:  # a bug of ours: this notice stays local, the next may go
+            self.log(f"internal error encoding a notice for Zeek: {_why(exc)}")
+            return False
+        try:
+            await ws.send(frame)
         except Exception as exc:
-            self.log(f"could not send a notice to Zeek ({_why(exc)}); it is kept locally")
+            if self._ws is ws:  # once per connection: the next ones would fail alike
+                self._ws = None
+                self.log(f"could not send notices to Zeek ({_why(exc)}); they are kept locally")
             return False
         return True
 
