@@ -299,7 +299,7 @@ def test_a_connection_that_fails_mid_send_keeps_every_notice_and_says_so_once():
         "ws://127.0.0.1:1", CorrelationEngine(), lambda n, s: kept.append((n.src, s)), log.append
     )
     client._ws = Gone()
-    notices = [Notice(ts=1.0, note="n", msg="m", sub="s", src=f"10.0.0.{i}", n=1) for i in range(50)]
+    notices = [Notice(1.0, "n", "m", "s", f"10.0.0.{i}", 1) for i in range(50)]
     asyncio.run(client._deliver(notices))
     assert kept == [(f"10.0.0.{i}", False) for i in range(50)]
     assert client.stats.notices_undelivered == 50
