@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from skypewatch.correlate import Correlator, CorrelatorOptions
-from skypewatch.records import SkypeRecord
+from skypewatch.correlate.engine import CorrelationEngine, EngineOptions
+from skypewatch.correlate.events import EARLIEST, LATEST, ProbeEvent, TcpEvent
+from skypewatch.records import CONFIDENCES, PEER_ROLES, STAGES, SkypeRecord
 
 BASE = SkypeRecord(
     ts=1000.0,
@@ -106,3 +112,61 @@ def test_bounded_memory_under_spoofed_flood():
         c.observe(rec(ts=1000 + i * 0.001, uid=f"C{i}", client=addr, orig_h=addr))
     assert len(c.clients) <= 1000
     assert c.stats.evicted >= 19000
+
+
+# -- the contract with the edges: any input the schema lets through, the engine takes ----------
+
+_ADDRS = st.sampled_from(
+    ["10.0.0.5", "10.0.0.6", "81.1.1.1", "0.0.0.0", "255.255.255.255", "::1", "2001:db8::1"]
+)
+_TIMES = st.one_of(
+    st.sampled_from([EARLIEST, LATEST, 1000.0, 1000.0005, 4711.25]),
+    st.floats(EARLIEST, LATEST, allow_nan=False, allow_infinity=False),
+)
+_PORTS = st.integers(0, 65535)
+_RECORDS = st.builds(
+    SkypeRecord,
+    ts=_TIMES,
+    uid=st.text(min_size=1, max_size=64),
+    orig_h=_ADDRS,
+    orig_p=_PORTS,
+    resp_h=_ADDRS,
+    resp_p=_PORTS,
+    proto=st.sampled_from(["tcp", "udp"]),
+    duration=st.floats(0, 1e9),
+    stage=st.sampled_from(STAGES),
+    signatures=st.frozensets(st.text(max_size=10), max_size=3),
+    client=_ADDRS,
+    peer=_ADDRS,
+    peer_role=st.sampled_from(PEER_ROLES),
+    client_public_ip=st.none() | _ADDRS,
+    skype_version=st.none() | st.text(min_size=1, max_size=64),
+    confidence=st.sampled_from(CONFIDENCES),
+    evidence=st.text(max_size=50),
+)
+_EVENTS = st.one_of(
+    _RECORDS,
+    st.builds(ProbeEvent, _TIMES, st.text(min_size=1, max_size=8), _ADDRS, _PORTS, _ADDRS, _PORTS),
+    st.builds(TcpEvent, _TIMES, st.text(min_size=1, max_size=8), _ADDRS, _PORTS, _ADDRS, _PORTS),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_EVENTS, st.booleans()), max_size=40))
+def test_the_engine_takes_any_well_typed_input(items):
+    """Times anywhere in EARLIEST..LATEST, in any order, extreme ports, IPv6, odd strings:
+    no exception, and every notice has a finite time and a source the input named."""
+    engine = CorrelationEngine(
+        EngineOptions(correlator=CorrelatorOptions(settle=5, sn_min_clients=2))
+    )
+    seen = set()
+    out = []
+    for item, tick in items:
+        out += engine.feed(item)
+        seen |= {item.client, getattr(item, "peer", item.client)}
+        if tick:
+            out += engine.tick(item.ts + 10)
+    out += engine.flush()
+    for n in out:
+        assert math.isfinite(n.ts) and EARLIEST <= n.ts <= LATEST
+        assert n.src in seen
