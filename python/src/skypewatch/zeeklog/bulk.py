@@ -206,7 +206,7 @@ def _json_column_ok(col: pa.ChunkedArray, ztype: str) -> bool:
     if pa.types.is_timestamp(col.type):
         mm = pc.min_max(pc.cast(col, pa.int64())).as_py()
         return mm["min"] is None or (mm["min"] >= 0 and mm["max"] <= LATEST * 1e6)
-    if ztype in ("time", "interval"):
+    if ztype in ("time", "interval", "double"):
         if pc.any(pc.is_nan(col)).as_py():
             return False
         mm = pc.min_max(col).as_py()

@@ -66,7 +66,7 @@ def _scalar(col: Column, ztype: str, escapes: bool, empties: bool = False) -> Co
         if not _all(pc.match_substring_regex(col, _anchored(ztype))):
             return None
         out = pc.cast(col, pa.float64())
-        return out if ztype == "double" or _in_limits(out, ztype) else None
+        return out if _in_limits(out, ztype) else None
     if ztype in ("count", "port"):
         digits = 20 if ztype == "count" else 5
         ok = pc.and_(pc.ascii_is_decimal(col), pc.less_equal(pc.utf8_length(col), digits))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +50,7 @@ SUBNET = rf"(?:{IPV4}/(?:3[0-2]|[12]?[0-9])|{IPV6}/(?:12[0-8]|1[01][0-9]|[1-9]?[
 PATTERNS: dict[str, str] = {
     "time": r"[0-9]{1,10}(?:\.[0-9]{1,9})?",
     "interval": r"-?[0-9]{1,10}(?:\.[0-9]{1,9})?",
-    "double": r"-?inf|nan|-?[0-9]{1,20}(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,3})?",
+    "double": r"-?[0-9]{1,20}(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,3})?",
     "count": r"[0-9]{1,20}",
     "int": r"-?[0-9]{1,19}",
     "port": r"[0-9]{1,5}",
@@ -60,6 +61,7 @@ PATTERNS: dict[str, str] = {
 _COMPILED = {t: re.compile(p) for t, p in PATTERNS.items()}
 LIMITS: dict[str, tuple[float, float]] = {
     "time": (EARLIEST, LATEST),
+    "double": (-sys.float_info.max, sys.float_info.max),  # finite: no inf, no NaN
     "interval": (-LATEST, LATEST),
     "count": (0, MAX_COUNT),
     "int": INT_RANGE,
@@ -126,7 +128,7 @@ def _tsv_scalar(ztype: str, in_container: bool) -> Callable[[str], Any]:
         float
         if ztype in ("time", "interval", "double")
         else int
-        if ztype in LIMITS
+        if ztype in ("count", "int", "port")
         else (lambda s: s == "T")
         if ztype == "bool"
         else str
@@ -181,7 +183,7 @@ def _json_scalar(ztype: str) -> Callable[[Any], Any]:
             if type(v) not in (int, float):  # bool is an int subclass: refused here
                 raise ValueError(f"not {_a(describe(ztype))}: {shorten(v)}")
             f = float(v)
-            if ztype != "double" and not _in_range(ztype, f):  # NaN fails too
+            if not _in_range(ztype, f):  # NaN fails too
                 raise ValueError(f"{describe(ztype)} out of range: {shorten(v)}")
             return f
 
