@@ -304,3 +304,13 @@ def test_a_connection_that_fails_mid_send_keeps_every_notice_and_says_so_once():
     assert kept == [(f"10.0.0.{i}", False) for i in range(50)]
     assert client.stats.notices_undelivered == 50
     assert log == ["could not send notices to Zeek (reset by peer); they are kept locally"]
+
+
+@pytest.mark.parametrize("bad", ["ws://h:99999", "ws://h:0", "ws://h:x", "ws://:1", "tcp://h:1"])
+def test_the_client_refuses_urls_it_cannot_use(bad):
+    """The CLI checks --zeek first; the client does not rely on it."""
+    from skypewatch.zeekws.client import websocket_url
+
+    with pytest.raises(ValueError, match="not a WebSocket URL"):
+        websocket_url(bad)
+    assert websocket_url("ws://[::1]:27759") == "ws://[::1]:27759/v1/messages/json"
