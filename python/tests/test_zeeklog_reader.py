@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from skypewatch.logs import iter_log as iter_frames
 from skypewatch.logs import read_log as read_frame
 from skypewatch.zeeklog import (
     INCOMPLETE,
@@ -264,3 +265,14 @@ def test_strict_errors_carry_file_and_line(tmp_path):
         read_log(p)
     assert (err.value.path, err.value.line) == (p, 10)
     assert "column 'ts': not a time: 'nope'" in err.value.problem
+
+
+@pytest.mark.parametrize("lines, sizes", [(50, [25, 25]), (51, [25, 25, 1]), (0, [0])])
+def test_streamed_chunks_hold_every_row_once(tmp_path, lines, sizes):
+    p = tmp_path / "test.log"
+    body = "".join(f"{1000 + i}.000000\tU{i}\n" for i in range(lines))
+    p.write_text(_header(FIELDS[:2]) + body + "#close\t2026-11-29-00-00-01\n")
+    chunks = list(iter_frames(p, chunksize=25))
+    assert [len(c) for c in chunks] == sizes
+    uids = [u for c in chunks for u in c["uid"].tolist()]
+    assert uids == [f"U{i}" for i in range(lines)]

@@ -77,29 +77,27 @@ def iter_log(
     """Stream one Zeek log as typed DataFrames of at most *chunksize* rows (at least one,
     empty for a log without data).  Strict unless *lenient* is given."""
     pending: list[pa.Table] = []
-    rows = 0
-    header = None
+    rows, out = 0, 0
     for header, table in iter_tables(path, lenient):
         if pending and table.schema != pending[0].schema:  # the header changed mid-file
-            yield from _chunks(pa.concat_tables(pending), header, chunksize, addr_as, True)
-            pending, rows = [], 0
+            yield from _chunks(pa.concat_tables(pending), header, chunksize, addr_as)
+            pending, rows, out = [], 0, out + 1
         pending.append(table)
         rows += table.num_rows
         if rows >= chunksize:
             whole = pa.concat_tables(pending)
             cut = rows - rows % chunksize
-            yield from _chunks(whole.slice(0, cut), header, chunksize, addr_as, False)
+            yield from _chunks(whole.slice(0, cut), header, chunksize, addr_as)
             rest = whole.slice(cut)
-            pending, rows = ([rest] if rest.num_rows else []), rest.num_rows
-    if header is not None and (pending or rows == 0):
-        last = pa.concat_tables(pending) if pending else table.slice(0, 0)
-        yield from _chunks(last, header, chunksize, addr_as, True)
+            pending, rows, out = [rest], rest.num_rows, out + 1
+    if pending and (rows or not out):  # the rest; or the one empty frame of a log without data
+        yield from _chunks(pa.concat_tables(pending), header, chunksize, addr_as)
 
 
 def _chunks(
-    table: pa.Table, header: LogHeader, chunksize: int, addr_as: str, last: bool
+    table: pa.Table, header: LogHeader, chunksize: int, addr_as: str
 ) -> Iterator[pd.DataFrame]:
-    for start in range(0, max(table.num_rows, 1 if last else 0), chunksize):
+    for start in range(0, max(table.num_rows, 1), chunksize):
         yield _frame(table.slice(start, chunksize), header, addr_as)
 
 
