@@ -150,12 +150,12 @@ def blocks(
             elif nl < 0:
                 rest += data
                 continue
-        buf = rest + data if rest else data
-        cut = buf.rfind(b"\n")
+        cut = data.rfind(b"\n")
         if cut < 0:
-            rest = buf
+            rest = data
             continue
-        block, rest = buf[: cut + 1], buf[cut + 1 :]
+        block = b"".join((rest, memoryview(data)[: cut + 1]))  # one copy of the block's bytes
+        rest = data[cut + 1 :]
         yield lineno, block
         lineno += block.count(b"\n")
     if rest and not skipping:
