@@ -276,3 +276,74 @@ def test_streamed_chunks_hold_every_row_once(tmp_path, lines, sizes):
     assert [len(c) for c in chunks] == sizes
     uids = [u for c in chunks for u in c["uid"].tolist()]
     assert uids == [f"U{i}" for i in range(lines)]
+
+
+# JSON fragments per type, for conn.log (a schema the reader knows by the file's name).
+GOOD_JSON = {
+    "time": ["1700000000.123456", "1700000000", '"2026-11-29T12:00:00.5Z"', "null"],
+    "string": ['"x"', '""', '"caf\\u00e9"', '"\\u0000"', "null"],
+    "addr": ['"10.0.0.1"', '"::1"', "null"],
+    "port": ["0", "65535", "null"],
+    "enum": ['"tcp"', "null"],
+    "interval": ["0.5", "-2", "null"],
+    "count": ["0", "18446744073709551615", "null"],
+    "bool": ["true", "false", "null"],
+    "set[string]": ['["a","b"]', "[]", "null"],
+}
+BAD_JSON = [
+    "1e999", "NaN", "Infinity", "-1", "65536", "1.5", "true", '"1"', '["1.2.3.4"]', "{}",
+    "9" * 30, "9" * 5000, "[" * 50 + "]" * 50, '"\\ud800"', '["a",null]', '[1]', '"999.1.1.1"',
+    '"yesterday"', "18446744073709551616",
+]  # fmt: skip
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_json_bulk_and_per_line_readers_accept_the_same_lines(tmp_path_factory, data):
+    from skypewatch.zeeklog import CONN_FIELDS
+
+    names = [n for n, _ in CONN_FIELDS if n != "uid"]
+    lines = []
+    for i in range(data.draw(st.integers(1, 10))):
+        damaged = data.draw(st.none() | st.sampled_from(names))  # at most one bad value a line
+        parts = [f'"uid":"U{i}"']
+        for name, ztype in CONN_FIELDS:
+            if name == "uid":
+                continue
+            good = GOOD_JSON.get(ztype, ["null"])
+            choice = st.sampled_from(BAD_JSON if name == damaged else good)
+            parts.append(f'"{name}":{data.draw(choice)}')
+        lines.append("{" + ",".join(parts) + "}")
+    path = tmp_path_factory.mktemp("agreejson") / "conn.log"
+    path.write_text("\n".join(lines) + "\n")
+    numbers, per_line_problems = _good_lines(path)
+    bulk_problems: list[str] = []
+    df = read_frame(path, lenient=Lenient(report=bulk_problems.append))
+    assert df["uid"].tolist() == [f"U{n - 1}" for n in numbers]
+    assert bulk_problems == per_line_problems
+
+
+def _conn_line(i: int, damaged: str | None = None, value: str = "") -> str:
+    from skypewatch.zeeklog import CONN_FIELDS
+
+    parts = []
+    for name, ztype in CONN_FIELDS:
+        v = f'"U{i}"' if name == "uid" else GOOD_JSON.get(ztype, ["null"])[0]
+        parts.append(f'"{name}":{value if name == damaged else v}')
+    return "{" + ",".join(parts) + "}"
+
+
+def test_json_every_bad_value_in_every_field_is_judged_alike_by_both_readers(tmp_path):
+    """One damaged value in an otherwise clean block: the bulk reader must not let through
+    what the per-line reader refuses (nor refuse what it accepts)."""
+    from skypewatch.zeeklog import CONN_FIELDS
+
+    for name in [n for n, _ in CONN_FIELDS if n != "uid"]:
+        for value in BAD_JSON:
+            path = tmp_path / "conn.log"
+            path.write_text(f"{_conn_line(0)}\n{_conn_line(1, name, value)}\n{_conn_line(2)}\n")
+            numbers, per_line = _good_lines(path)
+            bulk_problems: list[str] = []
+            df = read_frame(path, lenient=Lenient(report=bulk_problems.append))
+            assert df["uid"].tolist() == [f"U{n - 1}" for n in numbers], (name, value)
+            assert bulk_problems == per_line, (name, value)

@@ -28,7 +28,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 
 from .columns import ARROW_TYPES, arrow_type, as_text, convert
-from .format import LogReadError, is_container
+from .format import LogReadError, inner_type, is_container
 from .header import LogHeader
 from .problems import Lenient
 from .rows import LineParser, block_rows
@@ -202,7 +202,8 @@ def _json_column_ok(col: pa.ChunkedArray, ztype: str) -> bool:
     """What Arrow's JSON parser let through but the rules refuse: times and intervals out of
     range (or NaN), malformed addresses, unset elements in a container."""
     if is_container(ztype):
-        return pc.list_flatten(col).null_count == 0
+        values = pc.list_flatten(col)
+        return values.null_count == 0 and _json_column_ok(values, inner_type(ztype))
     if pa.types.is_timestamp(col.type):
         mm = pc.min_max(pc.cast(col, pa.int64())).as_py()
         return mm["min"] is None or (mm["min"] >= 0 and mm["max"] <= LATEST * 1e6)

@@ -68,6 +68,8 @@ class LineParser:
         """The row of one data line (None for a ``#`` line); ValueError says what is wrong."""
         h = self.header
         if h.json:
+            if line.isspace():  # blank to JSON (and to Arrow's parser)
+                return None
             obj = json_object(line)
             row = {}
             for name, check in self._compile():
