@@ -347,3 +347,23 @@ def test_json_every_bad_value_in_every_field_is_judged_alike_by_both_readers(tmp
             df = read_frame(path, lenient=Lenient(report=bulk_problems.append))
             assert df["uid"].tolist() == [f"U{n - 1}" for n in numbers], (name, value)
             assert bulk_problems == per_line, (name, value)
+
+
+def test_tsv_every_bad_cell_in_every_column_is_judged_alike_by_both_readers(tmp_path):
+    def line(i: int, col: int | None = None, value: str = "") -> str:
+        cells = [f"U{i}" if n == "uid" else GOOD[t][0] for n, t in FIELDS]
+        if col is not None:
+            cells[col] = value
+        return "\t".join(cells)
+
+    path = tmp_path / "test.log"
+    for col, (name, _) in enumerate(FIELDS):
+        if name == "uid":
+            continue
+        for value in BAD:
+            path.write_text(_header(FIELDS) + f"{line(0)}\n{line(1, col, value)}\n{line(2)}\n")
+            numbers, per_line = _good_lines(path)
+            bulk_problems: list[str] = []
+            df = read_frame(path, lenient=Lenient(report=bulk_problems.append))
+            assert df["uid"].tolist() == [f"U{n - 9}" for n in numbers], (name, value)
+            assert bulk_problems == per_line, (name, value)
