@@ -368,3 +368,14 @@ def test_tsv_every_bad_cell_in_every_column_is_judged_alike_by_both_readers(tmp_
             df = read_frame(path, lenient=Lenient(report=bulk_problems.append))
             assert df["uid"].tolist() == [f"U{n - 9}" for n in numbers], (name, value)
             assert bulk_problems == per_line, (name, value)
+
+
+def test_addresses_as_categories_across_chunks_and_files(tmp_path):
+    for k in range(2):
+        body = "".join(f"{1000 + i}.000000\tU{i}\t10.0.0.{i % 3}\n" for i in range(40))
+        fields = [("ts", "time"), ("uid", "string"), ("h", "addr")]
+        (tmp_path / f"test.{k}.log").write_text(_header(fields) + body)
+    df = read_frame(tmp_path, chunksize=25, addr_as="category")
+    assert str(df["h"].dtype) == "category" and len(df) == 80
+    assert sorted(df["h"].cat.categories) == ["10.0.0.0", "10.0.0.1", "10.0.0.2"]
+    assert str(df["uid"].dtype) == "string"

@@ -132,19 +132,32 @@ def read_log(
     files = log_files([paths] if isinstance(paths, (str, Path)) else paths)
     if not files:
         raise SkypewatchError("no log files among the arguments")
-    tables: list[pa.Table] = []
-    header = None
+    frames: list[pd.DataFrame] = []
+    pending: list[pa.Table] = []
+    header, schema, rows = None, None, 0
     for f in files:
         for h, table in iter_tables(f, lenient):
-            header = header or h
-            if tables and table.schema != tables[0].schema:
-                table = _conform(table, tables[0].schema)
-            tables.append(table)
+            header, schema = header or h, schema or table.schema
+            if table.schema != schema:
+                table = _conform(table, schema)
+            pending.append(table)
+            rows += table.num_rows
+            if rows >= chunksize:  # converted a chunk at a time: less memory at once, faster
+                frames.append(_frame(pa.concat_tables(pending), header, "string"))
+                pending, rows = [], 0
     if lenient is not None:
         lenient.done()
-    if header is None:
+    if header is None or schema is None:
         raise SkypewatchError("no log could be read among the arguments")
-    return _frame(pa.concat_tables(tables), header, addr_as)
+    if pending:
+        frames.append(_frame(pa.concat_tables(pending), header, "string"))
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if addr_as == "category":
+        for name, ztype in zip(header.fields, header.types, strict=True):
+            if ztype in ("addr", "subnet"):
+                df[name] = df[name].astype("category")
+    df.attrs["zeek"] = header
+    return df
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
