@@ -110,10 +110,6 @@ def _plain(v):
     return v
 
 
-def _str(v) -> str | None:
-    return v if isinstance(v, str) and v else None
-
-
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
