@@ -49,19 +49,19 @@ def _in_limits(col: Column, ztype: str) -> bool:
     return mm["min"] is None or (lo <= mm["min"] and mm["max"] <= hi)
 
 
-def convert(col: Column, ztype: str, escapes: bool, empties: bool) -> Column | None:
+def convert(col: Column, ztype: str, escapes: bool) -> Column | None:
     """*col* (raw cells) as the canonical array of *ztype*, or None if a cell is malformed.
-    *escapes*, *empties*: whether the block holds ``\\x`` or ``(empty)`` at all."""
+    *escapes*: whether the block may hold ``\\x`` escapes at all."""
     if is_container(ztype):
         chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-        out = [_container(c, inner_type(ztype), escapes, empties) for c in chunks]
+        out = [_container(c, inner_type(ztype), escapes) for c in chunks]
         if any(c is None for c in out):
             return None
         return pa.chunked_array(out, type=arrow_type(ztype))
-    return _scalar(col, ztype, escapes, empties)
+    return _scalar(col, ztype, escapes)
 
 
-def _scalar(col: Column, ztype: str, escapes: bool, empties: bool = False) -> Column | None:
+def _scalar(col: Column, ztype: str, escapes: bool) -> Column | None:
     if ztype in ("time", "interval", "double"):
         if not _all(pc.match_substring_regex(col, _anchored(ztype))):
             return None
@@ -89,14 +89,16 @@ def _scalar(col: Column, ztype: str, escapes: bool, empties: bool = False) -> Co
         if not _all(pc.match_substring_regex(pc.unique(col), _anchored(ztype))):
             return None
         return col
-    if empties:
-        col = pc.if_else(pc.equal(col, EMPTY), "", col)
+    empty = pc.equal(col, EMPTY)  # cheap: lengths differ for nearly every cell
+    if pc.any(empty).as_py():
+        col = pc.if_else(empty, "", col)
     return unescaped(col) if escapes else col
 
 
-def _container(col: pa.Array, inner: str, escapes: bool, empties: bool) -> pa.Array | None:
-    if empties:  # (empty) is split as unset (no elements), then unmasked: the empty list
-        col_ = pc.if_else(pc.fill_null(pc.equal(col, EMPTY), False), pa.scalar(None, col.type), col)
+def _container(col: pa.Array, inner: str, escapes: bool) -> pa.Array | None:
+    empty = pc.equal(col, EMPTY)
+    if pc.any(empty).as_py():  # (empty) is split as unset (no elements), then unmasked: []
+        col_ = pc.if_else(pc.fill_null(empty, False), pa.scalar(None, col.type), col)
     else:
         col_ = col
     lists = pc.split_pattern(col_, ",")
