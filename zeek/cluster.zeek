@@ -6,6 +6,7 @@
 
 @load base/frameworks/cluster
 @load ./context
+@load ./notices
 
 module Skype;
 
@@ -13,7 +14,29 @@ export {
 	## A host-context update travelling worker -> manager -> other workers.
 	global share_context: event(origin: string, kind: count, ts: time, a: addr,
 	    b: addr, p: port, flag: bool) &is_used;
+
+	## Sent by a worker to the manager when it starts judging its open connections at
+	## shutdown: the manager's notice clock stands still until that worker is down.
+	global node_draining: event(node: string) &is_used;
 }
+
+event net_done(t: time)
+	{
+	if ( Cluster::local_node_type() == Cluster::WORKER )
+		Cluster::publish(Cluster::manager_topic, Skype::node_draining, Cluster::node);
+	}
+
+event Skype::node_draining(node: string)
+	{
+	if ( Cluster::local_node_type() == Cluster::MANAGER )
+		add draining[node];
+	}
+
+event Cluster::node_down(name: string, id: string)
+	{
+	if ( name in draining )
+		delete draining[name];
+	}
 
 event Skype::context_update(kind: count, ts: time, a: addr, b: addr, p: port,
     flag: bool)

@@ -3,12 +3,23 @@
 ##!
 ##! Per client host it gathers the stages seen, the super nodes and login servers reached,
 ##! the public address U2 revealed and the connection uids.  A client qualifies with
-##! confirmed evidence, or likely evidence from two different stages; its notice waits
-##! :zeek:see:`Skype::notice_settle` so later stages of the same start-up land in it, and
-##! suppression (:zeek:see:`Skype::session_gap`) keeps it to one per client per session.
-##! An outside host whose only Skype traffic is with local hosts is not noticed itself: it
-##! is one of the clients of a local super node, reported once
-##! :zeek:see:`Skype::sn_min_clients` outside clients used it.
+##! confirmed evidence, or likely evidence from two different stages; its notice waits until
+##! :zeek:see:`Skype::notice_settle` after the whole second of its latest evidence, so later
+##! stages of the same start-up land in it, and there is one notice per client per session
+##! (:zeek:see:`Skype::session_gap`).  An outside host whose only Skype traffic is with
+##! local hosts is not noticed itself: it is one of the clients of a local super node,
+##! reported (after the same settling) once :zeek:see:`Skype::sn_min_clients` outside
+##! clients used it.
+##!
+##! The clock is the records' own timestamps, never the wall clock, so a capture, a log
+##! replay and a live feed give the same notices.  It stands still while connections are
+##! judged at the end of input (or while a worker does so at shutdown): they end in no set
+##! order, so every one of their records is in before a notice is due.
+##!
+##! One home per deployment: while a WebSocket client (the skypewatch correlator) is
+##! subscribed to the package's topics, it raises the notices of the sessions it saw whole,
+##! and its findings come back as :zeek:see:`Skype::correlated_notice`.  Whichever side
+##! raises a client's notice first, notice.log holds one notice per client per session.
 
 @load base/frameworks/notice
 @load base/utils/site
@@ -31,7 +42,7 @@ export {
 		External_Correlation,
 	};
 
-	## Quiet time after a client qualifies before its notice is raised.
+	## Quiet time after a host qualifies before its notice is raised.
 	option notice_settle: interval = 120sec;
 
 	## Time without evidence that ends a client's session; also the notice suppression.
@@ -40,13 +51,15 @@ export {
 	## Distinct outside clients that make a local host a reported super node.
 	option sn_min_clients: count = 5;
 
-	## Records arrive when connections end, after their start time: the periodic check
-	## treats sessions as settled only this long behind network time.
+	## Live only: after this much network time without a record, the clock moves on by
+	## itself, so that the notice of a client that went quiet is not held forever.
 	option notice_tick_lag: interval = 10min;
 }
 
 const listed_max = 10;
 const uids_max = 20;
+## Distinct values remembered per session (the notice lists ten).
+const max_kept = 4096;
 const stage_names: vector of string = vector("probe", "sn_handshake", "login",
     "version_check", "media");
 
@@ -56,10 +69,10 @@ type ClientSession: record {
 	stages: set[string] &default=set();
 	likely_stages: set[string] &default=set();
 	confirmed: bool &default=F;
-	super_nodes: vector of string &default=vector();
-	login_servers: vector of string &default=vector();
-	public_ips: vector of string &default=vector();
-	versions: vector of string &default=vector();
+	super_nodes: set[string] &default=set();
+	login_servers: set[string] &default=set();
+	public_ips: set[string] &default=set();
+	versions: set[string] &default=set();
 	uids: vector of string &default=vector();
 	n: count &default=0;
 	best_rank: count &default=0;
@@ -69,26 +82,29 @@ type ClientSession: record {
 	best_proto: transport_proto &default=unknown_transport;
 	notified: bool &default=F;
 	reportable: bool &default=F;
+	## A correlator saw every record of this session: its notice is the correlator's.
+	handed_over: bool &default=F;
 };
 
 type NodeCandidate: record {
 	first_ts: time;
 	last_ts: time;
-	clients: vector of string &default=vector();
+	clients: set[string] &default=set();
 	uids: vector of string &default=vector();
 	notified: bool &default=F;
+	handed_over: bool &default=F;
 };
 
 global raise_client_notice: function(a: addr, s: ClientSession);
 global settle_tick: event();
 
-## Sessions that end unnoticed still get their notice.
 function expire_session(t: table[addr] of ClientSession, a: addr): interval
 	{
 	local s = t[a];
 	if ( ! s$notified
-	    && ( s$confirmed || |s$likely_stages| >= 2 )
-	    && s$reportable )
+	    && ! s$handed_over
+	    && s$reportable
+	    && ( s$confirmed || |s$likely_stages| >= 2 ) )
 		raise_client_notice(a, s);
 	return 0sec;
 	}
@@ -96,11 +112,17 @@ function expire_session(t: table[addr] of ClientSession, a: addr): interval
 global clients: table[addr] of ClientSession &write_expire=session_gap
     &expire_func=expire_session;
 global nodes: table[addr] of NodeCandidate &write_expire=session_gap;
-## Qualified clients waiting for their notice, by the whole second of their latest
-## evidence: a client is due at that second + 1 + notice_settle (as in Python).
-global waiting: table[count] of set[addr];
-global next_second = 0;
-global corr_clock = double_to_time(0.0);
+
+## Hosts whose notice is due, by due second (the whole second of their latest evidence
+## + 1 + notice_settle, as in Python).  F: clients, T: super-node candidates.
+global due: table[count, bool] of set[addr];
+## Latest record timestamp seen, and the network time it arrived at.
+global clock = double_to_time(0.0);
+global clock_arrival = double_to_time(0.0);
+## Worker nodes judging their open connections at shutdown (see cluster.zeek).
+global draining: set[string];
+## WebSocket endpoints subscribed to the package's detections.
+global correlators: set[string];
 
 function is_local(a: addr): bool
 	{
@@ -112,32 +134,33 @@ function qualified(s: ClientSession): bool
 	return s$reportable && ( s$confirmed || |s$likely_stages| >= 2 );
 	}
 
-## Distinct values remembered per client session (the notice lists ten).
-const max_kept = 4096;
-
-function add_unique(v: vector of string, x: string)
+function holding(): bool
 	{
-	if ( |v| >= max_kept )
-		return;
-	for ( _, y in v )
-		{
-		if ( y == x )
-			return;
-		}
-	v += x;
+	return zeek_is_terminating() || |draining| > 0;
 	}
 
-function listing(v: vector of string): string
+function note_value(values: set[string], x: string)
 	{
+	if ( |values| < max_kept )
+		add values[x];
+	}
+
+## Up to ten values, sorted (records arrive as connections end, in no set order).
+function listing(values: set[string]): string
+	{
+	local names: vector of string = vector();
+	for ( x in values )
+		names += x;
+	sort(names, strcmp);
 	local shown: vector of string = vector();
-	for ( i, x in v )
+	for ( i, x in names )
 		{
 		if ( i < listed_max )
 			shown += x;
 		}
 	local text = join_string_vec(shown, ",");
-	if ( |v| > listed_max )
-		text += fmt("(+%d)", |v| - listed_max);
+	if ( |names| > listed_max )
+		text += fmt("(+%d)", |names| - listed_max);
 	return text;
 	}
 
@@ -182,46 +205,77 @@ function raise_client_notice(a: addr, s: ClientSession)
 	NOTICE(n);
 	}
 
-function second_of(t: time): count
+function raise_node_notice(node: addr, c: NodeCandidate)
 	{
-	return double_to_count(floor(time_to_double(t)));
+	c$notified = T;
+	NOTICE(Notice::Info($note=Local_Super_Node, $ts=c$last_ts, $msg=fmt(
+	    "%s relays legacy Skype: probed by %d outside clients", node,
+	    |c$clients|), $sub="clients=" + listing(
+	    c$clients) + " uids=" + join_string_vec(c$uids, ","), $src=node,
+	    $n=|c$clients|, $uid=c$uids[0], $identifier=cat(node),
+	    $suppress_for=session_gap));
 	}
 
-function queue_notice(a: addr, s: ClientSession)
+function due_second(last: time): count
 	{
-	local b = second_of(s$last_ts);
-	if ( b !in waiting )
-		waiting[b] = set();
-	add waiting[b][a];
-	if ( |waiting| == 1 || b < next_second )
-		next_second = b;
+	return double_to_count(floor(time_to_double(last))) + 1 + double_to_count(
+	    interval_to_double(notice_settle));
 	}
 
-## Move the correlation clock; raise the notices whose settle time has passed.
+function queue_notice(a: addr, last: time, is_node: bool)
+	{
+	local b = due_second(last);
+	if ( [b, is_node] !in due )
+		due[b, is_node] = set();
+	add due[b, is_node][a];
+	}
+
+## Raises the notice *a* is waiting for, if its entry in bucket *b* still stands (a host
+## with newer evidence has a later entry); *b* 0 means at any time (end of input).
+function raise_due(a: addr, is_node: bool, b: count)
+	{
+	if ( is_node )
+		{
+		if ( a !in nodes || nodes[a]$notified || nodes[a]$handed_over )
+			return;
+		if ( b == 0 || due_second(nodes[a]$last_ts) == b )
+			raise_node_notice(a, nodes[a]);
+		return;
+		}
+	if ( a !in clients || clients[a]$notified || clients[a]$handed_over )
+		return;
+	if ( b == 0 || due_second(clients[a]$last_ts) == b )
+		raise_client_notice(a, clients[a]);
+	}
+
+## Moves the clock to *now*: raises the notices due by then, oldest first.
 function advance(now: time)
 	{
-	if ( now <= corr_clock )
+	if ( now <= clock )
 		return;
-	corr_clock = now;
-	local limit = time_to_double(now) - interval_to_double(notice_settle) - 1.0;
-	if ( |waiting| == 0 || limit < 0.0 )
-		return;
-	local last_due = double_to_count(floor(limit));
-	while ( next_second <= last_due && |waiting| > 0 )
+	clock = now;
+	clock_arrival = network_time();
+	local limit = time_to_double(now);
+	local ready: vector of count = vector();
+	for ( [b, is_node] in due )
 		{
-		if ( next_second in waiting )
+		if ( b <= limit )
+			ready += b;
+		}
+	sort(ready, function(x: count, y: count): int
+		{
+		return x < y ? -1 : x > y ? 1 : 0;
+		});
+	for ( _, b in ready )
+		{
+		for ( is_node in set(F, T) )
 			{
-			for ( a in waiting[next_second] )
-				{
-				# Entries are stale when the client has had newer evidence since.
-				if ( a in clients
-				    && ! clients[a]$notified
-				    && second_of(clients[a]$last_ts) == next_second )
-					raise_client_notice(a, clients[a]);
-				}
-			delete waiting[next_second];
+			if ( [b, is_node] !in due )
+				next;
+			for ( a in due[b, is_node] )
+				raise_due(a, is_node, b);
+			delete due[b, is_node];
 			}
-		++next_second;
 		}
 	}
 
@@ -246,23 +300,18 @@ function observe_node(ts: time, uid: string, orig_h: addr, client: addr,
 	if ( ! is_local(node) || is_local(outside) )
 		return;
 	if ( node !in nodes || ts - nodes[node]$last_ts > session_gap )
-		nodes[node] = NodeCandidate($first_ts=ts, $last_ts=ts);
+		nodes[node] = NodeCandidate($first_ts=ts, $last_ts=ts,
+		    $handed_over=|correlators| > 0);
 	local c = nodes[node];
 	if ( ts > c$last_ts )
 		c$last_ts = ts;
-	add_unique(c$clients, cat(outside));
+	if ( |correlators| == 0 )
+		c$handed_over = F;
+	note_value(c$clients, cat(outside));
 	if ( |c$uids| < uids_max )
 		c$uids += uid;
 	if ( ! c$notified && |c$clients| >= sn_min_clients )
-		{
-		c$notified = T;
-		NOTICE(Notice::Info($note=Local_Super_Node, $ts=c$last_ts, $msg=fmt(
-		    "%s relays legacy Skype: probed by %d outside clients",
-		    node, |c$clients|), $sub="clients=" + listing(
-		    c$clients) + " uids=" + join_string_vec(c$uids, ","),
-		    $src=node, $n=|c$clients|, $uid=c$uids[0], $identifier=cat(
-		    node), $suppress_for=session_gap));
-		}
+		queue_notice(node, c$last_ts, T);
 	}
 
 event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
@@ -274,20 +323,27 @@ event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
 	if ( Cluster::is_enabled() && Cluster::local_node_type() != Cluster::MANAGER )
 		return;
 
-	advance(ts);
+	if ( ! holding() )
+		advance(ts);
 	if ( client in clients && ts - clients[client]$last_ts > session_gap )
 		{
-		if ( qualified(clients[client]) && ! clients[client]$notified )
+		if ( qualified(clients[client])
+		    && ! clients[client]$notified
+		    && ! clients[client]$handed_over )
 			raise_client_notice(client, clients[client]);
 		delete clients[client];
 		}
 	if ( client !in clients )
-		clients[client] = ClientSession($first_ts=ts, $last_ts=ts);
+		clients[client] = ClientSession($first_ts=ts, $last_ts=ts,
+		    $handed_over=|correlators| > 0);
 	local s = clients[client];
 	if ( ts < s$first_ts )
 		s$first_ts = ts;
 	if ( ts > s$last_ts )
 		s$last_ts = ts;
+	# A record no correlator received makes the session Zeek's again.
+	if ( |correlators| == 0 )
+		s$handed_over = F;
 	++s$n;
 	if ( ! s$reportable && ( is_local(client) || ! is_local(peer) ) )
 		s$reportable = T;
@@ -309,69 +365,113 @@ event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
 		s$best_proto = get_port_transport_proto(orig_p);
 		}
 	if ( peer_role == "super_node" )
-		add_unique(s$super_nodes, cat(peer));
+		note_value(s$super_nodes, cat(peer));
 	else if ( peer_role == "login_server" )
-		add_unique(s$login_servers, cat(peer));
+		note_value(s$login_servers, cat(peer));
 	if ( client_public_ip != "" )
-		add_unique(s$public_ips, client_public_ip);
+		note_value(s$public_ips, client_public_ip);
 	if ( skype_version != "" )
-		add_unique(s$versions, skype_version);
+		note_value(s$versions, skype_version);
 	if ( |s$uids| < uids_max )
 		s$uids += uid;
 	if ( qualified(s) && ! s$notified )
-		queue_notice(client, s);
+		queue_notice(client, s$last_ts, F);
 	observe_node(ts, uid, orig_h, client, peer, peer_role, stage);
 	}
 
-## Without new records nothing moves the clock: a periodic check settles quiet clients.
+# Live: a quiet input must not hold a qualified client's notice forever.  The clock moves
+# by the network time that passed since the last record, less the lag (reading a capture,
+# the end of input raises what is left instead, as the Python engine does).
 event Skype::settle_tick()
 	{
-	advance(network_time() - notice_tick_lag);
+	local quiet = network_time() - clock_arrival;
+	if ( ! holding()
+	    && clock_arrival > double_to_time(0.0)
+	    && quiet > notice_tick_lag )
+		advance(clock + quiet - notice_tick_lag);
 	schedule notice_settle { Skype::settle_tick() };
 	}
 
 event network_time_init()
 	{
-	if ( ! Cluster::is_enabled()
-	    || Cluster::local_node_type() == Cluster::MANAGER )
+	if ( ! reading_traces()
+	    && ( ! Cluster::is_enabled() || Cluster::local_node_type() == Cluster::MANAGER ) )
 		schedule notice_settle { Skype::settle_tick() };
 	}
 
-function earlier(x: time, y: time): int
-	{
-	if ( x < y )
-		return -1;
-	if ( x > y )
-		return 1;
-	return 0;
-	}
-
-## End of input: every qualified client still waiting gets its notice, oldest first.
+# End of input: every notice still waiting, oldest evidence first.
 event zeek_done()
 	{
-	# "order" would shadow the order() built-in.
-	local due_times: vector of time = vector();
-	local by_ts: table[time] of set[addr] = table();
-	local queued: set[addr] = set();
-	for ( _, those in waiting )
+	local waiting: table[addr, bool] of time = table();
+	for ( [b, is_node], those in due )
 		for ( a in those )
-			add queued[a];
-	for ( a in queued )
-		{
-		if ( a !in clients || clients[a]$notified )
-			next;
-		local last = clients[a]$last_ts;
-		if ( last !in by_ts )
 			{
-			by_ts[last] = set();
-			due_times += last;
+			if ( is_node && a in nodes )
+				waiting[a, is_node] = nodes[a]$last_ts;
+			else if ( ! is_node && a in clients )
+				waiting[a, is_node] = clients[a]$last_ts;
 			}
-		add by_ts[last][a];
+	local times: vector of time = vector();
+	for ( [a, is_node], last in waiting )
+		times += last;
+	sort(times, function(x: time, y: time): int
+		{
+		return x < y ? -1 : x > y ? 1 : 0;
+		});
+	local previous = double_to_time(0.0);
+	for ( _, t in times )
+		{
+		if ( t == previous )
+			next;
+		previous = t;
+		for ( [a, is_node], last in waiting )
+			{
+			if ( last == t )
+				raise_due(a, is_node, 0);
+			}
 		}
-	sort(due_times, earlier);
-	for ( _, due in due_times )
-		for ( b in by_ts[due] )
-			raise_client_notice(b, clients[b]);
+	}
+
+event Cluster::websocket_client_added(endpoint: Cluster::EndpointInfo,
+    subscriptions: string_vec)
+	{
+	for ( _, prefix in subscriptions )
+		{
+		if ( starts_with(topic_prefix + "detection", prefix) )
+			{
+			add correlators[endpoint$id];
+			return;
+			}
+		}
+	}
+
+event Cluster::websocket_client_lost(endpoint: Cluster::EndpointInfo,
+    code: count, reason: string)
+	{
+	if ( endpoint$id !in correlators )
+		return;
+	delete correlators[endpoint$id];
+	if ( |correlators| > 0 )
+		return;
+	# Nobody else holds these sessions now: their notices are Zeek's again.
+	for ( a, s in clients )
+		{
+		if ( s$handed_over && ! s$notified )
+			{
+			s$handed_over = F;
+			if ( qualified(s) )
+				queue_notice(a, s$last_ts, F);
+			}
+		}
+	for ( node, c in nodes )
+		{
+		if ( c$handed_over && ! c$notified )
+			{
+			c$handed_over = F;
+			if ( |c$clients| >= sn_min_clients )
+				queue_notice(node, c$last_ts, T);
+			}
+		}
 	}
 
 event Skype::correlated_notice(ts: time, note: string, client: addr,
@@ -384,11 +484,28 @@ event Skype::correlated_notice(ts: time, note: string, client: addr,
 		kind = Login_Sequence;
 	else if ( note == "Skype::Local_Super_Node" )
 		kind = Local_Super_Node;
-	# The correlator's finding is a notice of its own: suppressed against its own kind only,
-	# not against the notice this script raised for the same host.
+
+	# One notice per finding: a session already noticed (here, or by an earlier message
+	# of the correlator) takes no second one.
+	if ( kind == Local_Super_Node )
+		{
+		if ( client in nodes && nodes[client]$notified )
+			return;
+		if ( client !in nodes )
+			nodes[client] = NodeCandidate($first_ts=ts, $last_ts=ts);
+		nodes[client]$notified = T;
+		}
+	else if ( kind != External_Correlation )
+		{
+		if ( client in clients && clients[client]$notified )
+			return;
+		if ( client !in clients )
+			clients[client] = ClientSession($first_ts=ts, $last_ts=ts);
+		clients[client]$notified = T;
+		}
+
 	local info = Notice::Info($note=kind, $ts=ts, $msg=msg, $sub=sub, $src=client,
-	    $n=n, $identifier=cat("correlator/", client),
-	    $suppress_for=session_gap);
+	    $n=n, $identifier=cat(client), $suppress_for=session_gap);
 	if ( uid != "" )
 		info$uid = uid;
 	NOTICE(info);

@@ -93,7 +93,7 @@ def test_decode_link_layers_and_vlan():
     sll = bytes(14) + b"\x08\x00" + ip
     sll2 = b"\x08\x00" + bytes(18) + ip
     loop = struct.pack("<I", 2) + ip
-    expect = (UDP, A, 1111, B, 53, 0, 0, b"payload")
+    expect = (UDP, A, 1111, B, 53, 0, 0, b"payload", 0, 0)
     for link, frame in (
         (1, eth),
         (101, ip),
@@ -110,10 +110,19 @@ def test_decode_link_layers_and_vlan():
 
 def test_decode_ipv6_and_tcp_and_padding():
     a6, b6 = addr_bytes("2001:db8::1"), addr_bytes("2001:db8::2")
-    f = tcp_frame(a6, 5000, b6, 443, 77, 0, 0x18, b"\x16\x03\x01\x00\x00")
-    assert decode(1, f) == (TCP, a6, 5000, b6, 443, 0x18, 77, b"\x16\x03\x01\x00\x00")
+    f = tcp_frame(a6, 5000, b6, 443, 77, 991, 0x18, b"\x16\x03\x01\x00\x00")
+    assert decode(1, f) == (TCP, a6, 5000, b6, 443, 0x18, 77, b"\x16\x03\x01\x00\x00", 991, 5)
     padded = udp_frame(A, 1, B, 2, b"") + bytes(18)  # Ethernet minimum-size padding
     assert decode(1, padded)[7] == b""
+
+
+def test_decode_gives_the_wire_length_of_a_segment_cut_at_the_snap_length():
+    # Zeek numbers a stream by the IP header's length, not by the bytes a capture kept.
+    for a, b in ((A, B), (addr_bytes("2001:db8::1"), addr_bytes("2001:db8::2"))):
+        f = tcp_frame(a, 5000, b, 80, 1000, 2000, 0x18, b"x" * 600)
+        p = decode(1, f[: len(f) - 500])
+        assert p is not None
+        assert (p[7], p[8], p[9]) == (b"x" * 100, 2000, 600)
 
 
 def test_decode_rejects_fragments_and_garbage():

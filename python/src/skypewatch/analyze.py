@@ -106,12 +106,14 @@ def analyze(
             notice_w.write(n.values())
             summary.notices.append(n)
 
+    draining = False  # the end of input: no notice is due until every record is in
+
     def on_record(rec: SkypeRecord, _now: float) -> None:
         skype_w.write(rec.values())
         summary.tally.add(rec)
         if keep_records:
             summary.records.append(rec)
-        emit_notices(correlator.observe(rec))
+        emit_notices(correlator.observe(rec, advance=not draining))
 
     tracker = Tracker(on_record, tracker_options)
     total = sum(_size(c) for c in captures)
@@ -129,6 +131,7 @@ def analyze(
                 done_before += _size(path)
                 if summary.truncated is not None:
                     break
+            draining = True
             tracker.finish_all()
             emit_notices(correlator.flush())
         except BaseException:

@@ -13,6 +13,7 @@ memory per connection is bounded.
 from __future__ import annotations
 
 from .decode import TCP
+from .tcpclose import TcpCloseState
 
 WINDOW_BYTES = 1024  # Zeek: dpd_buffer_size
 WINDOW_CHUNKS = 100  # Zeek: dpd_max_packets
@@ -28,10 +29,11 @@ GATE_NIBBLES = frozenset((0x2, 0x3, 0x5, 0x7, 0xD, 0xF))
 
 class Connection:
     __slots__ = (
+        "attempt",
+        "close_state",
         "closing",
         "ctx",
         "datagrams",
-        "fins",
         "inspecting",
         "last_ts",
         "n_orig_dgrams",
@@ -74,7 +76,9 @@ class Connection:
         self.orig_pkts = 0
         self.resp_pkts = 0
         self.closing = 0.0  # network time at which a TCP close was seen (0: open)
-        self.fins = 0  # bit 1: orig sent FIN, bit 2: resp sent FIN
+        self.attempt = False  # TCP: opened by the originator's SYN (Zeek's attempt timer)
+        # TCP: Zeek's close bookkeeping, which decides where the duration ends
+        self.close_state = TcpCloseState() if proto == TCP else None
         self.ctx = 0  # host-context bits the tracker records while the connection is young
         self.inspecting = True  # False once nothing more can reach the signatures
         self.strong_checked = False

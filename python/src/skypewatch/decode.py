@@ -14,8 +14,10 @@ from .errors import SkypewatchError
 TCP = 6
 UDP = 17
 
-# (proto, src, sport, dst, dport, tcp_flags, tcp_seq, payload)
-Packet = tuple[int, bytes, int, bytes, int, int, int, bytes]
+# (proto, src, sport, dst, dport, tcp_flags, tcp_seq, payload, tcp_ack, tcp_len): tcp_len is
+# the segment's payload length on the wire (the IP header's), which a capture cut at its
+# snap length may not hold whole; Zeek numbers the stream by it.
+Packet = tuple[int, bytes, int, bytes, int, int, int, bytes, int, int]
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -44,7 +46,7 @@ _IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options
 # Ethernet + option-less IPv4 in one unpack: ethertype, version/IHL, total length, fragment
 # field, protocol, source, destination.  Most frames on a sensor take this path.
 _ETH_IPV4_HDR = struct.Struct("!12xHBxH2xHxB2x4s4s").unpack_from
-_TCP_HDR = struct.Struct("!HHI4xBB").unpack_from
+_TCP_HDR = struct.Struct("!HHIIBB").unpack_from
 _u16 = struct.Struct("!H").unpack_from
 _ports = struct.Struct("!HH").unpack_from
 _seq = struct.Struct("!I").unpack_from
@@ -70,13 +72,15 @@ def decode(link_type: int, frame: bytes) -> Packet | None:
                 if end < 42:
                     return None
                 sport, dport = _ports(frame, 34)
-                return UDP, src, sport, dst, dport, 0, 0, frame[42:end]
+                return UDP, src, sport, dst, dport, 0, 0, frame[42:end], 0, 0
             if proto == TCP:
-                sport, dport, seq, off, flags = _TCP_HDR(frame, 34)
+                sport, dport, seq, ack, off, flags = _TCP_HDR(frame, 34)
                 data_off = (off >> 4) * 4
                 if data_off < 20 or end < 34 + data_off:
                     return None
-                return TCP, src, sport, dst, dport, flags, seq, frame[34 + data_off : end]
+                payload = frame[34 + data_off : end]
+                wire = max(total - 20 - data_off, len(payload))
+                return TCP, src, sport, dst, dport, flags, seq, payload, ack, wire
             return None
     if link_type == LINKTYPE_ETHERNET:
         if len(frame) < 14:
@@ -127,14 +131,13 @@ def _ipv4(frame: bytes, off: int) -> Packet | None:
         return None
     if _u16(frame, off + 6)[0] & 0x1FFF:  # not the first fragment: no transport header
         return None
-    end = min(off + total, len(frame))
     return _transport(
         frame[off + 9],
         frame[off + 12 : off + 16],
         frame[off + 16 : off + 20],
         frame,
         off + ihl,
-        end,
+        off + total,
     )
 
 
@@ -142,7 +145,8 @@ def _ipv6(frame: bytes, off: int) -> Packet | None:
     if len(frame) < off + 40 or frame[off] >> 4 != 6:
         return None
     nxt = frame[off + 6]
-    end = min(off + 40 + _u16(frame, off + 4)[0], len(frame))
+    wire_end = off + 40 + _u16(frame, off + 4)[0]
+    end = min(wire_end, len(frame))
     src = frame[off + 8 : off + 24]
     dst = frame[off + 24 : off + 40]
     pos = off + 40
@@ -155,15 +159,18 @@ def _ipv6(frame: bytes, off: int) -> Packet | None:
             nxt, pos = frame[pos], pos + 8
         else:
             nxt, pos = frame[pos], pos + (frame[pos + 1] + 1) * 8
-    return _transport(nxt, src, dst, frame, pos, end)
+    return _transport(nxt, src, dst, frame, pos, wire_end)
 
 
-def _transport(proto: int, src: bytes, dst: bytes, frame: bytes, pos: int, end: int):
+def _transport(proto: int, src: bytes, dst: bytes, frame: bytes, pos: int, wire_end: int):
+    """The transport header at ``pos``; ``wire_end`` is where the IP header says the packet
+    ends, which may lie beyond the captured bytes."""
+    end = min(wire_end, len(frame))
     if proto == UDP:
         if pos + 8 > end:
             return None
         sport, dport = _ports(frame, pos)
-        return UDP, src, sport, dst, dport, 0, 0, frame[pos + 8 : end]
+        return UDP, src, sport, dst, dport, 0, 0, frame[pos + 8 : end], 0, 0
     if proto == TCP:
         if pos + 20 > end:
             return None
@@ -171,6 +178,7 @@ def _transport(proto: int, src: bytes, dst: bytes, frame: bytes, pos: int, end: 
         data_off = (frame[pos + 12] >> 4) * 4
         if data_off < 20:
             return None
+        payload = frame[pos + data_off : end]
         return (
             TCP,
             src,
@@ -179,6 +187,8 @@ def _transport(proto: int, src: bytes, dst: bytes, frame: bytes, pos: int, end: 
             dport,
             frame[pos + 13],
             _seq(frame, pos + 4)[0],
-            frame[pos + data_off : end],
+            payload,
+            _seq(frame, pos + 8)[0],
+            max(wire_end - pos - data_off, len(payload)),
         )
     return None

@@ -26,8 +26,9 @@ from .signatures.udp_probe import STAGE as PROBE
 from .signatures.udp_probe import probe_hits, u1_shaped, weak_hits
 from .signatures.version_check import version_hits
 from .verdict import addr_str, host_of_client, judge
+from .zeekports import zeek_flips
 
-_SYN, _FIN, _RST, _ACK = 0x02, 0x01, 0x04, 0x10
+_SYN, _ACK = 0x02, 0x10
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
 _STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retransmit"))
@@ -46,6 +47,9 @@ class TrackerOptions:
     """Zeek's tcp_inactivity_timeout."""
     tcp_close_delay: float = 5.0
     """Zeek's tcp_close_delay: how long a closed TCP connection lingers."""
+    tcp_attempt_delay: float = 5.0
+    """Zeek's tcp_attempt_delay: an originator's SYN nobody answered ends the connection
+    after this long, so a SYN sent again later opens a new one."""
     host: HostOptions = field(default_factory=HostOptions)
 
 
@@ -70,50 +74,54 @@ class Tracker:
         self._udp: OrderedDict[str, Connection] = OrderedDict()
         self._tcp: OrderedDict[str, Connection] = OrderedDict()
         self._closing: deque[Connection] = deque()
+        self._attempts: deque[Connection] = deque()
         self.now = 0.0
         self._next_sweep = 0.0
         self._uid_state = 0x5EED5EED
 
     # -- packets -------------------------------------------------------------------------
     def packet(self, ts: float, pkt: Packet) -> None:
-        proto, src, sport, dst, dport, flags, seq, payload = pkt
+        proto, src, sport, dst, dport, flags, seq, payload, ack, length = pkt
         if ts > self.now:
             self.now = ts
             if ts >= self._next_sweep:
                 self.sweep(ts)
                 self._next_sweep = ts + 1.0
         conn = self._by_key.get((src, sport, dst, dport, proto))
+        if conn is not None and proto == TCP and self._ended_attempt(conn, ts):
+            self._finish(conn)
+            conn = None
         if conn is None or (proto == TCP and conn.closing and flags & _SYN and not flags & _ACK):
             if conn is not None:
                 self._finish(conn)
-            if proto == TCP and flags & _SYN and flags & _ACK:
-                conn = self._open(ts, proto, dst, dport, src, sport)  # SYN-ACK: dst started it
+            if zeek_flips(proto, flags, sport, dport):
+                conn = self._open(ts, proto, dst, dport, src, sport)
             else:
                 conn = self._open(ts, proto, src, sport, dst, dport)
-        conn.last_ts = ts
+                if proto == TCP and flags & _SYN:
+                    conn.attempt = True
+                    self._attempts.append(conn)
         is_orig = conn.orig_p == sport and conn.orig == src
         if is_orig:
             conn.orig_pkts += 1
         else:
             conn.resp_pkts += 1
         if proto == UDP:
+            conn.last_ts = ts
             if payload and conn.inspecting:
                 self._udp_payload(conn, ts, is_orig, payload)
             return
+        # Zeek stops moving a TCP connection's last time once both endpoints have closed:
+        # its duration ends at the close, not at the final ACK (tcpclose.py).
+        close = conn.close_state
+        if not close.both_closed():
+            conn.last_ts = ts
+        close.packet(is_orig, flags, seq, ack, length)
+        if close.complete and not conn.closing:
+            conn.closing = conn.last_ts  # Zeek: deleted tcp_close_delay after its last time
+            self._closing.append(conn)
         if (payload or flags & _SYN) and conn.inspecting:
             self._tcp_segment(conn, ts, is_orig, flags, seq, payload)
-        if flags & (_FIN | _RST) and not conn.closing:
-            if flags & _RST:
-                conn.closing = ts
-                self._closing.append(conn)
-            else:
-                self._note_fin(conn, is_orig, ts)
-
-    def _note_fin(self, conn: Connection, is_orig: bool, ts: float) -> None:
-        conn.fins |= 1 if is_orig else 2
-        if conn.fins == 3:
-            conn.closing = ts
-            self._closing.append(conn)
 
     def _udp_payload(self, conn: Connection, ts: float, is_orig: bool, payload: bytes) -> None:
         first = not conn.datagrams
@@ -202,6 +210,11 @@ class Tracker:
             conn = closing.popleft()
             if conn.uid in self._keys:
                 self._finish(conn)
+        attempts = self._attempts
+        while attempts and now - attempts[0].ts >= o.tcp_attempt_delay:
+            conn = attempts.popleft()
+            if self._ended_attempt(conn, now) and conn.uid in self._keys:
+                self._finish(conn)
         self.ctx.expire(now)
 
     def finish_all(self) -> None:
@@ -211,6 +224,13 @@ class Tracker:
         ):
             self._finish(conn)
         self._closing.clear()
+        self._attempts.clear()
+
+    def _ended_attempt(self, conn: Connection, now: float) -> bool:
+        """Zeek's attempt timer: a SYN whose responder stayed silent for tcp_attempt_delay."""
+        return (
+            conn.attempt and conn.resp_pkts == 0 and now - conn.ts >= self.options.tcp_attempt_delay
+        )
 
     def _finish(self, conn: Connection) -> None:
         keys = self._keys.pop(conn.uid, None)

@@ -94,6 +94,10 @@ class NodeCandidate:
     clients: dict[str, None] = field(default_factory=dict)
     uids: list[str] = field(default_factory=list)
     notified: bool = False
+    queued_due: float = -1.0
+
+    def qualified(self, min_clients: int) -> bool:
+        return len(self.clients) >= min_clients
 
 
 @dataclass(slots=True)
@@ -116,9 +120,10 @@ class Correlator:
         self._local_cache: dict[str, bool] = {}
         self.clients: OrderedDict[str, ClientSession] = OrderedDict()
         self.nodes: OrderedDict[str, NodeCandidate] = OrderedDict()
-        # (due time, seq, client) of qualified clients whose notice is not out yet; an entry is
-        # stale when the client has had newer evidence since (a later entry exists then)
-        self._due: list[tuple[float, int, str]] = []
+        # (due time, seq, is_node, address) of qualified clients and super-node candidates whose
+        # notice is not out yet; an entry is stale when the host has had newer evidence since
+        # (a later entry exists then)
+        self._due: list[tuple[float, int, bool, str]] = []
         self._seq = 0
         self.now = float("-inf")
         self.stats = CorrelatorStats()
@@ -147,15 +152,21 @@ class Correlator:
 
     # -- input -----------------------------------------------------------------------------
     def observe(
-        self, rec: SkypeRecord, duplicate: bool = False, ts: float | None = None
+        self,
+        rec: SkypeRecord,
+        duplicate: bool = False,
+        ts: float | None = None,
+        advance: bool = True,
     ) -> list[Notice]:
         """Take one record.  A *duplicate* (a connection already reported, e.g. once by the
         correlator's own join and once by Zeek) adds its evidence but is not counted again.
-        *ts*, when given, stands for ``rec.ts`` (the engine's millisecond clock)."""
+        *ts*, when given, stands for ``rec.ts`` (the engine's millisecond clock).  With
+        *advance* false the clock stays put: the end of input judges the connections still
+        open in no set order, so their records must all be in before any notice is due."""
         self.stats.records += 1
         if ts is None:
             ts = rec.ts
-        out = self.advance(ts) if ts > self.now else []
+        out = self.advance(ts) if advance and ts > self.now else []
         client = rec.client
         clients = self.clients
         s = clients.get(client)
@@ -201,8 +212,7 @@ class Correlator:
             due = self.due_time(s.last_ts)
             if due != s.queued_due:  # one heap entry per due second, not per record
                 s.queued_due = due
-                heapq.heappush(self._due, (due, self._seq, client))
-                self._seq += 1
+                self._queue(due, False, client)
         if role == "super_node" or role == "peer":
             out.extend(self._observe_node(rec, ts))
         return out
@@ -221,26 +231,34 @@ class Correlator:
             c = NodeCandidate(ts, ts)
             self._insert(self.nodes, node, c)
         c.last_ts = max(c.last_ts, ts)
-        c.clients.setdefault(outside)
+        if len(c.clients) < MAX_KEPT:
+            c.clients.setdefault(outside)
         if len(c.uids) < MAX_UIDS:
             c.uids.append(rec.uid)
-        if not c.notified and len(c.clients) >= self.options.sn_min_clients:
-            c.notified = True
-            self.stats.notices += 1
-            return [
-                Notice(
-                    ts=c.last_ts,
-                    note=LOCAL_SUPER_NODE,
-                    msg=f"{node} relays legacy Skype: probed by {len(c.clients)} outside clients",
-                    sub="clients=" + _listing(c.clients) + " uids=" + ",".join(c.uids),
-                    src=node,
-                    n=len(c.clients),
-                    uid=c.uids[0],
-                    uids=tuple(c.uids),
-                    suppress_for=self.options.session_gap,
-                )
-            ]
+        # Like a client's, a relay's notice waits to settle, so that it names every outside
+        # client of the start-ups under way whatever order their connections end in.
+        if not c.notified and c.qualified(self.options.sn_min_clients):
+            due = self.due_time(c.last_ts)
+            if due != c.queued_due:
+                c.queued_due = due
+                self._queue(due, True, node)
         return []
+
+    def _queue(self, due: float, is_node: bool, addr: str) -> None:
+        heapq.heappush(self._due, (due, self._seq, is_node, addr))
+        self._seq += 1
+
+    def _pending(self, is_node: bool, addr: str, at: float | None) -> bool:
+        """Whether the heap entry for *addr* still stands (at *at*, or at all with None)."""
+        host = self.nodes.get(addr) if is_node else self.clients.get(addr)
+        if host is None or host.notified:
+            return False
+        return at is None or self.due_time(host.last_ts) == at
+
+    def _raise(self, is_node: bool, addr: str) -> Notice:
+        if is_node:
+            return self._node_notice(addr, self.nodes[addr])
+        return self._client_notice(addr, self.clients[addr])
 
     def advance(self, now: float) -> list[Notice]:
         """Move the clock; return notices whose settle time has passed."""
@@ -250,10 +268,9 @@ class Correlator:
         out: list[Notice] = []
         due = self._due
         while due and due[0][0] <= now:
-            at, _, addr = heapq.heappop(due)
-            s = self.clients.get(addr)
-            if s is not None and not s.notified and self.due_time(s.last_ts) == at:
-                out.append(self._client_notice(addr, s))
+            at, _, is_node, addr = heapq.heappop(due)
+            if self._pending(is_node, addr, at):
+                out.append(self._raise(is_node, addr))
         expired = now - self.options.session_gap
         clients = self.clients
         while clients:
@@ -264,8 +281,13 @@ class Correlator:
                 out.append(self._client_notice(addr, s))
             del clients[addr]
         nodes = self.nodes
-        while nodes and next(iter(nodes.values())).last_ts < expired:
-            nodes.popitem(last=False)
+        while nodes:
+            addr, c = next(iter(nodes.items()))
+            if c.last_ts >= expired:
+                break
+            if c.qualified(self.options.sn_min_clients) and not c.notified:
+                out.append(self._node_notice(addr, c))
+            del nodes[addr]
         return out
 
     def due_time(self, last_ts: float) -> float:
@@ -274,16 +296,32 @@ class Correlator:
         return math.floor(last_ts) + 1 + self.options.settle
 
     def flush(self) -> list[Notice]:
-        waiting = {addr for _, _, addr in self._due}
+        """End of input: every notice still waiting, oldest evidence first."""
+        waiting = {(is_node, addr) for _, _, is_node, addr in self._due}
         out = [
-            self._client_notice(addr, self.clients[addr])
-            for addr in waiting
-            if addr in self.clients and not self.clients[addr].notified
+            self._raise(is_node, addr)
+            for is_node, addr in waiting
+            if self._pending(is_node, addr, None)
         ]
         self._due.clear()
-        return sorted(out, key=lambda n: (n.ts, n.src))
+        return sorted(out, key=lambda n: (n.ts, n.src, n.note))
 
     # -- output ----------------------------------------------------------------------------
+    def _node_notice(self, node: str, c: NodeCandidate) -> Notice:
+        c.notified = True
+        self.stats.notices += 1
+        return Notice(
+            ts=c.last_ts,
+            note=LOCAL_SUPER_NODE,
+            msg=f"{node} relays legacy Skype: probed by {len(c.clients)} outside clients",
+            sub="clients=" + _listing(c.clients) + " uids=" + ",".join(c.uids),
+            src=node,
+            n=len(c.clients),
+            uid=c.uids[0],
+            uids=tuple(c.uids),
+            suppress_for=self.options.session_gap,
+        )
+
     def _client_notice(self, addr: str, s: ClientSession) -> Notice:
         s.notified = True
         self.stats.notices += 1
@@ -335,6 +373,8 @@ def _note(items: dict[str, None], key: str) -> None:
 
 
 def _listing(items: dict[str, None]) -> str:
-    names = list(items)
+    # Sorted, not in arrival order: records arrive as connections end, and Zeek ends them
+    # in its own order (notices.zeek lists the same way).
+    names = sorted(items)
     extra = len(names) - MAX_LISTED
     return ",".join(names[:MAX_LISTED]) + (f"(+{extra})" if extra > 0 else "")
