@@ -144,6 +144,12 @@ def test_query_cli_formats(irc_logs, tmp_path, capsys):
         == 0
     )
     assert len(pd.read_parquet(tmp_path / "sn.parquet")) == 78
+    lines = tmp_path / "lines.parquet"
+    assert main(["query", str(irc_logs / "skype.log"), "--view", "lines", "-o", str(lines),
+                 "--format", "parquet"]) == 0  # fmt: skip
+    assert pd.read_parquet(lines)["signatures"].str.contains("login_handshake").sum() == 4
+    assert main(["query", str(irc_logs / "skype.log"), "--view", "lines", "--format", "csv"]) == 0
+    assert "['login_handshake', 'login_records']" in capsys.readouterr().out
     assert main(["query", str(irc_logs / "skype.log"), "--format", "parquet"]) == 2
     assert "give -o FILE" in capsys.readouterr().err
     assert main(["query", str(irc_logs / "skype.log"), "--view", "bogus"]) == 2

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from .errors import SkypewatchError
 from .logs import iter_log, log_files
@@ -253,10 +254,12 @@ def render(df: pd.DataFrame, fmt: str, output: str | None) -> str | None:
     """The result as text (table/csv/json), or written to *output* (required for parquet)."""
     if fmt not in FORMATS:
         raise SkypewatchError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    df = _python_lists(df)
     if fmt == "parquet":
         if not output:
             raise SkypewatchError("--format parquet writes a file: give -o FILE")
         flat = df.copy()
+        flat.attrs = {}  # the log's header is no part of the answer (nor JSON, as parquet wants)
         for col in flat.columns:
             if flat[col].dtype == object:
                 flat[col] = flat[col].map(lambda v: ",".join(v) if isinstance(v, list) else v)
@@ -274,3 +277,19 @@ def render(df: pd.DataFrame, fmt: str, output: str | None) -> str | None:
         Path(output).write_text(text)
         return None
     return text
+
+
+def _python_lists(df: pd.DataFrame) -> pd.DataFrame:
+    """Set columns (Arrow lists, see skypewatch.logs) as Python lists, so that every format
+    prints them as lists."""
+    lists = [
+        c
+        for c in df.columns
+        if isinstance(df[c].dtype, pd.ArrowDtype) and pa.types.is_list(df[c].dtype.pyarrow_dtype)
+    ]
+    if not lists:
+        return df
+    out = df.copy()
+    for c in lists:
+        out[c] = pd.Series(df[c].tolist(), index=df.index, dtype=object)
+    return out
