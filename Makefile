@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench clean
+.PHONY: zkg-install demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ demo: $(STAMP)
 	@echo "--- demo-out/skype.log: connections per stage, signatures, client, confidence ---"
 	@grep -v '^#' demo-out/skype.log | cut -f11,9,10,16 | sort | uniq -c | sort -rn | head -20
 
-test: $(STAMP) lint check-zeek check-docker browser test-python btest
+test: $(STAMP) lint check-zeek check-docker browser test-python btest zkg-install
 
 # The report test renders HTML in headless Chromium; install it where we may (root + apt).
 browser:
@@ -67,6 +67,23 @@ btest: $(STAMP)
 	else \
 	  echo "btest: SKIPPED -- no 'zeek' on PATH; the Zeek scripts were only parsed and format-checked"; \
 	fi
+
+# What a Zeek user does: `zkg install` of this repository (committed HEAD, cloned under the
+# name users load it by) into a scratch zkg state with no package source; zkg runs the
+# package's test_command (btest) first.  Then `@load skypewatch` must create the stream.
+zkg-install: $(STAMP)
+	@if command -v zeek >/dev/null 2>&1; then \
+	  set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  git clone -q . "$$tmp/src/skypewatch"; \
+	  printf '[sources]\n[paths]\nstate_dir = %s/state\nscript_dir = %s/site\nplugin_dir = %s/plugins\nbin_dir = %s/bin\n' \
+	    "$$tmp" "$$tmp" "$$tmp" "$$tmp" > "$$tmp/zkg.cfg"; \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" zkg --configfile "$$tmp/zkg.cfg" install --force "$$tmp/src/skypewatch" >"$$tmp/zkg.out" 2>&1 \
+	    || { cat "$$tmp/zkg.out"; find "$$tmp/state" -name 'zkg.test_command.*' -exec tail -30 {} \; ; exit 1; }; \
+	  echo "zkg install: test_command in zkg's clone: $$(find "$$tmp/state" -name 'zkg.test_command.std*' -exec grep -hE 'successful|failed' {} + | tail -1)"; \
+	  printf '@load skypewatch\nevent zeek_init() { print Log::active_streams[Skype::LOG]$$path; }\n' > "$$tmp/load.zeek"; \
+	  test "$$(ZEEKPATH="$$tmp/site:$$(zeek-config --zeekpath)" zeek "$$tmp/load.zeek")" = skype; \
+	  echo "zkg install: @load skypewatch from zkg's script_dir creates the skype stream"; \
+	else echo "zkg install: SKIPPED -- no 'zeek' on PATH"; fi
 
 # No Docker engine on the build machines: check what can be checked without one.
 check-docker: $(STAMP)
