@@ -110,5 +110,12 @@ baselines: $(STAMP)
 bench: $(STAMP)
 	$(PY) python/benchmarks/bench_analyze.py
 
+# Every fuzz target for SECONDS each, two at a time (atheris where installed, else hypothesis);
+# findings in python/fuzz/findings/<target>/.  `make test` runs each target briefly.
+SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: $(STAMP)
+	cd python && SKYPEWATCH_SHARED=$(abspath $(SHARED)) ../$(PY) -m fuzz.run --seconds $(SECONDS) --jobs 2 $(FUZZ_TARGETS)
+
 clean:
 	rm -rf demo-out python/.pytest_cache testing/btest/.tmp

@@ -1,0 +1,19 @@
+"""Target ``json-log``: Zeek JSON-lines logs (the tools' skype.log and notice.log with
+``--json``, plain and gzip) through every reader; the contract is in ``zeek_log.py``."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from . import seeds
+from .harness import Target, Workspace
+from .zeek_log import JSON_TOKENS, run_log
+
+
+def run(data: bytes, ws: Workspace) -> None:
+    run_log(data, ws, "input.log")
+
+
+TARGET = Target(
+    "json-log", run, partial(seeds.log_seeds, form="json"), deadline=10.0, dictionary=JSON_TOKENS
+)
