@@ -130,7 +130,7 @@ DAMAGE = [
     ("undeclared iface", GOOD + epb(FRAME, iface=1), CaptureTruncated, "interface 1", 2),
     ("epb before idb", shb() + epb(FRAME), CaptureTruncated, "declares 0", 0),
     ("spb before idb", shb() + spb(FRAME), CaptureTruncated, "before any interface", 0),
-    ("timestamp 2^63", GOOD + epb(FRAME, ticks=1 << 63), CaptureTruncated, "beyond 2106", 2),
+    ("timestamp 2^63", GOOD + epb(FRAME, ticks=1 << 63), CaptureTruncated, "beyond 2100", 2),
     (
         "later shb bad bom",
         GOOD + shb(bom=b"\xff\xff\xff\xff") + idb(),

@@ -39,8 +39,11 @@ _CHUNK = 1 << 22
 # length field is garbage, and believing it would mean reading gigabytes.
 MAX_CAPLEN = 262_144 * 4
 MAX_BLOCK = 1 << 27  # 128 MiB, as Wireshark's pcapng reader
-# pcap's clock is 32-bit seconds (until 2106); a pcapng time beyond it is a broken resolution
-MAX_SECONDS = float(1 << 32)
+# No capture's packet is from after 2100-01-01: a time beyond it is a broken record (a pcap
+# fraction of a second of up to 4,294 s, a pcapng tick count or resolution that is garbage).
+# It is also where the logs' times end (zeeklog.values.LATEST, the correlator's LATEST): the
+# logs analyze writes from any capture it accepts must read back.
+MAX_SECONDS = 4_102_444_800.0
 
 _SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000002, 0x00000003, 0x00000006
 # Smallest total length of each block: 12 bytes of framing plus its fixed fields.
@@ -159,6 +162,11 @@ def _read_pcap(src: _Input, magic: bytes) -> Iterator[Frame]:
                 return
             buf, pos = src.buf, src.pos
         sec, frac, incl, _orig = unpack_rec(buf, pos)
+        ts = sec + frac * resolution
+        if ts > MAX_SECONDS:
+            raise CaptureTruncated(
+                path, index, src.base + pos, f"timestamp {ts:.0f} s is beyond 2100", damaged=True
+            )
         if incl > MAX_CAPLEN:
             raise CaptureTruncated(
                 path,
@@ -174,7 +182,7 @@ def _read_pcap(src: _Input, magic: bytes) -> Iterator[Frame]:
                 raise CaptureTruncated(path, index, src.offset, "packet data cut short")
             buf, pos = src.buf, src.pos
             end = pos + 16 + incl
-        yield sec + frac * resolution, link_type, buf[pos + 16 : end]
+        yield ts, link_type, buf[pos + 16 : end]
         pos = end
         index += 1
 
@@ -264,8 +272,8 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
                 )
             link_type, tick, _ = interfaces[iface]
             ts = ((ts_hi << 32) | ts_lo) * tick
-            if ts >= MAX_SECONDS:
-                broken(f"timestamp {ts:.0f} s is beyond 2106")
+            if ts > MAX_SECONDS:
+                broken(f"timestamp {ts:.0f} s is beyond 2100")
             frame = buf[body + 20 : body + 20 + caplen]
             pos += blen
             index += 1
