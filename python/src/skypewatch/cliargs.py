@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from .errors import one_line
+
 # Times beyond this are no capture's (pandas' nanosecond clock ends in 2262).
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _MAX_TEXT = 200  # how much of a refused value an error message repeats
@@ -35,7 +37,8 @@ class OneLineParser(argparse.ArgumentParser):
     """Usage errors in one line (the usage synopsis is one ``--help`` away), exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # argparse quotes arguments as given ("unrecognized arguments: a<newline>b")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def real(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:

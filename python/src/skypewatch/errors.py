@@ -5,8 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def one_line(text: str) -> str:
+    """*text* as one printable line: line breaks and other control characters escaped (a file
+    name may hold a newline; a message quoting it must still be one line)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class SkypewatchError(Exception):
-    """An error caused by the user's input, reported without a traceback (exit code 2)."""
+    """An error caused by the user's input, reported without a traceback (exit code 2).
+    Its text is always one line, whatever file names or values it quotes."""
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class CaptureError(SkypewatchError):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import one_line
 from .format import LogReadError
 
 
@@ -40,7 +41,7 @@ class Lenient:
         self.bad_lines += 1
         self._per_file[path] += 1
         if self._per_file[path] <= self.shown:
-            self.report(str(LogReadError(path, lineno, problem)))
+            self.report(str(LogReadError(path, lineno, problem)))  # one line: an error's str
 
     def file(self, error: LogReadError) -> None:
         self.unreadable.append(error)
@@ -49,7 +50,9 @@ class Lenient:
         hidden = self._per_file[path] - self.shown
         if hidden > 0:
             self.report(
-                f"{path}: {hidden:,} more bad line(s) skipped (the first {self.shown} shown)"
+                one_line(
+                    f"{path}: {hidden:,} more bad line(s) skipped (the first {self.shown} shown)"
+                )
             )
 
     def done(self) -> None:
