@@ -139,7 +139,7 @@ def read_log(
         for h, table in iter_tables(f, lenient):
             header, schema = header or h, schema or table.schema
             if table.schema != schema:
-                table = _conform(table, schema)
+                table = _conform(table, schema, f)
             pending.append(table)
             rows += table.num_rows
             if rows >= chunksize:  # converted a chunk at a time: less memory at once, faster
@@ -153,22 +153,39 @@ def read_log(
         frames.append(_frame(pa.concat_tables(pending), header, "string"))
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if addr_as == "category":
-        for name, ztype in zip(header.fields, header.types, strict=True):
+        types = (schema.metadata or {}).get(b"zeek_types", b"").decode().split("\t")
+        for name, ztype in zip(schema.names, types, strict=False):
             if ztype in ("addr", "subnet"):
                 df[name] = df[name].astype("category")
     df.attrs["zeek"] = header
     return df
 
 
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """A table of another log (say JSON beside TSV) in the first one's columns."""
+def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:
+    """A table of another log (say JSON beside TSV), or of a later part of one whose header
+    was redefined, in the first one's columns; LogReadError if a column's type cannot be."""
     cols = []
     for field in schema:
         if field.name in table.column_names:
-            cols.append(table.column(field.name).cast(field.type))
+            col = table.column(field.name)
+            try:
+                cols.append(col.cast(field.type))
+            except pa.ArrowException:
+                was, now = _zeek_type(schema, field.name), _zeek_type(table.schema, field.name)
+                raise LogReadError(
+                    path,
+                    None,
+                    f"column {escape(field.name)!r} changes type from {was} to {now} part-way:"
+                    " read the parts separately",
+                ) from None
         else:
             cols.append(pa.nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _zeek_type(schema: pa.Schema, name: str) -> str:
+    types = (schema.metadata or {}).get(b"zeek_types", b"").decode().split("\t")
+    return dict(zip(schema.names, types, strict=False)).get(name, "?")
 
 
 # -- writing --------------------------------------------------------------------------------

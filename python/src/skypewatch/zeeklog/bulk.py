@@ -69,14 +69,16 @@ def iter_tables(
             lineno, block, shape, job = ahead.popleft()
             table, tail, iso = job.result() if shape == _shape(h) else _fast(_shape(h), block, iso)
             if table is None:
-                rows = [row for _, row in block_rows(parser, path, lineno, block, lenient)]
-                table = from_rows(h, rows)
+                for fields, types, rows in _rows_per_header(parser, path, lineno, block, lenient):
+                    yielded = True
+                    yield h, from_rows(fields, types, rows)
+                continue
             for line in tail:
                 h.meta_line(line)
             yielded = True
             yield h, table
         if not yielded:
-            yield h, from_rows(h, [])
+            yield h, from_rows(h.fields, h.types, [])
     if lenient is not None:
         lenient.finish_file(path)
 
@@ -218,10 +220,32 @@ def _json_column_ok(col: pa.ChunkedArray, ztype: str) -> bool:
     return True
 
 
-def from_rows(h: LogHeader, rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows of the per-line reader as a table of the same form."""
+def _rows_per_header(
+    parser: LineParser, path: Path, lineno: int, block: bytes, lenient: Lenient | None
+) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
+    """The good rows of a block by the header they were read under: ``#fields``/``#types``
+    lines among the data redefine the columns for the lines after them."""
+    h = parser.header
+    fields: list[str] | None = None
+    types: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for _, row in block_rows(parser, path, lineno, block, lenient):
+        if h.fields != fields or h.types != types:  # the header the row was read under
+            if rows:
+                yield fields or [], types, rows
+            fields, types, rows = list(h.fields), list(h.types), []
+        rows.append(row)
+    if rows:
+        yield fields or [], types, rows
+
+
+def from_rows(fields: Sequence[str], types: Sequence[str], rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows of the per-line reader as a table of the same form.  A header whose #fields and
+    #types differ in length (no row can have been read under it) gives a table of no columns."""
+    if len(fields) != len(types):
+        fields, types = [], []
     columns = []
-    for name, ztype in zip(h.fields, h.types, strict=True):
+    for name, ztype in zip(fields, types, strict=True):
         values = [r[name] for r in rows]
         typ = arrow_type(ztype)
         if typ == pa.string():
@@ -229,7 +253,7 @@ def from_rows(h: LogHeader, rows: list[dict[str, Any]]) -> pa.Table:
         elif is_container(ztype) and typ.value_type == pa.string():
             values = [v if v is None else [as_text(x) for x in v] for v in values]
         columns.append(pa.array(values, type=typ))
-    return _finish(h.fields, h.types, columns)
+    return _finish(fields, types, columns)
 
 
 def _finish(fields: Sequence[str], types: Sequence[str], columns: list[Any]) -> pa.Table:
