@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: zkg-install demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench clean
+.PHONY: zkg-install demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

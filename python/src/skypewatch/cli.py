@@ -1,14 +1,19 @@
 """The ``skypewatch`` command line.
 
-Exit codes: 0 success; 1 the run worked but found something the caller asked to fail on
-(none yet); 2 bad input or usage (one line on stderr, never a traceback); 130 interrupted.
+Exit codes: 0 success; 1 the run could not finish because an output could not be written
+after the checks passed (disk full, an I/O error: one line on stderr; what was written is
+incomplete, and logs that were being written are removed); 2 bad input or usage (one line on
+stderr, never a traceback); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from . import __version__
 from .cliargs import (
@@ -22,10 +27,11 @@ from .cliargs import (
     websocket,
     whole,
 )
-from .errors import SkypewatchError
+from .errors import SkypewatchError, one_line
 from .outpaths import output_dir, output_file
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -46,6 +52,16 @@ super nodes (U1-U4), a TCP handshake with a super node (random port, then 80 and
 each stage per connection, then correlates them per host into notices.
 """
 
+EXIT_CODES = """\
+exit codes (every command):
+  0    done
+  1    the run could not finish: an output could not be written after the checks
+       passed (disk full, an I/O error); one line on stderr says which and why, and
+       what was written is incomplete (logs being written are removed)
+  2    bad input or usage: one line on stderr saying what is wrong
+  130  interrupted (Ctrl-C)
+"""
+
 ANALYZE_EPILOG = """\
 output (in DIR, default ./skypewatch-out):
   skype.log   one line per connection in which a Skype signature fired, in Zeek's
@@ -62,7 +78,8 @@ examples:
 exit codes: 0 done; 2 bad input (missing, not a capture, truncated or damaged,
 unsupported link type, empty, an option out of range, an output that cannot be
 written) -- a truncated or damaged capture is analysed up to where it breaks and
-its logs lack the closing '#close' line.
+its logs lack the closing '#close' line; 1 the disk filled up (or another write
+error) mid-run: no log is left behind.
 """
 
 
@@ -76,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="skypewatch",
         description=DESCRIPTION,
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"skypewatch {__version__}")
@@ -150,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  skypewatch correlate --zeek ws://127.0.0.1:27759\n\n"
         "Zeek side (live): @load skypewatch and, standalone, @load skypewatch/websocket.\n"
         "exit codes: 0 done (bad lines are reported on stderr with file and line, the rest\n"
-        "is still read); 2 nothing could be read, or bad usage.",
+        "is still read); 1 notice.log could not be written (disk full, I/O error); 2 nothing\n"
+        "could be read, or bad usage.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("logs", nargs="*", metavar="LOG", help="skype.log files or directories")
@@ -222,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n"
         "  skypewatch query logs/ --client 10.1.0.0/16 --since 2026-11-01\n"
         "  skypewatch query skype.log --view super-nodes --format csv\n"
-        "  skypewatch query skype.*.log.gz --view lines --stage login --min-confidence likely",
+        "  skypewatch query skype.*.log.gz --view lines --stage login --min-confidence likely\n\n"
+        + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     q.add_argument("logs", nargs="+", metavar="LOG", help="skype.log files or directories")
@@ -274,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="one self-contained HTML report (timeline, fan-out, top talkers, notices)",
         description="Write one HTML file, readable offline, about the Skype in skype.log (and"
         " notice.log, if given; otherwise the correlator computes the notices).",
-        epilog="example:\n  skypewatch report skypewatch-out/ -o report.html --png plots/",
+        epilog="example:\n  skypewatch report skypewatch-out/ -o report.html --png plots/\n\n"
+        + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rp.add_argument("logs", nargs="+", metavar="LOG", help="skype.log / notice.log / dirs")
@@ -303,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="scenarios:\n" + describe() + "\n\nexamples:\n"
         "  skypewatch synth nat -o nat.pcap --clients 5 --background 200\n"
         "  skypewatch synth open-1.4 -o big.pcap --clients 2000 --duration 3600"
-        " --background 3000\n  skypewatch synth --all -o traces/",
+        " --background 3000\n  skypewatch synth --all -o traces/\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     y.add_argument("scenario", nargs="?", metavar="SCENARIO", help="one of the scenarios below")
@@ -554,8 +575,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (already reported in one line), --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    stdout, sys.stdout = sys.stdout, _NamedStdout(sys.stdout)  # type: ignore[assignment]
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a full disk is one line and exit 1, not at exit
+        return code
     except SkypewatchError as exc:
         print(f"skypewatch: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -564,6 +588,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the checks passed, then writing failed: disk full, I/O error
+        print(f"skypewatch: {_write_failure(exc, args)}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        sys.stdout = stdout
+
+
+def _write_failure(exc: OSError, args: argparse.Namespace) -> str:
+    what = exc.filename or getattr(args, "output", None)  # a failed write names no file
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return one_line(
+        (f"{what}: " if what else "") + f"{why}; the run could not finish, its output is incomplete"
+    )
+
+
+class _NamedStdout:
+    """stdout whose write errors say "stdout" (a failed write names no file)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _stdout_error(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _stdout_error(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _stdout_error(exc: OSError) -> OSError:
+    if not isinstance(exc, BrokenPipeError):
+        # nothing more can reach stdout: keep the flush at exit from failing again
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return OSError(exc.errno, exc.strerror or str(exc), "stdout")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ as not closed, as they do a TSV log without ``#close``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -105,22 +106,26 @@ class ZeekLogWriter:
             )
 
     def write(self, values: Sequence[Any]) -> None:
-        if self.use_json:
-            obj = {
-                name: json_value(ztype, v)
-                for (name, ztype), v in zip(self.fields, values, strict=True)
-                if v is not None
-            }
-            self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
-        else:
-            if len(values) != len(self._formatters):
-                raise ValueError(f"{len(values)} values for {len(self._formatters)} fields")
-            self._fh.write(
-                SEPARATOR.join([f(v) for f, v in zip(self._formatters, values, strict=True)]) + "\n"
-            )
-        self.lines += 1
-        if self.streaming:
-            self._fh.flush()
+        try:
+            if self.use_json:
+                obj = {
+                    name: json_value(ztype, v)
+                    for (name, ztype), v in zip(self.fields, values, strict=True)
+                    if v is not None
+                }
+                self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            else:
+                if len(values) != len(self._formatters):
+                    raise ValueError(f"{len(values)} values for {len(self._formatters)} fields")
+                self._fh.write(
+                    SEPARATOR.join([f(v) for f, v in zip(self._formatters, values, strict=True)])
+                    + "\n"
+                )
+            self.lines += 1
+            if self.streaming:
+                self._fh.flush()
+        except OSError as exc:  # the disk is full, an I/O error: say which log
+            raise _named(exc, self.final) from None
 
     def close(
         self,
@@ -129,16 +134,21 @@ class ZeekLogWriter:
         footer: list[str] | None = None,
         why: str = "the run stopped before the end of its input",
     ) -> Path:
-        """Finish the log; *complete* False marks it unfinished (see the module's text)."""
-        if footer is not None and not self.use_json:
-            self._fh.write("".join(line + "\n" for line in footer))
-        elif not self.use_json and complete:
-            self._fh.write(f"#close{SEPARATOR}{close_stamp or _stamp()}\n")
-        self._fh.close()
-        if not self.streaming:
-            os.replace(self.tmp, self.final)
-        if self.use_json:
-            self._mark(complete, why)
+        """Finish the log; *complete* False marks it unfinished (see the module's text).  If it
+        cannot be finished (disk full), the temporary file is removed and OSError names the log."""
+        try:
+            if footer is not None and not self.use_json:
+                self._fh.write("".join(line + "\n" for line in footer))
+            elif not self.use_json and complete:
+                self._fh.write(f"#close{SEPARATOR}{close_stamp or _stamp()}\n")
+            self._fh.close()
+            if not self.streaming:
+                os.replace(self.tmp, self.final)
+            if self.use_json:
+                self._mark(complete, why)
+        except OSError as exc:
+            self.abort()
+            raise _named(exc, self.final) from None
         return self.final
 
     def _mark(self, complete: bool, why: str) -> None:
@@ -150,7 +160,8 @@ class ZeekLogWriter:
         sidecar.write_text(json.dumps(note) + "\n", encoding="utf-8")
 
     def abort(self) -> None:
-        self._fh.close()
+        with contextlib.suppress(OSError):  # what was buffered cannot be written: it goes
+            self._fh.close()
         if not self.streaming:
             self.tmp.unlink(missing_ok=True)
 
@@ -162,6 +173,13 @@ class ZeekLogWriter:
             self.close()
         else:
             self.abort()
+
+
+def _named(exc: OSError, log: Path) -> OSError:
+    """*exc* naming the log it happened to (a failed write names no file)."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(log))
 
 
 def _stamp() -> str:

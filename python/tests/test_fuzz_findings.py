@@ -1,0 +1,228 @@
+"""What the fuzz suite (python/fuzz/) found, one test per class, each input minimized by hand
+to the smallest case of its class: the parser at fault fails these without its fix."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from skypewatch import logs
+from skypewatch.capture import MAX_SECONDS, read_capture
+from skypewatch.cli import main
+from skypewatch.errors import CaptureTruncated
+from skypewatch.synth.frames import addr_bytes, udp_frame
+from skypewatch.zeeklog import Lenient, LogReadError, read_log
+from skypewatch.zeeklog.bulk import iter_tables
+
+REPO = Path(__file__).resolve().parents[2]
+TRACES = REPO / "testing" / "btest" / "Traces"
+FRAME = udp_frame(addr_bytes("10.0.0.5"), 35990, addr_bytes("81.2.3.4"), 40001, b"\x02" * 18)
+
+
+def pcap(records: list[tuple[int, int, bytes]]) -> bytes:
+    head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    return head + b"".join(
+        struct.pack("<IIII", sec, frac, len(f), len(f)) + f for sec, frac, f in records
+    )
+
+
+# -- capture times past 2100: analyze wrote logs its own reader refused -----------------------
+
+
+@pytest.mark.parametrize(
+    "sec, usec",
+    [
+        (4_150_000_000, 0),  # 2101: a u32 pcap clock runs to 2106
+        (4_102_444_000, 4_000_000_000),  # a "microsecond" fraction of 4,000 s
+        (0xFFFFFFFF, 0xFFFFFFFF),  # the fuzzer's: both fields all ones
+    ],
+)
+def test_pcap_time_past_2100_is_damage(tmp_path, sec, usec):
+    path = tmp_path / "late.pcap"
+    path.write_bytes(pcap([(1000, 0, FRAME), (sec, usec, FRAME), (1001, 0, FRAME)]))
+    got = []
+    with pytest.raises(CaptureTruncated, match="beyond 2100") as err:
+        got.extend(read_capture(path))
+    assert len(got) == 1 and err.value.damaged and err.value.packet_index == 1
+
+
+def test_capture_ending_past_2100_gives_logs_that_read_back(tmp_path, capsys):
+    """A real start-up shifted to end just after 2100: analysed up to the first packet past
+    it (exit 2, one line), and skype.log/notice.log read back strictly."""
+    data = bytearray((TRACES / "skype-nat.pcap").read_bytes())
+    first = struct.unpack_from("<I", data, 24)[0]
+    shift = int(MAX_SECONDS) - first - 4  # the first four seconds are before 2100
+    pos, shifted = 24, 0
+    while pos + 16 <= len(data):
+        sec, _frac, incl = struct.unpack_from("<III", data, pos)
+        struct.pack_into("<I", data, pos, sec + shift)
+        pos += 16 + incl
+        shifted += 1
+    path = tmp_path / "late.pcap"
+    path.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "beyond 2100" in err[0]
+    _, rows = read_log(out / "skype.log")  # strict: the fix's point
+    read_log(out / "notice.log")
+    assert rows and all(r["ts"] <= MAX_SECONDS for r in rows)
+
+
+# -- a line break in a file name broke the one-line error --------------------------------------
+
+
+def _one_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_error_naming_a_file_with_a_line_break_is_one_line(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path / "a\nb.pcap"), "-o", str(tmp_path / "o")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("skypewatch: ") and "a\\nb.pcap" in line
+
+
+def test_usage_error_quoting_a_line_break_is_one_line(capsys):
+    assert main(["query", "--bogus\nx", "skype.log"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--bogus\\nx" in line
+
+
+def test_bad_line_reports_from_a_directory_with_a_line_break_are_one_line_each(tmp_path, capsys):
+    d = tmp_path / "logs\nday1"
+    d.mkdir()
+    out = tmp_path / "o"
+    assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(d), "-q"]) == 0
+    log = d / "skype.log"
+    lines = log.read_text().splitlines()
+    body = [ln for ln in lines if not ln.startswith("#")]
+    log.write_text("\n".join(lines[:8] + ["nan\tx"] * 30 + body) + "\n")  # 30 bad, > shown
+    assert main(["correlate", str(d), "-o", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 21  # 20 shown, then how many more
+    assert all(ln.startswith("skypewatch: ") and "logs\\nday1" in ln for ln in err)
+
+
+# -- a header redefined inside a block the bulk reader hands to the per-line reader -----------
+
+HEAD = "#separator \\x09\n#fields\ta\tb\n#types\tstring\tcount\n"
+
+
+@pytest.mark.parametrize(
+    "text, rows",
+    [
+        # #fields without #types after a bad line: the last header is not whole (ValueError)
+        (HEAD + "x\tbad\n#fields\ta\tb\tc\n", 0),
+        # the columns renamed after a bad line: rows of both headers in one block (KeyError)
+        (HEAD + "x\t1\ny\tbad\n#fields\tc\td\n#types\tstring\tstring\np\tq\n", 2),
+    ],
+)
+def test_bulk_reader_follows_a_header_redefined_among_bad_lines(tmp_path, text, rows):
+    path = tmp_path / "x.log"
+    path.write_text(text)
+    bad: list[str] = []
+    _, per_line = read_log(path, Lenient(report=bad.append))
+    bulk_bad: list[str] = []
+    tables = [t for _, t in iter_tables(path, Lenient(report=bulk_bad.append))]
+    assert len(per_line) == rows == sum(t.num_rows for t in tables)
+    assert bad == bulk_bad and len(bad) == 1
+    for t in tables:  # each part keeps its own columns
+        assert t.num_rows == 0 or t.column_names in (["a", "b"], ["c", "d"])
+    assert len(logs.read_log(path, lenient=Lenient(report=lambda _m: None))) == rows
+
+
+def test_pandas_reader_refuses_a_column_whose_type_changes_part_way(tmp_path):
+    path = tmp_path / "x.log"
+    path.write_text(HEAD + "x\t1\n#types\tstring\tstring\ny\thello\n")
+    with pytest.raises(LogReadError, match="'b' changes type from count to string"):
+        logs.read_log(path)
+
+
+def test_category_addresses_after_a_header_left_unfinished(tmp_path):
+    path = tmp_path / "x.log"
+    path.write_text(
+        "#separator \\x09\n#fields\ta\th\n#types\tstring\taddr\nx\t1.2.3.4\n#fields\ta\n"
+    )
+    df = logs.read_log(path, addr_as="category")
+    assert list(df["h"].astype(str)) == ["1.2.3.4"] and df["h"].dtype == "category"
+
+
+# -- the disk fills up mid-run: one line and exit 1, never a traceback ------------------------
+
+needs_dev_full = pytest.mark.skipif(
+    not Path("/dev/full").exists(), reason="/dev/full (a device that is always full) is absent"
+)
+
+
+@needs_dev_full
+@pytest.mark.parametrize("use_json", [False, True])
+def test_analyze_on_a_full_disk(tmp_path, capsys, use_json):
+    out = tmp_path / "out"
+    out.mkdir()
+    # the log's temporary file is the full device: every write to it fails with ENOSPC
+    (out / ".skype.log.tmp").symlink_to("/dev/full")
+    argv = ["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(out), "-q"]
+    assert main([*argv, "--json"] if use_json else argv) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line == (
+        f"skypewatch: {out / 'skype.log'}: No space left on device;"
+        " the run could not finish, its output is incomplete"
+    )
+    assert not (out / "skype.log").exists() and not (out / "notice.log").exists()
+    assert not (out / ".skype.log.tmp").exists()
+
+
+@needs_dev_full
+def test_correlate_on_a_full_disk(tmp_path, capsys):
+    logs_dir = tmp_path / "logs"
+    assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".notice.log.tmp").symlink_to("/dev/full")
+    assert main(["correlate", str(logs_dir), "-o", str(out)]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"skypewatch: {out / 'notice.log'}: No space left on device")
+    assert not (out / "notice.log").exists()
+
+
+@needs_dev_full
+@pytest.mark.parametrize("command", ["query", "report"])
+def test_query_and_report_into_a_full_device(tmp_path, capsys, command):
+    logs_dir = tmp_path / "logs"
+    assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
+    capsys.readouterr()
+    assert main([command, str(logs_dir), "-o", "/dev/full"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("skypewatch: /dev/full: No space left on device")
+
+
+@needs_dev_full
+def test_a_full_stdout_is_named(tmp_path):
+    """stdout on a full disk (``> /dev/full``): exit 1 and one line naming stdout, also in a
+    real process (where Python would otherwise fail again when it flushes at exit)."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "skypewatch", "synth", "nat", "-o", str(tmp_path / "n.pcap")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "skypewatch: stdout: No space left on device; the run could not finish,"
+        " its output is incomplete"
+    ]
+
+
+def test_help_documents_the_exit_codes(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "1    the run could not finish" in out and "2    bad input or usage" in out
