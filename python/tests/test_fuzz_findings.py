@@ -135,6 +135,23 @@ def test_bulk_reader_follows_a_header_redefined_among_bad_lines(tmp_path, text, 
     assert len(logs.read_log(path, lenient=Lenient(report=lambda _m: None))) == rows
 
 
+def test_a_column_named_twice_is_no_header(tmp_path):
+    """pandas could not build a frame with two columns of one name (ArrowNotImplementedError
+    when one was a set): a header naming a column twice is refused, before or among data."""
+    path = tmp_path / "x.log"
+    path.write_text("#separator \\x09\n#fields\ta\ta\n#types\tstring\tset[string]\nx\ty\n")
+    with pytest.raises(LogReadError, match="names the column 'a' twice"):
+        read_log(path)
+    with pytest.raises(LogReadError, match="names the column 'a' twice"):
+        logs.read_log(path)
+    path.write_text(HEAD + "x\t1\n#fields\ta\ta\n#types\tstring\tset[string]\ny\tz\n")
+    bad: list[str] = []
+    _, rows = read_log(path, Lenient(report=bad.append))
+    assert rows == [{"a": "x", "b": 1}] and len(bad) == 1 and "'a' twice" in bad[0]
+    df = logs.read_log(path, lenient=Lenient(report=bad.append))
+    assert list(df["a"]) == ["x"] and len(bad) == 2
+
+
 def test_pandas_reader_refuses_a_column_whose_type_changes_part_way(tmp_path):
     path = tmp_path / "x.log"
     path.write_text(HEAD + "x\t1\n#types\tstring\tstring\ny\thello\n")

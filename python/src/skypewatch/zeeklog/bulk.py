@@ -107,7 +107,7 @@ def _tsv_block(
     fields: tuple[str, ...], types: tuple[str, ...], block: bytes
 ) -> tuple[pa.Table | None, list[str]]:
     body, tail = _split_comments(block)
-    if body is None or not _utf8(body) or not fields or len(fields) != len(types):
+    if body is None or not _utf8(body) or not _usable(fields, types):
         return None, []
     names = [f"c{i}" for i in range(len(fields))]  # Zeek allows no duplicates; be safe
     raw = pcsv.read_csv(
@@ -129,6 +129,11 @@ def _tsv_block(
             return None, []
         columns.append(col)
     return _finish(fields, types, columns), tail
+
+
+def _usable(fields: Sequence[str], types: Sequence[str]) -> bool:
+    """As ``LogHeader.ready``: columns named, typed, each name once."""
+    return bool(fields) and len(fields) == len(types) and len(set(fields)) == len(fields)
 
 
 def _split_comments(block: bytes) -> tuple[bytes | None, list[str]]:
@@ -240,9 +245,9 @@ def _rows_per_header(
 
 
 def from_rows(fields: Sequence[str], types: Sequence[str], rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows of the per-line reader as a table of the same form.  A header whose #fields and
-    #types differ in length (no row can have been read under it) gives a table of no columns."""
-    if len(fields) != len(types):
+    """Rows of the per-line reader as a table of the same form.  A header no row can have been
+    read under (#fields and #types of different lengths, a name twice) gives no columns."""
+    if not _usable(fields, types):
         fields, types = [], []
     columns = []
     for name, ztype in zip(fields, types, strict=True):

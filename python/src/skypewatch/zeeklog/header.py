@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .format import SEPARATOR, Field
+from .format import SEPARATOR, Field, shorten
 
 INCOMPLETE = ".incomplete"
 """The sidecar marking a JSON log unfinished: ``skype.log`` -> ``skype.log.incomplete``."""
@@ -64,7 +64,18 @@ class LogHeader:
 
     @property
     def ready(self) -> bool:
-        return bool(self.fields) and len(self.fields) == len(self.types)
+        """Can data lines be read: columns named, typed, each name once?"""
+        f = self.fields
+        return bool(f) and len(f) == len(self.types) and len(set(f)) == len(f)
+
+    def unusable(self) -> str:
+        """Why data lines cannot be read under this header (when not ``ready``)."""
+        if not self.fields:
+            return "data before a #fields/#types header"
+        if len(self.fields) != len(self.types):
+            return "#types and #fields differ in length"
+        twice = next(n for n in self.fields if self.fields.count(n) > 1)
+        return f"#fields names the column {shorten(twice)} twice"
 
     def meta_line(self, line: str) -> None:
         """One ``#`` line: before the data it is header, after it footer (``#fields`` and

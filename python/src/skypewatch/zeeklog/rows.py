@@ -82,7 +82,7 @@ class LineParser:
             h.meta_line(line)
             return None
         if not h.ready:
-            raise ValueError("data before a #fields/#types header")
+            raise ValueError(h.unusable())
         cells = line.split(SEPARATOR)
         columns = self._compile()
         if len(cells) != len(columns):

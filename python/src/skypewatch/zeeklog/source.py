@@ -60,7 +60,7 @@ class LogSource:
                         raise LogReadError(self.path, lineno, "header line is not text") from None
                 pos, lineno = end + 1, lineno + 1
         if h.fields and not h.ready:
-            raise LogReadError(self.path, None, "#types and #fields differ in length")
+            raise LogReadError(self.path, None, h.unusable())
         return None
 
     def _start_data(self, lineno: int, first: bytes, block: bytes) -> None:
@@ -76,7 +76,9 @@ class LogSource:
             raise LogReadError(
                 self.path,
                 lineno,
-                "not a Zeek log: data before a #fields/#types header (and not JSON lines)",
+                h.unusable()
+                if h.fields
+                else "not a Zeek log: data before a #fields/#types header (and not JSON lines)",
             )
 
     def data_blocks(self) -> Iterator[tuple[int, bytes]]:
