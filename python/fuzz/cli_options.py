@@ -27,124 +27,52 @@ from . import seeds
 from .harness import Target, Violation, Workspace
 
 HUGE = "9" * 5000
+# (valid, invalid) values; a command line takes the valid ones three times in four, so that
+# most runs get past the option parser into the command
 NUMBERS = (
-    "nan",
-    "inf",
-    "-inf",
-    "-1",
-    "0",
-    "-0.0",
-    "1e12",
-    "1e400",
-    HUGE,
-    "",
-    "abc",
-    "0x10",
-    "1",
-    "2",
-    "2.5",
-    "5",
-    "30",
-    "60",
-    "1e-300",
-    " 7 ",
-    "+3",
-    "1_000",
-    "\u0663",
-    "86401",
-)
+    ("1", "2", "5", "30", "60", "2.5", " 7 ", "+3", "1e-3"),
+    ("nan", "inf", "-inf", "-1", "0", "-0.0", "1e12", "1e400", HUGE, "", "abc", "0x10",
+     "1e-300", "1_000", "\u0663", "86401"),
+)  # fmt: skip
 SMALL = {  # synth's valid values, kept small so that a run takes a moment
-    "clients": ("1", "2", "3", "0", "-1", "1e12", HUGE, "1.5", "nan", "1000001"),
-    "duration": ("10", "20", "9.99", "nan", "inf", "1e12", "0", "-10", "2592001"),
-    "background": ("0", "10", "50", "nan", "inf", "-1", "1e12", "1000001"),
+    "clients": (("1", "2", "3"), ("0", "-1", "1e12", HUGE, "1.5", "nan", "1000001")),
+    "duration": (("10", "20", "30.5"), ("9.99", "nan", "inf", "1e12", "0", "-10", "2592001")),
+    "background": (("0", "10", "50"), ("nan", "inf", "-1", "1e12", "1000001")),
+    "seed": (("0", "1", "18446744073709551615"), ("-1", "18446744073709551616", HUGE, "1.0")),
 }
 NETS = (
-    "10.0.0.0/8",
-    "10.0.0.0/8,192.168.0.0/16",
-    "",
-    ",",
-    "banana",
-    "10.0.0.0/33",
-    "1.2.3.4/-1",
-    "::/129",
-    "fe80::/10",
-    "1.2.3.4",
+    ("10.0.0.0/8", "10.0.0.0/8,192.168.0.0/16", "fe80::/10", "1.2.3.4", "192.168.1.2/24"),
+    ("", ",", "banana", "10.0.0.0/33", "1.2.3.4/-1", "::/129"),
 )
 TIMES = (
-    "2006-08-25",
-    "2006-08-25T19:32:21+01:00",
-    "1156534341",
-    "nan",
-    "inf",
-    "-1",
-    "1e12",
-    HUGE,
-    "",
-    "2026-13-01",
-    "yesterday",
-    "0001-01-01T00:00:00+01:00",
-    "9999-12-31",
-    "2026-11-01T10:00:00+24:00",
-)
+    ("2006-08-25", "2006-08-25T19:32:21+01:00", "1156534341", "2006-08-25T15:20:30Z"),
+    ("nan", "inf", "-1", "1e12", HUGE, "", "2026-13-01", "yesterday",
+     "0001-01-01T00:00:00+01:00", "9999-12-31", "2026-11-01T10:00:00+24:00"),
+)  # fmt: skip
 URLS = (
-    "ws://127.0.0.1:99999",
-    "ws://127.0.0.1:0",
-    "ws://127.0.0.1:abc",
-    "ws://127.0.0.1:" + HUGE,
-    "http://127.0.0.1:27759",
-    "ws://",
-    "ws://[::1",
-    "",
-    "ws://127.0.0.1:27759",
-)
-TEXT = (
-    "",
-    " ",
-    "x",
-    "clients",
-    "lines",
-    "super-nodes",
-    "csv",
-    "json",
-    "parquet",
-    "table",
-    "probe",
-    "login",
-    "nat",
-    "open-1.4",
-    "local-supernode",
-    "bogus",
-    "a\nb",
-    "zeek/skype/",
-    "likely",
-)
+    ("ws://127.0.0.1:27759",),
+    ("ws://127.0.0.1:99999", "ws://127.0.0.1:0", "ws://127.0.0.1:abc", "ws://127.0.0.1:" + HUGE,
+     "http://127.0.0.1:27759", "ws://", "ws://[::1", ""),
+)  # fmt: skip
+NAMED = {  # options whose values are names the command knows
+    "view": (("clients", "lines", "super-nodes", "local-super-nodes", "public-ips"), ("bogus", "")),
+    "format": (("table", "csv", "json", "parquet"), ("bogus", "", "TABLE")),
+    "stage": (("probe", "sn_handshake", "login", "version_check", "media"), ("bogus", "")),
+    "scenario": (("nat", "open-1.4", "local-supernode", "udp-blocked"), ("bogus", "", "a\nb")),
+    "topic": (("zeek/skype/",), ("", " ")),
+    "title": (("Skype", "a <b> & 'c'", "\u00e9t\u00e9"), ("", "a\nb")),
+}
 OUT_DIRS = (
-    "out",
-    "out/sub",
-    "exists.txt",
-    "dir",
-    "/dev/full",
-    "/proc/self/fuzz",
-    "",
-    " ",
-    "a\nb",
-    "-",
-    "link-to-full",
+    ("out", "out/sub", "dir"),
+    ("exists.txt", "/dev/full", "/proc/self/fuzz", "", " ", "a\nb", "-", "link-to-full"),
 )
-OUT_FILES = (
-    "out.html",
-    "out.txt",
-    "out.parquet",
-    "dir",
-    "exists.txt",
-    "/dev/full",
-    "missing/x.html",
-    "/proc/self/fuzz.html",
-    "",
-    "a\nb.html",
-    "link-to-full",
-)
+OUT_FILES = (("out.html", "out.txt", "out.parquet", "dir/x.html"),
+             ("dir", "exists.txt", "/dev/full", "missing/x.html", "/proc/self/fuzz.html", "",
+              "a\nb.html", "link-to-full"))  # fmt: skip
 JUNK = ("--", "-", "--bogus", "-x", "--help", "--json", "-q")
+
+
+Pools = dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
 
 
 class Chooser:
@@ -167,10 +95,10 @@ class Chooser:
         return self.below(one_in) == 0
 
 
-def fixtures(ws: Workspace) -> dict[str, list[str]]:
+def fixtures(ws: Workspace) -> Pools:
     """Input files the command lines name (absolute paths, never written to)."""
 
-    def make() -> dict[str, list[str]]:
+    def make() -> Pools:
         d = ws.path("cli-fixtures")
         d.mkdir(exist_ok=True)
         caps = []
@@ -210,37 +138,43 @@ def fixtures(ws: Workspace) -> dict[str, list[str]]:
             "/dev/full",
             "a\nb",
         ]
-        return {
-            "captures": [*caps, str(cut), *misc],
-            "logs": [*logs, str(bad), *conns[:1], *caps[:1], *misc],
-            "conn": conns + logs[:2] + misc,
+        return {  # (good inputs, broken ones)
+            "captures": (tuple(caps), (str(cut), *misc)),
+            "logs": (tuple(logs), (str(bad), *conns[:1], *caps[:1], *misc)),
+            "conn": (tuple(conns), (*logs[:2], *misc)),
         }
 
     return ws.remember("cli-fixtures", make)  # type: ignore[return-value]
 
 
-def _value(ch: Chooser, cmd: str, action: argparse.Action, fx: dict[str, list[str]]) -> str:
+def _mix(ch: Chooser, pool: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+    return ch.pick(pool[1] if ch.chance(4) else pool[0])
+
+
+def _value(ch: Chooser, cmd: str, action: argparse.Action, fx: Pools) -> str:
     dest = action.dest
     kind = getattr(action.type, "__name__", "")
     if dest == "output":
-        return ch.pick(OUT_DIRS if cmd in ("analyze", "correlate") else OUT_FILES)
+        return _mix(ch, OUT_DIRS if cmd in ("analyze", "correlate") else OUT_FILES)
     if dest == "png":
-        return ch.pick(OUT_DIRS)
+        return _mix(ch, OUT_DIRS)
     if dest in ("conn", "captures", "logs"):
-        return ch.pick(fx[dest])
+        return _mix(ch, fx[dest])
     if cmd == "synth" and dest in SMALL:
-        return ch.pick(SMALL[dest])
+        return _mix(ch, SMALL[dest])
+    if dest in NAMED:
+        return _mix(ch, NAMED[dest])
     if action.choices:
-        return ch.pick([*action.choices, "bogus", ""])
+        return _mix(ch, (tuple(action.choices), ("bogus", "")))
     if kind in ("number", "whole number"):
-        return ch.pick(NUMBERS)
-    if kind == "networks" or kind == "network":
-        return ch.pick(NETS)
+        return _mix(ch, NUMBERS)
+    if kind in ("networks", "network"):
+        return _mix(ch, NETS)
     if kind == "timestamp":
-        return ch.pick(TIMES)
+        return _mix(ch, TIMES)
     if kind == "websocket":
-        return ch.pick(URLS)
-    return ch.pick(TEXT)
+        return _mix(ch, URLS)
+    return ch.pick(("", "x", "a\nb"))
 
 
 def build_argv(data: bytes, ws: Workspace) -> list[str]:
@@ -248,7 +182,7 @@ def build_argv(data: bytes, ws: Workspace) -> list[str]:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     commands = list(sub.choices)
-    head = ch.pick([*commands, *commands, "--help", "--version", "bogus", ""])
+    head = ch.pick([*commands] * 6 + ["--help", "--version", "bogus", ""])
     if head not in sub.choices:
         return [head]
     p = sub.choices[head]
@@ -273,8 +207,11 @@ def build_argv(data: bytes, ws: Workspace) -> list[str]:
             argv.append(_value(ch, head, positional, fx))
         else:
             argv.append(ch.pick(JUNK))
-    if positional is not None and positional.nargs in ("+", None) and ch.below(4):
+    if positional is not None and positional.nargs in ("+", "?", None) and ch.below(4):
         argv.append(_value(ch, head, positional, fx))  # the usual case: something to read
+    for a in optionals:
+        if a.required and not ch.chance(8):  # synth's -o
+            argv += [a.option_strings[-1], _value(ch, head, a, fx)]
     return argv
 
 

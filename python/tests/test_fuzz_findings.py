@@ -107,6 +107,31 @@ def test_bad_line_reports_from_a_directory_with_a_line_break_are_one_line_each(t
     assert all(ln.startswith("skypewatch: ") and "logs\\nday1" in ln for ln in err)
 
 
+# -- --local-nets with host bits: accepted by the option, refused (traceback) by the engine ------
+
+
+def test_local_nets_with_host_bits_are_the_network():
+    from skypewatch.cliargs import networks
+
+    assert networks("192.168.1.2/24, 10.1.2.3/8,fe80::1/64") == (
+        "192.168.1.0/24",
+        "10.0.0.0/8",
+        "fe80::/64",
+    )
+
+
+@pytest.mark.parametrize("command", ["analyze", "correlate", "query"])
+def test_every_command_takes_local_nets_with_host_bits(tmp_path, capsys, command):
+    logs_dir = tmp_path / "logs"
+    assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
+    args = {
+        "analyze": [str(TRACES / "skype-nat.pcap"), "-o", str(tmp_path / "a"), "-q"],
+        "correlate": [str(logs_dir), "-o", str(tmp_path / "c")],
+        "query": [str(logs_dir), "--view", "local-super-nodes"],
+    }[command]
+    assert main([command, *args, "--local-nets", "192.168.1.2/24"]) == 0, capsys.readouterr().err
+
+
 # -- a header redefined inside a block the bulk reader hands to the per-line reader -----------
 
 HEAD = "#separator \\x09\n#fields\ta\tb\n#types\tstring\tcount\n"

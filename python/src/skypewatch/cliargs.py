@@ -106,16 +106,18 @@ def network(text: str) -> str:
 
 
 def networks(text: str) -> tuple[str, ...]:
-    """``CIDR[,CIDR...]``: at least one network, each valid."""
+    """``CIDR[,CIDR...]``: at least one network, each valid; host bits allowed and cleared
+    (``192.168.1.2/24`` is ``192.168.1.0/24``), so what reads them may be strict."""
     nets = tuple(n.strip() for n in text.split(",") if n.strip())
     if not nets:
         raise argparse.ArgumentTypeError("give at least one network (CIDR[,CIDR...])")
+    out = []
     for n in nets:
         try:
-            ipaddress.ip_network(n, strict=False)
+            out.append(str(ipaddress.ip_network(n, strict=False)))
         except ValueError:
             raise argparse.ArgumentTypeError(f"{_shown(n)} is not a network") from None
-    return nets
+    return tuple(out)
 
 
 def timestamp(text: str) -> str:
