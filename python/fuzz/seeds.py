@@ -376,4 +376,24 @@ def ws_frames(ws: Workspace) -> list[bytes]:
     other = json.loads(codec.encode_event(topic + "x", "Other::event", []))
     other["data"][2]["data"][1]["data"] = [table]
     frames.append(json.dumps(other))
-    return [f.encode("utf-8") for f in frames]
+    out = [f.encode("utf-8") for f in frames]
+    return out + [f for f in _wire_frames() if len(f) <= 64 * 1024]
+
+
+def _wire_frames() -> list[bytes]:
+    """The live correlator tests' hostile frames (every class of damage issue 11 lists) and
+    random ones (tests/zeek_wire.py)."""
+    import importlib
+    import random
+    import sys
+
+    tests = str(Path(__file__).resolve().parents[1] / "tests")
+    sys.path.insert(0, tests)
+    try:
+        wire = importlib.import_module("zeek_wire")
+    except ImportError:  # tests/ not beside fuzz/ (an installed copy): the seeds above do
+        return []
+    finally:
+        sys.path.remove(tests)
+    frames = [h.frame for h in wire.hostile_frames()] + wire.random_frames(random.Random(11), 40)
+    return [f.encode("utf-8") if isinstance(f, str) else bytes(f) for f in frames]
