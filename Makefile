@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: zkg-install demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
+.PHONY: btest-slow zkg-install demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ btest: $(STAMP)
 	else \
 	  echo "btest: SKIPPED -- no 'zeek' on PATH; the Zeek scripts were only parsed and format-checked"; \
 	fi
+
+# Real-time cluster replay of SkypeIRC.cap (about 6 minutes; not part of `make test`).
+btest-slow: $(STAMP)
+	cd testing/btest && PATH="$(abspath $(VENV))/bin:$$PATH" btest -c btest.cfg -d slow
 
 # What a Zeek user does: `zkg install` of this repository (committed HEAD, cloned under the
 # name users load it by) into a scratch zkg state with no package source; zkg runs the

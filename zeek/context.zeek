@@ -89,6 +89,9 @@ function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
 		return;
 
 	++ep$u1_flows;
+	if ( ep$fanout )
+		return; # the flag never clears: no more bookkeeping needed
+
 	ep$recent[peer] = ts;
 	local horizon = ts - fanout_window;
 	local stale: set[addr] = set();

@@ -15,12 +15,6 @@
 module Skype;
 
 export {
-	## Prefix of every topic the package publishes on or subscribes to.
-	option topic_prefix = "zeek/skype/";
-
-	## Whether probe, TCP-session and detection events are published for outside clients.
-	option publish_events = T;
-
 	## One skype.log line, as flat arguments.  *signatures* is comma-separated;
 	## *client_public_ip* and *skype_version* are empty when unknown; *duration* is in
 	## seconds.  Raised locally on a standalone node or a manager, where notices.zeek
@@ -41,7 +35,10 @@ export {
 	global publish_detection: function(info: Info);
 }
 
-function publish_detection(info: Info)
+## Host-level correlation of one record (notices.zeek); standalone nodes and the manager.
+global correlate: function(info: Info);
+
+function detection_event(info: Info): Cluster::Event
 	{
 	local sigs: vector of string = vector();
 	for ( name in info$signatures )
@@ -49,24 +46,22 @@ function publish_detection(info: Info)
 	sort(sigs, strcmp);
 	local public_ip = info?$client_public_ip ? cat(info$client_public_ip) : "";
 	local version = info?$skype_version ? info$skype_version : "";
-	local ev = Cluster::make_event(Skype::detection, info$ts, info$uid,
-	    info$id$orig_h, info$id$orig_p, info$id$resp_h, info$id$resp_p, cat(
-	    info$proto), interval_to_double(info$duration), info$stage,
-	    join_string_vec(sigs, ","), info$client, info$peer, info$peer_role,
-	    public_ip, version, info$confidence, info$evidence);
+	return Cluster::make_event(Skype::detection, info$ts, info$uid, info$id$orig_h,
+	    info$id$orig_p, info$id$resp_h, info$id$resp_p, cat(info$proto),
+	    interval_to_double(info$duration), info$stage, join_string_vec(sigs,
+	    ","), info$client, info$peer, info$peer_role, public_ip, version,
+	    info$confidence, info$evidence);
+	}
 
+function publish_detection(info: Info)
+	{
 	if ( Cluster::is_enabled() && Cluster::local_node_type() != Cluster::MANAGER )
-		Cluster::publish(Cluster::manager_topic, ev);
+		Cluster::publish(Cluster::manager_topic, detection_event(info));
 	else
-		event Skype::detection(info$ts, info$uid, info$id$orig_h, info$id$orig_p,
-		    info$id$resp_h, info$id$resp_p, cat(info$proto),
-		    interval_to_double(info$duration), info$stage,
-		    join_string_vec(sigs, ","), info$client, info$peer,
-		    info$peer_role, public_ip, version, info$confidence,
-		    info$evidence);
+		correlate(info);
 
 	if ( publish_events )
-		Cluster::publish(topic_prefix + "detection", ev);
+		Cluster::publish(topic_prefix + "detection", detection_event(info));
 	}
 
 event Skype::probe_seen(ts: time, uid: string, client: addr, client_port: port,

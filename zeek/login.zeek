@@ -23,6 +23,16 @@ export {
 	global login_l4: event(state: signature_state, data: string) &is_used;
 }
 
+redef record State += {
+	## Which login patterns of skype.sig matched; L1 alone or coalesced with the next
+	## Skype record (never a real TLS handshake).
+	l1: bool &default=F;
+	l1_valid: bool &default=F;
+	l2: bool &default=F;
+	l3: bool &default=F;
+	l4: bool &default=F;
+};
+
 function login_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();

@@ -98,13 +98,23 @@ export {
 
 	## Longest evidence text written to skype.log.
 	option max_evidence: count = 400;
+
+	## Prefix of every topic the package publishes on or subscribes to.
+	option topic_prefix = "zeek/skype/";
+
+	## Whether probe, TCP-session and detection events are published on
+	## :zeek:see:`Skype::topic_prefix` for outside clients such as the skypewatch
+	## correlator.  Off by default, since every probe would cost a publish;
+	## ``skypewatch/websocket`` turns it on, and so must a cluster whose manager serves the
+	## correlator (``redef Skype::publish_events = T;`` in local.zeek).
+	option publish_events = F;
 }
 
-## One UDP payload kept for inspection.
-type Datagram: record {
-	is_orig: bool;
-	ts: time;
-	data: string;
+## Per-connection state, created only for connections that a Skype trigger matched.
+## Each stage script adds the fields it needs (``redef record State += { ... }``).
+type State: record {
+	## A strong signature already proved this connection's endpoints.
+	strong_checked: bool &default=F;
 };
 
 ## What a signature reports.  Strength: 0 weak, 1 possible, 2 likely, 3 confirmed.
@@ -115,37 +125,6 @@ type Hit: record {
 	evidence: string;
 	client_public_ip: addr &optional;
 	skype_version: string &optional;
-};
-
-## Per-connection state, created only for connections that a Skype trigger matched.
-type State: record {
-	## UDP datagrams in arrival order.
-	dgrams: vector of Datagram &default=vector();
-	n_orig: count &default=0;
-	n_resp: count &default=0;
-	## A strong signature already proved this connection's endpoints.
-	strong_checked: bool &default=F;
-	## TCP: host context when the first client payload arrived.
-	probed_endpoint: bool &default=F;
-	probed_host: bool &default=F;
-	to_skype_port: bool &default=F;
-	orig_data: bool &default=F;
-	cleartext: bool &default=F;
-	## TCP: which stream patterns matched.
-	l1: bool &default=F;
-	l1_valid: bool &default=F;
-	l2: bool &default=F;
-	l3: bool &default=F;
-	l4: bool &default=F;
-	hello: bool &default=F;
-	hello_junk: bool &default=F;
-	resp_tls: bool &default=F;
-	fixed_hello: bool &default=F;
-	bare_404: bool &default=F;
-	version_uri: string &default="";
-	version_host: bool &default=F;
-	version_absolute: bool &default=F;
-	skype_agent: bool &default=F;
 };
 
 redef record connection += {

@@ -84,6 +84,8 @@ type ClientSession: record {
 	reportable: bool &default=F;
 	## A correlator saw every record of this session: its notice is the correlator's.
 	handed_over: bool &default=F;
+	## The due second this session is queued under (0: none).
+	queued_due: count &default=0;
 };
 
 type NodeCandidate: record {
@@ -93,6 +95,7 @@ type NodeCandidate: record {
 	uids: vector of string &default=vector();
 	notified: bool &default=F;
 	handed_over: bool &default=F;
+	queued_due: count &default=0;
 };
 
 global raise_client_notice: function(a: addr, s: ClientSession);
@@ -109,9 +112,21 @@ function expire_session(t: table[addr] of ClientSession, a: addr): interval
 	return 0sec;
 	}
 
-global clients: table[addr] of ClientSession &write_expire=session_gap
+global raise_node_notice: function(node: addr, c: NodeCandidate);
+
+function expire_node(t: table[addr] of NodeCandidate, node: addr): interval
+	{
+	local c = t[node];
+	if ( ! c$notified && ! c$handed_over && |c$clients| >= sn_min_clients )
+		raise_node_notice(node, c);
+	return 0sec;
+	}
+
+# A session lasts while records keep coming: every record reads its entry.
+global clients: table[addr] of ClientSession &read_expire=session_gap
     &expire_func=expire_session;
-global nodes: table[addr] of NodeCandidate &write_expire=session_gap;
+global nodes: table[addr] of NodeCandidate &read_expire=session_gap
+    &expire_func=expire_node;
 
 ## Hosts whose notice is due, by due second (the whole second of their latest evidence
 ## + 1 + notice_settle, as in Python).  F: clients, T: super-node candidates.
@@ -222,12 +237,16 @@ function due_second(last: time): count
 	    interval_to_double(notice_settle));
 	}
 
-function queue_notice(a: addr, last: time, is_node: bool)
+## The earliest due second queued (0: none): most records need no look at the queue.
+global earliest_due = 0;
+
+function queue_notice(a: addr, b: count, is_node: bool)
 	{
-	local b = due_second(last);
 	if ( [b, is_node] !in due )
 		due[b, is_node] = set();
 	add due[b, is_node][a];
+	if ( earliest_due == 0 || b < earliest_due )
+		earliest_due = b;
 	}
 
 ## Raises the notice *a* is waiting for, if its entry in bucket *b* still stands (a host
@@ -256,6 +275,8 @@ function advance(now: time)
 	clock = now;
 	clock_arrival = network_time();
 	local limit = time_to_double(now);
+	if ( earliest_due == 0 || earliest_due > limit )
+		return;
 	local ready: vector of count = vector();
 	for ( [b, is_node] in due )
 		{
@@ -276,6 +297,12 @@ function advance(now: time)
 				raise_due(a, is_node, b);
 			delete due[b, is_node];
 			}
+		}
+	earliest_due = 0;
+	for ( [b, is_node] in due )
+		{
+		if ( earliest_due == 0 || b < earliest_due )
+			earliest_due = b;
 		}
 	}
 
@@ -311,20 +338,35 @@ function observe_node(ts: time, uid: string, orig_h: addr, client: addr,
 	if ( |c$uids| < uids_max )
 		c$uids += uid;
 	if ( ! c$notified && |c$clients| >= sn_min_clients )
-		queue_notice(node, c$last_ts, T);
+		{
+		local b = due_second(c$last_ts);
+		if ( b != c$queued_due )
+			{
+			c$queued_due = b;
+			queue_notice(node, b, T);
+			}
+		}
 	}
 
-event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
-    resp_h: addr, resp_p: port, proto: string, duration: double, stage: string,
-    signatures: string, client: addr, peer: addr, peer_role: string,
-    client_public_ip: string, skype_version: string, confidence: string,
-    evidence: string)
+## One record into the client and relay sessions.
+function observe(ts: time, uid: string, id: conn_id, stage: string,
+    client: addr, peer: addr, peer_role: string, client_public_ip: string,
+    skype_version: string, confidence: string)
 	{
-	if ( Cluster::is_enabled() && Cluster::local_node_type() != Cluster::MANAGER )
-		return;
-
 	if ( ! holding() )
 		advance(ts);
+	if ( client in clients
+	    && clients[client]$notified
+	    && ts - clients[client]$last_ts <= session_gap )
+		{
+		# Noticed already: the record only keeps the session going.
+		local known = clients[client];
+		if ( ts > known$last_ts )
+			known$last_ts = ts;
+		if ( peer_role == "super_node" || peer_role == "peer" )
+			observe_node(ts, uid, id$orig_h, client, peer, peer_role, stage);
+		return;
+		}
 	if ( client in clients && ts - clients[client]$last_ts > session_gap )
 		{
 		if ( qualified(clients[client])
@@ -360,9 +402,8 @@ event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
 		s$best_rank = rank;
 		s$best_ts = ts;
 		s$best_uid = uid;
-		s$best_id = conn_id($orig_h=orig_h, $orig_p=orig_p, $resp_h=resp_h,
-		    $resp_p=resp_p);
-		s$best_proto = get_port_transport_proto(orig_p);
+		s$best_id = id;
+		s$best_proto = get_port_transport_proto(id$orig_p);
 		}
 	if ( peer_role == "super_node" )
 		note_value(s$super_nodes, cat(peer));
@@ -375,8 +416,36 @@ event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
 	if ( |s$uids| < uids_max )
 		s$uids += uid;
 	if ( qualified(s) && ! s$notified )
-		queue_notice(client, s$last_ts, F);
-	observe_node(ts, uid, orig_h, client, peer, peer_role, stage);
+		{
+		local b = due_second(s$last_ts);
+		if ( b != s$queued_due )
+			{
+			s$queued_due = b;
+			queue_notice(client, b, F);
+			}
+		}
+	if ( peer_role == "super_node" || peer_role == "peer" )
+		observe_node(ts, uid, id$orig_h, client, peer, peer_role, stage);
+	}
+
+function correlate(info: Info)
+	{
+	observe(info$ts, info$uid, info$id, info$stage, info$client, info$peer,
+	    info$peer_role, info?$client_public_ip ? cat(info$client_public_ip) : "",
+	    info?$skype_version ? info$skype_version : "", info$confidence);
+	}
+
+# A worker's record, on the manager.
+event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
+    resp_h: addr, resp_p: port, proto: string, duration: double, stage: string,
+    signatures: string, client: addr, peer: addr, peer_role: string,
+    client_public_ip: string, skype_version: string, confidence: string,
+    evidence: string)
+	{
+	if ( Cluster::is_enabled() && Cluster::local_node_type() == Cluster::MANAGER )
+		observe(ts, uid, conn_id($orig_h=orig_h, $orig_p=orig_p, $resp_h=resp_h,
+		    $resp_p=resp_p), stage, client, peer, peer_role,
+		    client_public_ip, skype_version, confidence);
 	}
 
 # Live: a quiet input must not hold a qualified client's notice forever.  The clock moves
@@ -460,7 +529,7 @@ event Cluster::websocket_client_lost(endpoint: Cluster::EndpointInfo,
 			{
 			s$handed_over = F;
 			if ( qualified(s) )
-				queue_notice(a, s$last_ts, F);
+				queue_notice(a, due_second(s$last_ts), F);
 			}
 		}
 	for ( node, c in nodes )
@@ -469,7 +538,7 @@ event Cluster::websocket_client_lost(endpoint: Cluster::EndpointInfo,
 			{
 			c$handed_over = F;
 			if ( |c$clients| >= sn_min_clients )
-				queue_notice(node, c$last_ts, T);
+				queue_notice(node, due_second(c$last_ts), T);
 			}
 		}
 	}

@@ -42,6 +42,23 @@ export {
 	global tcp_cleartext: event(state: signature_state, data: string) &is_used;
 }
 
+redef record State += {
+	## Host context when the client's first payload arrived: it had just probed this
+	## ip:port, or this host, over UDP; the port is a proven Skype UDP endpoint.
+	probed_endpoint: bool &default=F;
+	probed_host: bool &default=F;
+	to_skype_port: bool &default=F;
+	## The client sent payload, and it begins like a known cleartext protocol.
+	orig_data: bool &default=F;
+	cleartext: bool &default=F;
+	## Which handshake patterns of skype.sig matched.
+	hello: bool &default=F;
+	hello_junk: bool &default=F;
+	resp_tls: bool &default=F;
+	fixed_hello: bool &default=F;
+	bare_404: bool &default=F;
+};
+
 ## Length of the bare 404 a Skype node answers ``GET`` with.
 const skype_404_len = 26;
 
@@ -59,9 +76,10 @@ function tcp_orig_data(state: signature_state, data: string): bool
 		s$probed_endpoint = pe;
 		s$probed_host = ph;
 		s$to_skype_port = sp;
-		event Skype::tcp_session_seen(now, c$uid, c$id$orig_h, c$id$orig_p,
-		    c$id$resp_h, c$id$resp_p, pe
-		    || ph);
+		if ( publish_events )
+			event Skype::tcp_session_seen(now, c$uid, c$id$orig_h, c$id$orig_p,
+			    c$id$resp_h, c$id$resp_p, pe
+			    || ph);
 		}
 	# Once is enough: T ends the calls for this connection.
 	return T;

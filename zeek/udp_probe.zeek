@@ -8,9 +8,13 @@
 ##!
 ##! The skype-udp signature hands this script the datagrams of Zeek's signature window.
 ##! A connection whose first datagram carries no Skype type costs one call and no state.
+##! Of an inspected one, only what a signature can still use is kept: the datagrams from
+##! the first U1 on (U2-U4 and retransmissions follow a U1), the shape of the first
+##! datagram each way, and running counts for the call framings (media.zeek).
 
 @load ./main
 @load ./context
+@load ./media
 
 module Skype;
 
@@ -25,6 +29,32 @@ export {
 	global udp_datagram: function(state: signature_state, data: string): bool
 	    &is_used;
 }
+
+## One UDP payload kept for the probe signatures, with its type byte (``p[2] & 0x8F``).
+type Datagram: record {
+	is_orig: bool;
+	ts: time;
+	data: string;
+	t: count;
+};
+
+redef record State += {
+	## Datagrams of the window from the first U1 on.
+	dgrams: vector of Datagram &default=vector();
+	## Datagrams of the window so far, each way.
+	n_orig: count &default=0;
+	n_resp: count &default=0;
+	## The first datagram of the flow has a Skype message type.
+	first_framed: bool &default=F;
+	## The first datagram from the originator looks like a U1 (SKU-6).
+	first_orig_shaped: bool &default=F;
+	first_orig_len: count &default=0;
+	## The first datagram from the responder: 0 none yet, 1 a type-2 of U1 size, 2 other.
+	first_resp_kind: count &default=0;
+	first_resp_len: count &default=0;
+	## A datagram that can complete U1+U2 or a retransmission was seen.
+	strong_candidate: bool &default=F;
+};
 
 ## Type nibbles (``p[2] & 0x0F``) that open an inspected UDP connection.
 const gate_nibbles: set[count] = {
@@ -52,19 +82,15 @@ const u3_window = 2sec;
 const retransmit_min_gap = 0.5sec;
 const retransmit_max_gap = 15sec;
 
-function byte_at(s: string, i: count): count
+## ``p[2] & 0x8F`` of a datagram of at least 3 bytes, else 0.
+function ptype(p: string): count
 	{
-	return bytestring_to_count(s[i]);
+	return |p| >= 3 ? bytestring_to_count(p[2]) & 0x8F : 0;
 	}
 
-function is_u1(p: string): bool
+function u1_shaped(p: string, t: count, sport: port, dport: port): bool
 	{
-	return |p| >= u1_min && ( byte_at(p, 2) & 0x8F ) == 0x02;
-	}
-
-function u1_shaped(p: string, sport: port, dport: port): bool
-	{
-	if ( |p| < u1_min || |p| > lone_u1_max || ( byte_at(p, 2) & 0x8F ) != 0x02 )
+	if ( |p| < u1_min || |p| > lone_u1_max || t != 0x02 )
 		return F;
 	if ( port_to_count(sport) in excluded_ports
 	    || port_to_count(dport) in excluded_ports )
@@ -72,20 +98,13 @@ function u1_shaped(p: string, sport: port, dport: port): bool
 
 	# BER/ASN.1 (SNMP, CLDAP) and Omron FINS put 0x02 at byte 2 by construction.
 	local head = p[0:3];
-	return byte_at(p, 0) != 0x30
-	    && head != "\x80\x00\x02"
-	    && head != "\xc0\x00\x02";
+	return p[0] != "\x30" && head != "\x80\x00\x02" && head != "\xc0\x00\x02";
 	}
 
-function is_u2_for(u1: string, p: string): bool
+function is_u2_for(u1: string, p: string, t: count): bool
 	{
-	local t = byte_at(p, 2) & 0x0F;
-	return |p| == u2_len && p[0:2] == u1[0:2] && ( t == 0x07 || t == 0x05 );
-	}
-
-function hexstr(s: string): string
-	{
-	return bytestring_to_hexstr(s);
+	local n = t & 0x0F;
+	return |p| == u2_len && p[0:2] == u1[0:2] && ( n == 0x07 || n == 0x05 );
 	}
 
 ## U3 and U4 after the U2 at index *j*.
@@ -105,19 +124,16 @@ function u3_u4_hits(c: connection, u1: string, u2: string, t_u2: time, j: count)
 		if ( ! d[k]$is_orig
 		    || |p| != |u1| + 5
 		    || p[0:2] != u1[0:2]
-		    || ( byte_at(p, 2) & 0x0F ) != 0x03 )
-			{
-			++k;
-			next;
-			}
-		if ( ! resp_v4 || raw_bytes_to_v4_addr(p[8:12]) != c$id$resp_h )
+		    || ( d[k]$t & 0x0F ) != 0x03
+		    || ! resp_v4
+		    || raw_bytes_to_v4_addr(p[8:12]) != c$id$resp_h )
 			{
 			++k;
 			next;
 			}
 
 		local extras: vector of string = vector();
-		if ( byte_at(p, 3) == 0x01 )
+		if ( p[3] == "\x01" )
 			extras += "cookie 0x01";
 		if ( p[4:8] == u2[7:11] )
 			extras += "challenge echoed";
@@ -134,7 +150,7 @@ function u3_u4_hits(c: connection, u1: string, u2: string, t_u2: time, j: count)
 			local r = d[m]$data;
 			if ( d[m]$ts - t > reply_window )
 				break;
-			if ( ! d[m]$is_orig && |r| >= u1_min && ( byte_at(r, 2) & 0x8F ) == 0x02 )
+			if ( ! d[m]$is_orig && |r| >= u1_min && d[m]$t == 0x02 )
 				{
 				local sizes = ( |r| == 18 || |r| == 51 || |r| == 53 ) ? "a Skype 1.4 size" :
 				    "a 2.x+ size";
@@ -155,28 +171,28 @@ function retransmit_hits(c: connection): vector of Hit
 	local hits: vector of Hit = vector();
 	local seen_ts: table[string] of time = table();
 	local seen_iv: table[string] of string = table();
-	local d = c$skype_state$dgrams;
-	for ( i in d )
+	for ( _, dg in c$skype_state$dgrams )
 		{
-		local p = d[i]$data;
-		if ( ! d[i]$is_orig || ! is_u1(p) )
+		local p = dg$data;
+		if ( ! dg$is_orig || dg$t != 0x02 || |p| < u1_min )
 			next;
 		local key = p[0:3] + p[7:11] + cat(|p|);
 		if ( key in seen_ts )
 			{
-			local gap = d[i]$ts - seen_ts[key];
+			local gap = dg$ts - seen_ts[key];
 			if ( seen_iv[key] != p[3:7]
 			    && gap >= retransmit_min_gap
 			    && gap <= retransmit_max_gap )
 				{
 				hits += Hit($name="probe_retransmit", $stage="probe", $strength=2,
 				    $evidence=fmt("U1 %dB id 0x%s resent after %.1fs with the same CRC %s and a new IV",
-				    |p|, hexstr(p[0:2]), interval_to_double(
-				    gap), hexstr(p[7:11])));
+				    |p|, bytestring_to_hexstr(p[0:2]),
+				    interval_to_double(gap),
+				    bytestring_to_hexstr(p[7:11])));
 				return hits;
 				}
 			}
-		seen_ts[key] = d[i]$ts;
+		seen_ts[key] = dg$ts;
 		seen_iv[key] = p[3:7];
 		}
 	return hits;
@@ -187,13 +203,11 @@ function probe_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();
 	local d = c$skype_state$dgrams;
-	local orig_v4 = is_v4_addr(c$id$orig_h);
-	local nack_done = F;
 	local i = 0;
-	while ( i < |d| && ! nack_done )
+	while ( i < |d| )
 		{
 		local u1 = d[i]$data;
-		if ( ! d[i]$is_orig || ! is_u1(u1) )
+		if ( ! d[i]$is_orig || d[i]$t != 0x02 || |u1| < u1_min )
 			{
 			++i;
 			next;
@@ -204,23 +218,23 @@ function probe_hits(c: connection): vector of Hit
 			local u2 = d[j]$data;
 			if ( d[j]$ts - d[i]$ts > reply_window )
 				break;
-			if ( d[j]$is_orig || ! is_u2_for(u1, u2) )
+			if ( d[j]$is_orig || ! is_u2_for(u1, u2, d[j]$t) )
 				{
 				++j;
 				next;
 				}
-			nack_done = T;
 			local public_ip = raw_bytes_to_v4_addr(u2[3:7]);
 			hits += Hit($name="u1_u2_nack", $stage="probe", $strength=2, $evidence=fmt("U1 %dB id 0x%s answered by 11B NACK type 0x%x echoing the id, naming public IP %s",
-			    |u1|, hexstr(u1[0:2]), byte_at(u2, 2) & 0x0F,
+			    |u1|, bytestring_to_hexstr(u1[0:2]), d[j]$t & 0x0F,
 			    public_ip), $client_public_ip=public_ip);
-			if ( orig_v4 && public_ip == c$id$orig_h )
+			if ( is_v4_addr(c$id$orig_h) && public_ip == c$id$orig_h )
 				hits += Hit($name="u2_public_ip", $stage="probe", $strength=3,
 				    $evidence=fmt(
 				    "U2 carries the client's own address %s",
 				    public_ip), $client_public_ip=public_ip);
 			for ( _, h in u3_u4_hits(c, u1, u2, d[j]$ts, j) )
 				hits += h;
+			i = |d|; # one NACK is enough
 			break;
 			}
 		++i;
@@ -234,33 +248,34 @@ function probe_hits(c: connection): vector of Hit
 function weak_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();
-	local d = c$skype_state$dgrams;
-	local o = "";
-	local r = "";
-	local have_o = F;
-	local have_r = F;
-	for ( i in d )
-		{
-		if ( d[i]$is_orig && ! have_o )
-			{
-			o = d[i]$data;
-			have_o = T;
-			}
-		if ( ! d[i]$is_orig && ! have_r )
-			{
-			r = d[i]$data;
-			have_r = T;
-			}
-		}
-	if ( ! have_o || ! u1_shaped(o, c$id$orig_p, c$id$resp_p) )
+	local s = c$skype_state;
+	if ( ! s$first_orig_shaped )
 		return hits;
-	if ( have_r && |r| >= u1_min && ( byte_at(r, 2) & 0x8F ) == 0x02 )
+	if ( s$first_resp_kind == 1 )
 		hits += Hit($name="type2_exchange", $stage="probe", $strength=0,
-		    $evidence=fmt("type-2 %dB answered by type-2 %dB", |o|, |r|));
-	else if ( ! have_r )
+		    $evidence=fmt("type-2 %dB answered by type-2 %dB",
+		    s$first_orig_len, s$first_resp_len));
+	else if ( s$first_resp_kind == 0 )
 		hits += Hit($name="lone_u1", $stage="probe", $strength=0, $evidence=fmt(
-		    "unanswered U1-shaped %dB datagram", |o|));
+		    "unanswered U1-shaped %dB datagram", s$first_orig_len));
 	return hits;
+	}
+
+## Could this datagram complete a strong pattern?  A NACK-shaped reply, or a U1 that
+## repeats the id of an earlier one (a retransmission).
+function completes_strong(s: State, is_orig: bool, data: string, t: count): bool
+	{
+	if ( ! is_orig )
+		return |data| == u2_len && ( ( t & 0x0F ) == 0x07 || ( t & 0x0F ) == 0x05 );
+	if ( t != 0x02 || |data| < u1_min )
+		return F;
+	local id = data[0:2];
+	for ( _, dg in s$dgrams )
+		{
+		if ( dg$is_orig && dg$t == 0x02 && dg$data[0:2] == id && dg$data != data )
+			return T;
+		}
+	return F;
 	}
 
 ## The skype-udp signature's eval: keep the datagram if the connection is inspected.
@@ -270,10 +285,14 @@ function udp_datagram(state: signature_state, data: string): bool
 	local c = state$conn;
 	if ( c?$skype_skip )
 		return T;
+	if ( |data| == 0 )
+		return F; # an empty datagram: not part of the window
 
 	local is_orig = state$is_orig;
 	local first = ! c?$skype_state;
-	if ( first && ( |data| < 3 || ( byte_at(data, 2) & 0x0F ) !in gate_nibbles ) )
+	local t = ptype(data);
+	if ( first
+	    && ( |data| < 3 || ( bytestring_to_count(data[2]) & 0x0F ) !in gate_nibbles ) )
 		{
 		c$skype_skip = T;
 		return T;
@@ -293,26 +312,46 @@ function udp_datagram(state: signature_state, data: string): bool
 		++s$n_resp;
 		}
 	local now = network_time();
-	s$dgrams += Datagram($is_orig=is_orig, $ts=now, $data=data);
+	local shaped = F;
+	if ( first )
+		s$first_framed = t == 0x02 || t == 0x03 || t == 0x05 || t == 0x07 || t == 0x0D || t ==
+		    0x0F;
+	if ( is_orig && s$n_orig == 1 )
+		{
+		shaped = u1_shaped(data, t, c$id$orig_p, c$id$resp_p);
+		s$first_orig_shaped = shaped;
+		s$first_orig_len = |data|;
+		}
+	else if ( ! is_orig && s$n_resp == 1 )
+		{
+		s$first_resp_kind = ( |data| >= u1_min && t == 0x02 ) ? 1 : 2;
+		s$first_resp_len = |data|;
+		}
+	media_sample(s, is_orig, now, data, t);
+
+	# Datagrams before the first U1 can take part in no probe signature.
+	if ( |s$dgrams| > 0 || ( is_orig && t == 0x02 && |data| >= u1_min ) )
+		{
+		if ( ! s$strong_checked && completes_strong(s, is_orig, data, t) )
+			s$strong_candidate = T;
+		s$dgrams += Datagram($is_orig=is_orig, $ts=now, $data=data, $t=t);
+		}
 
 	if ( first && is_orig )
 		{
-		local shaped = u1_shaped(data, c$id$orig_p, c$id$resp_p);
 		if ( shaped )
 			{
 			note_probe(now, c$id$orig_h, c$id$resp_h, c$id$resp_p);
-			event Skype::probe_seen(now, c$uid, c$id$orig_h, c$id$orig_p, c$id$resp_h,
-			    c$id$resp_p);
+			if ( publish_events )
+				event Skype::probe_seen(now, c$uid, c$id$orig_h, c$id$orig_p, c$id$resp_h,
+				    c$id$resp_p);
 			}
 		note_new_flow(now, c$id$orig_h, c$id$orig_p, c$id$resp_h, shaped);
 		}
 
-	# Only a datagram that can complete a strong pattern is worth a check: an 11-byte
-	# reply (U2) or another type-2 datagram from the originator (U3, retransmission).
-	if ( ! s$strong_checked
-	    && |s$dgrams| >= 2
-	    && ( ( ! is_orig && |data| == u2_len ) || ( is_orig && |data| >= u1_min ) ) )
+	if ( s$strong_candidate )
 		{
+		s$strong_candidate = F;
 		local strong = F;
 		local confirmed_hit = F;
 		for ( _, h in probe_hits(c) )

@@ -44,16 +44,6 @@ const inbound_hits: set[string] = {
 const confidence_names: vector of string = vector("weak", "possible", "likely",
     "confirmed");
 
-## p[2] & 0x8F values of the Skype UDP messages.
-const known_udp_types: set[count] = {
-	0x02,
-	0x03,
-	0x05,
-	0x07,
-	0x0D,
-	0x0F
-};
-
 ## Every signature hit of a finished connection, including host-context ones.
 function connection_hits(c: connection): vector of Hit
 	{
@@ -61,15 +51,16 @@ function connection_hits(c: connection): vector of Hit
 	local s = c$skype_state;
 	if ( get_port_transport_proto(c$id$orig_p) == udp )
 		{
-		if ( |s$dgrams| == 0 )
+		if ( s$n_sample == 0 )
 			return hits;
-		for ( _, h in probe_hits(c) )
-			hits += h;
+		if ( |s$dgrams| > 0 )
+			{
+			for ( _, h in probe_hits(c) )
+				hits += h;
+			}
 		for ( _, h in media_hits(c) )
 			hits += h;
-		local first = s$dgrams[0]$data;
-		local framed = |first| >= 3
-		    && ( byte_at(first, 2) & 0x8F ) in known_udp_types;
+		local framed = s$first_framed;
 		if ( framed && endpoint_proven(c$id$orig_h, c$id$orig_p) )
 			hits += Hit($name="skype_endpoint", $stage="probe", $strength=2,
 			    $evidence=fmt(
@@ -100,22 +91,6 @@ function connection_hits(c: connection): vector of Hit
 	return hits;
 	}
 
-## The address the verdict names as client.
-function client_of(c: connection, hits: vector of Hit): addr
-	{
-	local solid = 0;
-	local all_inbound = T;
-	for ( _, h in hits )
-		{
-		if ( h$strength == 0 )
-			next;
-		++solid;
-		if ( h$name !in inbound_hits )
-			all_inbound = F;
-		}
-	return solid > 0 && all_inbound ? c$id$resp_h : c$id$orig_h;
-	}
-
 function by_strength_then_name(a: Hit, b: Hit): int
 	{
 	if ( a$strength != b$strength )
@@ -123,67 +98,75 @@ function by_strength_then_name(a: Hit, b: Hit): int
 	return strcmp(a$name, b$name);
 	}
 
-## The connection's skype.log record; the caller checked that a non-weak hit exists.
-function judge(c: connection, hits: vector of Hit, host_confirmed: bool): Info
+## The connection's skype.log record, or none when only weak hits fired.  One pass
+## over the hits finds the strongest strength and latest stage, the client (the
+## responder when every solid hit is an inbound one), the public address and version;
+## the evidence lists the hits strongest first, by name within a strength.
+function judge(c: connection, hits: vector of Hit): Info
 	{
 	local best = 0;
 	local stage = "probe";
+	local names: set[string] = set();
+	local all_inbound = T;
+	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id,
+	    $proto=get_port_transport_proto(c$id$orig_p), $duration=c$duration,
+	    $stage="", $signatures=names, $client=c$id$orig_h,
+	    $peer=c$id$resp_h, $peer_role="", $confidence="", $evidence="");
 	for ( _, h in hits )
 		{
+		add names[h$name];
+		if ( h?$client_public_ip && ! info?$client_public_ip )
+			info$client_public_ip = h$client_public_ip;
+		if ( h?$skype_version && ! info?$skype_version )
+			info$skype_version = h$skype_version;
 		if ( h$strength == 0 )
 			next;
 		if ( h$strength > best )
 			best = h$strength;
 		if ( stage_order[h$stage] > stage_order[stage] )
 			stage = h$stage;
+		if ( h$name !in inbound_hits )
+			all_inbound = F;
 		}
-	if ( host_confirmed && best < 3 )
+	if ( best == 0 )
+		return info;
+
+	# Hosts are confirmed only as signatures fire on packets, never here: the order in
+	# which connections end (Zeek drains them in no set order) cannot matter.
+	local client = all_inbound ? c$id$resp_h : c$id$orig_h;
+	if ( best < 3 && is_confirmed(client) )
 		++best;
 
-	local names: set[string] = set();
 	local inbound_named = F;
 	local other_at_stage = F;
 	for ( _, h in hits )
 		{
-		add names[h$name];
 		if ( h$name in inbound_hits )
 			inbound_named = T;
 		else if ( h$strength > 0 && h$stage == stage )
 			other_at_stage = T;
 		}
-
-	local client = c$id$orig_h;
-	local peer = c$id$resp_h;
-	local role = role_by_stage[stage];
+	info$stage = stage;
+	info$peer_role = role_by_stage[stage];
 	if ( inbound_named && ! other_at_stage )
 		{
-		client = c$id$resp_h;
-		peer = c$id$orig_h;
-		role = "peer";
+		info$client = c$id$resp_h;
+		info$peer = c$id$orig_h;
+		info$peer_role = "peer";
 		}
+	info$confidence = confidence_names[best];
 
-	# sort() works in place and returns any: sort a copy, then iterate it.
+	# sort() works in place: sort a copy.
 	local ordered = copy(hits);
-	sort(ordered, by_strength_then_name);
+	if ( |ordered| > 1 )
+		sort(ordered, by_strength_then_name);
 	local texts: vector of string = vector();
 	for ( _, h in ordered )
 		texts += h$evidence;
 	local evidence = join_string_vec(texts, "; ");
 	if ( |evidence| > max_evidence )
 		evidence = evidence[0 : max_evidence - 3] + "...";
-
-	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id,
-	    $proto=get_port_transport_proto(c$id$orig_p), $duration=c$duration,
-	    $stage=stage, $signatures=names, $client=client, $peer=peer,
-	    $peer_role=role, $confidence=confidence_names[best],
-	    $evidence=evidence);
-	for ( _, h in hits )
-		{
-		if ( h?$client_public_ip && ! info?$client_public_ip )
-			info$client_public_ip = h$client_public_ip;
-		if ( h?$skype_version && ! info?$skype_version )
-			info$skype_version = h$skype_version;
-		}
+	info$evidence = evidence;
 	return info;
 	}
 
@@ -192,19 +175,9 @@ hook finalize_skype(c: connection)
 	if ( ! c?$skype_state )
 		return;
 
-	local hits = connection_hits(c);
-	local solid = F;
-	for ( _, h in hits )
-		{
-		if ( h$strength > 0 )
-			solid = T;
-		}
-	if ( ! solid )
+	local info = judge(c, connection_hits(c));
+	if ( info$confidence == "" )
 		return;
-
-	# Hosts are confirmed only as signatures fire on packets, never here: the order in
-	# which connections end (Zeek drains them in no set order) cannot matter.
-	local info = judge(c, hits, is_confirmed(client_of(c, hits)));
 	c$skype = info;
 	Log::write(Skype::LOG, info);
 	publish_detection(info);

@@ -20,6 +20,14 @@ export {
 	global skype_agent: event(state: signature_state, data: string) &is_used;
 }
 
+redef record State += {
+	## What the version-check patterns of skype.sig found in the request.
+	version_uri: string &default="";
+	version_host: bool &default=F;
+	version_absolute: bool &default=F;
+	skype_agent: bool &default=F;
+};
+
 ## Platform digit of the update path.
 const platforms: table[string] of string = {
 	["0"] = "Windows",

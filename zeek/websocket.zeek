@@ -4,8 +4,12 @@
 ##! this there.  The API has no authentication: keep it on loopback or a private network.
 
 @load base/misc/version
+@load ./main
 
 module Skype;
+
+# A client is what the events are for.
+redef publish_events = T;
 
 export {
 	## Address the WebSocket server listens on (8.0 only; 8.1+ reads the

@@ -72,6 +72,8 @@ class HostContext:
         if not u1_shaped:
             return
         ep.u1_flows += 1
+        if ep.fanout:
+            return  # the flag never clears: no more bookkeeping needed
         recent = ep.recent
         recent[peer] = ts
         recent.move_to_end(peer)

@@ -170,6 +170,16 @@ class Correlator:
         client = rec.client
         clients = self.clients
         s = clients.get(client)
+        if s is not None and s.notified and ts - s.last_ts <= self.options.session_gap:
+            # Noticed already: the record only keeps the session going.
+            clients.move_to_end(client)
+            if ts < s.first_ts:
+                s.first_ts = ts
+            if ts > s.last_ts:
+                s.last_ts = ts
+            if rec.peer_role in ("super_node", "peer"):
+                out.extend(self._observe_node(rec, ts))
+            return out
         if s is not None and ts - s.last_ts > self.options.session_gap:
             if s.qualified and not s.notified:
                 out.append(self._client_notice(client, s))
