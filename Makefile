@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: btest-slow zkg-install demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
+.PHONY: bench-zeek btest-slow zkg-install demo test browser lint check-docker docker-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -113,6 +113,10 @@ baselines: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) python/benchmarks/bench_analyze.py
+
+# CPU time of bare Zeek against Zeek + the package on >= 1 M-packet captures (needs zeek).
+bench-zeek: $(STAMP)
+	$(PY) python/benchmarks/bench_zeek.py
 
 # Every fuzz target for SECONDS each, two at a time (atheris where installed, else hypothesis);
 # findings in python/fuzz/findings/<target>/.  `make test` runs each target briefly.

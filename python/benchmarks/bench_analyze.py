@@ -12,9 +12,7 @@ stays flat as finished connections pile up.  Not a test: it prints figures.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -23,74 +21,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-SHARED = Path(os.environ.get("SKYPEWATCH_SHARED", REPO.parent / "shared")) / "pcaps"
-DATA = HERE / "data"
-SOURCES = [
-    "skype/SkypeIRC.cap",
-    "skype/skype.pcap",
-    "benign/bittorrent.pcap",
-    "benign/quic.pcap",
-    "benign/443-firefox.pcap",
-    "benign/zoom.pcap",
-    "benign/openvpn.pcap",
-]
+sys.path.insert(0, str(HERE))
+from mixcap import COMMON, DATA, SKYPE  # noqa: E402
+from mixcap import build as build_mix  # noqa: E402
 
 sys.path.insert(0, str(REPO / "python" / "src"))
 from skypewatch.capture import read_capture  # noqa: E402
-from skypewatch.synth.frames import checksum  # noqa: E402
 from skypewatch.synth.scenarios import SynthOptions, synthesize  # noqa: E402
 
-
-def _frames():
-    out = []
-    for rel in SOURCES:
-        path = SHARED / rel
-        if not path.exists():
-            continue
-        # some samples splice sessions recorded years apart: cap every gap at 10 s
-        rel, prev = 0.0, None
-        for ts, link, f in read_capture(path):
-            if link != 1:
-                continue
-            if prev is not None:
-                rel += min(max(ts - prev, 0.0), 10.0)
-            prev = ts
-            out.append((rel, f))
-    return sorted(out, key=lambda x: x[0])
+SOURCES = SKYPE + COMMON
 
 
 def build(path: Path, packets: int) -> int:
-    """Write ``packets`` frames: the sources over and over, addresses shifted each round."""
-    base = _frames()
-    if not base:
-        sys.exit(f"no source captures under {SHARED}")
-    span = base[-1][0] + 1.0
-    written = 0
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        rnd = 0
-        while written < packets:
-            shift = (rnd * 7919) & 0xFFFF
-            for rel_ts, frame in base:
-                if written >= packets:
-                    break
-                if frame[12:14] == b"\x08\x00" and len(frame) >= 34:
-                    f = bytearray(frame)
-                    for off in (28, 32):  # IPv4 src, dst: add the shift to the low 16 bits
-                        low = (f[off] << 8 | f[off + 1]) + shift
-                        f[off], f[off + 1] = (low >> 8) & 0xFF, low & 0xFF
-                    ihl = (f[14] & 0x0F) * 4
-                    f[24:26] = b"\0\0"
-                    f[24:26] = checksum(bytes(f[14 : 14 + ihl])).to_bytes(2, "big")
-                    frame = bytes(f)
-                ts = 1_600_000_000 + rnd * span + rel_ts
-                fh.write(struct.pack("<IIII", int(ts), int((ts % 1) * 1e6), len(frame), len(frame)))
-                fh.write(frame)
-                written += 1
-            rnd += 1
-    tmp.replace(path)  # a half-built file never passes for a finished one
-    return written
+    """The sources over and over, addresses shifted each round."""
+    return build_mix(path, packets, SOURCES)
 
 
 def count(path: Path) -> int:
