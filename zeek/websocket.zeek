@@ -22,6 +22,13 @@ export {
 }
 
 @if ( Version::at_least("8.1") )
+# 8.1+'s server script picks ZeroMQ when no cluster backend was chosen; a Zeek built
+# without ZeroMQ has none, so take Broker there.
+@if ( Cluster::backend == Cluster::CLUSTER_BACKEND_NONE )
+@ifndef ( Cluster::CLUSTER_BACKEND_ZEROMQ )
+@load frameworks/cluster/backend/broker
+@endif
+@endif
 @load frameworks/cluster/websocket/server
 @else
 event zeek_init() &priority=-100

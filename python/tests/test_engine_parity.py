@@ -93,3 +93,28 @@ def test_shared_captures_are_part_of_the_run():
     if not PCAPS.is_dir():
         pytest.skip(f"{PCAPS} is absent: only the synthesized traces were compared")
     assert any(PCAPS.rglob("*.cap")), "SkypeIRC.cap missing from the shared captures"
+
+
+# Ports Zeek 9.0's analyzers add to likely_server_ports (MSSQL, MySQL, SMTPS, PXE, 4754):
+# the Python engine orients connections as 8.0 LTS does, so under 9.0 a connection whose
+# first seen packet comes from one of these ports is named the other way round.
+ZEEK_9_0_EXTRA = {(1434, "tcp"), (3306, "tcp"), (465, "tcp"), (4011, "udp"), (4754, "udp")}
+
+
+def test_python_orients_connections_with_zeeks_likely_server_ports():
+    from skypewatch.zeekports import LIKELY_SERVER_TCP, LIKELY_SERVER_UDP
+
+    script = "event zeek_init() &priority=-100 { for ( p in likely_server_ports ) print p; }"
+    out = subprocess.run([ZEEK, "-e", script], capture_output=True, text=True, check=True)
+    zeeks = set()
+    for line in out.stdout.split():
+        number, proto = line.split("/")
+        zeeks.add((int(number), proto))
+    ours = {(p, "tcp") for p in LIKELY_SERVER_TCP} | {(p, "udp") for p in LIKELY_SERVER_UDP}
+    version = subprocess.run([ZEEK, "--version"], capture_output=True, text=True).stdout
+    if " 8.0." in version:
+        assert zeeks == ours
+    elif " 9.0." in version:
+        assert zeeks == ours | ZEEK_9_0_EXTRA
+    else:
+        pytest.skip(f"no recorded likely_server_ports for {version.strip()}")

@@ -7,6 +7,12 @@
 ##! end of a capture) and the manager, once both are down, raises the notices still due.
 
 @load base/frameworks/cluster
+@load base/misc/version
+
+# 8.1+ needs a cluster backend named; the layout's ports are Broker's.
+@if ( Version::at_least("8.1") )
+@load frameworks/cluster/backend/broker
+@endif
 
 module ClusterReplay;
 

@@ -2,7 +2,7 @@
 # @TEST-REQUIRES: test -x "$SKYPEWATCH"
 # @TEST-PORT: WEBSOCKET_PORT
 # @TEST-EXEC: $SCRIPTS/append-idle-tail $TRACES/skype-open-1.4-background.pcap trace.pcap
-# @TEST-EXEC: btest-bg-run zeek "zeek -C -r ../trace.pcap $PACKAGE $PACKAGE/websocket.zeek %INPUT Skype::websocket_port=$WEBSOCKET_PORT"
+# @TEST-EXEC: btest-bg-run zeek "ZEEK_WEBSOCKET_LISTEN_PORT=${WEBSOCKET_PORT%/tcp} zeek -C -r ../trace.pcap $PACKAGE $PACKAGE/websocket.zeek %INPUT Skype::websocket_port=$WEBSOCKET_PORT"
 # @TEST-EXEC: btest-bg-run client "$SKYPEWATCH correlate --zeek ws://127.0.0.1:${WEBSOCKET_PORT%/tcp} -o ."
 # @TEST-EXEC: $SCRIPTS/wait-for-file zeek/trace-done 60
 # @TEST-EXEC: sleep 2 && pkill -TERM -f "python.* correlate --zeek ws://127.0.0.1:${WEBSOCKET_PORT%/tcp}"
