@@ -160,6 +160,27 @@ def test_bulk_reader_follows_a_header_redefined_among_bad_lines(tmp_path, text, 
     assert len(logs.read_log(path, lenient=Lenient(report=lambda _m: None))) == rows
 
 
+@pytest.mark.parametrize(
+    "name, text, rows",
+    [
+        # the fuzzer's, minimized: JSON lines ended by CR LF, then by lone CRs
+        ("x.log", '\n{"a":0}\r\n{"a":0}\r\n{"a":0}\r{"a":0}\r', 2),
+        ("x.log", HEAD + "x\t1\ry\t2\nz\t3\r\n", 1),
+    ],
+)
+def test_a_lone_carriage_return_ends_no_line_in_either_reader(tmp_path, name, text, rows):
+    """Arrow's parsers end a line at a lone CR, the per-line reader (as Zeek) at LF only: the
+    bulk reader read more rows than the per-line reader from the same file."""
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    bad: list[str] = []
+    _, per_line = read_log(path, Lenient(report=bad.append))
+    bulk_bad: list[str] = []
+    n_bulk = sum(t.num_rows for _, t in iter_tables(path, Lenient(report=bulk_bad.append)))
+    assert len(per_line) == n_bulk == rows and len(bad) == len(bulk_bad) == 1
+    assert len(logs.read_log(path, lenient=Lenient(report=lambda _m: None))) == rows
+
+
 def test_a_column_named_twice_is_no_header(tmp_path):
     """pandas could not build a frame with two columns of one name (ArrowNotImplementedError
     when one was a set): a header naming a column twice is refused, before or among data."""

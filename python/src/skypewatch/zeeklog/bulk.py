@@ -94,6 +94,10 @@ def _shape(h: LogHeader) -> Shape:
 def _fast(shape: Shape, block: bytes, iso: bool) -> tuple[pa.Table | None, list[str], bool]:
     """(table or None, trailing ``#`` lines, ISO times) of one block; pure, for the workers."""
     json, fields, types = shape
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+        # Arrow's parsers end a line at a lone CR too; lines end at LF only (a CRLF line's CR
+        # is dropped), so such a block is the per-line reader's
+        return None, [], iso
     try:
         if json:
             table, iso = _json_block(fields, types, block, iso)
