@@ -12,8 +12,8 @@ module Skype;
 
 export {
 	## A host-context update travelling worker -> manager -> other workers.
-	global share_context: event(origin: string, kind: count, ts: time, a: addr,
-	    b: addr, p: port, flag: bool) &is_used;
+	global share_context: event(origin: string, kind: ContextKind, ts: time,
+	    a: addr, b: addr, p: port, flag: bool, n: count) &is_used;
 
 	## Sent by a worker to the manager when it starts judging its open connections at
 	## shutdown: the manager's notice clock stands still until that worker is down.
@@ -38,21 +38,21 @@ event Cluster::node_down(name: string, id: string)
 		delete draining[name];
 	}
 
-event Skype::context_update(kind: count, ts: time, a: addr, b: addr, p: port,
-    flag: bool)
+event Skype::context_update(kind: ContextKind, ts: time, a: addr, b: addr,
+    p: port, flag: bool, n: count)
 	{
 	if ( Cluster::local_node_type() == Cluster::WORKER )
 		Cluster::publish(Cluster::manager_topic, Skype::share_context, Cluster::node,
-		    kind, ts, a, b, p, flag);
+		    kind, ts, a, b, p, flag, n);
 	}
 
-event Skype::share_context(origin: string, kind: count, ts: time, a: addr,
-    b: addr, p: port, flag: bool)
+event Skype::share_context(origin: string, kind: ContextKind, ts: time, a: addr,
+    b: addr, p: port, flag: bool, n: count)
 	{
 	if ( Cluster::local_node_type() == Cluster::MANAGER )
 		{
 		Cluster::publish(Cluster::worker_topic, Skype::share_context, origin, kind, ts, a, b,
-		    p, flag);
+		    p, flag, n);
 		return;
 		}
 	if ( origin == Cluster::node )
@@ -61,17 +61,41 @@ event Skype::share_context(origin: string, kind: count, ts: time, a: addr,
 	# Apply without raising context_update again: no echo.
 	switch ( kind )
 		{
-		case 1:
+		case CTX_PROBE:
 			apply_probe(ts, a, b, p);
 			break;
-		case 2:
-			apply_new_flow(ts, a, p, b, flag);
+		case CTX_NEW_FLOW:
+			apply_new_flow(ts, a, p, b, flag, n);
 			break;
-		case 3:
+		case CTX_PROVEN_ENDPOINT:
 			apply_prove(ts, a, p);
 			break;
-		case 4:
+		case CTX_CONFIRMED_HOST:
 			apply_confirm(ts, a);
 			break;
+		case CTX_NODE:
+			apply_node(ts, a, p, flag);
+			break;
+		case CTX_ATTEMPT:
+			apply_attempt(ts, a, b, p);
+			break;
 		}
+	}
+
+event net_done(t: time)
+	{
+	if ( Cluster::local_node_type() == Cluster::WORKER )
+		Cluster::publish(Cluster::manager_topic, Skype::node_draining, Cluster::node);
+	}
+
+event Skype::node_draining(node: string)
+	{
+	if ( Cluster::local_node_type() == Cluster::MANAGER )
+		add draining[node];
+	}
+
+event Cluster::node_down(name: string, id: string)
+	{
+	if ( name in draining )
+		delete draining[name];
 	}

@@ -1,7 +1,9 @@
 ##! What the package remembers across connections, with expiry and a size bound: the
 ##! probes clients sent (for the TCP follow-up signatures), UDP endpoints proven to speak
-##! Skype (every flow on them is Skype) with their fan-out bookkeeping, and hosts with
-##! confirmed evidence (which raise the confidence of their other connections).
+##! Skype (every flow on them is Skype) with their fan-out and message-id bookkeeping,
+##! hosts with confirmed evidence (which raise the confidence of their other
+##! connections), Skype clients' TCP fallback attempts, and the super nodes and login
+##! servers that strong signatures proved.
 ##!
 ##! In a cluster each update is also shared with the other workers (see cluster.zeek).
 
@@ -13,13 +15,39 @@ export {
 	## Host-level entries not stored because a table held :zeek:see:`Skype::max_entries`.
 	global dropped_entries: count = 0;
 
+	## What a host-context update is about (see :zeek:see:`Skype::context_update`).
+	type ContextKind: enum {
+		## *a* probed *b*:*p*.
+		CTX_PROBE,
+		## *a*:*p* opened a UDP flow to *b*; *flag*: its first datagram is U1-shaped,
+		## with id *n*.
+		CTX_NEW_FLOW,
+		## *a*:*p* speaks Skype.
+		CTX_PROVEN_ENDPOINT,
+		## *a* has confirmed evidence.
+		CTX_CONFIRMED_HOST,
+		## *a*:*p* is a super node (*flag* F) or a login server (*flag* T).
+		CTX_NODE,
+		## *a* attempted TCP to *b*:*p*.
+		CTX_ATTEMPT,
+	};
+
 	## Raised for every host-context update this node makes, so that cluster.zeek can
-	## share it.  *kind*: 1 probe, 2 new UDP flow, 3 proven endpoint, 4 confirmed host.
-	global context_update: event(kind: count, ts: time, a: addr, b: addr, p: port,
-	    flag: bool);
+	## share it.
+	global context_update: event(kind: ContextKind, ts: time, a: addr, b: addr,
+	    p: port, flag: bool, n: count);
+
+	## U1s to distinct peers whose ids climb in small steps that make an id sequence.
+	option id_seq_min: count = 8;
+
+	## Largest step between the ids of consecutive U1s to new peers (seen: 1-39).
+	option id_seq_max_step: count = 256;
+
+	## Time from a client's TCP attempt on a peer's Skype port to its 443/80 fallback.
+	option chain_window: interval = 30sec;
 }
 
-## Fan-out bookkeeping of one UDP (address, port).
+## Fan-out and message-id bookkeeping of one UDP (address, port).
 type Endpoint: record {
 	last_seen: time;
 	proven: bool &default=F;
@@ -28,6 +56,18 @@ type Endpoint: record {
 	u1_flows: count &default=0;
 	## Destinations of U1-shaped first datagrams, with when they were last probed.
 	recent: table[addr] of time &default=table();
+	## Its probes to new peers carry ids from one climbing counter.
+	id_sequence: bool &default=F;
+	## The ids of its recent U1s to new peers, and when each was sent.
+	ids: table[addr] of count &default=table();
+	id_times: table[addr] of time &default=table();
+};
+
+## A client's TCP attempts to one peer: the first on its Skype port, then 443 or 80.
+type Chain: record {
+	first_ts: time;
+	first_port: count;
+	fallback: bool &default=F;
 };
 
 # Ports are kept as numbers: Skype listens on one port number for UDP and TCP, so a
@@ -46,6 +86,18 @@ global endpoints: table[addr, count] of Endpoint &read_expire=endpoint_idle;
 ## Hosts with confirmed evidence -> when it was seen.
 global confirmed: table[addr] of time &write_expire=endpoint_idle;
 
+## Hosts whose Skype port is proven, fans out or numbers its probes: Skype clients.
+global marked: table[addr] of time &write_expire=endpoint_idle;
+
+## (client, peer) -> the client's TCP attempts to it.
+global chains: table[addr, addr] of Chain &create_expire=endpoint_idle;
+
+## (address, port number) proven a super node or a login server -> T if a login server.
+global known_nodes: table[addr, count] of bool &write_expire=endpoint_idle;
+
+## Addresses proven a super node or a login server -> T if a login server.
+global known_node_hosts: table[addr] of bool &write_expire=endpoint_idle;
+
 function room_for(n: count): bool
 	{
 	if ( n < max_entries )
@@ -53,6 +105,12 @@ function room_for(n: count): bool
 
 	++dropped_entries;
 	return F;
+	}
+
+function mark(ts: time, a: addr)
+	{
+	if ( a in marked || room_for(|marked|) )
+		marked[a] = ts;
 	}
 
 ## Applies a probe to the tables (shared by local detection and cluster updates).
@@ -75,7 +133,84 @@ function get_endpoint(ts: time, a: addr, n: count): Endpoint
 	return ep;
 	}
 
-function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
+## The most *ids* (sorted, 16-bit) that form one run of steps 1..max_step, the run
+## allowed to wrap from 65535 to 0.
+function id_run_length(ids: vector of count, max_step: count): count
+	{
+	local n = |ids|;
+	if ( n < 2 )
+		return n;
+	local best = 1;
+	local run = 1;
+	local k = 1;
+	# Twice round the circle, so that a run across the wrap is seen whole.
+	while ( k < 2 * n )
+		{
+		local step = ( ids[k % n] + 65536 - ids[( k - 1 ) % n] ) % 65536;
+		run = ( step > 0 && step <= max_step ) ? run + 1 : 1;
+		if ( run > best )
+			best = run < n ? run : n;
+		++k;
+		}
+	return best;
+	}
+
+## One counter numbers a client's messages: its probes to new peers within the fan-out
+## window carry ids that, sorted, climb in small steps (wrapping at 65536).  Sorted, not
+## in arrival order: probes go out in parallel, and in a cluster their flows reach the
+## workers in no set order.
+function id_run(ep: Endpoint, ts: time, a: addr, peer: addr, ident: count)
+	{
+	ep$ids[peer] = ident;
+	ep$id_times[peer] = ts;
+	local horizon = ts - fanout_window;
+	local stale: set[addr] = set();
+	for ( other, seen in ep$id_times )
+		{
+		if ( seen < horizon )
+			add stale[other];
+		}
+	for ( other in stale )
+		{
+		delete ep$ids[other];
+		delete ep$id_times[other];
+		}
+	# A bounded sample: the oldest go first.
+	while ( |ep$ids| > 4 * id_seq_min )
+		{
+		local oldest = peer;
+		local oldest_ts = ts;
+		for ( other, seen in ep$id_times )
+			{
+			if ( seen < oldest_ts )
+				{
+				oldest = other;
+				oldest_ts = seen;
+				}
+			}
+		delete ep$ids[oldest];
+		delete ep$id_times[oldest];
+		}
+	if ( |ep$ids| < id_seq_min )
+		return;
+	local sorted_ids: vector of count = vector();
+	for ( _, i in ep$ids )
+		sorted_ids += i;
+	sort(sorted_ids, function(x: count, y: count): int
+		{
+		return x < y ? -1 : x > y ? 1 : 0;
+		});
+	if ( id_run_length(sorted_ids, id_seq_max_step) >= id_seq_min )
+		{
+		ep$id_sequence = T;
+		ep$ids = table();
+		ep$id_times = table();
+		mark(ts, a);
+		}
+	}
+
+function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool,
+    ident: count)
 	{
 	local n = port_to_count(p);
 	if ( ! shaped && [a, n] !in endpoints )
@@ -89,6 +224,8 @@ function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
 		return;
 
 	++ep$u1_flows;
+	if ( ! ep$id_sequence )
+		id_run(ep, ts, a, peer, ident);
 	if ( ep$fanout )
 		return; # the flag never clears: no more bookkeeping needed
 
@@ -121,7 +258,10 @@ function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
 
 	if ( |ep$recent| >= fanout_min_peers
 	    && ep$u1_flows >= fanout_min_share * ep$flows )
+		{
 		ep$fanout = T;
+		mark(ts, a);
+		}
 	}
 
 function apply_prove(ts: time, a: addr, p: port)
@@ -131,6 +271,7 @@ function apply_prove(ts: time, a: addr, p: port)
 		return;
 	local ep = get_endpoint(ts, a, n);
 	ep$proven = T;
+	mark(ts, a);
 	}
 
 function apply_confirm(ts: time, a: addr)
@@ -139,34 +280,13 @@ function apply_confirm(ts: time, a: addr)
 		confirmed[a] = ts;
 	}
 
-## A client sent a U1-shaped datagram to *peer*:*peer_p*.
-function note_probe(ts: time, client: addr, peer: addr, peer_p: port)
+function apply_node(ts: time, a: addr, p: port, login_server: bool)
 	{
-	apply_probe(ts, client, peer, peer_p);
-	event Skype::context_update(1, ts, client, peer, peer_p, T);
-	}
-
-## The first datagram of a UDP flow that *a*:*p* started.
-function note_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool)
-	{
-	if ( ! shaped && [a, port_to_count(p)] !in endpoints )
-		return;
-	apply_new_flow(ts, a, p, peer, shaped);
-	event Skype::context_update(2, ts, a, peer, p, shaped);
-	}
-
-## A strong signature proved that *a*:*p* speaks Skype.
-function prove_endpoint(ts: time, a: addr, p: port)
-	{
-	apply_prove(ts, a, p);
-	event Skype::context_update(3, ts, a, a, p, T);
-	}
-
-## A confirmed signature fired on a connection of *a*.
-function confirm_host(ts: time, a: addr)
-	{
-	apply_confirm(ts, a);
-	event Skype::context_update(4, ts, a, a, 0/unknown, T);
+	local n = port_to_count(p);
+	if ( [a, n] in known_nodes || room_for(|known_nodes|) )
+		known_nodes[a, n] = login_server;
+	if ( a in known_node_hosts || room_for(|known_node_hosts|) )
+		known_node_hosts[a] = login_server;
 	}
 
 function probed(ts: time, client: addr, peer: addr, peer_p: port): bool
@@ -186,6 +306,79 @@ function probed_host(ts: time, client: addr, peer: addr): bool
 	return d >= 0sec && d <= probe_tcp_window;
 	}
 
+## A TCP attempt (the originator's SYN).  From a client with probe evidence for the peer,
+## one on the peer's Skype port (the port it probed, or any high port) starts a chain;
+## 443 or 80 within chain_window continues it.  T if the attempt belongs to a chain.
+function apply_attempt(ts: time, client: addr, peer: addr, p: port): bool
+	{
+	local n = port_to_count(p);
+	if ( [client, peer] in chains
+	    && ts - chains[client, peer]$first_ts <= chain_window )
+		{
+		local chain = chains[client, peer];
+		if ( n == 443 || n == 80 )
+			{
+			chain$fallback = T;
+			return T;
+			}
+		return n == chain$first_port;
+		}
+	if ( n == 443 || n == 80 || ! ( n >= 1024 || probed(ts, client, peer, p) ) )
+		return F;
+	if ( ! probed_host(ts, client, peer) && client !in marked )
+		return F;
+	if ( [client, peer] !in chains && ! room_for(|chains|) )
+		return F;
+	chains[client, peer] = Chain($first_ts=ts, $first_port=n);
+	return T;
+	}
+
+## A client sent a U1-shaped datagram to *peer*:*peer_p*.
+function note_probe(ts: time, client: addr, peer: addr, peer_p: port)
+	{
+	apply_probe(ts, client, peer, peer_p);
+	event Skype::context_update(CTX_PROBE, ts, client, peer, peer_p, T, 0);
+	}
+
+## The first datagram of a UDP flow that *a*:*p* started; *ident*: a U1's id.
+function note_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool,
+    ident: count)
+	{
+	if ( ! shaped && [a, port_to_count(p)] !in endpoints )
+		return;
+	apply_new_flow(ts, a, p, peer, shaped, ident);
+	event Skype::context_update(CTX_NEW_FLOW, ts, a, peer, p, shaped, ident);
+	}
+
+## A strong signature proved that *a*:*p* speaks Skype.
+function prove_endpoint(ts: time, a: addr, p: port)
+	{
+	apply_prove(ts, a, p);
+	event Skype::context_update(CTX_PROVEN_ENDPOINT, ts, a, a, p, T, 0);
+	}
+
+## A confirmed signature fired on a connection of *a*.
+function confirm_host(ts: time, a: addr)
+	{
+	apply_confirm(ts, a);
+	event Skype::context_update(CTX_CONFIRMED_HOST, ts, a, a, 0/unknown, T, 0);
+	}
+
+## A strong signature showed *a*:*p* to be a super node or (*login_server*) a login server.
+function prove_node(ts: time, a: addr, p: port, login_server: bool)
+	{
+	apply_node(ts, a, p, login_server);
+	event Skype::context_update(CTX_NODE, ts, a, a, p, login_server, 0);
+	}
+
+## *client* attempted TCP to *peer*:*p*; T if the attempt belongs to a fallback chain.
+function note_attempt(ts: time, client: addr, peer: addr, p: port): bool
+	{
+	local part = apply_attempt(ts, client, peer, p);
+	event Skype::context_update(CTX_ATTEMPT, ts, client, peer, p, T, 0);
+	return part;
+	}
+
 function endpoint_proven(a: addr, p: port): bool
 	{
 	local n = port_to_count(p);
@@ -198,7 +391,35 @@ function endpoint_fanout(a: addr, p: port): bool
 	return [a, n] in endpoints && endpoints[a, n]$fanout;
 	}
 
+function endpoint_id_sequence(a: addr, p: port): bool
+	{
+	local n = port_to_count(p);
+	return [a, n] in endpoints && endpoints[a, n]$id_sequence;
+	}
+
 function is_confirmed(a: addr): bool
 	{
 	return a in confirmed;
+	}
+
+## Whether *host* showed itself a Skype client: a proven, fanning-out or counting Skype
+## port, confirmed evidence, or a probe to *peer* just before.
+function skype_client(ts: time, host: addr, peer: addr): bool
+	{
+	return host in marked || host in confirmed || probed_host(ts, host, peer);
+	}
+
+## Whether a connection from *client* to *peer*:*p* that began at *start* belongs to a
+## fallback chain that reached 443 or 80.
+function chain_holds(start: time, client: addr, peer: addr, p: port): bool
+	{
+	if ( [client, peer] !in chains )
+		return F;
+	local chain = chains[client, peer];
+	local n = port_to_count(p);
+	local d = start - chain$first_ts;
+	return chain$fallback
+	    && ( n == chain$first_port || n == 443 || n == 80 )
+	    && d >= 0sec
+	    && d <= chain_window;
 	}

@@ -17,13 +17,13 @@ module Skype;
 export {
 	## One skype.log line, as flat arguments.  *signatures* is comma-separated;
 	## *client_public_ip* and *skype_version* are empty when unknown; *duration* is in
-	## seconds.  Raised locally on a standalone node or a manager, where notices.zeek
-	## correlates it.
+	## seconds.  Workers send it to the manager, which correlates it (notices.zeek), and
+	## with :zeek:see:`Skype::publish_events` every node publishes it for outside clients.
 	global detection: event(ts: time, uid: string, orig_h: addr, orig_p: port,
 	    resp_h: addr, resp_p: port, proto: string, duration: double,
 	    stage: string, signatures: string, client: addr, peer: addr,
 	    peer_role: string, client_public_ip: string, skype_version: string,
-	    confidence: string, evidence: string);
+	    confidence: string, evidence: string, answered: bool);
 
 	## A finding from the Python correlator, raised as a NOTICE by notices.zeek.  *note* is
 	## a notice type's name such as ``Skype::Client_Detected``.
@@ -50,7 +50,7 @@ function detection_event(info: Info): Cluster::Event
 	    info$id$orig_p, info$id$resp_h, info$id$resp_p, cat(info$proto),
 	    interval_to_double(info$duration), info$stage, join_string_vec(sigs,
 	    ","), info$client, info$peer, info$peer_role, public_ip, version,
-	    info$confidence, info$evidence);
+	    info$confidence, info$evidence, info$answered);
 	}
 
 function publish_detection(info: Info)

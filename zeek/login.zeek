@@ -6,6 +6,7 @@
 
 @load ./main
 @load ./context
+@load ./sn_handshake
 
 module Skype;
 
@@ -51,16 +52,42 @@ function login_hits(c: connection): vector of Hit
 	}
 
 ## A confirmed login signature confirms the client at once.
+## The first time a connection's login or handshake patterns add up to confirmed
+## evidence (and the server has sent something): the client is confirmed, and the server
+## proven a login server (L1/L2) or a super node (the constant ServerHello).
 function check_login(c: connection)
 	{
-	for ( _, h in login_hits(c) )
+	local s = c$skype_state;
+	if ( s$strong_checked || c$resp$size == 0 )
+		return;
+	local hits = login_hits(c);
+	for ( _, h in handshake_hits(c) )
+		hits += h;
+	local strong = F;
+	for ( _, h in hits )
 		{
 		if ( h$strength == 3 )
-			{
-			confirm_host(network_time(), c$id$orig_h);
-			return;
-			}
+			strong = T;
 		}
+	if ( ! strong )
+		return;
+	s$strong_checked = T;
+	local now = network_time();
+	confirm_host(now, c$id$orig_h);
+	for ( _, h in hits )
+		{
+		if ( h$name == "fixed_server_hello" )
+			prove_node(now, c$id$resp_h, c$id$resp_p, F);
+		else if ( h$name == "login_handshake" )
+			prove_node(now, c$id$resp_h, c$id$resp_p, T);
+		}
+	}
+
+# After sn_handshake.zeek's handler noted the ServerHello.
+event Skype::fixed_server_hello(state: signature_state, data: string)
+    &priority=-5
+	{
+	check_login(state$conn);
 	}
 
 event Skype::login_l1(state: signature_state, data: string)

@@ -49,6 +49,9 @@ export {
 		confidence: string &log;
 		## A short human-readable reason.
 		evidence: string &log;
+		## Whether the responder sent payload.  A start-up of which nothing was answered
+		## was blocked (:zeek:see:`Skype::Blocked_Startup`).
+		answered: bool &log;
 	};
 
 	## Event that can be handled to access the skype.log record as it is sent to the

@@ -40,6 +40,10 @@ export {
 		Local_Super_Node,
 		## A finding the Python correlator sent with a note name this script does not know.
 		External_Correlation,
+		## A host tried to start legacy Skype and nothing answered: a firewall stopped
+		## it.  The notice says how many super nodes it probed over UDP, which TCP ports
+		## it tried and when.
+		Blocked_Startup,
 	};
 
 	## Quiet time after a host qualifies before its notice is raised.
@@ -86,6 +90,11 @@ type ClientSession: record {
 	handed_over: bool &default=F;
 	## The due second this session is queued under (0: none).
 	queued_due: count &default=0;
+	## Some connection of the session got an answer.
+	answered: bool &default=F;
+	## Peers of its UDP probes, and the ports it tried over TCP.
+	probed: set[string] &default=set();
+	tcp_ports: set[count] &default=set();
 };
 
 type NodeCandidate: record {
@@ -144,9 +153,15 @@ function is_local(a: addr): bool
 	return |Site::local_nets| > 0 ? Site::is_local_addr(a) : Site::is_private_addr(a);
 	}
 
+## Confirmed, or likely from two stages; of a start-up nothing answered (it was blocked),
+## likely evidence from one stage is enough.
 function qualified(s: ClientSession): bool
 	{
-	return s$reportable && ( s$confirmed || |s$likely_stages| >= 2 );
+	if ( ! s$reportable )
+		return F;
+	if ( s$answered )
+		return s$confirmed || |s$likely_stages| >= 2;
+	return |s$likely_stages| > 0;
 	}
 
 function holding(): bool
@@ -179,8 +194,54 @@ function listing(values: set[string]): string
 	return text;
 	}
 
+function uid_listing(s: ClientSession): string
+	{
+	local uids = "uids=" + join_string_vec(s$uids, ",");
+	if ( s$n > |s$uids| )
+		uids += fmt("(+%d)", s$n - |s$uids|);
+	return uids;
+	}
+
+## A start-up that a firewall stopped: what the client tried, and that nothing answered.
+function raise_blocked_notice(a: addr, s: ClientSession)
+	{
+	s$notified = T;
+	local ports: vector of count = vector();
+	for ( port_number in s$tcp_ports )
+		ports += port_number;
+	sort(ports, function(x: count, y: count): int
+		{
+		return x < y ? -1 : x > y ? 1 : 0;
+		});
+	local names: vector of string = vector();
+	for ( _, port_number in ports )
+		names += cat(port_number);
+	local tried = |names| > 0 ? join_string_vec(names, ",") : "none";
+	local parts: vector of string = vector(fmt("first=%.6f", time_to_double(
+	    s$first_ts)), fmt("last=%.6f", time_to_double(s$last_ts)));
+	if ( |s$probed| > 0 )
+		parts += "super_nodes=" + listing(s$probed);
+	parts += "tcp_ports=" + tried;
+	parts += uid_listing(s);
+	local n = Notice::Info($note=Blocked_Startup, $ts=s$last_ts, $msg=fmt("%s tried to start legacy Skype and nothing answered: probed %d super nodes over UDP, tried TCP ports %s; %d connections",
+	    a, |s$probed|, tried, s$n), $sub=join_string_vec(parts, " "),
+	    $src=a, $n=s$n, $uid=s$best_uid, $identifier=cat(a),
+	    $suppress_for=session_gap);
+	if ( s?$best_id )
+		{
+		n$id = s$best_id;
+		n$proto = s$best_proto;
+		}
+	NOTICE(n);
+	}
+
 function raise_client_notice(a: addr, s: ClientSession)
 	{
+	if ( ! s$answered )
+		{
+		raise_blocked_notice(a, s);
+		return;
+		}
 	s$notified = T;
 	local stages: vector of string = vector();
 	for ( _, st in stage_names )
@@ -202,10 +263,7 @@ function raise_client_notice(a: addr, s: ClientSession)
 		parts += "login_servers=" + listing(s$login_servers);
 	if ( |s$versions| > 0 )
 		parts += "version=" + listing(s$versions);
-	local uids = "uids=" + join_string_vec(s$uids, ",");
-	if ( s$n > |s$uids| )
-		uids += fmt("(+%d)", s$n - |s$uids|);
-	parts += uids;
+	parts += uid_listing(s);
 
 	local n = Notice::Info($note=note, $ts=s$last_ts, $msg=fmt(
 	    "%s runs legacy Skype (%s): stages %s; %d connections", a, level,
@@ -351,7 +409,7 @@ function observe_node(ts: time, uid: string, orig_h: addr, client: addr,
 ## One record into the client and relay sessions.
 function observe(ts: time, uid: string, id: conn_id, stage: string,
     client: addr, peer: addr, peer_role: string, client_public_ip: string,
-    skype_version: string, confidence: string)
+    skype_version: string, confidence: string, answered: bool)
 	{
 	if ( ! holding() )
 		advance(ts);
@@ -405,6 +463,13 @@ function observe(ts: time, uid: string, id: conn_id, stage: string,
 		s$best_id = id;
 		s$best_proto = get_port_transport_proto(id$orig_p);
 		}
+	if ( answered )
+		s$answered = T;
+	local proto = get_port_transport_proto(id$resp_p);
+	if ( stage == "probe" && proto == udp )
+		note_value(s$probed, cat(peer));
+	else if ( proto == tcp && |s$tcp_ports| < max_kept )
+		add s$tcp_ports[port_to_count(id$resp_p)];
 	if ( peer_role == "super_node" )
 		note_value(s$super_nodes, cat(peer));
 	else if ( peer_role == "login_server" )
@@ -432,7 +497,8 @@ function correlate(info: Info)
 	{
 	observe(info$ts, info$uid, info$id, info$stage, info$client, info$peer,
 	    info$peer_role, info?$client_public_ip ? cat(info$client_public_ip) : "",
-	    info?$skype_version ? info$skype_version : "", info$confidence);
+	    info?$skype_version ? info$skype_version : "", info$confidence,
+	    info$answered);
 	}
 
 # A worker's record, on the manager.
@@ -440,12 +506,12 @@ event Skype::detection(ts: time, uid: string, orig_h: addr, orig_p: port,
     resp_h: addr, resp_p: port, proto: string, duration: double, stage: string,
     signatures: string, client: addr, peer: addr, peer_role: string,
     client_public_ip: string, skype_version: string, confidence: string,
-    evidence: string)
+    evidence: string, answered: bool)
 	{
 	if ( Cluster::is_enabled() && Cluster::local_node_type() == Cluster::MANAGER )
 		observe(ts, uid, conn_id($orig_h=orig_h, $orig_p=orig_p, $resp_h=resp_h,
 		    $resp_p=resp_p), stage, client, peer, peer_role,
-		    client_public_ip, skype_version, confidence);
+		    client_public_ip, skype_version, confidence, answered);
 	}
 
 # Live: a quiet input must not hold a qualified client's notice forever.  The clock moves
@@ -553,6 +619,8 @@ event Skype::correlated_notice(ts: time, note: string, client: addr,
 		kind = Login_Sequence;
 	else if ( note == "Skype::Local_Super_Node" )
 		kind = Local_Super_Node;
+	else if ( note == "Skype::Blocked_Startup" )
+		kind = Blocked_Startup;
 
 	# One notice per finding: a session already noticed (here, or by an earlier message
 	# of the correlator) takes no second one.

@@ -21,6 +21,14 @@ signature skype-tcp-orig-data {
 	eval Skype::tcp_orig_data
 }
 
+# The originator's bare SYN: a TCP attempt, for the fallback chain (SN port, 443, 80) of a
+# client whose UDP probes went unanswered.  Header conditions only: the first packet.
+signature skype-tcp-syn {
+	ip-proto == tcp
+	header tcp[13:1] & 0x12 == 0x02
+	eval Skype::tcp_attempt
+}
+
 # A client stream that begins like a known cleartext protocol is not Skype's opaque TCP.
 signature skype-tcp-cleartext {
 	ip-proto == tcp

@@ -38,6 +38,10 @@ export {
 	## bare ``HTTP/1.0 404 Not Found``.
 	global bare_404: event(state: signature_state, data: string) &is_used;
 
+	## Eval of skype-tcp-syn: the originator's bare SYN, a TCP connection attempt.
+	global tcp_attempt: function(state: signature_state, data: string): bool
+	    &is_used;
+
 	## skype-tcp-cleartext: the client's stream begins like a known cleartext protocol.
 	global tcp_cleartext: event(state: signature_state, data: string) &is_used;
 }
@@ -57,6 +61,12 @@ redef record State += {
 	resp_tls: bool &default=F;
 	fixed_hello: bool &default=F;
 	bare_404: bool &default=F;
+	## The originator's SYN belongs to a TCP fallback chain (context.zeek).
+	attempt: bool &default=F;
+	## The responder's ip:port (or only its address) is a proven node: "super_node",
+	## "login_server", or "".
+	known_node: string &default="";
+	known_host: string &default="";
 };
 
 ## Length of the bare 404 a Skype node answers ``GET`` with.
@@ -69,13 +79,25 @@ function tcp_orig_data(state: signature_state, data: string): bool
 	local pe = probed(now, c$id$orig_h, c$id$resp_h, c$id$resp_p);
 	local ph = probed_host(now, c$id$orig_h, c$id$resp_h);
 	local sp = endpoint_proven(c$id$resp_h, c$id$resp_p);
-	if ( pe || ph || sp )
+	local node = "";
+	local host = "";
+	if ( skype_client(now, c$id$orig_h, c$id$resp_h) )
+		{
+		local n = port_to_count(c$id$resp_p);
+		if ( [c$id$resp_h, n] in known_nodes )
+			node = known_nodes[c$id$resp_h, n] ? "login_server" : "super_node";
+		else if ( c$id$resp_h in known_node_hosts )
+			host = known_node_hosts[c$id$resp_h] ? "login_server" : "super_node";
+		}
+	if ( pe || ph || sp || node != "" || host != "" )
 		{
 		local s = state_for(c);
 		s$orig_data = T;
 		s$probed_endpoint = pe;
 		s$probed_host = ph;
 		s$to_skype_port = sp;
+		s$known_node = node;
+		s$known_host = host;
 		if ( publish_events )
 			event Skype::tcp_session_seen(now, c$uid, c$id$orig_h, c$id$orig_p,
 			    c$id$resp_h, c$id$resp_p, pe
@@ -103,7 +125,8 @@ function handshake_hits(c: connection): vector of Hit
 	return hits;
 	}
 
-## Signatures that need what the same client did over UDP just before.
+## Signatures that need what other connections showed just before: the same client's
+## UDP probe (SKT-5, SKT-6), or a peer proven a super node or login server.
 function correlated_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();
@@ -117,6 +140,35 @@ function correlated_hits(c: connection): vector of Hit
 		    $strength=2, $evidence="non-HTTP bytes on port 80 to a host the client had just probed over UDP");
 	if ( s$to_skype_port && ! s$probed_endpoint )
 		hits += Hit($name="tcp_to_skype_port", $stage="sn_handshake", $strength=2, $evidence="opaque TCP to the port of a proven Skype UDP endpoint");
+	if ( |hits| > 0 )
+		return hits;
+
+	local role = s$known_node != "" ? s$known_node : s$known_host;
+	if ( role == "" )
+		return hits;
+	local stage = role == "login_server" ? "login" : "sn_handshake";
+	local what = role == "login_server" ? "login server" : "super node";
+	if ( s$known_node != "" )
+		hits += Hit($name="tcp_to_known_node", $stage=stage, $strength=2,
+		    $evidence="opaque TCP to the ip:port of a proven " + what);
+	else
+		hits += Hit($name="tcp_to_known_host", $stage=stage, $strength=1,
+		    $evidence="opaque TCP to another port of a proven " + what);
+	return hits;
+	}
+
+## A connection of a probing client's TCP fallback: the peer's Skype port, then 443/80.
+function fallback_chain_hits(c: connection): vector of Hit
+	{
+	local hits: vector of Hit = vector();
+	if ( ! c$skype_state$attempt
+	    || ! chain_holds(c$start_time, c$id$orig_h, c$id$resp_h, c$id$resp_p) )
+		return hits;
+	local n = port_to_count(c$id$resp_p);
+	local which = n == 443 ? "443" : n == 80 ? "80" : fmt("its Skype port %d", n);
+	hits += Hit($name="tcp_fallback_chain", $stage="sn_handshake", $strength=2,
+	    $evidence=fmt("TCP attempt on %s, part of a probing client's fallback from the super node's port to 443/80 (answered or not)",
+	    which));
 	return hits;
 	}
 
@@ -141,10 +193,16 @@ event Skype::resp_tls(state: signature_state, data: string)
 
 event Skype::fixed_server_hello(state: signature_state, data: string)
 	{
-	local c = state$conn;
-	local s = state_for(c);
+	local s = state_for(state$conn);
 	s$fixed_hello = T;
-	confirm_host(network_time(), c$id$orig_h);
+	}
+
+function tcp_attempt(state: signature_state, data: string): bool
+	{
+	local c = state$conn;
+	if ( note_attempt(network_time(), c$id$orig_h, c$id$resp_h, c$id$resp_p) )
+		state_for(c)$attempt = T;
+	return T;
 	}
 
 event Skype::bare_404(state: signature_state, data: string)

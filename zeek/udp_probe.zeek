@@ -66,6 +66,16 @@ const gate_nibbles: set[count] = {
 	0xF
 };
 
+## ``p[2] & 0x8F`` values of the Skype UDP messages (U-3).
+const known_udp_types: set[count] = {
+	0x02,
+	0x03,
+	0x05,
+	0x07,
+	0x0D,
+	0x0F
+};
+
 ## Hits that prove both endpoints speak Skype.
 const strong_udp_hits: set[string] = {
 	"u1_u2_nack",
@@ -314,8 +324,7 @@ function udp_datagram(state: signature_state, data: string): bool
 	local now = network_time();
 	local shaped = F;
 	if ( first )
-		s$first_framed = t == 0x02 || t == 0x03 || t == 0x05 || t == 0x07 || t == 0x0D || t ==
-		    0x0F;
+		s$first_framed = t in known_udp_types;
 	if ( is_orig && s$n_orig == 1 )
 		{
 		shaped = u1_shaped(data, t, c$id$orig_p, c$id$resp_p);
@@ -346,7 +355,8 @@ function udp_datagram(state: signature_state, data: string): bool
 				event Skype::probe_seen(now, c$uid, c$id$orig_h, c$id$orig_p, c$id$resp_h,
 				    c$id$resp_p);
 			}
-		note_new_flow(now, c$id$orig_h, c$id$orig_p, c$id$resp_h, shaped);
+		note_new_flow(now, c$id$orig_h, c$id$orig_p, c$id$resp_h, shaped,
+		    bytestring_to_count(data[0:2]));
 		}
 
 	if ( s$strong_candidate )
@@ -366,6 +376,7 @@ function udp_datagram(state: signature_state, data: string): bool
 			s$strong_checked = T;
 			prove_endpoint(now, c$id$orig_h, c$id$orig_p);
 			prove_endpoint(now, c$id$resp_h, c$id$resp_p);
+			prove_node(now, c$id$resp_h, c$id$resp_p, F);
 			if ( confirmed_hit )
 				confirm_host(now, c$id$orig_h);
 			}

@@ -71,6 +71,10 @@ function connection_hits(c: connection): vector of Hit
 			    $evidence=fmt("flow to proven Skype endpoint %s:%d",
 			    c$id$resp_h, port_to_count(c$id$resp_p)));
 		local weak = weak_hits(c);
+		if ( |weak| > 0 && endpoint_id_sequence(c$id$orig_h, c$id$orig_p) )
+			hits += Hit($name="probe_id_sequence", $stage="probe", $strength=2,
+			    $evidence=fmt("port %d probed %d+ new peers with U1 ids climbing in small steps (one message counter)",
+			    port_to_count(c$id$orig_p), id_seq_min));
 		if ( |weak| > 0 && endpoint_fanout(c$id$orig_h, c$id$orig_p) )
 			hits += Hit($name="probe_fanout", $stage="probe", $strength=1, $evidence=fmt("one of the U1-shaped flows port %d sent to %d+ hosts within %.0fs",
 			    port_to_count(c$id$orig_p), fanout_min_peers,
@@ -87,6 +91,8 @@ function connection_hits(c: connection): vector of Hit
 	for ( _, h in version_hits(c) )
 		hits += h;
 	for ( _, h in correlated_hits(c) )
+		hits += h;
+	for ( _, h in fallback_chain_hits(c) )
 		hits += h;
 	return hits;
 	}
@@ -111,7 +117,8 @@ function judge(c: connection, hits: vector of Hit): Info
 	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id,
 	    $proto=get_port_transport_proto(c$id$orig_p), $duration=c$duration,
 	    $stage="", $signatures=names, $client=c$id$orig_h,
-	    $peer=c$id$resp_h, $peer_role="", $confidence="", $evidence="");
+	    $peer=c$id$resp_h, $peer_role="", $confidence="", $evidence="",
+	    $answered=c$resp$size > 0);
 	for ( _, h in hits )
 		{
 		add names[h$name];

@@ -288,7 +288,7 @@ def test_detection_with_wrong_types_is_refused():
     bad = codec.decode_message(with_arg(detection(GOOD[0]), 2, {"@data-type": "count", "data": 5}))
     with pytest.raises(codec.CodecError, match="argument 3 should be addr, is count 5"):
         schema.to_input(bad)
-    with pytest.raises(codec.CodecError, match="has 16 arguments"):
+    with pytest.raises(codec.CodecError, match="has 17 arguments, expected 18"):
         schema.to_input(codec.Event(ev.topic, ev.name, ev.args[:-1], [], ev.types[:-1]))
     wrong_stage = [*ev.args[:8], "lunch", *ev.args[9:]]
     with pytest.raises(codec.CodecError, match="unknown stage") as exc:

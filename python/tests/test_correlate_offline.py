@@ -99,7 +99,7 @@ def test_bad_lines_are_named_and_the_rest_is_read(tmp_path):
     assert len(problems) == 3
     assert all(p.startswith(f"{broken}:") for p in problems)
     assert any("unknown confidence 'maybe'" in p for p in problems)
-    assert any("1 columns, the header has 17" in p for p in problems)
+    assert any("1 columns, the header has 18" in p for p in problems)
     assert [n.src for n in result.notices] == ["10.0.0.5"]
 
 

@@ -46,8 +46,8 @@ class Connection:
         "orig_pkts",
         "orig_stream",
         "proto",
-        "refreshed",
         "resp",
+        "resp_bytes",
         "resp_first_seg",
         "resp_gap",
         "resp_next_seq",
@@ -67,7 +67,6 @@ class Connection:
         self.uid = uid
         self.ts = ts
         self.last_ts = ts
-        self.refreshed = ts  # when the tracker's expiry sweep last looked at it
         self.proto = proto
         self.orig = orig
         self.orig_p = orig_p
@@ -75,6 +74,7 @@ class Connection:
         self.resp_p = resp_p
         self.orig_pkts = 0
         self.resp_pkts = 0
+        self.resp_bytes = 0  # payload the responder sent: was the connection answered?
         self.closing = 0.0  # network time at which a TCP close was seen (0: open)
         self.attempt = False  # TCP: opened by the originator's SYN (Zeek's attempt timer)
         # TCP: Zeek's close bookkeeping, which decides where the duration ends

@@ -6,6 +6,12 @@
   per-endpoint fan-out bookkeeping (SKH-1).  Every UDP flow on a proven endpoint is Skype.
 * ``confirmed``: hosts with confirmed evidence, which raise the confidence of their other
   connections ("confidence rises with independent stages").
+* per endpoint, the run of U1 ids it sent to new peers: Skype numbers its messages with one
+  counter, so the probes of a start-up carry ids a small step apart (``probe_id_sequence``).
+* ``chains``: a probing client's TCP attempts to one peer, its Skype port then 443 and 80
+  (the start-up's TCP fallback, ``tcp_fallback_chain``), answered or not.
+* ``nodes``: super nodes and login servers proven by a strong signature, by ip:port and by
+  host, for the opaque TCP that other connections send them (``tcp_to_known_node``).
 
 Each table is an insertion-ordered dict refreshed on use, so expiry and eviction pop from the
 front in O(1).  Evictions are counted so a flood shows up in the summary rather than as
@@ -34,6 +40,12 @@ class HostOptions:
     """Seconds a proven Skype endpoint is remembered after its last use."""
     max_entries: int = 200_000
     """Upper bound per table; the oldest entries are evicted beyond it."""
+    id_seq_min: int = 8
+    """U1s to distinct peers whose ids climb in small steps that make an id sequence."""
+    id_seq_max_step: int = 256
+    """Largest step between the ids of consecutive U1s to new peers (seen: 1-39)."""
+    chain_window: float = 30.0
+    """Seconds from a client's TCP attempt on a peer's Skype port to its 443/80 fallback."""
 
 
 @dataclass(slots=True)
@@ -44,6 +56,38 @@ class Endpoint:
     flows: int = 0
     u1_flows: int = 0
     recent: OrderedDict[Addr, float] = field(default_factory=OrderedDict)
+    # the ids of its recent U1s to new peers: peer -> (id, when)
+    id_sequence: bool = False
+    ids: dict[Addr, tuple[int, float]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Chain:
+    """A client's TCP attempts to one peer: the first on its Skype port, then 443/80."""
+
+    first_ts: float
+    first_port: int
+    fallback: bool = False  # 443 or 80 followed within the window
+
+
+def id_run_length(ids: list[int], max_step: int) -> int:
+    """The most *ids* (sorted, 16-bit) that form one run of steps 1..max_step, the run
+    allowed to wrap from 65535 to 0."""
+    n = len(ids)
+    if n < 2:
+        return n
+    best = run = 1
+    # twice round the circle, so that a run across the wrap is seen whole
+    for k in range(1, 2 * n):
+        step = (ids[k % n] - ids[(k - 1) % n]) & 0xFFFF
+        run = run + 1 if 0 < step <= max_step else 1
+        best = max(best, min(run, n))
+    return best
+
+
+# What a strong signature proved a peer to be.
+SUPER_NODE = "super_node"
+LOGIN_SERVER = "login_server"
 
 
 class HostContext:
@@ -53,6 +97,11 @@ class HostContext:
         self.probed_hosts: OrderedDict[tuple[Addr, Addr], float] = OrderedDict()
         self.endpoints: OrderedDict[tuple[Addr, int], Endpoint] = OrderedDict()
         self.confirmed: OrderedDict[Addr, float] = OrderedDict()
+        # hosts whose Skype port is proven, fans out or numbers its probes: a Skype client
+        self.marked: OrderedDict[Addr, float] = OrderedDict()
+        self.chains: OrderedDict[tuple[Addr, Addr], Chain] = OrderedDict()
+        self.nodes: OrderedDict[tuple[Addr, int], tuple[float, str]] = OrderedDict()
+        self.node_hosts: OrderedDict[Addr, tuple[float, str]] = OrderedDict()
         self.evictions = 0
 
     # -- updates -------------------------------------------------------------------------
@@ -60,8 +109,11 @@ class HostContext:
         self._put(self.probes, (client, peer, peer_port), ts)
         self._put(self.probed_hosts, (client, peer), ts)
 
-    def note_new_flow(self, ts: float, addr: Addr, port: int, peer: Addr, u1_shaped: bool) -> None:
-        """Fan-out bookkeeping for the first datagram of a UDP flow that (addr, port) started.
+    def note_new_flow(
+        self, ts: float, addr: Addr, port: int, peer: Addr, u1_shaped: bool, ident: int = -1
+    ) -> None:
+        """Fan-out and id bookkeeping for the first datagram of a UDP flow that (addr, port)
+        started; *ident* is a U1-shaped datagram's id (bytes 0-1).
 
         Only ports that have sent a U1-shaped datagram are tracked, so the table holds the
         few candidates rather than every UDP client on the network."""
@@ -72,6 +124,8 @@ class HostContext:
         if not u1_shaped:
             return
         ep.u1_flows += 1
+        if not ep.id_sequence:
+            self._id_run(ep, ts, addr, peer, ident)
         if ep.fanout:
             return  # the flag never clears: no more bookkeeping needed
         recent = ep.recent
@@ -85,9 +139,79 @@ class HostContext:
         o = self.options
         if len(recent) >= o.fanout_min_peers and ep.u1_flows >= o.fanout_min_share * ep.flows:
             ep.fanout = True
+            self._put(self.marked, addr, ts)
+
+    def _id_run(self, ep: Endpoint, ts: float, addr: Addr, peer: Addr, ident: int) -> None:
+        """One counter numbers a client's messages: its probes to new peers within the
+        fan-out window carry ids that, sorted, climb in small steps (wrapping at 65536).
+        Sorted, not in arrival order: probes go out in parallel, and in a cluster their
+        flows reach the workers in no set order."""
+        o = self.options
+        ids = ep.ids
+        ids.pop(peer, None)
+        ids[peer] = (ident, ts)
+        horizon = ts - o.fanout_window
+        for stale in [p for p, (_, t) in ids.items() if t < horizon]:
+            del ids[stale]
+        while len(ids) > 4 * o.id_seq_min:  # a bounded sample: the oldest go first
+            del ids[next(iter(ids))]
+        if len(ids) < o.id_seq_min:
+            return
+        if id_run_length(sorted(i for i, _ in ids.values()), o.id_seq_max_step) >= o.id_seq_min:
+            ep.id_sequence = True
+            ep.ids = {}
+            self._put(self.marked, addr, ts)
 
     def prove_endpoint(self, ts: float, addr: Addr, port: int) -> None:
         self._endpoint(ts, addr, port).proven = True
+        self._put(self.marked, addr, ts)
+
+    def note_fanout(self, ts: float, addr: Addr) -> None:
+        self._put(self.marked, addr, ts)
+
+    def prove_node(self, ts: float, addr: Addr, port: int, role: str) -> None:
+        """A strong signature showed *addr*:*port* to be a super node or login server."""
+        self._put(self.nodes, (addr, port), (ts, role))
+        self._put(self.node_hosts, addr, (ts, role))
+
+    def note_attempt(self, ts: float, client: Addr, peer: Addr, port: int) -> None:
+        """A TCP connection attempt (the originator's SYN).  From a client with probe
+        evidence for the peer, one on the peer's Skype port (the port it probed, or any
+        high port) starts a chain; 443 or 80 within chain_window continues it."""
+        key = (client, peer)
+        chain = self.chains.get(key)
+        if chain is not None and ts - chain.first_ts <= self.options.chain_window:
+            if port in (443, 80):
+                chain.fallback = True
+            return
+        if port in (443, 80) or not (port >= 1024 or self.probed(ts, client, peer, port)):
+            return
+        if not (self.probed_host(ts, client, peer) or client in self.marked):
+            return
+        self._put(self.chains, key, Chain(ts, port))
+
+    # -- queries for the TCP fallback and known nodes ---------------------------------------
+    def in_chain(self, conn_ts: float, client: Addr, peer: Addr, port: int) -> bool:
+        chain = self.chains.get((client, peer))
+        return (
+            chain is not None
+            and chain.fallback
+            and port in (chain.first_port, 443, 80)
+            and 0 <= conn_ts - chain.first_ts <= self.options.chain_window
+        )
+
+    def skype_client(self, ts: float, host: Addr, peer: Addr) -> bool:
+        """Whether *host* showed itself a Skype client: a proven, fanning-out or counting
+        Skype port, confirmed evidence, or a probe to *peer* just before."""
+        return host in self.marked or host in self.confirmed or self.probed_host(ts, host, peer)
+
+    def node(self, addr: Addr, port: int) -> str | None:
+        hit = self.nodes.get((addr, port))
+        return hit[1] if hit is not None else None
+
+    def node_host(self, addr: Addr) -> str | None:
+        hit = self.node_hosts.get(addr)
+        return hit[1] if hit is not None else None
 
     def confirm_host(self, ts: float, addr: Addr) -> None:
         self._put(self.confirmed, addr, ts)
@@ -114,9 +238,16 @@ class HostContext:
             (self.probes, now - o.probe_tcp_window),
             (self.probed_hosts, now - o.probe_tcp_window),
             (self.confirmed, now - o.endpoint_idle),
+            (self.marked, now - o.endpoint_idle),
         ):
             while table and next(iter(table.values())) < horizon:
                 table.popitem(last=False)
+        for table in (self.nodes, self.node_hosts):
+            while table and next(iter(table.values()))[0] < now - o.endpoint_idle:
+                table.popitem(last=False)
+        chains = self.chains
+        while chains and next(iter(chains.values())).first_ts < now - o.endpoint_idle:
+            chains.popitem(last=False)
         horizon = now - o.endpoint_idle
         eps = self.endpoints
         while eps and next(iter(eps.values())).last_seen < horizon:

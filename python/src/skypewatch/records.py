@@ -39,6 +39,7 @@ SKYPE_FIELDS: list[Field] = [
     ("skype_version", "string"),
     ("confidence", "string"),
     ("evidence", "string"),
+    ("answered", "bool"),
 ]
 
 
@@ -61,6 +62,8 @@ class SkypeRecord:
     skype_version: str | None
     confidence: str
     evidence: str
+    answered: bool = True
+    """The responder sent payload.  A start-up of which nothing was answered was blocked."""
 
     def values(self) -> list[Any]:
         return [
@@ -81,6 +84,7 @@ class SkypeRecord:
             self.skype_version,
             self.confidence,
             self.evidence,
+            self.answered,
         ]
 
     @classmethod
@@ -108,6 +112,8 @@ class SkypeRecord:
             skype_version=row.get("skype_version") or None,
             confidence=conf,
             evidence=str(row.get("evidence") or ""),
+            # logs written before the column existed: count them as answered
+            answered=row.get("answered") is not False,
         )
 
 

@@ -27,6 +27,7 @@ INACTIVE, OPEN, CLOSED, RESET = range(4)
 
 class _Endpoint:
     __slots__ = (
+        "ack_max",
         "blocks",
         "data_max",
         "delivered",
@@ -52,6 +53,7 @@ class _Endpoint:
         self.fin_seq = 0
         self.did_close = False
         self.did_eof = False
+        self.ack_max = 0  # relative: the highest acknowledgment the peer sent (not in a RST)
 
     def init(self, start: int) -> None:
         self.start = start & _MASK
@@ -61,6 +63,16 @@ class _Endpoint:
         """``seq`` relative to the initial sequence number; negative when it lies before it."""
         d = (seq - self.start) & _MASK
         return d - 0x100000000 if d >= _HALF else d
+
+    def size(self) -> int:
+        """Zeek's ``TCP_Endpoint::Size``: payload bytes by sequence numbers, counting what
+        the peer acknowledged but the capture missed, less the SYN and FIN octets."""
+        size = max(self.last_seq, self.ack_max)
+        if size:
+            size -= 1
+        if self.fin_cnt and size:
+            size -= 1
+        return size
 
     def has_blocks(self) -> bool:
         return self.data_max > self.trim
@@ -115,6 +127,9 @@ class TcpCloseState:
         # Zeek's close_complete: the connection now lingers tcp_close_delay, then ends
         self.complete = False
 
+    def responder_size(self) -> int:
+        return self.ends[1].size()
+
     def both_closed(self) -> bool:
         o, r = self.ends
         return o.did_close and r.did_close
@@ -140,6 +155,8 @@ class TcpCloseState:
                 ack_rel = peer.rel(ack)
                 if ack_rel < 0:
                     ack_rel = 0
+                elif not rst and ack_rel > peer.ack_max:
+                    peer.ack_max = ack_rel
         self._update_last_seq(ep, rel + seg_len, flags)
         do_close = self._state_machine(ep, peer, syn, fin, rst)
         if ack_rel is not None:

@@ -3,27 +3,29 @@
 Connections are keyed by 5-tuple (both orientations point at the same object, so a packet
 costs one dictionary lookup).  UDP connections end after ``udp_timeout`` seconds of silence,
 TCP ones ``tcp_close_delay`` after a RST or the second FIN, or after ``tcp_timeout`` of
-silence (Zeek's defaults).  Payload is copied only while a connection is still inside its
-inspection window; after that a packet only moves counters.  Every finished connection is
-judged once and handed to ``on_record`` if a signature fired.
+silence (Zeek's defaults), each at the exact time Zeek's timer would end it: the first
+packet at or after that time.  Payload is copied only while a connection is still inside
+its inspection window; after that a packet only moves counters.  Every finished
+connection is judged once and handed to ``on_record`` if a signature fired.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+import heapq
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .connection import KNOWN_UDP_TYPES, Connection
 from .decode import TCP, UDP, Packet
-from .hostctx import HostContext, HostOptions
+from .hostctx import LOGIN_SERVER, SUPER_NODE, HostContext, HostOptions
 from .records import SkypeRecord
 from .signatures.base import CONFIRMED, LIKELY, POSSIBLE, Hit
 from .signatures.login import login_hits
 from .signatures.media import media_hits
-from .signatures.sn_handshake import correlated_hits, handshake_hits
+from .signatures.sn_handshake import correlated_hits, fallback_chain_hit, handshake_hits
 from .signatures.udp_probe import STAGE as PROBE
-from .signatures.udp_probe import probe_hits, u1_shaped, weak_hits
+from .signatures.udp_probe import id_sequence_hit, probe_hits, u1_shaped, weak_hits
 from .signatures.version_check import version_hits
 from .verdict import addr_str, host_of_client, judge
 from .zeekports import zeek_flips
@@ -37,6 +39,9 @@ _STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retra
 _CTX_PROBED_EP = 1
 _CTX_PROBED_HOST = 2
 _CTX_SKYPE_PORT = 4
+_CTX_NODE = 8  # the responder's ip:port is a proven super node or login server
+_CTX_NODE_HOST = 16  # the responder is one, on another port
+_CTX_LOGIN_SERVER = 32  # ... and it is a login server (else a super node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,22 +76,40 @@ class Tracker:
         self.stats = TrackerStats()
         self._by_key: dict[tuple, Connection] = {}
         self._keys: dict[str, tuple[tuple, tuple]] = {}
-        self._udp: OrderedDict[str, Connection] = OrderedDict()
-        self._tcp: OrderedDict[str, Connection] = OrderedDict()
+        self._udp: dict[str, Connection] = {}
+        self._tcp: dict[str, Connection] = {}
+        # (when the inactivity timer is due, tie-breaker, connection), like Zeek's timer
+        # queue: a due connection that had packets since is put back at last packet + timeout
+        self._idle: list[tuple[float, int, str]] = []  # uids: an ended one is not kept
+        self._idle_seq = 0
         self._closing: deque[Connection] = deque()
         self._attempts: deque[Connection] = deque()
+        # Zeek judges a connection that a packet's time (or the packet itself) ended after
+        # the packet: with what the packet's signature evals changed in the host context,
+        # but before the signature events it raised (the TCP strong checks, kept here).
+        self._ended: list[Connection] = []
+        self._after: list[tuple[float, bytes, bytes, int, list[str]]] = []
         self.now = 0.0
-        self._next_sweep = 0.0
         self._uid_state = 0x5EED5EED
 
     # -- packets -------------------------------------------------------------------------
     def packet(self, ts: float, pkt: Packet) -> None:
+        self._packet(ts, pkt)
+        if self._ended:
+            ended, self._ended = self._ended, []
+            for conn in ended:
+                self._judge(conn)
+        if self._after:
+            after, self._after = self._after, []
+            for t, orig, resp, resp_p, names in after:
+                self._strong_tcp(t, orig, resp, resp_p, names)
+
+    def _packet(self, ts: float, pkt: Packet) -> None:
         proto, src, sport, dst, dport, flags, seq, payload, ack, length = pkt
         if ts > self.now:
+            # Zeek fires every timer due by a packet's time before handling the packet
             self.now = ts
-            if ts >= self._next_sweep:
-                self.sweep(ts)
-                self._next_sweep = ts + 1.0
+            self.sweep(ts)
         conn = self._by_key.get((src, sport, dst, dport, proto))
         if conn is not None and proto == TCP and self._ended_attempt(conn, ts):
             self._finish(conn)
@@ -101,11 +124,13 @@ class Tracker:
                 if proto == TCP and flags & _SYN:
                     conn.attempt = True
                     self._attempts.append(conn)
+                    self.ctx.note_attempt(ts, src, dst, dport)
         is_orig = conn.orig_p == sport and conn.orig == src
         if is_orig:
             conn.orig_pkts += 1
         else:
             conn.resp_pkts += 1
+            conn.resp_bytes += length if proto == TCP else len(payload)
         if proto == UDP:
             conn.last_ts = ts
             if payload and conn.inspecting:
@@ -132,7 +157,9 @@ class Tracker:
             shaped = u1_shaped(payload, conn.orig_p, conn.resp_p)
             if shaped:
                 ctx.note_probe(ts, conn.orig, conn.resp, conn.resp_p)
-            ctx.note_new_flow(ts, conn.orig, conn.orig_p, conn.resp, shaped)
+            ctx.note_new_flow(
+                ts, conn.orig, conn.orig_p, conn.resp, shaped, payload[0] << 8 | payload[1]
+            )
         # Only a datagram that can complete a strong pattern is worth a check: an 11-byte
         # reply (U2) or another type-2 datagram from the originator (U3, retransmission).
         if (
@@ -145,6 +172,7 @@ class Tracker:
                 conn.strong_checked = True
                 ctx.prove_endpoint(ts, conn.orig, conn.orig_p)
                 ctx.prove_endpoint(ts, conn.resp, conn.resp_p)
+                ctx.prove_node(ts, conn.resp, conn.resp_p, SUPER_NODE)
                 if any(h.strength == CONFIRMED for h in hits):
                     ctx.confirm_host(ts, conn.orig)
 
@@ -163,11 +191,32 @@ class Tracker:
             ep = ctx.endpoint(conn.resp, conn.resp_p)
             if ep is not None and ep.proven:
                 conn.ctx |= _CTX_SKYPE_PORT
+            role = None
+            if ctx.skype_client(ts, conn.orig, conn.resp):
+                role = ctx.node(conn.resp, conn.resp_p)
+                if role is not None:
+                    conn.ctx |= _CTX_NODE
+                else:
+                    role = ctx.node_host(conn.resp)
+                    if role is not None:
+                        conn.ctx |= _CTX_NODE_HOST
+            if role == LOGIN_SERVER:
+                conn.ctx |= _CTX_LOGIN_SERVER
         if not conn.strong_checked and conn.resp_stream:
             hits = login_hits(conn) + handshake_hits(conn)
             if any(h.strength == CONFIRMED for h in hits):
                 conn.strong_checked = True
-                self.ctx.confirm_host(ts, conn.orig)
+                names = [h.name for h in hits]
+                self._after.append((ts, conn.orig, conn.resp, conn.resp_p, names))
+
+    def _strong_tcp(self, ts: float, orig: bytes, resp: bytes, resp_p: int, names) -> None:
+        """Confirmed login or handshake evidence: the client is confirmed, the server proven
+        a login server (L1/L2) or super node (the constant ServerHello)."""
+        self.ctx.confirm_host(ts, orig)
+        if "fixed_server_hello" in names:
+            self.ctx.prove_node(ts, resp, resp_p, SUPER_NODE)
+        if "login_handshake" in names:
+            self.ctx.prove_node(ts, resp, resp_p, LOGIN_SERVER)
 
     # -- connection lifecycle --------------------------------------------------------------
     def _open(
@@ -180,6 +229,9 @@ class Tracker:
         self._by_key[k2] = conn
         self._keys[conn.uid] = (k1, k2)
         (self._udp if proto == UDP else self._tcp)[conn.uid] = conn
+        timeout = self.options.udp_timeout if proto == UDP else self.options.tcp_timeout
+        heapq.heappush(self._idle, (ts + timeout, self._idle_seq, conn.uid))
+        self._idle_seq += 1
         self.stats.connections += 1
         open_now = len(self._keys)
         if open_now > self.stats.max_open:
@@ -187,24 +239,21 @@ class Tracker:
         return conn
 
     def sweep(self, now: float) -> None:
-        """Finish every connection whose timeout has passed at network time ``now``.
-
-        The tables are ordered by when a connection was last *looked at* here, not by its
-        last packet, so packets never reorder them; a connection found still active is
-        moved to the back with its new time.  Each connection is thus touched at most once
-        per timeout period."""
+        """End every connection whose timer is due at network time *now*."""
         o = self.options
-        for table, timeout in ((self._udp, o.udp_timeout), (self._tcp, o.tcp_timeout)):
-            horizon = now - timeout
-            while table:
-                uid, conn = next(iter(table.items()))
-                if conn.refreshed > horizon:
-                    break
-                if conn.last_ts <= horizon:
-                    self._finish(conn)
-                else:
-                    conn.refreshed = conn.last_ts
-                    table.move_to_end(uid)
+        idle = self._idle
+        while idle and idle[0][0] <= now:
+            _, _, uid = heapq.heappop(idle)
+            conn = self._udp.get(uid) or self._tcp.get(uid)
+            if conn is None:
+                continue  # ended otherwise
+            timeout = o.udp_timeout if conn.proto == UDP else o.tcp_timeout
+            due = conn.last_ts + timeout
+            if due <= now:
+                self._finish(conn)
+            else:
+                heapq.heappush(idle, (due, self._idle_seq, uid))
+                self._idle_seq += 1
         closing = self._closing
         while closing and now - closing[0].closing >= o.tcp_close_delay:
             conn = closing.popleft()
@@ -223,6 +272,9 @@ class Tracker:
             list(self._udp.values()) + list(self._tcp.values()), key=lambda c: (c.ts, c.uid)
         ):
             self._finish(conn)
+        for conn in self._ended:
+            self._judge(conn)
+        self._ended.clear()
         self._closing.clear()
         self._attempts.clear()
 
@@ -233,6 +285,7 @@ class Tracker:
         )
 
     def _finish(self, conn: Connection) -> None:
+        """The connection ends now; it is judged once the current packet is handled."""
         keys = self._keys.pop(conn.uid, None)
         if keys is None:
             return
@@ -240,6 +293,9 @@ class Tracker:
             if self._by_key.get(k) is conn:
                 del self._by_key[k]
         (self._udp if conn.proto == UDP else self._tcp).pop(conn.uid, None)
+        self._ended.append(conn)
+
+    def _judge(self, conn: Connection) -> None:
         hits = self.connection_hits(conn)
         if not hits:
             return
@@ -282,6 +338,8 @@ class Tracker:
                     )
                 )
             weak = weak_hits(conn)
+            if weak and orig_ep is not None and orig_ep.id_sequence:
+                hits.append(id_sequence_hit(conn.orig_p, ctx.options.id_seq_min))
             if weak and orig_ep is not None and orig_ep.fanout:
                 hits.append(
                     Hit(
@@ -296,12 +354,19 @@ class Tracker:
             hits.extend(weak)  # listed beside solid hits; alone they make no line (verdict.judge)
             return hits
         hits = login_hits(conn) + handshake_hits(conn) + version_hits(conn)
+        node = ""
+        if conn.ctx & (_CTX_NODE | _CTX_NODE_HOST):
+            node = LOGIN_SERVER if conn.ctx & _CTX_LOGIN_SERVER else SUPER_NODE
         hits += correlated_hits(
             conn,
             probed_endpoint=bool(conn.ctx & _CTX_PROBED_EP),
             probed_host=bool(conn.ctx & _CTX_PROBED_HOST),
             resp_is_skype_port=bool(conn.ctx & _CTX_SKYPE_PORT),
+            known_node=node if conn.ctx & _CTX_NODE else "",
+            known_host=node if conn.ctx & _CTX_NODE_HOST else "",
         )
+        if conn.attempt and ctx.in_chain(conn.ts, conn.orig, conn.resp, conn.resp_p):
+            hits.append(fallback_chain_hit(conn.resp_p))
         return hits
 
     def _uid(self) -> str:

@@ -76,6 +76,10 @@ def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecor
         skype_version=next((h.skype_version for h in hits if h.skype_version), None),
         confidence=confidence,
         evidence=evidence,
+        # Zeek's resp$size: for TCP by sequence numbers, so bytes the capture missed count
+        answered=(
+            conn.close_state.responder_size() > 0 if conn.close_state else conn.resp_bytes > 0
+        ),
     )
 
 

@@ -46,6 +46,7 @@ _CONFIRMED = CONFIDENCE_RANK["confirmed"]
 CLIENT_DETECTED = "Skype::Client_Detected"
 LOGIN_SEQUENCE = "Skype::Login_Sequence"
 LOCAL_SUPER_NODE = "Skype::Local_Super_Node"
+BLOCKED_STARTUP = "Skype::Blocked_Startup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +82,19 @@ class ClientSession:
     notified: bool = False
     queued_due: float = -1.0  # the due time already in the heap
     reportable: bool = False  # a local client, or one seen talking to outside peers
+    answered: bool = False  # some connection of the session got an answer
+    probed: dict[str, None] = field(default_factory=dict)  # peers of its UDP probes
+    tcp_ports: dict[int, None] = field(default_factory=dict)  # ports it tried over TCP
 
     @property
     def qualified(self) -> bool:
-        return self.reportable and (self.confirmed or len(self.likely_stages) >= 2)
+        """Confirmed, or likely from two stages; of a start-up nothing answered (it was
+        blocked), likely evidence from one stage is enough."""
+        if not self.reportable:
+            return False
+        if self.answered:
+            return self.confirmed or len(self.likely_stages) >= 2
+        return bool(self.likely_stages)
 
 
 @dataclass(slots=True)
@@ -209,6 +219,12 @@ class Correlator:
                 s.confirmed = True
         if s.best is None or rank > s.best_rank or (rank == s.best_rank and ts < s.best_ts):
             s.best, s.best_rank, s.best_ts = rec, rank, ts
+        if rec.answered:
+            s.answered = True
+        if rec.stage == "probe" and rec.proto == "udp":
+            _note(s.probed, rec.peer)
+        elif rec.proto == "tcp" and len(s.tcp_ports) < MAX_KEPT:
+            s.tcp_ports.setdefault(rec.resp_p)
         role = rec.peer_role
         if role == "super_node":
             _note(s.super_nodes, rec.peer)
@@ -333,6 +349,8 @@ class Correlator:
         )
 
     def _client_notice(self, addr: str, s: ClientSession) -> Notice:
+        if not s.answered:
+            return self._blocked_notice(addr, s)
         s.notified = True
         self.stats.notices += 1
         stages = [st for st in STAGES if st in s.stages]
@@ -360,6 +378,36 @@ class Correlator:
             ts=s.last_ts,
             note=note,
             msg=f"{addr} runs legacy Skype ({level}): stages {', '.join(stages)};"
+            f" {s.n} connections",
+            sub=" ".join(parts),
+            src=addr,
+            n=s.n,
+            uid=best.uid,
+            conn=(best.orig_h, best.orig_p, best.resp_h, best.resp_p, best.proto),
+            uids=tuple(s.uids),
+            suppress_for=self.options.session_gap,
+        )
+
+    def _blocked_notice(self, addr: str, s: ClientSession) -> Notice:
+        """A start-up that a firewall stopped: what the client tried, and that nothing
+        answered."""
+        s.notified = True
+        self.stats.notices += 1
+        ports = ",".join(str(p) for p in sorted(s.tcp_ports)) or "none"
+        parts = [f"first={s.first_ts:.6f}", f"last={s.last_ts:.6f}"]
+        if s.probed:
+            parts.append("super_nodes=" + _listing(s.probed))
+        parts.append(f"tcp_ports={ports}")
+        parts.append(
+            "uids=" + ",".join(s.uids) + (f"(+{s.n - len(s.uids)})" if s.n > len(s.uids) else "")
+        )
+        best = s.best
+        assert best is not None
+        return Notice(
+            ts=s.last_ts,
+            note=BLOCKED_STARTUP,
+            msg=f"{addr} tried to start legacy Skype and nothing answered: probed"
+            f" {len(s.probed)} super nodes over UDP, tried TCP ports {ports};"
             f" {s.n} connections",
             sub=" ".join(parts),
             src=addr,

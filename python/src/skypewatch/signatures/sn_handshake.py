@@ -13,6 +13,7 @@ from ..connection import Connection
 from .base import CONFIRMED, LIKELY, POSSIBLE, Hit
 
 STAGE = "sn_handshake"
+LOGIN = "login"
 
 SSLV2_HELLO_PREFIX = bytes.fromhex(
     "80460103010 02d0000 0010".replace(" ", "")
@@ -113,9 +114,16 @@ def handshake_hits(conn: Connection) -> list[Hit]:
 
 
 def correlated_hits(
-    conn: Connection, probed_endpoint: bool, probed_host: bool, resp_is_skype_port: bool
+    conn: Connection,
+    probed_endpoint: bool,
+    probed_host: bool,
+    resp_is_skype_port: bool,
+    known_node: str = "",
+    known_host: str = "",
 ) -> list[Hit]:
-    """Signatures that need what the same client did over UDP just before (SKT-5, SKT-6)."""
+    """Signatures that need what other connections showed just before: the same client's
+    UDP probe (SKT-5, SKT-6), or a peer proven a super node or login server (*known_node*:
+    its ip:port, *known_host*: another port of it; the role, or "" if not)."""
     o = conn.orig_stream
     if not o or is_known_cleartext(o):
         return []
@@ -147,4 +155,40 @@ def correlated_hits(
                 "opaque TCP to the port of a proven Skype UDP endpoint",
             )
         )
+    if hits:
+        return hits
+    role = known_node or known_host
+    if role:
+        stage = LOGIN if role == "login_server" else STAGE
+        what = role.replace("_", " ")
+        if known_node:
+            hits.append(
+                Hit(
+                    "tcp_to_known_node",
+                    stage,
+                    LIKELY,
+                    f"opaque TCP to the ip:port of a proven {what}",
+                )
+            )
+        else:
+            hits.append(
+                Hit(
+                    "tcp_to_known_host",
+                    stage,
+                    POSSIBLE,
+                    f"opaque TCP to another port of a proven {what}",
+                )
+            )
     return hits
+
+
+def fallback_chain_hit(port: int) -> Hit:
+    """A connection of a probing client's TCP fallback: the peer's Skype port, then 443/80."""
+    which = {443: "443", 80: "80"}.get(port, f"its Skype port {port}")
+    return Hit(
+        "tcp_fallback_chain",
+        STAGE,
+        LIKELY,
+        f"TCP attempt on {which}, part of a probing client's fallback from the super node's"
+        " port to 443/80 (answered or not)",
+    )

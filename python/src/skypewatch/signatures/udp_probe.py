@@ -180,3 +180,14 @@ def weak_hits(conn: Connection) -> list[Hit]:
     if r is None:
         return [Hit("lone_u1", STAGE, WEAK, f"unanswered U1-shaped {len(o)}B datagram")]
     return []
+
+
+def id_sequence_hit(port: int, min_peers: int) -> Hit:
+    """The flow's U1 came from a port whose probes to new peers carry one climbing counter."""
+    return Hit(
+        "probe_id_sequence",
+        STAGE,
+        LIKELY,
+        f"port {port} probed {min_peers}+ new peers with U1 ids climbing in small steps"
+        " (one message counter)",
+    )

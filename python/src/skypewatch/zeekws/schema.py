@@ -48,6 +48,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
         "string",
         "string",
         "string",
+        "bool",
     ),
 }
 # Zeek's type -> the Broker data type it travels as
@@ -121,6 +122,7 @@ def to_input(ev: codec.Event, not_after: float = LATEST) -> SkypeRecord | ProbeE
             version,
             conf,
             evidence,
+            answered,
         ) = _check(ev, not_after)
         if proto not in ("tcp", "udp"):
             raise _refuse(ev, f"with transport {show(proto)}")
@@ -156,6 +158,7 @@ def to_input(ev: codec.Event, not_after: float = LATEST) -> SkypeRecord | ProbeE
             skype_version=version[:MAX_VERSION] or None,
             confidence=conf,
             evidence=evidence,
+            answered=answered,
         )
     raise CodecError(f"unknown event {show(ev.name)}", "unknown-event")
 
@@ -200,6 +203,7 @@ def detection_event(topic: str, r: SkypeRecord) -> str:
             r.skype_version or "",
             r.confidence,
             r.evidence,
+            r.answered,
         ],
     )
 
