@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Answer the questions responders ask of skype.log files (TSV or JSON,"
         " gzip, rotated sets, directories), streaming, so logs larger than memory work.",
         epilog="views:\n"
-        "  clients            hosts that ran Skype: when, stages, super nodes, public IPs\n"
+        "  clients            hosts that ran Skype: when, stages, super nodes, public IPs,\n"
+        "                     and status: blocked (nothing answered, TCP ports tried)\n"
         "  lines              the matching skype.log lines\n"
         "  super-nodes        super nodes reached, by how many clients\n"
         "  local-super-nodes  local hosts that served outside clients (relays)\n"

@@ -2,7 +2,9 @@
 
 Views (``--view``):
   clients            which hosts ran Skype: first and last seen, connections, stages, super
-                     nodes reached, login servers, public IPs, versions, best confidence
+                     nodes reached, login servers, public IPs, versions, best confidence,
+                     and status: "blocked" when no connection got an answer (with the TCP
+                     ports it tried), else "answered"
   lines              the matching skype.log lines themselves
   super-nodes        the super nodes clients reached: how many clients, when
   local-super-nodes  hosts inside the network that served outside clients (relays)
@@ -175,6 +177,16 @@ def run_query(
                 r.setdefault("super_nodes", set()).update(
                     g.loc[g["peer_role"] == "super_node", "peer"].dropna()
                 )
+                # no answer to any connection: a start-up a firewall stopped (a log from
+                # before the answered column counts as answered)
+                answered = (
+                    g["answered"].fillna(True).astype(bool).any() if "answered" in g else True
+                )
+                r["answered"] = r.get("answered", False) or bool(answered)
+                if not answered:
+                    r.setdefault("tcp_ports", set()).update(
+                        str(int(p)) for p in g.loc[g["proto"] == "tcp", "id.resp_p"].dropna()
+                    )
                 rank = g["confidence"].map(CONFIDENCE_RANK).max()  # NaN: no known confidence
                 if rank == rank:
                     best[client] = max(best.get(client, 0), int(rank))
@@ -232,6 +244,12 @@ def _finish(view: str, agg: _Agg, best: dict[str, int]) -> pd.DataFrame:
             row["public_ips"] = ",".join(sorted(r.get("public_ips", ())))
             row["versions"] = ",".join(sorted(r.get("versions", ())))
             row["confidence"] = names.get(best.get(key, -1), "")
+            row["status"] = "answered" if r.get("answered", True) else "blocked"
+            row["tcp_ports_tried"] = (
+                ",".join(sorted(r.get("tcp_ports", ()), key=int))
+                if row["status"] == "blocked"
+                else ""
+            )
         elif view == "super-nodes":
             row["clients"] = len(r.get("clients", ()))
         elif view == "local-super-nodes":

@@ -299,6 +299,7 @@ def _clients(df: pd.DataFrame) -> pd.DataFrame:
                 "super nodes": g.loc[g["peer_role"] == "super_node", "peer"].nunique(),
                 "public IP": ", ".join(sorted(g["client_public_ip"].dropna().unique())),
                 "version": ", ".join(sorted(g["skype_version"].dropna().unique())),
+                "status": _status(g),
                 "best": "confirmed"
                 if (g["confidence"] == "confirmed").any()
                 else "likely"
@@ -307,6 +308,14 @@ def _clients(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).sort_values("connections", ascending=False)
+
+
+def _status(g: pd.DataFrame) -> str:
+    """ "blocked" when nothing any of the client's connections reached answered (logs
+    written before the answered column count as answered)."""
+    if "answered" not in g or g["answered"].isna().all():
+        return "answered"
+    return "answered" if g["answered"].fillna(True).astype(bool).any() else "blocked"
 
 
 def _table(df: pd.DataFrame) -> str:
