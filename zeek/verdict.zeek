@@ -105,13 +105,20 @@ function by_strength_then_name(a: Hit, b: Hit): int
 	}
 
 ## The connection's skype.log record, or none when only weak hits fired.  One pass
-## over the hits finds the strongest strength and latest stage, the client (the
-## responder when every solid hit is an inbound one), the public address and version;
-## the evidence lists the hits strongest first, by name within a strength.
+## over the hits finds the strongest strength, the client and the latest stage of its
+## start-up, the public address and version; the evidence lists the hits strongest
+## first, by name within a strength.
+##
+## The client is the responder when every solid hit only says the responder is a known
+## Skype node (an inbound connection to a Skype client), else the originator; the one
+## rule for the host context and the log line (as the Python engine's
+## ``client_is_responder``).  The stage is the latest among the hits that speak of the
+## client: with the originator as client, the inbound hits describe the responder.
 function judge(c: connection, hits: vector of Hit): Info
 	{
 	local best = 0;
-	local stage = "probe";
+	local stage_all = "probe";
+	local stage_own = "probe";
 	local names: set[string] = set();
 	local all_inbound = T;
 	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id,
@@ -130,37 +137,34 @@ function judge(c: connection, hits: vector of Hit): Info
 			next;
 		if ( h$strength > best )
 			best = h$strength;
-		if ( stage_order[h$stage] > stage_order[stage] )
-			stage = h$stage;
+		if ( stage_order[h$stage] > stage_order[stage_all] )
+			stage_all = h$stage;
 		if ( h$name !in inbound_hits )
+			{
 			all_inbound = F;
+			if ( stage_order[h$stage] > stage_order[stage_own] )
+				stage_own = h$stage;
+			}
 		}
 	if ( best == 0 )
 		return info;
 
-	# Hosts are confirmed only as signatures fire on packets, never here: the order in
-	# which connections end (Zeek drains them in no set order) cannot matter.
-	local client = all_inbound ? c$id$resp_h : c$id$orig_h;
-	if ( best < 3 && is_confirmed(client) )
-		++best;
-
-	local inbound_named = F;
-	local other_at_stage = F;
-	for ( _, h in hits )
-		{
-		if ( h$name in inbound_hits )
-			inbound_named = T;
-		else if ( h$strength > 0 && h$stage == stage )
-			other_at_stage = T;
-		}
-	info$stage = stage;
-	info$peer_role = role_by_stage[stage];
-	if ( inbound_named && ! other_at_stage )
+	if ( all_inbound )
 		{
 		info$client = c$id$resp_h;
 		info$peer = c$id$orig_h;
+		info$stage = stage_all;
 		info$peer_role = "peer";
 		}
+	else
+		{
+		info$stage = stage_own;
+		info$peer_role = role_by_stage[stage_own];
+		}
+	# Hosts are confirmed only as signatures fire on packets, never here: the order in
+	# which connections end (Zeek drains them in no set order) cannot matter.
+	if ( best < 3 && is_confirmed(info$client) )
+		++best;
 	info$confidence = confidence_names[best];
 
 	# sort() works in place: sort a copy.

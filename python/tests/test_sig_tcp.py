@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import tcp_conn
+from conftest import CLIENT, tcp_conn
 
 from skypewatch.signatures.login import L1, L2, login_hits
 from skypewatch.signatures.sn_handshake import (
@@ -103,3 +103,24 @@ def test_correlated_tcp(rng):
     assert correlated_hits(tls, True, True, True) == []
     inbound = tcp_conn(m.obfuscated(rng, 29), resp_p=35990)
     assert names(correlated_hits(inbound, False, False, True)) == {"tcp_to_skype_port"}
+
+
+def test_version_check_answered_by_a_bare_404_names_the_originator_the_client():
+    """skype_404 says the responder looks like a Skype node, but the originator asked ui.skype.com
+    for an update: it is the client, for the host context and the log line alike."""
+    import random
+
+    from skypewatch.verdict import client_is_responder, host_of_client, judge
+
+    conn = tcp_conn(
+        m.version_check(random.Random(404), "1.4.0.84"),
+        b"HTTP/1.0 404 Not Found\r\n\r\n",
+        resp_p=80,
+    )
+    hits = version_hits(conn) + handshake_hits(conn)
+    assert {"http_version_check", "skype_404"} <= {h.name for h in hits}
+    assert not client_is_responder(hits)
+    assert host_of_client(conn, hits) == conn.orig
+    rec = judge(conn, hits, host_confirmed=False)
+    assert rec is not None
+    assert (rec.client, rec.stage, rec.peer_role) == (CLIENT, "version_check", "update_server")

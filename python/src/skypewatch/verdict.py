@@ -36,6 +36,14 @@ def addr_str(a: bytes) -> str:
     return str(ipaddress.ip_address(a))
 
 
+def client_is_responder(hits: list[Hit]) -> bool:
+    """Who runs Skype on this connection: the responder when every solid hit only says the
+    responder is a known Skype node (an inbound connection to a Skype client), else the
+    originator.  The one rule for the host context and the log line."""
+    solid = [h for h in hits if h.strength != WEAK]
+    return bool(solid) and all(h.name in INBOUND_HITS for h in solid)
+
+
 def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecord | None:
     """The connection's verdict; ``host_confirmed`` says whether its client host already has
     confirmed evidence from elsewhere."""
@@ -44,15 +52,16 @@ def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecor
         return None
     best = max(solid, key=lambda h: STRENGTH_RANK[h.strength]).strength
     confidence = _UPGRADE[best] if host_confirmed else best
-    stage = max((h.stage for h in solid), key=STAGE_ORDER.index)
-    names = frozenset(h.name for h in hits)
     orig_h, resp_h = addr_str(conn.orig), addr_str(conn.resp)
-    inbound = bool(names & INBOUND_HITS) and not any(
-        h.stage == stage and h.name not in INBOUND_HITS for h in solid
-    )
-    if inbound:
-        client, peer, role = resp_h, orig_h, "peer"
+    names = frozenset(h.name for h in hits)
+    if client_is_responder(hits):
+        client, peer = resp_h, orig_h
+        stage = max((h.stage for h in solid), key=STAGE_ORDER.index)
+        role = "peer"
     else:
+        # the inbound hits describe the responder, not the client's start-up stage
+        own = [h for h in solid if h.name not in INBOUND_HITS]
+        stage = max((h.stage for h in own), key=STAGE_ORDER.index)
         client, peer, role = orig_h, resp_h, ROLE_BY_STAGE[stage]
     ordered = sorted(hits, key=lambda h: (-STRENGTH_RANK[h.strength], h.name))
     evidence = "; ".join(h.evidence for h in ordered)
@@ -85,7 +94,4 @@ def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecor
 
 def host_of_client(conn: Connection, hits: list[Hit]) -> bytes:
     """The address the verdict will name as client, before the record exists."""
-    names = {h.name for h in hits if h.strength != WEAK}
-    if names and names <= INBOUND_HITS:
-        return conn.resp
-    return conn.orig
+    return conn.resp if client_is_responder(hits) else conn.orig
