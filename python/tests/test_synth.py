@@ -53,10 +53,31 @@ def test_analyze_finds_exactly_the_truth(tmp_path, scenario):
         node = {t.resp_h for t in observable.values() if t.proto == "udp"}
         assert kinds == {"Skype::Local_Super_Node", "Skype::Client_Detected"}
         assert {n.src for n in summary.notices} == node and len(node) == 1
+    elif scenario == "all-blocked":
+        _assert_blocked(observable, got, summary.notices)
     else:
         clients = {t.client for t in observable.values()}
         assert {n.src for n in summary.notices} == clients
         assert kinds == {"Skype::Login_Sequence"}
+
+
+def _assert_blocked(observable, got, notices) -> None:
+    """Nothing answered: every probe and fallback SYN at likely or better, and one
+    Blocked_Startup per client naming how many super nodes it probed and the ports it tried."""
+    assert all(got[k].confidence in ("likely", "confirmed") for k in observable)
+    assert not any(got[k].answered for k in observable)
+    clients = sorted({t.client for t in observable.values()})
+    assert sorted(n.src for n in notices) == clients
+    assert {n.note for n in notices} == {"Skype::Blocked_Startup"}
+    for n in notices:
+        mine = [t for t in observable.values() if t.client == n.src]
+        probed = {t.resp_h for t in mine if t.proto == "udp"}
+        ports = ",".join(str(p) for p in sorted({t.resp_p for t in mine if t.proto == "tcp"}))
+        assert len(probed) >= 12 and {80, 443} <= {t.resp_p for t in mine if t.proto == "tcp"}
+        assert f"probed {len(probed)} super nodes over UDP" in n.msg, n.msg
+        assert f"tried TCP ports {ports};" in n.msg, n.msg
+        first = min(got[(t.proto, t.orig_h, t.orig_p, t.resp_h, t.resp_p)].ts for t in mine)
+        assert f"first={first:.6f}" in n.sub and "last=" in n.sub
 
 
 def test_committed_traces_are_reproducible(tmp_path):

@@ -387,6 +387,8 @@ TRACE_SET = (
     ("autologin", 1, 0.0),
     ("local-supernode", 6, 0.0),
     ("open-1.4", 2, 30.0),
+    ("all-blocked", 1, 0.0),
+    ("known-nodes", 1, 0.0),
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from ..signatures.login import L1, L2
-from ..signatures.sn_handshake import FIXED_SERVER_HELLO, SSLV2_HELLO_PREFIX
+from ..signatures.sn_handshake import FIXED_SERVER_HELLO, SSLV2_HELLO_PREFIX, is_known_cleartext
 
 
 def _rand(rng: random.Random, n: int) -> bytes:
@@ -94,6 +94,16 @@ def obfuscated(rng: random.Random, size: int) -> bytes:
     return _rand(rng, size)
 
 
+def opaque(rng: random.Random, size: int) -> bytes:
+    """Obfuscated bytes drawn again until no cleartext check (a TLS record, HTTP, SSH,
+    text) could take them for anything else: whatever the seed, a connection meant to be
+    opaque from byte 0 is."""
+    while True:
+        b = obfuscated(rng, size)
+        if not is_known_cleartext(b):
+            return b
+
+
 def version_check(rng: random.Random, version: str, platform: int = 0) -> bytes:
     uhash = _rand(rng, 16).hex()
     return (
@@ -121,6 +131,7 @@ __all__ = [
     "login_l4",
     "login_record",
     "obfuscated",
+    "opaque",
     "sslv2_hello",
     "u1",
     "u1_resent",

@@ -43,6 +43,8 @@ class Conditions:
     login_restricted: bool = False  # the login server's own port is blocked: 443 fallback
     restart: bool = False  # a second start-up later: automatic login, public IP known
     call: bool = True  # a voice call after login (needs UDP)
+    firewall_all: bool = False  # nothing from outside comes back, not even the version check
+    known_nodes: bool = False  # after login, opaque TCP to the proven nodes on other ports
 
 
 SCENARIOS: dict[str, tuple[str, Conditions]] = {
@@ -63,6 +65,14 @@ SCENARIOS: dict[str, tuple[str, Conditions]] = {
     ),
     "autologin": ("automatic login again on restart", Conditions(restart=True)),
     "local-supernode": ("a local host relays for outside clients", Conditions()),
+    "all-blocked": (
+        "a firewall drops every packet to the outside: probes, then SN port, 443, 80",
+        Conditions(version="2.0", udp_blocked=True, firewall_all=True, call=False),
+    ),
+    "known-nodes": (
+        "open start-up, then opaque TCP to the proven login server and super node",
+        Conditions(known_nodes=True, call=False),
+    ),
 }
 
 _PUBLIC_FIRST_OCTETS = (
@@ -283,6 +293,9 @@ class Startup:
 
     def run(self, t: float, knows_public_ip: bool = False) -> None:
         rng, cond = self.rng, self.cond
+        if cond.firewall_all:
+            self._run_blocked(t)
+            return
         # 1. version check over HTTP
         t = self._tcp(
             t,
@@ -378,6 +391,8 @@ class Startup:
             t = self._tcp(t, ls, 443, "login", login)
         else:
             t = self._tcp(t + 0.5, ls, 33033, "login", login)
+        if cond.known_nodes and not knows_public_ip:
+            t = self._known_nodes(t, sns[0], ls)
         # 5. a call: end-to-end voice from the Skype port
         if cond.call and not cond.udp_blocked:
             peer, pport = self.addrs.public(), rng.randint(1025, 65000)
@@ -389,6 +404,71 @@ class Startup:
             for i in range(rng.randint(150, 250)):
                 add((t + i * 0.02, out(m.voice_frame(rng, rng.randint(30, 70))), conn))
                 add((t + i * 0.02 + 0.007, back(m.voice_frame(rng, rng.randint(30, 70))), conn))
+
+    def _run_blocked(self, t: float) -> None:
+        """A start-up behind a firewall that drops everything to the outside.  The version
+        check's SYN goes unanswered; the one Skype port probes a dozen or more super nodes
+        with U1s numbered by one counter (+2 a message, as real captures show), sent in
+        parallel so neighbours may swap, each resent once or twice with the same id and CRC;
+        then the TCP fallback to two probed super nodes.  No U2, no handshake, no login."""
+        rng = self.rng
+        t = self._attempt(t, self.update_server, 80)
+        sns = [(self.addrs.public(), rng.randint(1025, 65000)) for _ in range(rng.randint(12, 16))]
+        last = t
+        for k, (sn, sport) in enumerate(sns):
+            conn = Conn("udp", self.client, self.port, sn, sport, "probe", self.client)
+            self.ident = (self.ident + 2) & 0xFFFF
+            u1 = m.u1(rng, self.ident, self._u1_size())
+            tk = t + k * 0.12 + rng.uniform(0.0, 0.15)
+            self._udp(tk, True, sn, sport, u1, conn)
+            self._udp(tk + 2.0, True, sn, sport, m.u1_resent(rng, u1), conn)
+            if rng.random() < 0.5:
+                self._udp(tk + 6.0, True, sn, sport, m.u1_resent(rng, u1), conn)
+            last = max(last, tk)
+        t = self._syn_chain(last + rng.uniform(2.0, 3.0), *sns[0])
+        self._syn_chain(t + rng.uniform(1.0, 2.0), *sns[1])
+
+    def _syn_chain(self, t: float, peer: bytes, pport: int) -> float:
+        """The TCP fallback to one super node, every SYN swallowed: its own port, then 443,
+        then 80, 1-1.4 s apart, each retried once on its source port 3 s later.  All three
+        start within 3 s of the first: Zeek ends an unanswered SYN's connection 5 s after
+        it (tcp_attempt_delay) and judges it then, when the fallback must already be seen."""
+        rng = self.rng
+        for port in (pport, 443, 80):
+            cport = rng.randint(1025, 65000)
+            conn = Conn("tcp", self.client, cport, peer, port, "sn_handshake", self.client)
+            syn = tcp_frame(self.client, cport, peer, port, rng.getrandbits(31), 0, SYN)
+            self.events.append((t, syn, conn))
+            self.events.append((t + 3.0, syn, conn))
+            t += rng.uniform(1.0, 1.4)
+        return t
+
+    def _known_nodes(self, t: float, sn: tuple[bytes, int], login_server: bytes) -> float:
+        """After login, opaque TCP (RC4 from byte 0) to nodes that earlier connections
+        proved: the login server's ip:port again, the login server on a port the client
+        never probed (12350), and the super node whose U2 answered, on a port it was never
+        probed on."""
+        rng = self.rng
+        node, probed_port = sn
+        other = rng.randint(1025, 65000)
+        while other == probed_port:
+            other = rng.randint(1025, 65000)
+        for peer, port, stage in (
+            (login_server, 33033, "login"),
+            (login_server, 12350, "login"),
+            (node, other, "sn_handshake"),
+        ):
+            t = self._tcp(
+                t + 0.5,
+                peer,
+                port,
+                stage,
+                [
+                    (True, m.opaque(rng, rng.randint(40, 120))),
+                    (False, m.opaque(rng, rng.randint(40, 120))),
+                ],
+            )
+        return t
 
 
 def supernode_relay(

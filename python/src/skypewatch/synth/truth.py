@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TRUTH_COLUMNS = ("proto", "orig_h", "orig_p", "resp_h", "resp_p", "skype", "stage", "client")
-# A stage that no detector can see: a TCP attempt that never carried a byte of payload.
+# A stage that no detector can see: a TCP attempt that never carried a byte of payload and
+# that nothing else explains (the SYNs of a probing client's SN-port/443/80 fallback do have
+# a stage: the fallback itself is the evidence).
 UNOBSERVABLE = "attempt"
 
 
