@@ -1,0 +1,6 @@
+# @TEST-DOC: The synthesized all-blocked scenario: skype.log and notice.log equal the Python engine's.
+# @TEST-EXEC: zeek -C -r $TRACES/skype-all-blocked.pcap $PACKAGE
+# @TEST-EXEC: $SCRIPTS/canonify-skype-log skype.log >skype.canon
+# @TEST-EXEC: $SCRIPTS/canonify-skype-log notice.log >notice.canon
+# @TEST-EXEC: btest-diff skype.canon
+# @TEST-EXEC: btest-diff notice.canon
