@@ -94,3 +94,62 @@ def test_synth_cli_errors(capsys, tmp_path):
     assert main(["synth", "nat", "-o", str(tmp_path / "missing" / "x.pcap")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["synth", "nat", "-o", str(tmp_path / "x.pcap"), "--clients", "0"]) == 2
+
+
+def _logged(outdir):
+    from skypewatch.zeeklog import read_log
+
+    _, rows = read_log(outdir / "skype.log")
+    _, notices = read_log(outdir / "notice.log")
+    return {
+        (r["proto"], r["id.orig_h"], r["id.orig_p"], r["id.resp_h"], r["id.resp_p"]): r
+        for r in rows
+    }, notices
+
+
+def test_all_blocked_trace_through_the_cli(tmp_path, capsys):
+    """What a new user sees on the committed all-blocked trace: every probe and every
+    fallback SYN logged at likely, unanswered, and one notice that says what was tried."""
+    trace = REPO / "testing" / "btest" / "Traces" / "skype-all-blocked.pcap"
+    assert main(["analyze", str(trace), "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+    rows, notices = _logged(tmp_path)
+    truth = read_truth(trace.with_name("skype-all-blocked.truth.tsv"))
+    observable = {t.key: t for t in truth if t.skype and t.stage != UNOBSERVABLE}
+    assert set(rows) == set(observable)
+    assert {r["confidence"] for r in rows.values()} == {"likely"}
+    assert not any(r["answered"] for r in rows.values())
+    chain = {k for k, t in observable.items() if t.proto == "tcp"}
+    assert all("tcp_fallback_chain" in rows[k]["signatures"] for k in chain)
+    udp = {k for k, t in observable.items() if t.proto == "udp"}
+    assert all("probe_id_sequence" in rows[k]["signatures"] for k in udp)
+    ports = ",".join(str(p) for p in sorted({k[4] for k in chain}))
+    [n] = notices
+    assert n["note"] == "Skype::Blocked_Startup"
+    assert f"probed {len(udp)} super nodes over UDP, tried TCP ports {ports};" in n["msg"]
+
+
+def test_known_nodes_trace_names_the_known_node_rules(tmp_path):
+    """After the login, opaque TCP to the login server's ip:port is tcp_to_known_node, to
+    its port 12350 and to the U2-proven super node's unprobed port tcp_to_known_host."""
+    trace = REPO / "testing" / "btest" / "Traces" / "skype-known-nodes.pcap"
+    truth = read_truth(trace.with_name("skype-known-nodes.truth.tsv"))
+    summary = analyze([trace], tmp_path, keep_records=True)
+    got = {(r.proto, r.orig_h, r.orig_p, r.resp_h, r.resp_p): r for r in summary.records}
+    probed = {(t.resp_h, t.resp_p) for t in truth if t.proto == "udp"}
+    login = [t for t in truth if t.stage == "login"]
+    first_login, *later = login
+    assert got[first_login.key].signatures == {"login_handshake", "login_records"}
+    assert [(t.resp_p, got[t.key].stage, set(got[t.key].signatures)) for t in later] == [
+        (33033, "login", {"tcp_to_known_node"}),
+        (12350, "login", {"tcp_to_known_host"}),
+    ]
+    sn_hosts = {h for h, _ in probed}
+    unprobed = [
+        t
+        for t in truth
+        if t.proto == "tcp" and t.resp_h in sn_hosts and (t.resp_h, t.resp_p) not in probed
+    ]
+    assert [(got[t.key].stage, set(got[t.key].signatures)) for t in unprobed] == [
+        ("sn_handshake", {"tcp_to_known_host"})
+    ]
