@@ -214,6 +214,65 @@ def test_category_addresses_after_a_header_left_unfinished(tmp_path):
     assert list(df["h"].astype(str)) == ["1.2.3.4"] and df["h"].dtype == "category"
 
 
+# -- a log whose header declares the correlator's columns with other types ------------------
+
+
+def _retyped(log: Path, column: str, ztype: str, value: str | None = None) -> None:
+    """Declare *column* as *ztype* in a TSV log (and put *value* in every data line)."""
+    lines = log.read_text().splitlines()
+    fields = next(ln for ln in lines if ln.startswith("#fields")).split("\t")[1:]
+    i = fields.index(column)
+    out = []
+    for ln in lines:
+        cells = ln.split("\t")
+        if ln.startswith("#types"):
+            cells[i + 1] = ztype
+        elif not ln.startswith("#") and value is not None:
+            cells[i] = value
+        out.append("\t".join(cells))
+    log.write_text("\n".join(out) + "\n")
+
+
+@pytest.mark.parametrize(
+    "column, ztype, value",
+    [
+        ("ts", "string", None),  # the fuzzer's: a str where the engine does arithmetic
+        ("id.resp_p", "string", "http"),  # the fuzzer's: a str port
+        ("id.orig_p", "count", "99999"),  # a count is no port: 99,999 would pass
+        ("id.orig_h", "string", "not-an-address"),
+    ],
+)
+def test_conn_log_declaring_other_types_gives_bad_lines(tmp_path, capsys, column, ztype, value):
+    logs_dir = tmp_path / "logs"
+    assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
+    conn = tmp_path / "conn.log"
+    from skypewatch.zeeklog import CONN_FIELDS, ZeekLogWriter
+
+    _, rows = read_log(logs_dir / "skype.log")
+    with ZeekLogWriter(tmp_path, "conn", CONN_FIELDS) as w:
+        for r in rows:
+            w.write([r.get(n) for n, _ in CONN_FIELDS[:6]] + ["tcp", None, 1.0, 100]
+                    + [None] * (len(CONN_FIELDS) - 10))  # fmt: skip
+    _retyped(conn, column, ztype, value)
+    assert main(["correlate", str(logs_dir / "skype.log"), "--conn", str(conn), "-o",
+                 str(tmp_path / "out")]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert f"column '{column}' is declared '{ztype}'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "column, ztype, value",
+    [("ts", "double", "1e300"), ("id.resp_p", "count", "70000"), ("client", "string", "x")],
+)
+def test_skype_log_declaring_other_types_gives_bad_lines(tmp_path, capsys, column, ztype, value):
+    logs_dir = tmp_path / "logs"
+    assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
+    _retyped(logs_dir / "skype.log", column, ztype, value)
+    assert main(["correlate", str(logs_dir), "-o", str(tmp_path / "out")]) == 2  # none usable
+    err = capsys.readouterr().err
+    assert f"column '{column}' is declared '{ztype}'" in err and "Traceback" not in err
+
+
 # -- the disk fills up mid-run: one line and exit 1, never a traceback ------------------------
 
 needs_dev_full = pytest.mark.skipif(

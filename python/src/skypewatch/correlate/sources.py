@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..records import PEER_ROLES, STAGES, SkypeRecord
+from ..records import CONN_KEY_FIELDS, PEER_ROLES, SKYPE_FIELDS, STAGES, SkypeRecord
 from ..zeeklog import Lenient, iter_rows, log_files
 from ..zeeklog.format import shorten
 from .events import TcpEvent
@@ -37,13 +37,17 @@ def expand(paths: Iterable[str | Path], stem: str) -> list[Path]:
     return log_files(paths, stem)
 
 
-def read_rows(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[tuple[int, dict]]:
+def read_rows(
+    path: Path, lenient: Lenient, stats: SourceStats, expect: Mapping[str, str] | None = None
+) -> Iterator[tuple[int, dict]]:
     """(line number, row) for every good data line of a Zeek log, read by the one reader in
     lenient mode: bad lines are reported and skipped; a file that cannot be read is held by
-    *lenient* (``Lenient.done`` reports it, or raises if no file at all could be read)."""
+    *lenient* (``Lenient.done`` reports it, or raises if no file at all could be read).
+    *expect*: the declared types the caller relies on (a line under a header that declares
+    them otherwise is bad)."""
     stats.files += 1
     before = lenient.bad_lines
-    for item in iter_rows(path, lenient):
+    for item in iter_rows(path, lenient, expect):
         stats.lines += 1
         yield item
     stats.lines += lenient.bad_lines - before
@@ -60,7 +64,7 @@ def record_from_row(row: dict[str, Any]) -> SkypeRecord:
 
 
 def skype_records(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[SkypeRecord]:
-    for lineno, row in read_rows(path, lenient, stats):
+    for lineno, row in read_rows(path, lenient, stats, SKYPE_TYPES):
         try:
             rec = record_from_row(row)
         except (KeyError, ValueError, TypeError) as exc:
@@ -74,7 +78,7 @@ def skype_records(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[
 
 def conn_sessions(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[TcpEvent]:
     """TCP connections that carried client payload, from a conn.log."""
-    for lineno, row in read_rows(path, lenient, stats):
+    for lineno, row in read_rows(path, lenient, stats, CONN_TYPES):
         try:
             if row.get("proto") != "tcp" or not _positive(row.get("orig_bytes")):
                 continue
@@ -94,6 +98,11 @@ def conn_sessions(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[
 
 CONN_REQUIRED = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
 SKYPE_REQUIRED = (*CONN_REQUIRED, "stage", "client", "peer", "peer_role", "confidence")
+# The declared types the correlator relies on (the reader checks each value against its
+# declared type, so a header that calls ts a string or a port a count would let through
+# values the engine cannot use: every line under such a header is bad).
+SKYPE_TYPES = dict(SKYPE_FIELDS)
+CONN_TYPES = {**dict(CONN_KEY_FIELDS), "proto": "enum", "orig_bytes": "count"}
 
 
 def _required(row: dict, names: tuple[str, ...]) -> dict:

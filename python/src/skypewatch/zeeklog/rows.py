@@ -9,11 +9,11 @@ their Python form (``values.py``); a bad line is raised (strict) or reported and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .format import SEPARATOR
+from .format import SEPARATOR, shorten
 from .header import LogHeader
 from .problems import Lenient, bad_line
 from .source import open_source
@@ -48,12 +48,18 @@ def json_object(line: str) -> dict[str, Any]:
 
 
 class LineParser:
-    """Parses the data lines of one log, following its (possibly redefined) header."""
+    """Parses the data lines of one log, following its (possibly redefined) header.
 
-    def __init__(self, header: LogHeader) -> None:
+    *expect* (field -> Zeek type): the types a reader relies on.  While the header declares
+    one of these fields with another type, every data line is refused: a log that calls its
+    ``ts`` a string, or its ports counts, would hand the reader values it cannot use."""
+
+    def __init__(self, header: LogHeader, expect: Mapping[str, str] | None = None) -> None:
         self.header = header
+        self.expect = expect or {}
         self._key: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         self._columns: list[tuple[str, Callable[[Any], Any]]] = []
+        self._mismatch: str | None = None
 
     def _compile(self) -> list[tuple[str, Callable[[Any], Any]]]:
         h = self.header
@@ -62,6 +68,16 @@ class LineParser:
             make = json_checker if h.json else tsv_parser
             self._columns = [(n, make(t)) for n, t in zip(h.fields, h.types, strict=True)]
             self._key = key
+            self._mismatch = next(
+                (
+                    f"column {shorten(n)} is declared {shorten(t)}, not {self.expect[n]}"
+                    for n, t in zip(h.fields, h.types, strict=True)
+                    if n in self.expect and t != self.expect[n]
+                ),
+                None,
+            )
+        if self._mismatch is not None:
+            raise ValueError(self._mismatch)
         return self._columns
 
     def parse(self, line: str) -> Row | None:
@@ -133,16 +149,18 @@ def block_rows(
             yield lineno + i, row
 
 
-def iter_rows(path: str | Path, lenient: Lenient | None = None) -> Iterator[tuple[int, Row]]:
+def iter_rows(
+    path: str | Path, lenient: Lenient | None = None, expect: Mapping[str, str] | None = None
+) -> Iterator[tuple[int, Row]]:
     """(line number, row) for every good data line of one Zeek log (TSV or JSON lines,
     gzip or not).  Strict without *lenient*; a file that is not a log raises LogReadError
-    (strict) or is noted in *lenient* and yields nothing."""
+    (strict) or is noted in *lenient* and yields nothing.  *expect*: see ``LineParser``."""
     path = Path(path)
     src = open_source(path, lenient)
     if src is None:
         return
     with src:
-        parser = LineParser(src.header)
+        parser = LineParser(src.header, expect)
         for lineno, block in src.data_blocks():
             yield from block_rows(parser, path, lineno, block, lenient)
     if lenient is not None:
