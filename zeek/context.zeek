@@ -375,7 +375,10 @@ function prove_node(ts: time, a: addr, p: port, login_server: bool)
 function note_attempt(ts: time, client: addr, peer: addr, p: port): bool
 	{
 	local part = apply_attempt(ts, client, peer, p);
-	event Skype::context_update(CTX_ATTEMPT, ts, client, peer, p, T, 0);
+	# Every worker knows the same probes and marks, so an attempt that is part of no
+	# chain here is part of none elsewhere: only chain members travel.
+	if ( part )
+		event Skype::context_update(CTX_ATTEMPT, ts, client, peer, p, T, 0);
 	return part;
 	}
 

@@ -27,11 +27,11 @@ export {
 redef record State += {
 	## Which login patterns of skype.sig matched; L1 alone or coalesced with the next
 	## Skype record (never a real TLS handshake).
-	l1: bool &default=F;
-	l1_valid: bool &default=F;
-	l2: bool &default=F;
-	l3: bool &default=F;
-	l4: bool &default=F;
+	client_sent_l1: bool &default=F;
+	l1_framed: bool &default=F;
+	server_sent_l2: bool &default=F;
+	client_sent_l3: bool &default=F;
+	server_sent_l4: bool &default=F;
 };
 
 function login_hits(c: connection): vector of Hit
@@ -39,15 +39,15 @@ function login_hits(c: connection): vector of Hit
 	local hits: vector of Hit = vector();
 	local s = c$skype_state;
 	# Exactly 5 bytes, or coalesced with the next Skype record (never a real handshake).
-	if ( ! s$l1 || ! s$l1_valid )
+	if ( ! s$client_sent_l1 || ! s$l1_framed )
 		return hits;
-	if ( s$l2 )
-		hits += Hit($name="login_handshake", $stage="login", $strength=3, $evidence="client sent 16 03 01 00 00 and the server answered 17 03 01 00 00 (L1/L2)");
+	if ( s$server_sent_l2 )
+		hits += Hit($name="login_handshake", $stage=LOGIN, $strength=CONFIRMED, $evidence="client sent 16 03 01 00 00 and the server answered 17 03 01 00 00 (L1/L2)");
 	else
-		hits += Hit($name="login_hello", $stage="login", $strength=2,
+		hits += Hit($name="login_hello", $stage=LOGIN, $strength=LIKELY,
 		    $evidence="client opened with 16 03 01 00 00 (L1)");
-	if ( s$l3 || ( s$l2 && s$l4 ) )
-		hits += Hit($name="login_records", $stage="login", $strength=3, $evidence="followed by Skype records (L3 object list / L4 17 03 01 reply)");
+	if ( s$client_sent_l3 || ( s$server_sent_l2 && s$server_sent_l4 ) )
+		hits += Hit($name="login_records", $stage=LOGIN, $strength=CONFIRMED, $evidence="followed by Skype records (L3 object list / L4 17 03 01 reply)");
 	return hits;
 	}
 
@@ -66,7 +66,7 @@ function check_login(c: connection)
 	local strong = F;
 	for ( _, h in hits )
 		{
-		if ( h$strength == 3 )
+		if ( h$strength == CONFIRMED )
 			strong = T;
 		}
 	if ( ! strong )
@@ -93,9 +93,9 @@ event Skype::fixed_server_hello(state: signature_state, data: string)
 event Skype::login_l1(state: signature_state, data: string)
 	{
 	local s = state_for(state$conn);
-	s$l1 = T;
+	s$client_sent_l1 = T;
 	local next_head = data[5:8];
-	s$l1_valid = |data| == 5 || next_head == "\x16\x03\x01" || next_head ==
+	s$l1_framed = |data| == 5 || next_head == "\x16\x03\x01" || next_head ==
 	    "\x17\x03\x01";
 	check_login(state$conn);
 	}
@@ -103,20 +103,20 @@ event Skype::login_l1(state: signature_state, data: string)
 event Skype::login_l2(state: signature_state, data: string)
 	{
 	local s = state_for(state$conn);
-	s$l2 = T;
+	s$server_sent_l2 = T;
 	check_login(state$conn);
 	}
 
 event Skype::login_l3(state: signature_state, data: string)
 	{
 	local s = state_for(state$conn);
-	s$l3 = T;
+	s$client_sent_l3 = T;
 	check_login(state$conn);
 	}
 
 event Skype::login_l4(state: signature_state, data: string)
 	{
 	local s = state_for(state$conn);
-	s$l4 = T;
+	s$server_sent_l4 = T;
 	check_login(state$conn);
 	}

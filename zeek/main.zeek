@@ -120,11 +120,38 @@ type State: record {
 	strong_checked: bool &default=F;
 };
 
-## What a signature reports.  Strength: 0 weak, 1 possible, 2 likely, 3 confirmed.
+## The start-up stages a hit can belong to, in precedence order: a connection takes the
+## latest stage among its hits (docs/signatures.md#strengths-and-confidence).
+type Stage: enum {
+	PROBE,
+	MEDIA,
+	VERSION_CHECK,
+	SN_HANDSHAKE,
+	LOGIN,
+};
+
+## How much a hit alone says; weak hits never make a skype.log line on their own.
+type Strength: enum {
+	WEAK,
+	POSSIBLE,
+	LIKELY,
+	CONFIRMED,
+};
+
+## Stage names as skype.log writes them.
+const stage_names: table[Stage] of string = {
+	[PROBE] = "probe",
+	[MEDIA] = "media",
+	[VERSION_CHECK] = "version_check",
+	[SN_HANDSHAKE] = "sn_handshake",
+	[LOGIN] = "login",
+};
+
+## What a signature reports.
 type Hit: record {
 	name: string;
-	stage: string;
-	strength: count;
+	stage: Stage;
+	strength: Strength;
 	evidence: string;
 	client_public_ip: addr &optional;
 	skype_version: string &optional;

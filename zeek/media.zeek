@@ -73,7 +73,8 @@ function media_hits(c: connection): vector of Hit
 	    && s$n_voice > 0
 	    && s$n_voice >= media_min_share * s$n_sample
 	    && s$voice_changes >= media_min_id_change_share * ( s$n_voice - 1 ) )
-		hits += Hit($name="e2e_voice", $stage="media", $strength=1, $evidence=fmt("%d of the first %d datagrams are type-0x0D voice frames with changing ids, in a flow of %d packets",
+		hits += Hit($name="e2e_voice", $stage=MEDIA, $strength=POSSIBLE,
+		    $evidence=fmt("%d of the first %d datagrams are type-0x0D voice frames with changing ids, in a flow of %d packets",
 		    s$n_voice, s$n_sample, orig_pkts + resp_pkts));
 	if ( orig_pkts > media_min_packets && s$n_orig4 >= media_min_sample )
 		{
@@ -82,7 +83,8 @@ function media_hits(c: connection): vector of Hit
 		    && s$orig4_prefix[1:4] != "\x00\x00\x00"
 		    && gap >= frame_gap_min
 		    && gap <= frame_gap_max )
-			hits += Hit($name="skypeout_e2o", $stage="media", $strength=1, $evidence=fmt("%d of the first %d datagrams share the 4-byte header %s every %.0f ms (SkypeOut framing)",
+			hits += Hit($name="skypeout_e2o", $stage=MEDIA, $strength=POSSIBLE,
+			    $evidence=fmt("%d of the first %d datagrams share the 4-byte header %s every %.0f ms (SkypeOut framing)",
 			    s$orig4_same, s$n_orig4, bytestring_to_hexstr(
 			    s$orig4_prefix), gap * 1000.0));
 		}

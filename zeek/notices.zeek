@@ -64,8 +64,9 @@ const listed_max = 10;
 const uids_max = 20;
 ## Distinct values remembered per session (the notice lists ten).
 const max_kept = 4096;
-const stage_names: vector of string = vector("probe", "sn_handshake", "login",
-    "version_check", "media");
+## The stages a notice lists, in this order.
+const notice_stage_order: vector of string = vector("probe", "sn_handshake",
+    "login", "version_check", "media");
 
 type ClientSession: record {
 	first_ts: time;
@@ -244,7 +245,7 @@ function raise_client_notice(a: addr, s: ClientSession)
 		}
 	s$notified = T;
 	local stages: vector of string = vector();
-	for ( _, st in stage_names )
+	for ( _, st in notice_stage_order )
 		{
 		if ( st in s$stages )
 			stages += st;

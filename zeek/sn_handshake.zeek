@@ -76,9 +76,9 @@ function tcp_orig_data(state: signature_state, data: string): bool
 	{
 	local c = state$conn;
 	local now = network_time();
-	local pe = probed(now, c$id$orig_h, c$id$resp_h, c$id$resp_p);
-	local ph = probed_host(now, c$id$orig_h, c$id$resp_h);
-	local sp = endpoint_proven(c$id$resp_h, c$id$resp_p);
+	local probed_endpoint = probed(now, c$id$orig_h, c$id$resp_h, c$id$resp_p);
+	local probed_peer_host = probed_host(now, c$id$orig_h, c$id$resp_h);
+	local skype_port = endpoint_proven(c$id$resp_h, c$id$resp_p);
 	local node = "";
 	local host = "";
 	if ( skype_client(now, c$id$orig_h, c$id$resp_h) )
@@ -89,19 +89,23 @@ function tcp_orig_data(state: signature_state, data: string): bool
 		else if ( c$id$resp_h in known_node_hosts )
 			host = known_node_hosts[c$id$resp_h] ? "login_server" : "super_node";
 		}
-	if ( pe || ph || sp || node != "" || host != "" )
+	if ( probed_endpoint
+	    || probed_peer_host
+	    || skype_port
+	    || node != ""
+	    || host != "" )
 		{
 		local s = state_for(c);
 		s$orig_data = T;
-		s$probed_endpoint = pe;
-		s$probed_host = ph;
-		s$to_skype_port = sp;
+		s$probed_endpoint = probed_endpoint;
+		s$probed_host = probed_peer_host;
+		s$to_skype_port = skype_port;
 		s$known_node = node;
 		s$known_host = host;
 		if ( publish_events )
 			event Skype::tcp_session_seen(now, c$uid, c$id$orig_h, c$id$orig_p,
-			    c$id$resp_h, c$id$resp_p, pe
-			    || ph);
+			    c$id$resp_h, c$id$resp_p, probed_endpoint
+			    || probed_peer_host);
 		}
 	# Once is enough: T ends the calls for this connection.
 	return T;
@@ -114,14 +118,15 @@ function handshake_hits(c: connection): vector of Hit
 	local s = c$skype_state;
 	if ( s$hello )
 		{
-		hits += Hit($name="sslv2_hello", $stage="sn_handshake", $strength=1, $evidence="72-byte SSLv2-format ClientHello with Skype's fixed cipher list");
+		hits += Hit($name="sslv2_hello", $stage=SN_HANDSHAKE, $strength=POSSIBLE, $evidence="72-byte SSLv2-format ClientHello with Skype's fixed cipher list");
 		if ( s$hello_junk && ( s$fixed_hello || ! s$resp_tls ) )
-			hits += Hit($name="fake_tls_junk", $stage="sn_handshake", $strength=2, $evidence="the hello is followed by raw bytes, not TLS records (TLS look-alike)");
+			hits += Hit($name="fake_tls_junk", $stage=SN_HANDSHAKE, $strength=LIKELY, $evidence="the hello is followed by raw bytes, not TLS records (TLS look-alike)");
 		}
 	if ( s$fixed_hello )
-		hits += Hit($name="fixed_server_hello", $stage="sn_handshake", $strength=3, $evidence="server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)");
+		hits += Hit($name="fixed_server_hello", $stage=SN_HANDSHAKE,
+		    $strength=CONFIRMED, $evidence="server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)");
 	if ( s$bare_404 && c$resp$size == skype_404_len )
-		hits += Hit($name="skype_404", $stage="sn_handshake", $strength=1, $evidence="responder answered GET with a bare 'HTTP/1.0 404 Not Found', as Skype nodes do");
+		hits += Hit($name="skype_404", $stage=SN_HANDSHAKE, $strength=POSSIBLE, $evidence="responder answered GET with a bare 'HTTP/1.0 404 Not Found', as Skype nodes do");
 	return hits;
 	}
 
@@ -134,25 +139,25 @@ function correlated_hits(c: connection): vector of Hit
 	if ( ! s$orig_data || s$cleartext )
 		return hits;
 	if ( s$probed_endpoint )
-		hits += Hit($name="tcp_to_probed_peer", $stage="sn_handshake", $strength=2, $evidence="opaque TCP to the ip:port the client had just probed over UDP");
+		hits += Hit($name="tcp_to_probed_peer", $stage=SN_HANDSHAKE, $strength=LIKELY, $evidence="opaque TCP to the ip:port the client had just probed over UDP");
 	else if ( c$id$resp_p == 80/tcp && s$probed_host )
-		hits += Hit($name="non_http_80_after_probe", $stage="sn_handshake",
-		    $strength=2, $evidence="non-HTTP bytes on port 80 to a host the client had just probed over UDP");
+		hits += Hit($name="non_http_80_after_probe", $stage=SN_HANDSHAKE,
+		    $strength=LIKELY, $evidence="non-HTTP bytes on port 80 to a host the client had just probed over UDP");
 	if ( s$to_skype_port && ! s$probed_endpoint )
-		hits += Hit($name="tcp_to_skype_port", $stage="sn_handshake", $strength=2, $evidence="opaque TCP to the port of a proven Skype UDP endpoint");
+		hits += Hit($name="tcp_to_skype_port", $stage=SN_HANDSHAKE, $strength=LIKELY, $evidence="opaque TCP to the port of a proven Skype UDP endpoint");
 	if ( |hits| > 0 )
 		return hits;
 
 	local role = s$known_node != "" ? s$known_node : s$known_host;
 	if ( role == "" )
 		return hits;
-	local stage = role == "login_server" ? "login" : "sn_handshake";
+	local stage = role == "login_server" ? LOGIN : SN_HANDSHAKE;
 	local what = role == "login_server" ? "login server" : "super node";
 	if ( s$known_node != "" )
-		hits += Hit($name="tcp_to_known_node", $stage=stage, $strength=2,
+		hits += Hit($name="tcp_to_known_node", $stage=stage, $strength=LIKELY,
 		    $evidence="opaque TCP to the ip:port of a proven " + what);
 	else
-		hits += Hit($name="tcp_to_known_host", $stage=stage, $strength=1,
+		hits += Hit($name="tcp_to_known_host", $stage=stage, $strength=POSSIBLE,
 		    $evidence="opaque TCP to another port of a proven " + what);
 	return hits;
 	}
@@ -166,7 +171,7 @@ function fallback_chain_hits(c: connection): vector of Hit
 		return hits;
 	local n = port_to_count(c$id$resp_p);
 	local which = n == 443 ? "443" : n == 80 ? "80" : fmt("its Skype port %d", n);
-	hits += Hit($name="tcp_fallback_chain", $stage="sn_handshake", $strength=2,
+	hits += Hit($name="tcp_fallback_chain", $stage=SN_HANDSHAKE, $strength=LIKELY,
 	    $evidence=fmt("TCP attempt on %s, part of a probing client's fallback from the super node's port to 443/80 (answered or not)",
 	    which));
 	return hits;

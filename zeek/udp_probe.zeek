@@ -150,7 +150,8 @@ function u3_u4_hits(c: connection, u1: string, u2: string, t_u2: time, j: count)
 		if ( p[12:16] == u1[7:11] )
 			extras += "U1 CRC repeated";
 		local detail = |extras| > 0 ? fmt(" (%s)", join_string_vec(extras, ", ")) : "";
-		hits += Hit($name="u3_resend", $stage="probe", $strength=3, $evidence=fmt(
+		hits += Hit($name="u3_resend", $stage=PROBE, $strength=CONFIRMED,
+		    $evidence=fmt(
 		    "U3 %dB = U1 + 5 with same id names super node %s%s", |p|,
 		    raw_bytes_to_v4_addr(p[8:12]), detail));
 
@@ -164,7 +165,7 @@ function u3_u4_hits(c: connection, u1: string, u2: string, t_u2: time, j: count)
 				{
 				local sizes = ( |r| == 18 || |r| == 51 || |r| == 53 ) ? "a Skype 1.4 size" :
 				    "a 2.x+ size";
-				hits += Hit($name="u4_reply", $stage="probe", $strength=2, $evidence=fmt(
+				hits += Hit($name="u4_reply", $stage=PROBE, $strength=LIKELY, $evidence=fmt(
 				    "U4 type-2 reply of %dB (%s)", |r|, sizes));
 				break;
 				}
@@ -194,7 +195,7 @@ function retransmit_hits(c: connection): vector of Hit
 			    && gap >= retransmit_min_gap
 			    && gap <= retransmit_max_gap )
 				{
-				hits += Hit($name="probe_retransmit", $stage="probe", $strength=2,
+				hits += Hit($name="probe_retransmit", $stage=PROBE, $strength=LIKELY,
 				    $evidence=fmt("U1 %dB id 0x%s resent after %.1fs with the same CRC %s and a new IV",
 				    |p|, bytestring_to_hexstr(p[0:2]),
 				    interval_to_double(gap),
@@ -234,11 +235,12 @@ function probe_hits(c: connection): vector of Hit
 				next;
 				}
 			local public_ip = raw_bytes_to_v4_addr(u2[3:7]);
-			hits += Hit($name="u1_u2_nack", $stage="probe", $strength=2, $evidence=fmt("U1 %dB id 0x%s answered by 11B NACK type 0x%x echoing the id, naming public IP %s",
+			hits += Hit($name="u1_u2_nack", $stage=PROBE, $strength=LIKELY,
+			    $evidence=fmt("U1 %dB id 0x%s answered by 11B NACK type 0x%x echoing the id, naming public IP %s",
 			    |u1|, bytestring_to_hexstr(u1[0:2]), d[j]$t & 0x0F,
 			    public_ip), $client_public_ip=public_ip);
 			if ( is_v4_addr(c$id$orig_h) && public_ip == c$id$orig_h )
-				hits += Hit($name="u2_public_ip", $stage="probe", $strength=3,
+				hits += Hit($name="u2_public_ip", $stage=PROBE, $strength=CONFIRMED,
 				    $evidence=fmt(
 				    "U2 carries the client's own address %s",
 				    public_ip), $client_public_ip=public_ip);
@@ -262,11 +264,11 @@ function weak_hits(c: connection): vector of Hit
 	if ( ! s$first_orig_shaped )
 		return hits;
 	if ( s$first_resp_kind == 1 )
-		hits += Hit($name="type2_exchange", $stage="probe", $strength=0,
+		hits += Hit($name="type2_exchange", $stage=PROBE, $strength=WEAK,
 		    $evidence=fmt("type-2 %dB answered by type-2 %dB",
 		    s$first_orig_len, s$first_resp_len));
 	else if ( s$first_resp_kind == 0 )
-		hits += Hit($name="lone_u1", $stage="probe", $strength=0, $evidence=fmt(
+		hits += Hit($name="lone_u1", $stage=PROBE, $strength=WEAK, $evidence=fmt(
 		    "unanswered U1-shaped %dB datagram", s$first_orig_len));
 	return hits;
 	}
@@ -368,7 +370,7 @@ function udp_datagram(state: signature_state, data: string): bool
 			{
 			if ( h$name in strong_udp_hits )
 				strong = T;
-			if ( h$strength == 3 )
+			if ( h$strength == CONFIRMED )
 				confirmed_hit = T;
 			}
 		if ( strong )

@@ -17,21 +17,13 @@
 
 module Skype;
 
-## Start-up stages, earliest first; a connection takes its latest stage.
-const stage_order: table[string] of count = {
-	["probe"] = 0,
-	["media"] = 1,
-	["version_check"] = 2,
-	["sn_handshake"] = 3,
-	["login"] = 4,
-};
-
-const role_by_stage: table[string] of string = {
-	["probe"] = "super_node",
-	["sn_handshake"] = "super_node",
-	["login"] = "login_server",
-	["version_check"] = "update_server",
-	["media"] = "peer",
+## What the peer is to the client, by the stage of the connection.
+const role_by_stage: table[Stage] of string = {
+	[PROBE] = "super_node",
+	[SN_HANDSHAKE] = "super_node",
+	[LOGIN] = "login_server",
+	[VERSION_CHECK] = "update_server",
+	[MEDIA] = "peer",
 };
 
 ## Hits that say the responder is the Skype node we know about: it is the client.
@@ -41,6 +33,7 @@ const inbound_hits: set[string] = {
 	"skype_404"
 };
 
+## skype.log's confidence for a strength (a line needs more than weak).
 const confidence_names: vector of string = vector("weak", "possible", "likely",
     "confirmed");
 
@@ -62,21 +55,22 @@ function connection_hits(c: connection): vector of Hit
 			hits += h;
 		local framed = s$first_framed;
 		if ( framed && endpoint_proven(c$id$orig_h, c$id$orig_p) )
-			hits += Hit($name="skype_endpoint", $stage="probe", $strength=2,
+			hits += Hit($name="skype_endpoint", $stage=PROBE, $strength=LIKELY,
 			    $evidence=fmt(
 			    "flow from proven Skype endpoint %s:%d",
 			    c$id$orig_h, port_to_count(c$id$orig_p)));
 		else if ( framed && endpoint_proven(c$id$resp_h, c$id$resp_p) )
-			hits += Hit($name="to_skype_endpoint", $stage="probe", $strength=2,
+			hits += Hit($name="to_skype_endpoint", $stage=PROBE, $strength=LIKELY,
 			    $evidence=fmt("flow to proven Skype endpoint %s:%d",
 			    c$id$resp_h, port_to_count(c$id$resp_p)));
 		local weak = weak_hits(c);
 		if ( |weak| > 0 && endpoint_id_sequence(c$id$orig_h, c$id$orig_p) )
-			hits += Hit($name="probe_id_sequence", $stage="probe", $strength=2,
+			hits += Hit($name="probe_id_sequence", $stage=PROBE, $strength=LIKELY,
 			    $evidence=fmt("port %d probed %d+ new peers with U1 ids climbing in small steps (one message counter)",
 			    port_to_count(c$id$orig_p), id_seq_min));
 		if ( |weak| > 0 && endpoint_fanout(c$id$orig_h, c$id$orig_p) )
-			hits += Hit($name="probe_fanout", $stage="probe", $strength=1, $evidence=fmt("one of the U1-shaped flows port %d sent to %d+ hosts within %.0fs",
+			hits += Hit($name="probe_fanout", $stage=PROBE, $strength=POSSIBLE,
+			    $evidence=fmt("one of the U1-shaped flows port %d sent to %d+ hosts within %.0fs",
 			    port_to_count(c$id$orig_p), fanout_min_peers,
 			    interval_to_double(fanout_window)));
 		for ( _, h in weak )
@@ -100,7 +94,7 @@ function connection_hits(c: connection): vector of Hit
 function by_strength_then_name(a: Hit, b: Hit): int
 	{
 	if ( a$strength != b$strength )
-		return a$strength > b$strength ? -1 : 1;
+		return enum_to_int(a$strength) > enum_to_int(b$strength) ? -1 : 1;
 	return strcmp(a$name, b$name);
 	}
 
@@ -117,8 +111,8 @@ function by_strength_then_name(a: Hit, b: Hit): int
 function judge(c: connection, hits: vector of Hit): Info
 	{
 	local best = 0;
-	local stage_all = "probe";
-	local stage_own = "probe";
+	local stage_all = PROBE;
+	local stage_own = PROBE;
 	local names: set[string] = set();
 	local all_inbound = T;
 	local info = Info($ts=c$start_time, $uid=c$uid, $id=c$id,
@@ -133,16 +127,17 @@ function judge(c: connection, hits: vector of Hit): Info
 			info$client_public_ip = h$client_public_ip;
 		if ( h?$skype_version && ! info?$skype_version )
 			info$skype_version = h$skype_version;
-		if ( h$strength == 0 )
+		if ( h$strength == WEAK )
 			next;
-		if ( h$strength > best )
-			best = h$strength;
-		if ( stage_order[h$stage] > stage_order[stage_all] )
+		local strength = int_to_count(enum_to_int(h$strength));
+		if ( strength > best )
+			best = strength;
+		if ( enum_to_int(h$stage) > enum_to_int(stage_all) )
 			stage_all = h$stage;
 		if ( h$name !in inbound_hits )
 			{
 			all_inbound = F;
-			if ( stage_order[h$stage] > stage_order[stage_own] )
+			if ( enum_to_int(h$stage) > enum_to_int(stage_own) )
 				stage_own = h$stage;
 			}
 		}
@@ -153,12 +148,12 @@ function judge(c: connection, hits: vector of Hit): Info
 		{
 		info$client = c$id$resp_h;
 		info$peer = c$id$orig_h;
-		info$stage = stage_all;
+		info$stage = stage_names[stage_all];
 		info$peer_role = "peer";
 		}
 	else
 		{
-		info$stage = stage_own;
+		info$stage = stage_names[stage_own];
 		info$peer_role = role_by_stage[stage_own];
 		}
 	# Hosts are confirmed only as signatures fire on packets, never here: the order in

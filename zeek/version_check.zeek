@@ -52,12 +52,14 @@ function version_hits(c: connection): vector of Hit
 			version = split_string(what, /=/)[1];
 		local platform = plat in platforms ? platforms[plat] : fmt("platform %s",
 		    plat);
-		hits += Hit($name="http_version_check", $stage="version_check", $strength=2,
-		    $evidence=fmt("%s request to ui.skype.com: Skype %s for %s",
-		    kind, version, platform), $skype_version=version);
+		hits += Hit($name="http_version_check", $stage=VERSION_CHECK,
+		    $strength=LIKELY, $evidence=fmt(
+		    "%s request to ui.skype.com: Skype %s for %s", kind,
+		    version, platform), $skype_version=version);
 		}
 	if ( s$skype_agent )
-		hits += Hit($name="skype_user_agent", $stage="version_check", $strength=1,
+		hits += Hit($name="skype_user_agent", $stage=VERSION_CHECK,
+		    $strength=POSSIBLE,
 		    $evidence="HTTP User-Agent starts with 'Skype'");
 	return hits;
 	}

@@ -1,4 +1,5 @@
-"""The contract of the Zeek log reader, shared by the ``tsv-log``, ``json-log`` targets.
+"""The contract of the Zeek log reader, shared by the ``tsv-log``, ``json-log`` targets, and of
+the correlator reading the file as a skype.log.
 
 For any file: strict reading returns typed rows or raises ``LogReadError``; lenient reading
 returns the good rows (reporting the rest) and raises ``LogReadError`` only when the file
@@ -230,3 +231,25 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
         ) from None
     if len(df) != len(rows):
         raise Violation("pandas reader and per-line reader disagree", f"{len(df)} vs {len(rows)}")
+    _correlate(path, ws)
+
+
+def _correlate(path: Path, ws: Workspace) -> None:
+    """The file as ``skypewatch correlate`` reads a skype.log: its good lines into the engine;
+    every notice must encode for Zeek."""
+    from skypewatch.correlate.engine import EngineOptions
+    from skypewatch.correlate.run import run_offline
+    from skypewatch.errors import SkypewatchError
+    from skypewatch.zeekws import schema
+
+    def one_line(msg: str) -> None:
+        if "\n" in msg or len(msg) > 2000:
+            raise Violation("a reported problem is not one short line", repr(msg[:120]))
+
+    try:
+        result, _ = run_offline([str(path)], [], ws.fresh_dir("correlate"), EngineOptions(),
+                                report=one_line)  # fmt: skip
+    except SkypewatchError:
+        return
+    for n in result.notices:
+        schema.notice_event("zeek/skype/notice", n)

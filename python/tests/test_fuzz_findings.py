@@ -273,6 +273,18 @@ def test_skype_log_declaring_other_types_gives_bad_lines(tmp_path, capsys, colum
     assert f"column '{column}' is declared '{ztype}'" in err and "Traceback" not in err
 
 
+def test_a_hostile_value_is_quoted_short_in_a_bad_line_report(tmp_path, capsys):
+    """The fuzzer's: a confidence of 4,000 characters was quoted whole on stderr."""
+    logs_dir = tmp_path / "logs"
+    assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
+    log = logs_dir / "skype.log"
+    log.write_text(log.read_text().replace("\tconfirmed\t", "\t" + "null" * 1000 + "\t", 1))
+    assert main(["correlate", str(logs_dir), "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert any("unknown confidence 'nullnull" in ln for ln in err)
+    assert all(len(ln) < 400 for ln in err)
+
+
 # -- the disk fills up mid-run: one line and exit 1, never a traceback ------------------------
 
 needs_dev_full = pytest.mark.skipif(

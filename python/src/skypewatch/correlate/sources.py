@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..records import CONN_KEY_FIELDS, PEER_ROLES, SKYPE_FIELDS, STAGES, SkypeRecord
+from ..records import (
+    CONFIDENCES,
+    CONN_KEY_FIELDS,
+    PEER_ROLES,
+    SKYPE_FIELDS,
+    STAGES,
+    SkypeRecord,
+)
 from ..zeeklog import Lenient, iter_rows, log_files
 from ..zeeklog.format import shorten
 from .events import TcpEvent
@@ -57,7 +64,9 @@ def read_rows(
 def record_from_row(row: dict[str, Any]) -> SkypeRecord:
     """A skype.log row (already type-checked by the reader) as the correlator's record;
     KeyError for a missing field, ValueError for an unknown stage, role or confidence."""
-    rec = SkypeRecord.from_row(_required(row, SKYPE_REQUIRED))
+    row = _required(row, SKYPE_REQUIRED)
+    _known(row["confidence"], CONFIDENCES, "confidence")  # before from_row quotes it whole
+    rec = SkypeRecord.from_row(row)
     _known(rec.stage, STAGES, "stage")
     _known(rec.peer_role, PEER_ROLES, "peer_role")
     return rec
@@ -69,7 +78,7 @@ def skype_records(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[
             rec = record_from_row(row)
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
-            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else _cut(str(exc))
             lenient.line(path, lineno, f"not a skype.log line ({what})")
             continue
         stats.records += 1
@@ -89,7 +98,7 @@ def conn_sessions(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[
             )  # fmt: skip
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
-            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else _cut(str(exc))
             lenient.line(path, lineno, f"not a conn.log line ({what})")
             continue
         stats.tcp_sessions += 1
@@ -114,7 +123,12 @@ def _required(row: dict, names: tuple[str, ...]) -> dict:
     return row
 
 
-def _known(value: str, allowed: tuple[str, ...], name: str) -> None:
+def _cut(text: str, limit: int = 200) -> str:
+    """A problem's text for a report line: a hostile value must not make it a page long."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+def _known(value: object, allowed: tuple[str, ...], name: str) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {name} {shorten(value)}")
 
