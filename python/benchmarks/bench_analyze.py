@@ -26,7 +26,7 @@ from mixcap import COMMON, DATA, SKYPE  # noqa: E402
 from mixcap import build as build_mix  # noqa: E402
 
 sys.path.insert(0, str(REPO / "python" / "src"))
-from skypewatch.capture import read_capture  # noqa: E402
+from skypewatch.packets.capture import read_capture  # noqa: E402
 from skypewatch.synth.scenarios import SynthOptions, synthesize  # noqa: E402
 
 SOURCES = SKYPE + COMMON

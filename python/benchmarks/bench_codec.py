@@ -28,7 +28,7 @@ from pathlib import Path
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from skypewatch.zeekws import codec, schema
+from skypewatch.live import codec, schema
 
 TOPIC = "zeek/skype/"
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from skypewatch.correlate.engine import CorrelationEngine
-from skypewatch.correlate.events import ProbeEvent, TcpEvent
-from skypewatch.records import SkypeRecord
+from skypewatch.correlation.engine import CorrelationEngine
+from skypewatch.correlation.events import ProbeEvent, TcpEvent
+from skypewatch.skypelog import SkypeRecord
 
 
 def mixed(n: int, seed: int = 1, hosts: int | None = 5000):

@@ -37,9 +37,9 @@ sys.path.insert(0, str(REPO / "python" / "src"))
 
 import pandas as pd  # noqa: E402
 
+from skypewatch.analyst.logs import iter_log, read_log  # noqa: E402
 from skypewatch.analyze import analyze  # noqa: E402
-from skypewatch.logs import iter_log, read_log  # noqa: E402
-from skypewatch.records import SKYPE_FIELDS  # noqa: E402
+from skypewatch.skypelog import SKYPE_FIELDS  # noqa: E402
 from skypewatch.zeeklog import ZeekLogWriter  # noqa: E402
 
 SHARED = Path(os.environ.get("SKYPEWATCH_SHARED", REPO.parent / "shared")) / "pcaps" / "skype"

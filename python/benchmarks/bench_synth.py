@@ -21,10 +21,12 @@ REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import resource, sys, time
 sys.path.insert(0, {src!r})
+from skypewatch.cli.gcpolicy import fewer_collections
 from skypewatch.synth.scenarios import SynthOptions, synthesize
 t = time.perf_counter()
-r = synthesize({scenario!r}, {out!r}, SynthOptions(clients={clients}, seed=1,
-               duration={duration}, background={rate}))
+with fewer_collections():  # as the CLI runs it
+    r = synthesize({scenario!r}, {out!r}, SynthOptions(clients={clients}, seed=1,
+                   duration={duration}, background={rate}))
 e = time.perf_counter() - t
 print(r.packets, e, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.skype_connections)
 """

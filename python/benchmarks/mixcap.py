@@ -19,7 +19,7 @@ SHARED = Path(os.environ.get("SKYPEWATCH_SHARED", REPO.parent / "shared")) / "pc
 DATA = HERE / "data"
 
 sys.path.insert(0, str(REPO / "python" / "src"))
-from skypewatch.capture import read_capture  # noqa: E402
+from skypewatch.packets.capture import read_capture  # noqa: E402
 from skypewatch.synth.frames import checksum  # noqa: E402
 
 SKYPE = ["skype/SkypeIRC.cap", "skype/skype.pcap"]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from skypewatch.correlate.engine import EngineOptions
-from skypewatch.correlate.events import valid_time
-from skypewatch.correlate.run import run_offline
-from skypewatch.correlate.sources import SourceStats, conn_sessions
+from skypewatch.correlation.engine import EngineOptions
+from skypewatch.correlation.events import valid_time
+from skypewatch.correlation.offline import run_offline
+from skypewatch.correlation.sources import SourceStats, conn_sessions
 from skypewatch.errors import SkypewatchError
+from skypewatch.live import schema
 from skypewatch.zeeklog import Lenient, LogReadError, read_log
-from skypewatch.zeekws import schema
 
 from . import seeds
 from .harness import Target, Violation, Workspace

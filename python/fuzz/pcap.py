@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 from skypewatch.analyze import analyze
-from skypewatch.capture import MAX_CAPLEN, MAX_SECONDS, read_capture
-from skypewatch.decode import SUPPORTED_LINK_TYPES, TCP, UDP, decode
 from skypewatch.errors import CaptureError, SkypewatchError
+from skypewatch.packets.capture import MAX_CAPLEN, MAX_SECONDS, read_capture
+from skypewatch.packets.decode import SUPPORTED_LINK_TYPES, TCP, UDP, decode
 from skypewatch.zeeklog import read_log
 
 from . import seeds

@@ -97,8 +97,8 @@ def shared_pcapng_seeds(ws: Workspace) -> list[bytes]:
 
 def frames_of(data: bytes) -> tuple[int, list[tuple[float, bytes]]]:
     """(link type, [(ts, frame)]) of a pcap seed, read by the project's reader."""
-    from skypewatch.capture import read_capture
     from skypewatch.errors import CaptureError
+    from skypewatch.packets.capture import read_capture
 
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"skypewatch-seed-{os.getpid()}.pcap"
     path.write_bytes(data)
@@ -334,10 +334,10 @@ def ws_frames(ws: Workspace) -> list[bytes]:
     """Zeek WebSocket frames: the seed runs' records as Skype::detection events, their
     probes and TCP sessions as probe_seen / tcp_session_seen, an ack, an error, and events
     with metadata and containers."""
-    from skypewatch.correlate.events import ProbeEvent, TcpEvent
-    from skypewatch.records import SkypeRecord
+    from skypewatch.correlation.events import ProbeEvent, TcpEvent
+    from skypewatch.live import codec, schema
+    from skypewatch.skypelog import SkypeRecord
     from skypewatch.zeeklog import read_log
-    from skypewatch.zeekws import codec, schema
 
     topic = "zeek/skype/"
     frames = [

@@ -16,11 +16,11 @@ import asyncio
 import dataclasses
 import math
 
-from skypewatch.correlate.engine import CorrelationEngine
-from skypewatch.correlate.events import LATEST, ProbeEvent, TcpEvent, valid_time
-from skypewatch.records import SkypeRecord
-from skypewatch.zeekws import codec, schema
-from skypewatch.zeekws.client import LiveCorrelator
+from skypewatch.correlation.engine import CorrelationEngine
+from skypewatch.correlation.events import LATEST, ProbeEvent, TcpEvent, valid_time
+from skypewatch.live import codec, schema
+from skypewatch.live.bridge import ZeekBridge
+from skypewatch.skypelog import SkypeRecord
 
 from . import seeds
 from .harness import Target, Violation, Workspace
@@ -105,7 +105,7 @@ class _Live:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.loop = asyncio.new_event_loop()
-        self.client = LiveCorrelator(
+        self.client = ZeekBridge(
             "ws://127.0.0.1:9", CorrelationEngine(), lambda _n, _d: None, self.lines.append
         )
 

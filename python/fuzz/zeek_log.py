@@ -6,7 +6,7 @@ returns the good rows (reporting the rest) and raises ``LogReadError`` only when
 cannot be read at all; every value returned has its declared type and range (finite times
 within 1970..2100, ports 0-65535, counts within 64 bits, addresses that are addresses); the
 bulk reader (Arrow) keeps exactly the lines the per-line reader keeps, and so does the pandas
-reader ``skypewatch.logs``, which query and report use.
+reader ``skypewatch.analyst.logs``, which query and report use.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
     if strict_rows is not None and (lenient.bad_lines or len(rows) != len(strict_rows)):
         raise Violation("strict reading accepted a file that lenient reading found bad lines in")
 
-    from skypewatch.logs import read_log as read_frame
+    from skypewatch.analyst.logs import read_log as read_frame
     from skypewatch.zeeklog.bulk import iter_tables
 
     bulk = _lenient([])
@@ -237,10 +237,10 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
 def _correlate(path: Path, ws: Workspace) -> None:
     """The file as ``skypewatch correlate`` reads a skype.log: its good lines into the engine;
     every notice must encode for Zeek."""
-    from skypewatch.correlate.engine import EngineOptions
-    from skypewatch.correlate.run import run_offline
+    from skypewatch.correlation.engine import EngineOptions
+    from skypewatch.correlation.offline import run_offline
     from skypewatch.errors import SkypewatchError
-    from skypewatch.zeekws import schema
+    from skypewatch.live import schema
 
     def one_line(msg: str) -> None:
         if "\n" in msg or len(msg) > 2000:

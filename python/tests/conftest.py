@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from skypewatch.connection import Connection
-from skypewatch.decode import TCP, UDP
+from skypewatch.connections.connection import Connection
+from skypewatch.packets.decode import TCP, UDP
 from skypewatch.synth.frames import addr_bytes
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""skypewatch.logs, query and report: types, streaming, round trips, views, and the report
+"""skypewatch.analyst.logs, query and report: types, streaming, round trips, views, and the report
 as a person sees it (a headless-browser screenshot)."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from conftest import shared_capture
 
+from skypewatch.analyst.logs import LogReadError, iter_log, read_log, write_log
+from skypewatch.analyst.query import Filter, parse_network, parse_time, run_query
+from skypewatch.analyst.report import build_report
 from skypewatch.analyze import analyze
 from skypewatch.cli import main
-from skypewatch.logs import LogReadError, iter_log, read_log, write_log
-from skypewatch.query import Filter, parse_network, parse_time, run_query
-from skypewatch.report import build_report
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from skypewatch.analyze import Summary, analyze
-from skypewatch.hostctx import HostOptions
+from skypewatch.connections.tracker import TrackerOptions
 from skypewatch.synth import messages as m
 from skypewatch.synth.frames import SYN, TcpSession, addr_bytes, tcp_frame, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter
-from skypewatch.tracker import TrackerOptions
+from skypewatch.verdict.host_context import HostOptions
 
 T0 = 1_700_000_000.0
 CONFIDENT = ("likely", "confirmed")

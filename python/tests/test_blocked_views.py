@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from skypewatch.correlate.core import BLOCKED_STARTUP, CLIENT_DETECTED, Correlator
-from skypewatch.query import Filter, run_query
-from skypewatch.records import SKYPE_FIELDS, SkypeRecord
-from skypewatch.report import build_report
+from skypewatch.analyst.query import Filter, run_query
+from skypewatch.analyst.report import build_report
+from skypewatch.correlation.hosts import BLOCKED_STARTUP, CLIENT_DETECTED, HostCorrelator
+from skypewatch.skypelog import SKYPE_FIELDS, SkypeRecord
 from skypewatch.zeeklog import ZeekLogWriter
 
 BLOCKED = "10.1.1.1"
@@ -69,7 +69,7 @@ def write(path: Path) -> Path:
 
 
 def test_a_session_nothing_answered_is_a_blocked_start_up():
-    c = Correlator()
+    c = HostCorrelator()
     notices = []
     for r in records():
         notices += c.observe(r)
@@ -86,12 +86,12 @@ def test_a_session_nothing_answered_is_a_blocked_start_up():
 
 def test_one_likely_stage_is_enough_only_when_nothing_answered():
     probes_only = [r for r in records() if r.proto == "udp"]
-    c = Correlator()
+    c = HostCorrelator()
     notices = [n for r in probes_only for n in c.observe(r)] + c.flush()
     assert sorted(n.src for n in notices) == [BLOCKED, ANSWERED]
     assert {n.note for n in notices} == {BLOCKED_STARTUP}
     answered = [replace(r, answered=True) for r in probes_only]
-    c = Correlator()
+    c = HostCorrelator()
     assert [n for r in answered for n in c.observe(r)] + c.flush() == []
 
 

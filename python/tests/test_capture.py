@@ -9,9 +9,9 @@ import dpkt
 import pytest
 from conftest import shared_capture
 
-from skypewatch.capture import read_capture
-from skypewatch.decode import TCP, UDP, UnsupportedLinkType, decode
 from skypewatch.errors import CaptureError, CaptureTruncated
+from skypewatch.packets.capture import read_capture
+from skypewatch.packets.decode import TCP, UDP, UnsupportedLinkType, decode
 from skypewatch.synth.frames import addr_bytes, tcp_frame, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter
 

@@ -15,8 +15,8 @@ from conftest import PCAPS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skypewatch.capture import MAX_BLOCK, read_capture
 from skypewatch.errors import CaptureError, CaptureTruncated
+from skypewatch.packets.capture import MAX_BLOCK, read_capture
 from skypewatch.synth.frames import addr_bytes, udp_frame
 
 FRAME = udp_frame(addr_bytes("10.0.0.5"), 35990, addr_bytes("81.2.3.4"), 40001, b"\x02" * 18)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skypewatch import cliargs
+from skypewatch.cli import args as cliargs
 from skypewatch.cli import main
 
 HUGE = "9" * 5000  # beyond Python's int-string limit (4,300 digits)

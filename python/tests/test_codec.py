@@ -28,9 +28,9 @@ from zeek_wire import (
     with_arg,
 )
 
-from skypewatch.correlate.events import LATEST
-from skypewatch.records import CONFIDENCES, PEER_ROLES, STAGES, SkypeRecord
-from skypewatch.zeekws import codec, schema
+from skypewatch.correlation.events import LATEST
+from skypewatch.live import codec, schema
+from skypewatch.skypelog import CONFIDENCES, PEER_ROLES, STAGES, SkypeRecord
 
 # Recorded verbatim from Zeek's btest baseline cluster.websocket.metadata (client output):
 # an event with a network-timestamp metadata vector, as Zeek 8/9 sends it.
@@ -408,7 +408,7 @@ def test_any_typed_argument_anywhere_is_used_or_refused(frame, data):
 
 
 def test_notice_event_matches_the_zeek_declaration():
-    from skypewatch.records import Notice
+    from skypewatch.skypelog import Notice
 
     n = Notice(
         ts=4711.25, note="Skype::Client_Detected", msg="m", sub="s", src="10.0.0.5", n=3, uid="C1"

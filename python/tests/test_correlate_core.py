@@ -8,10 +8,10 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skypewatch.correlate import Correlator, CorrelatorOptions
-from skypewatch.correlate.engine import CorrelationEngine, EngineOptions
-from skypewatch.correlate.events import EARLIEST, LATEST, ProbeEvent, TcpEvent
-from skypewatch.records import CONFIDENCES, PEER_ROLES, STAGES, SkypeRecord
+from skypewatch.correlation import HostCorrelator, HostCorrelatorOptions
+from skypewatch.correlation.engine import CorrelationEngine, EngineOptions
+from skypewatch.correlation.events import EARLIEST, LATEST, ProbeEvent, TcpEvent
+from skypewatch.skypelog import CONFIDENCES, PEER_ROLES, STAGES, SkypeRecord
 
 BASE = SkypeRecord(
     ts=1000.0,
@@ -39,14 +39,14 @@ def rec(**kw) -> SkypeRecord:
 
 
 def test_one_likely_stage_is_not_enough():
-    c = Correlator()
+    c = HostCorrelator()
     assert c.observe(rec()) == []
     assert c.observe(rec(ts=1001, uid="C2", resp_h="81.1.1.2", peer="81.1.1.2")) == []
     assert c.flush() == []
 
 
 def test_two_likely_stages_qualify_and_wait_to_settle():
-    c = Correlator(CorrelatorOptions(settle=60))
+    c = HostCorrelator(HostCorrelatorOptions(settle=60))
     c.observe(rec())
     assert (
         c.observe(
@@ -75,7 +75,7 @@ def test_two_likely_stages_qualify_and_wait_to_settle():
 
 
 def test_confirmed_alone_qualifies_once_per_session():
-    c = Correlator(CorrelatorOptions(settle=10, session_gap=100))
+    c = HostCorrelator(HostCorrelatorOptions(settle=10, session_gap=100))
     c.observe(rec(confidence="confirmed"))
     assert [n.note for n in c.advance(1011)] == ["Skype::Client_Detected"]
     c.observe(rec(ts=1050, uid="C2", confidence="confirmed"))
@@ -85,7 +85,7 @@ def test_confirmed_alone_qualifies_once_per_session():
 
 
 def test_outside_client_of_local_hosts_is_folded_into_the_relay_notice():
-    c = Correlator(CorrelatorOptions(sn_min_clients=3))
+    c = HostCorrelator(HostCorrelatorOptions(sn_min_clients=3))
     out = []
     for i in range(3):
         outside = f"81.0.0.{i}"
@@ -106,7 +106,7 @@ def test_outside_client_of_local_hosts_is_folded_into_the_relay_notice():
 
 
 def test_bounded_memory_under_spoofed_flood():
-    c = Correlator(CorrelatorOptions(max_hosts=1000))
+    c = HostCorrelator(HostCorrelatorOptions(max_hosts=1000))
     for i in range(20000):
         addr = f"{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}.7"
         c.observe(rec(ts=1000 + i * 0.001, uid=f"C{i}", client=addr, orig_h=addr))
@@ -157,7 +157,7 @@ def test_the_engine_takes_any_well_typed_input(items):
     """Times anywhere in EARLIEST..LATEST, in any order, extreme ports, IPv6, odd strings:
     no exception, and every notice has a finite time and a source the input named."""
     engine = CorrelationEngine(
-        EngineOptions(correlator=CorrelatorOptions(settle=5, sn_min_clients=2))
+        EngineOptions(correlator=HostCorrelatorOptions(settle=5, sn_min_clients=2))
     )
     seen = set()
     out = []

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from zeek_wire import TOPIC, FakeZeek, detection, hostile_frames, random_frames, startup
 
-from skypewatch.correlate.engine import CorrelationEngine
-from skypewatch.correlate.run import run_offline
-from skypewatch.records import NOTICE_FIELDS, SKYPE_FIELDS, SkypeRecord
+from skypewatch.correlation.engine import CorrelationEngine
+from skypewatch.correlation.offline import run_offline
+from skypewatch.live import codec
+from skypewatch.live.bridge import MAX_UNKNOWN_NAMES, ZeekBridge
+from skypewatch.skypelog import NOTICE_FIELDS, SKYPE_FIELDS, SkypeRecord
 from skypewatch.zeeklog import ZeekLogWriter, read_log
-from skypewatch.zeekws import codec
-from skypewatch.zeekws.client import MAX_UNKNOWN_NAMES, LiveCorrelator
 
 
 def records(client: str = "10.0.0.5") -> list[SkypeRecord]:
@@ -30,7 +30,7 @@ def records(client: str = "10.0.0.5") -> list[SkypeRecord]:
 async def drive(url: str, until, timeout: float = 10.0):
     engine = CorrelationEngine()
     notices, log = [], []
-    client = LiveCorrelator(url, engine, lambda n, sent: notices.append((n, sent)), log.append)
+    client = ZeekBridge(url, engine, lambda n, sent: notices.append((n, sent)), log.append)
     stop = asyncio.Event()
     task = asyncio.create_task(client.run(stop))
     try:
@@ -100,7 +100,7 @@ def test_waits_for_zeek_with_backoff_and_says_so():
         # nothing listens on this port: the client keeps waiting and retrying
         engine = CorrelationEngine()
         log: list[str] = []
-        client = LiveCorrelator("ws://127.0.0.1:9", engine, lambda n, s: None, log.append)
+        client = ZeekBridge("ws://127.0.0.1:9", engine, lambda n, s: None, log.append)
         stop = asyncio.Event()
         task = asyncio.create_task(client.run(stop))
         await asyncio.sleep(1.8)
@@ -143,7 +143,7 @@ def test_live_and_offline_give_the_same_notices(tmp_path: Path):
 
 
 def engine_options():
-    from skypewatch.correlate.engine import EngineOptions
+    from skypewatch.correlation.engine import EngineOptions
 
     return EngineOptions()
 
@@ -244,9 +244,9 @@ def test_no_frame_stops_the_live_correlator():
 
 
 def test_rate_limited_drop_log_and_periodic_stats(monkeypatch):
-    from skypewatch.zeekws import client as client_mod
+    from skypewatch.live import bridge
 
-    monkeypatch.setattr(client_mod, "STATS_INTERVAL", 0.5)
+    monkeypatch.setattr(bridge, "STATS_INTERVAL", 0.5)
     frames = ["not json"] * 50 + ['{"type": "x"}'] * 3
     fake = FakeZeek([frames])
 
@@ -261,13 +261,13 @@ def test_rate_limited_drop_log_and_periodic_stats(monkeypatch):
     c, log = asyncio.run(go())
     assert c.stats.dropped == {"malformed": 54}
     said = [m for m in log if m.startswith("dropped a frame (malformed)")]
-    assert len(said) == client_mod.LOG_BURST
+    assert len(said) == bridge.LOG_BURST
     assert sum("more malformed drops are counted" in m for m in log) == 1
     assert any(m.startswith("stats: 1 connection(s), 54 frames") for m in log), log
 
 
 def test_a_frame_over_the_wire_limit_costs_a_reconnect_not_the_process():
-    from skypewatch.zeekws.client import WIRE_MAX
+    from skypewatch.live.bridge import WIRE_MAX
 
     recs = records()
     fake = FakeZeek(
@@ -288,14 +288,14 @@ def test_a_frame_over_the_wire_limit_costs_a_reconnect_not_the_process():
 
 
 def test_a_connection_that_fails_mid_send_keeps_every_notice_and_says_so_once():
-    from skypewatch.records import Notice
+    from skypewatch.skypelog import Notice
 
     class Gone:
         async def send(self, frame: str) -> None:
             raise ConnectionResetError("reset by peer")
 
     kept, log = [], []
-    client = LiveCorrelator(
+    client = ZeekBridge(
         "ws://127.0.0.1:1", CorrelationEngine(), lambda n, s: kept.append((n.src, s)), log.append
     )
     client._ws = Gone()
@@ -309,7 +309,7 @@ def test_a_connection_that_fails_mid_send_keeps_every_notice_and_says_so_once():
 @pytest.mark.parametrize("bad", ["ws://h:99999", "ws://h:0", "ws://h:x", "ws://:1", "tcp://h:1"])
 def test_the_client_refuses_urls_it_cannot_use(bad):
     """The CLI checks --zeek first; the client does not rely on it."""
-    from skypewatch.zeekws.client import websocket_url
+    from skypewatch.live.bridge import websocket_url
 
     with pytest.raises(ValueError, match="not a WebSocket URL"):
         websocket_url(bad)

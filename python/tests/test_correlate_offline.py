@@ -14,9 +14,9 @@ from test_correlate_live import records
 
 from skypewatch.analyze import analyze
 from skypewatch.cli import main
-from skypewatch.correlate.engine import EngineOptions
-from skypewatch.correlate.run import run_offline
-from skypewatch.records import SKYPE_FIELDS
+from skypewatch.correlation.engine import EngineOptions
+from skypewatch.correlation.offline import run_offline
+from skypewatch.skypelog import SKYPE_FIELDS
 from skypewatch.zeeklog import ZeekLogWriter
 
 

@@ -102,7 +102,7 @@ ZEEK_9_0_EXTRA = {(1434, "tcp"), (3306, "tcp"), (465, "tcp"), (4011, "udp"), (47
 
 
 def test_python_orients_connections_with_zeeks_likely_server_ports():
-    from skypewatch.zeekports import LIKELY_SERVER_TCP, LIKELY_SERVER_UDP
+    from skypewatch.connections.zeekports import LIKELY_SERVER_TCP, LIKELY_SERVER_UDP
 
     script = "event zeek_init() &priority=-100 { for ( p in likely_server_ports ) print p; }"
     out = subprocess.run([ZEEK, "-e", script], capture_output=True, text=True, check=True)

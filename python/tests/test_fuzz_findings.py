@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from skypewatch import logs
-from skypewatch.capture import MAX_SECONDS, read_capture
+from skypewatch.analyst import logs
 from skypewatch.cli import main
 from skypewatch.errors import CaptureTruncated
+from skypewatch.packets.capture import MAX_SECONDS, read_capture
 from skypewatch.synth.frames import addr_bytes, udp_frame
 from skypewatch.zeeklog import Lenient, LogReadError, read_log
 from skypewatch.zeeklog.bulk import iter_tables
@@ -111,7 +111,7 @@ def test_bad_line_reports_from_a_directory_with_a_line_break_are_one_line_each(t
 
 
 def test_local_nets_with_host_bits_are_the_network():
-    from skypewatch.cliargs import networks
+    from skypewatch.cli.args import networks
 
     assert networks("192.168.1.2/24, 10.1.2.3/8,fe80::1/64") == (
         "192.168.1.0/24",

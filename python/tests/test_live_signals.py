@@ -29,7 +29,7 @@ SIGNALS = ["SIGTERM", "SIGINT"]
 LIMIT = 1.0  # seconds from the signal to the exit: the promise in the README
 
 
-class Correlator:
+class LiveProcess:
     """The CLI in a subprocess, its stderr lines collected as they come."""
 
     def __init__(self, url: str, out: Path, python: list[str] | None = None) -> None:
@@ -80,7 +80,7 @@ class Correlator:
         return elapsed
 
 
-def _check_exit(c: Correlator, elapsed: float, out: Path) -> None:
+def _check_exit(c: LiveProcess, elapsed: float, out: Path) -> None:
     assert c.proc.returncode == 0, c.err[-5:]
     assert elapsed < LIMIT, f"took {elapsed:.2f}s to stop"
     assert c.err[-1].startswith("skypewatch: stopped: "), c.err[-3:]
@@ -100,7 +100,7 @@ def test_connected_and_idle(tmp_path, sig):
 
     with InThread(start) as server:
         # by name: the lookup runs in a thread of the correlator's own (see the next test)
-        c = Correlator(server.url.replace("127.0.0.1", "localhost"), tmp_path)
+        c = LiveProcess(server.url.replace("127.0.0.1", "localhost"), tmp_path)
         c.wait_for("connected to Zeek")
         c.wait_for(lambda: fake.sent == len(GOOD))
         time.sleep(0.3)  # let it take the frames in
@@ -129,7 +129,7 @@ def test_connecting_to_a_silent_peer(tmp_path, sig):
     threading.Thread(target=accept, daemon=True).start()
     try:
         port = listener.getsockname()[1]
-        c = Correlator(f"ws://127.0.0.1:{port}", tmp_path)
+        c = LiveProcess(f"ws://127.0.0.1:{port}", tmp_path)
         c.wait_for(lambda: bool(accepted))
         time.sleep(0.3)
         elapsed = c.stop(sig)
@@ -155,7 +155,7 @@ def test_resolving_a_name_that_never_answers(tmp_path, sig):
         "from skypewatch.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    c = Correlator("ws://zeek.example:27759", tmp_path, python=["-c", hang])
+    c = LiveProcess("ws://zeek.example:27759", tmp_path, python=["-c", hang])
     c.wait_for("waiting for Zeek at ws://zeek.example:27759")
     time.sleep(0.3)
     elapsed = c.stop(sig)
@@ -166,7 +166,7 @@ def test_resolving_a_name_that_never_answers(tmp_path, sig):
 def test_in_backoff_after_a_refused_connection(tmp_path, sig):
     with socket.create_server(("127.0.0.1", 0)) as s:
         port = s.getsockname()[1]  # closed again: nothing listens there
-    c = Correlator(f"ws://127.0.0.1:{port}", tmp_path)
+    c = LiveProcess(f"ws://127.0.0.1:{port}", tmp_path)
     c.wait_for("retrying in 1.0s")  # the second wait: surely sleeping now
     elapsed = c.stop(sig)
     _check_exit(c, elapsed, tmp_path)
@@ -196,7 +196,7 @@ def test_in_the_middle_of_a_frame(tmp_path, sig):
         return f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", cleanup
 
     with InThread(start) as server:
-        c = Correlator(server.url, tmp_path)
+        c = LiveProcess(server.url, tmp_path)
         c.wait_for(lambda: connected.is_set() and any("connected" in e for e in c.err))
         time.sleep(0.3)
         elapsed = c.stop(sig)
@@ -244,7 +244,7 @@ def test_during_a_flood(tmp_path, sig):
         return f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", cleanup
 
     with InThread(start) as server:
-        c = Correlator(server.url, tmp_path)
+        c = LiveProcess(server.url, tmp_path)
         # Wait on what the correlator has done, not on what the server queued: under load
         # the sender runs far ahead of the reader.
         c.wait_for(
@@ -304,7 +304,7 @@ def test_when_zeek_stops_reading(tmp_path, sig):
         return f"ws://127.0.0.1:{sock.getsockname()[1]}", cleanup
 
     with InThread(start) as server:
-        c = Correlator(server.url, tmp_path)
+        c = LiveProcess(server.url, tmp_path)
         c.wait_for("dropped a frame (malformed): not JSON", timeout=60)
         elapsed = c.stop(sig)
     _check_exit(c, elapsed, tmp_path)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from skypewatch.analyst.logs import read_log
 from skypewatch.cli import main
-from skypewatch.logs import read_log
-from skypewatch.records import SKYPE_FIELDS, SkypeRecord
+from skypewatch.skypelog import SKYPE_FIELDS, SkypeRecord
 from skypewatch.zeeklog import LogReadError, ZeekLogWriter
 from skypewatch.zeeklog import read_log as read_rows
 

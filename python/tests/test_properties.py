@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skypewatch.analyze import analyze
-from skypewatch.decode import decode
+from skypewatch.connections.tracker import Tracker
+from skypewatch.packets.decode import decode
 from skypewatch.synth.frames import addr_bytes, tcp_frame, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter
-from skypewatch.tracker import Tracker
 from skypewatch.zeeklog import read_log
 
 A, B = addr_bytes("10.0.0.5"), addr_bytes("81.2.3.4")

@@ -60,9 +60,9 @@ def test_skype_pcap_2015(tmp_path):
 
 
 def _l1_connections(path: Path) -> set[tuple[int, str, int]]:
-    from skypewatch.capture import read_capture
-    from skypewatch.decode import TCP, decode
-    from skypewatch.verdict import addr_str
+    from skypewatch.packets.capture import read_capture
+    from skypewatch.packets.decode import TCP, decode
+    from skypewatch.verdict.judge import addr_str
 
     found = set()
     for _, link, frame in read_capture(path):

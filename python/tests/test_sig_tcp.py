@@ -110,7 +110,7 @@ def test_version_check_answered_by_a_bare_404_names_the_originator_the_client():
     for an update: it is the client, for the host context and the log line alike."""
     import random
 
-    from skypewatch.verdict import client_is_responder, host_of_client, judge
+    from skypewatch.verdict.judge import client_is_responder, host_of_client, judge
 
     conn = tcp_conn(
         m.version_check(random.Random(404), "1.4.0.84"),

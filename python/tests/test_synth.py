@@ -8,7 +8,8 @@ import pytest
 from conftest import REPO
 
 from skypewatch.analyze import analyze
-from skypewatch.cli import TRACE_SET, main, trace_name
+from skypewatch.cli import main
+from skypewatch.cli.synth import TRACE_SET, trace_name
 from skypewatch.synth.scenarios import SCENARIOS, SynthOptions, synthesize
 from skypewatch.synth.truth import UNOBSERVABLE, read_truth
 

@@ -12,7 +12,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skypewatch.gcpolicy import fewer_collections
+from skypewatch.cli.gcpolicy import fewer_collections
 from skypewatch.synth import scenarios
 from skypewatch.synth.frames import checksum_reference, tcp_frame, udp_flow, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter

@@ -16,17 +16,17 @@ import sys
 import pytest
 from conftest import REPO
 
-from skypewatch.correlate.core import (
+from skypewatch.correlation.hosts import (
     CLIENT_DETECTED,
     LOCAL_SUPER_NODE,
     LOGIN_SEQUENCE,
-    CorrelatorOptions,
+    HostCorrelatorOptions,
 )
-from skypewatch.hostctx import HostOptions
-from skypewatch.records import SKYPE_FIELDS
 from skypewatch.signatures import sn_handshake, version_check
 from skypewatch.signatures.login import L1, L2
+from skypewatch.skypelog import SKYPE_FIELDS
 from skypewatch.synth import messages as m
+from skypewatch.verdict.host_context import HostOptions
 
 ZEEK = REPO / "zeek"
 SIG = (ZEEK / "skype.sig").read_text()
@@ -148,7 +148,7 @@ def test_signature_accepts_what_python_accepts(sig, python_check):
 
 
 def test_udp_gate_is_the_python_gate():
-    from skypewatch.connection import GATE_NIBBLES, KNOWN_UDP_TYPES
+    from skypewatch.connections.connection import GATE_NIBBLES, KNOWN_UDP_TYPES
 
     gate = re.search(r"const gate_nibbles: set\[count\] = \{(.*?)\};", ALL, re.S)
     known = re.search(r"const known_udp_types: set\[count\] = \{(.*?)\};", ALL, re.S)
@@ -246,7 +246,7 @@ def _option(name: str) -> str:
 
 
 def test_tunables_agree():
-    h, c = HostOptions(), CorrelatorOptions()
+    h, c = HostOptions(), HostCorrelatorOptions()
     seconds = {"sec": 1, "min": 60, "hr": 3600}
 
     def secs(text: str) -> float:
@@ -262,9 +262,9 @@ def test_tunables_agree():
     assert secs(_option("notice_settle")) == c.settle
     assert secs(_option("session_gap")) == c.session_gap
     assert int(_option("sn_min_clients")) == c.sn_min_clients
-    from skypewatch.connection import MAX_DATAGRAMS
+    from skypewatch.connections.connection import MAX_DATAGRAMS
     from skypewatch.signatures.udp_probe import EXCLUDED_PORTS
-    from skypewatch.verdict import MAX_EVIDENCE
+    from skypewatch.verdict.judge import MAX_EVIDENCE
 
     assert int(_option("max_datagrams")) == MAX_DATAGRAMS
     assert int(_option("max_evidence")) == MAX_EVIDENCE
@@ -293,7 +293,7 @@ def test_no_local_is_declared_twice_in_one_body():
 
 
 def test_python_event_schema_is_the_zeek_declaration():
-    from skypewatch.zeekws import schema
+    from skypewatch.live import schema
 
     decls = {name: _params(args) for name, kind, args in DECL.findall(ALL) if kind == "event"}
     for full, types in schema.SIGNATURES.items():

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skypewatch.logs import iter_log as iter_frames
-from skypewatch.logs import read_log as read_frame
+from skypewatch.analyst.logs import iter_log as iter_frames
+from skypewatch.analyst.logs import read_log as read_frame
 from skypewatch.zeeklog import (
     INCOMPLETE,
     Lenient,

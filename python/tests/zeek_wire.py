@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 import websockets
 
-from skypewatch.correlate.events import ProbeEvent, TcpEvent
-from skypewatch.records import SkypeRecord
-from skypewatch.zeekws import codec, schema
+from skypewatch.correlation.events import ProbeEvent, TcpEvent
+from skypewatch.live import codec, schema
+from skypewatch.skypelog import SkypeRecord
 
 TOPIC = "zeek/skype/"
 ARGS = ("data", 2, "data", 1, "data")  # the path from a frame to its argument list

@@ -10,13 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .capture import check_readable, read_capture
-from .correlate import Correlator, CorrelatorOptions
-from .decode import SUPPORTED_LINK_TYPES, UnsupportedLinkType, check_link_type, decode
+from .connections.tracker import Tracker, TrackerOptions
+from .correlation import HostCorrelator, HostCorrelatorOptions
 from .errors import CaptureError, CaptureTruncated
-from .gcpolicy import fewer_collections
-from .records import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Notice, SkypeRecord
-from .tracker import Tracker, TrackerOptions
+from .packets.capture import check_readable, read_capture
+from .packets.decode import SUPPORTED_LINK_TYPES, UnsupportedLinkType, check_link_type, decode
+from .skypelog import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Confidence, Notice, PeerRole, SkypeRecord
 from .zeeklog import ZeekLogWriter
 
 MAX_SUMMARY_HOSTS = 10_000  # clients and peers listed in the summary; beyond that, counted
@@ -30,14 +29,14 @@ class Tally:
     by_stage: Counter = field(default_factory=Counter)
     clients: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     peers: dict[str, set[str]] = field(
-        default_factory=lambda: {"super_node": set(), "login_server": set()}
+        default_factory=lambda: {PeerRole.SUPER_NODE: set(), PeerRole.LOGIN_SERVER: set()}
     )
     overflow: int = 0
 
     def add(self, r: SkypeRecord) -> None:
         self.by_confidence[r.confidence] += 1
         self.by_stage[r.stage] += 1
-        if r.confidence == "possible":
+        if r.confidence == Confidence.POSSIBLE:
             return
         info = self.clients.get(r.client)
         if info is None:
@@ -78,7 +77,7 @@ def analyze(
     outdir: str | Path,
     use_json: bool = False,
     tracker_options: TrackerOptions | None = None,
-    correlator_options: CorrelatorOptions | None = None,
+    correlator_options: HostCorrelatorOptions | None = None,
     progress: Progress | None = None,
     keep_records: bool = False,
 ) -> Summary:
@@ -97,7 +96,7 @@ def analyze(
         check_readable(c)
     summary = Summary(captures=len(captures))
     started = time.perf_counter()
-    correlator = Correlator(correlator_options)
+    correlator = HostCorrelator(correlator_options)
     skype_w = ZeekLogWriter(outdir, "skype", SKYPE_FIELDS, use_json)
     notice_w = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json)
 
@@ -118,26 +117,25 @@ def analyze(
     tracker = Tracker(on_record, tracker_options)
     total = sum(_size(c) for c in captures)
     done_before = 0
-    with fewer_collections():
-        try:
-            for path in captures:
-                n_before = tracker.stats.packets
-                try:
-                    _feed(path, tracker, progress, done_before, total)
-                except CaptureTruncated as exc:
-                    summary.truncated = exc
-                if tracker.stats.packets == n_before and summary.truncated is None:
-                    raise CaptureError(path, "capture holds no packets")
-                done_before += _size(path)
-                if summary.truncated is not None:
-                    break
-            draining = True
-            tracker.finish_all()
-            emit_notices(correlator.flush())
-        except BaseException:
-            skype_w.abort()
-            notice_w.abort()
-            raise
+    try:
+        for path in captures:
+            n_before = tracker.stats.packets
+            try:
+                _feed(path, tracker, progress, done_before, total)
+            except CaptureTruncated as exc:
+                summary.truncated = exc
+            if tracker.stats.packets == n_before and summary.truncated is None:
+                raise CaptureError(path, "capture holds no packets")
+            done_before += _size(path)
+            if summary.truncated is not None:
+                break
+        draining = True
+        tracker.finish_all()
+        emit_notices(correlator.flush())
+    except BaseException:
+        skype_w.abort()
+        notice_w.abort()
+        raise
     complete = summary.truncated is None
     summary.skype_log = skype_w.close(complete)
     summary.notice_log = notice_w.close(complete)
@@ -210,7 +208,10 @@ def format_summary(s: Summary) -> str:
             lines.append(f"  ... and {len(shown) - 50} more (see skype.log)")
     else:
         lines.append("clients: none with confirmed or likely evidence")
-    for role, label in (("super_node", "super nodes"), ("login_server", "login servers")):
+    for role, label in (
+        (PeerRole.SUPER_NODE, "super nodes"),
+        (PeerRole.LOGIN_SERVER, "login servers"),
+    ):
         peers = sorted(t.peers[role])
         if peers:
             listed = ", ".join(peers[:8]) + (f", +{len(peers) - 8} more" if len(peers) > 8 else "")

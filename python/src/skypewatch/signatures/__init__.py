@@ -1,10 +1,12 @@
 """Per-connection Skype signatures, one module per start-up stage.
 
-Every check is a pure function of a :class:`~skypewatch.connection.Connection` (and, for the
-cross-connection ones, of facts the caller passes in).  Each returns :class:`Hit` objects; how
-hits combine into a connection's verdict lives in :mod:`skypewatch.verdict`.
+Every check is a pure function of a
+:class:`~skypewatch.connections.connection.Connection` (and, for the cross-connection ones, of
+facts the caller passes in).  Each returns :class:`Hit` objects; how
+hits combine into a connection's verdict lives in :mod:`skypewatch.verdict.judge`.
 """
 
-from .base import CONFIRMED, LIKELY, POSSIBLE, WEAK, Hit, Strength
+from ..skypelog import Strength
+from .base import Hit
 
-__all__ = ["CONFIRMED", "LIKELY", "POSSIBLE", "WEAK", "Hit", "Strength"]
+__all__ = ["Hit", "Strength"]

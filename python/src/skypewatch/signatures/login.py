@@ -6,10 +6,11 @@ application-data header.  Both are illegal in real TLS, which is why they are so
 
 from __future__ import annotations
 
-from ..connection import Connection
-from .base import CONFIRMED, LIKELY, Hit
+from ..connections.connection import Connection
+from ..skypelog import Stage, Strength
+from .base import Hit
 
-STAGE = "login"
+STAGE = Stage.LOGIN
 L1 = b"\x16\x03\x01\x00\x00"
 L2 = b"\x17\x03\x01\x00\x00"
 _RECORD_HEADS = (b"\x16\x03\x01", b"\x17\x03\x01")
@@ -29,12 +30,14 @@ def login_hits(conn: Connection) -> list[Hit]:
             Hit(
                 "login_handshake",
                 STAGE,
-                CONFIRMED,
+                Strength.CONFIRMED,
                 "client sent 16 03 01 00 00 and the server answered 17 03 01 00 00 (L1/L2)",
             )
         )
     else:
-        hits.append(Hit("login_hello", STAGE, LIKELY, "client opened with 16 03 01 00 00 (L1)"))
+        hits.append(
+            Hit("login_hello", STAGE, Strength.LIKELY, "client opened with 16 03 01 00 00 (L1)")
+        )
     if (o[5:8] == b"\x16\x03\x01" and len(o) > 10 and o[10] in _OBJECT_LIST_MARKERS) or (
         r.startswith(L2) and r[5:8] == b"\x17\x03\x01"
     ):
@@ -42,7 +45,7 @@ def login_hits(conn: Connection) -> list[Hit]:
             Hit(
                 "login_records",
                 STAGE,
-                CONFIRMED,
+                Strength.CONFIRMED,
                 "followed by Skype records (L3 object list / L4 17 03 01 reply)",
             )
         )

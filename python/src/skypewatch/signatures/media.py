@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from ..connection import Connection
-from .base import POSSIBLE, Hit
+from ..connections.connection import Connection
+from ..skypelog import Stage, Strength
+from .base import Hit
 
-STAGE = "media"
+STAGE = Stage.MEDIA
 MIN_PACKETS = 100  # Tstat MIN_SKYPE_E2E_NUM: a call, not a burst
 MIN_SAMPLE = 8  # inspected datagrams needed before judging their framing
 MIN_SHARE = 0.9  # Tstat MIN_SKYPE_E2E_PERC
@@ -34,7 +35,7 @@ def media_hits(conn: Connection) -> list[Hit]:
                 Hit(
                     "e2e_voice",
                     STAGE,
-                    POSSIBLE,
+                    Strength.POSSIBLE,
                     f"{len(voice)} of the first {len(sample)} datagrams are type-0x0D voice frames"
                     f" with changing ids, in a flow of {conn.orig_pkts + conn.resp_pkts} packets",
                 )
@@ -53,7 +54,7 @@ def media_hits(conn: Connection) -> list[Hit]:
                 Hit(
                     "skypeout_e2o",
                     STAGE,
-                    POSSIBLE,
+                    Strength.POSSIBLE,
                     f"{same} of the first {len(orig)} datagrams share the 4-byte header"
                     f" {prefix.hex()} every {gap * 1000:.0f} ms (SkypeOut framing)",
                 )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
-from ..connection import Connection
-from .base import CONFIRMED, LIKELY, POSSIBLE, Hit
+from ..connections.connection import Connection
+from ..skypelog import PeerRole, Stage, Strength
+from .base import Hit
 
-STAGE = "sn_handshake"
-LOGIN = "login"
+STAGE = Stage.SN_HANDSHAKE
+LOGIN = Stage.LOGIN
 
 SSLV2_HELLO_PREFIX = bytes.fromhex(
     "80460103010 02d0000 0010".replace(" ", "")
@@ -78,7 +79,7 @@ def handshake_hits(conn: Connection) -> list[Hit]:
             Hit(
                 "sslv2_hello",
                 STAGE,
-                POSSIBLE,
+                Strength.POSSIBLE,
                 "72-byte SSLv2-format ClientHello with Skype's fixed cipher list",
             )
         )
@@ -88,7 +89,7 @@ def handshake_hits(conn: Connection) -> list[Hit]:
                 Hit(
                     "fake_tls_junk",
                     STAGE,
-                    LIKELY,
+                    Strength.LIKELY,
                     "the hello is followed by raw bytes, not TLS records (TLS look-alike)",
                 )
             )
@@ -97,7 +98,7 @@ def handshake_hits(conn: Connection) -> list[Hit]:
             Hit(
                 "fixed_server_hello",
                 STAGE,
-                CONFIRMED,
+                Strength.CONFIRMED,
                 "server answered with Skype's constant 79-byte ServerHello (gmt 0x401be486)",
             )
         )
@@ -106,7 +107,7 @@ def handshake_hits(conn: Connection) -> list[Hit]:
             Hit(
                 "skype_404",
                 STAGE,
-                POSSIBLE,
+                Strength.POSSIBLE,
                 "responder answered GET with a bare 'HTTP/1.0 404 Not Found', as Skype nodes do",
             )
         )
@@ -133,7 +134,7 @@ def correlated_hits(
             Hit(
                 "tcp_to_probed_peer",
                 STAGE,
-                LIKELY,
+                Strength.LIKELY,
                 "opaque TCP to the ip:port the client had just probed over UDP",
             )
         )
@@ -142,7 +143,7 @@ def correlated_hits(
             Hit(
                 "non_http_80_after_probe",
                 STAGE,
-                LIKELY,
+                Strength.LIKELY,
                 "non-HTTP bytes on port 80 to a host the client had just probed over UDP",
             )
         )
@@ -151,7 +152,7 @@ def correlated_hits(
             Hit(
                 "tcp_to_skype_port",
                 STAGE,
-                LIKELY,
+                Strength.LIKELY,
                 "opaque TCP to the port of a proven Skype UDP endpoint",
             )
         )
@@ -159,14 +160,14 @@ def correlated_hits(
         return hits
     role = known_node or known_host
     if role:
-        stage = LOGIN if role == "login_server" else STAGE
+        stage = LOGIN if role == PeerRole.LOGIN_SERVER else STAGE
         what = role.replace("_", " ")
         if known_node:
             hits.append(
                 Hit(
                     "tcp_to_known_node",
                     stage,
-                    LIKELY,
+                    Strength.LIKELY,
                     f"opaque TCP to the ip:port of a proven {what}",
                 )
             )
@@ -175,7 +176,7 @@ def correlated_hits(
                 Hit(
                     "tcp_to_known_host",
                     stage,
-                    POSSIBLE,
+                    Strength.POSSIBLE,
                     f"opaque TCP to another port of a proven {what}",
                 )
             )
@@ -188,7 +189,7 @@ def fallback_chain_hit(port: int) -> Hit:
     return Hit(
         "tcp_fallback_chain",
         STAGE,
-        LIKELY,
+        Strength.LIKELY,
         f"TCP attempt on {which}, part of a probing client's fallback from the super node's"
         " port to 443/80 (answered or not)",
     )

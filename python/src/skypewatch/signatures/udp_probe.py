@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..connection import Connection
-from .base import CONFIRMED, LIKELY, WEAK, Hit
+from ..connections.connection import Connection
+from ..skypelog import Stage, Strength
+from .base import Hit
 
-STAGE = "probe"
+STAGE = Stage.PROBE
 
 U1_MIN = 18
 U2_LEN = 11
@@ -81,7 +82,7 @@ def probe_hits(conn: Connection) -> list[Hit]:
                 Hit(
                     "u1_u2_nack",
                     STAGE,
-                    LIKELY,
+                    Strength.LIKELY,
                     f"U1 {len(u1)}B id 0x{ident} answered by 11B NACK type 0x{u2[2] & 0x0F:x}"
                     f" echoing the id, naming public IP {public_ip}",
                     client_public_ip=public_ip,
@@ -92,7 +93,7 @@ def probe_hits(conn: Connection) -> list[Hit]:
                     Hit(
                         "u2_public_ip",
                         STAGE,
-                        CONFIRMED,
+                        Strength.CONFIRMED,
                         f"U2 carries the client's own address {public_ip}",
                         client_public_ip=public_ip,
                     )
@@ -126,7 +127,7 @@ def _u3_u4(conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest) -> list[Hi
             Hit(
                 "u3_resend",
                 STAGE,
-                CONFIRMED,
+                Strength.CONFIRMED,
                 f"U3 {len(p)}B = U1 + 5 with same id names super node {_ipv4(p[8:12])}{detail}",
             )
         )
@@ -136,7 +137,12 @@ def _u3_u4(conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest) -> list[Hi
             if not r_orig and len(r) >= U1_MIN and r[2] & 0x8F == 0x02:
                 sizes = "a Skype 1.4 size" if len(r) in U4_LENGTHS_1_4 else "a 2.x+ size"
                 hits.append(
-                    Hit("u4_reply", STAGE, LIKELY, f"U4 type-2 reply of {len(r)}B ({sizes})")
+                    Hit(
+                        "u4_reply",
+                        STAGE,
+                        Strength.LIKELY,
+                        f"U4 type-2 reply of {len(r)}B ({sizes})",
+                    )
                 )
                 break
         break
@@ -158,7 +164,7 @@ def _retransmit(conn: Connection) -> list[Hit]:
                     Hit(
                         "probe_retransmit",
                         STAGE,
-                        LIKELY,
+                        Strength.LIKELY,
                         f"U1 {len(p)}B id 0x{p[:2].hex()} resent after {gap:.1f}s with the same"
                         f" CRC {p[7:11].hex()} and a new IV",
                     )
@@ -175,10 +181,15 @@ def weak_hits(conn: Connection) -> list[Hit]:
     r = next((p for is_orig, _, p in conn.datagrams if not is_orig), None)
     if r is not None and len(r) >= U1_MIN and r[2] & 0x8F == 0x02:
         return [
-            Hit("type2_exchange", STAGE, WEAK, f"type-2 {len(o)}B answered by type-2 {len(r)}B")
+            Hit(
+                "type2_exchange",
+                STAGE,
+                Strength.WEAK,
+                f"type-2 {len(o)}B answered by type-2 {len(r)}B",
+            )
         ]
     if r is None:
-        return [Hit("lone_u1", STAGE, WEAK, f"unanswered U1-shaped {len(o)}B datagram")]
+        return [Hit("lone_u1", STAGE, Strength.WEAK, f"unanswered U1-shaped {len(o)}B datagram")]
     return []
 
 
@@ -187,7 +198,7 @@ def id_sequence_hit(port: int, min_peers: int) -> Hit:
     return Hit(
         "probe_id_sequence",
         STAGE,
-        LIKELY,
+        Strength.LIKELY,
         f"port {port} probed {min_peers}+ new peers with U1 ids climbing in small steps"
         " (one message counter)",
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from ..connection import Connection
-from .base import LIKELY, POSSIBLE, Hit
+from ..connections.connection import Connection
+from ..skypelog import Stage, Strength
+from .base import Hit
 
-STAGE = "version_check"
+STAGE = Stage.VERSION_CHECK
 # The same expressions as the Zeek package's skype-version-* signatures, anchored at the
 # start of the client's stream.
 VERSION_URI = re.compile(
@@ -34,11 +35,13 @@ def version_hits(conn: Connection) -> list[Hit]:
             Hit(
                 "http_version_check",
                 STAGE,
-                LIKELY,
+                Strength.LIKELY,
                 f"{kind} request to ui.skype.com: Skype {version} for {platform}",
                 skype_version=version,
             )
         )
     if SKYPE_AGENT.match(o):
-        hits.append(Hit("skype_user_agent", STAGE, POSSIBLE, "HTTP User-Agent starts with 'Skype'"))
+        hits.append(
+            Hit("skype_user_agent", STAGE, Strength.POSSIBLE, "HTTP User-Agent starts with 'Skype'")
+        )
     return hits

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
-from ..gcpolicy import fewer_collections
 from . import messages as m
 from .background import background
 from .frames import SYN, TcpSession, tcp_frame, udp_flow, udp_frame
@@ -664,11 +663,7 @@ def synthesize(
     tmp_truth = truth.with_name(f".{truth.name}.tmp")
     counts = [0, 0]
     try:
-        with (
-            fewer_collections(),
-            PcapWriter(tmp_pcap) as w,
-            open(tmp_truth, "w", encoding="utf-8") as tf,
-        ):
+        with PcapWriter(tmp_pcap) as w, open(tmp_truth, "w", encoding="utf-8") as tf:
             tf.write("\t".join(TRUTH_COLUMNS) + "\n")
 
             def on_session(conns: list[Conn]) -> None:

@@ -7,7 +7,7 @@ directories via ``log_files``) comes in two speeds over one definition of a good
   what the correlator uses.
 - ``skypewatch.zeeklog.bulk`` (needs pyarrow): whole blocks through Arrow's CSV and JSON
   parsers, checked column by column with the same rules; any block it cannot vouch for goes
-  through the per-line reader.  ``skypewatch.logs`` builds pandas on it.
+  through the per-line reader.  ``skypewatch.analyst.logs`` builds pandas on it.
 
 Every field is checked against its declared type (``values.py``).  Strict mode (the default)
 raises ``LogReadError`` (file and line) at the first problem; lenient mode (pass a

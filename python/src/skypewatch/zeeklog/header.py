@@ -46,7 +46,7 @@ CONN_FIELDS: list[Field] = [
 
 def schemas() -> dict[str, list[Field]]:
     # Imported here: records imports this package (for Field) at its own import time.
-    from ..records import NOTICE_FIELDS, SKYPE_FIELDS
+    from ..skypelog import NOTICE_FIELDS, SKYPE_FIELDS
 
     return {"skype": SKYPE_FIELDS, "notice": NOTICE_FIELDS, "conn": CONN_FIELDS}
 

@@ -17,12 +17,20 @@ from datetime import UTC, datetime
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from .errors import one_line
+from ..errors import one_line
 
 # Times beyond this are no capture's (pandas' nanosecond clock ends in 2262).
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _MAX_TEXT = 200  # how much of a refused value an error message repeats
 _INTEGER = re.compile(r"([+-]?)([0-9]+)")
+
+# Upper bounds of the numeric options: far beyond any sensible setting, well inside what the
+# engine's clocks and tables can mean.
+DAY = 86_400.0
+MAX_WINDOW = DAY  # timeouts, probe window, notice settle time
+MAX_REORDER = 7 * DAY
+MAX_FANOUT_PEERS = 1_000
+MAX_SEED = 2**64 - 1
 
 
 def _shown(text: str) -> str:
@@ -162,3 +170,9 @@ def websocket(text: str) -> str:
     if port == 0:
         raise argparse.ArgumentTypeError(f"{_shown(text)}: port must be 1-65535")
     return text.strip()
+
+
+def local_nets_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--local-nets", type=networks, default=None, metavar="CIDR[,CIDR...]", help=help_text
+    )

@@ -1,6 +1,6 @@
 """From a connection's signature hits to its skype.log line (or to no line at all).
 
-Rules, in the order they apply (signatures.md §3.4):
+Rules, in the order they apply (docs/signatures.md#confidence):
 * weak hits (a lone U1, a type-2 exchange) never make a line on their own;
 * the connection's confidence is the strongest base strength among its other hits;
 * a host that already has confirmed evidence from another connection raises the rest of its
@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import ipaddress
 
-from .connection import Connection
-from .decode import TCP
-from .records import SkypeRecord
-from .signatures.base import STRENGTH_RANK, WEAK, Hit
+from ..connections.connection import Connection
+from ..packets.decode import TCP
+from ..signatures.base import Hit
+from ..skypelog import Confidence, PeerRole, SkypeRecord, Stage, Strength
 
-STAGE_ORDER = ("probe", "media", "version_check", "sn_handshake", "login")
+# What the client's peer is at each stage of its own hits.
 ROLE_BY_STAGE = {
-    "probe": "super_node",
-    "sn_handshake": "super_node",
-    "login": "login_server",
-    "version_check": "update_server",
-    "media": "peer",
+    Stage.PROBE: PeerRole.SUPER_NODE,
+    Stage.SN_HANDSHAKE: PeerRole.SUPER_NODE,
+    Stage.LOGIN: PeerRole.LOGIN_SERVER,
+    Stage.VERSION_CHECK: PeerRole.UPDATE_SERVER,
+    Stage.MEDIA: PeerRole.PEER,
 }
 # Hits that say the *responder* is the Skype node we know about: it is the client, the
 # originator is its peer.
 INBOUND_HITS = frozenset(("to_skype_endpoint", "tcp_to_skype_port", "skype_404"))
-_UPGRADE = {"possible": "likely", "likely": "confirmed", "confirmed": "confirmed"}
 MAX_EVIDENCE = 400
 
 
@@ -40,30 +39,30 @@ def client_is_responder(hits: list[Hit]) -> bool:
     """Who runs Skype on this connection: the responder when every solid hit only says the
     responder is a known Skype node (an inbound connection to a Skype client), else the
     originator.  The one rule for the host context and the log line."""
-    solid = [h for h in hits if h.strength != WEAK]
+    solid = [h for h in hits if h.strength is not Strength.WEAK]
     return bool(solid) and all(h.name in INBOUND_HITS for h in solid)
 
 
 def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecord | None:
     """The connection's verdict; ``host_confirmed`` says whether its client host already has
     confirmed evidence from elsewhere."""
-    solid = [h for h in hits if h.strength != WEAK]
+    solid = [h for h in hits if h.strength is not Strength.WEAK]
     if not solid:
         return None
-    best = max(solid, key=lambda h: STRENGTH_RANK[h.strength]).strength
-    confidence = _UPGRADE[best] if host_confirmed else best
+    best = Confidence(max(solid, key=lambda h: h.strength.rank).strength)
+    confidence = best.raised() if host_confirmed else best
     orig_h, resp_h = addr_str(conn.orig), addr_str(conn.resp)
     names = frozenset(h.name for h in hits)
     if client_is_responder(hits):
         client, peer = resp_h, orig_h
-        stage = max((h.stage for h in solid), key=STAGE_ORDER.index)
-        role = "peer"
+        stage = max((h.stage for h in solid), key=lambda st: st.precedence)
+        role = PeerRole.PEER
     else:
         # the inbound hits describe the responder, not the client's start-up stage
         own = [h for h in solid if h.name not in INBOUND_HITS]
-        stage = max((h.stage for h in own), key=STAGE_ORDER.index)
+        stage = max((h.stage for h in own), key=lambda st: st.precedence)
         client, peer, role = orig_h, resp_h, ROLE_BY_STAGE[stage]
-    ordered = sorted(hits, key=lambda h: (-STRENGTH_RANK[h.strength], h.name))
+    ordered = sorted(hits, key=lambda h: (-h.strength.rank, h.name))
     evidence = "; ".join(h.evidence for h in ordered)
     if len(evidence) > MAX_EVIDENCE:
         evidence = evidence[: MAX_EVIDENCE - 3] + "..."

@@ -17,21 +17,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from .correlate.engine import CorrelationEngine
-from .correlate.sources import record_from_row
-from .errors import SkypewatchError
+from ..correlation.engine import CorrelationEngine
+from ..correlation.sources import record_from_row
+from ..errors import SkypewatchError
+from ..skypelog import STAGES, Confidence, PeerRole, Stage
+from ..zeeklog import Lenient
 from .logs import iter_log, log_files
-from .records import STAGES
-from .zeeklog import Lenient
 
 STAGE_COLORS = {
-    "probe": "#4C72B0",
-    "sn_handshake": "#DD8452",
+    Stage.PROBE: "#4C72B0",
+    Stage.SN_HANDSHAKE: "#DD8452",
     "login": "#C44E52",
     "version_check": "#8172B3",
     "media": "#55A868",
 }
-CONF_COLORS = {"confirmed": "#2b6cb0", "likely": "#90cdf4", "possible": "#e2e8f0"}
+CONF_COLORS = {
+    Confidence.CONFIRMED: "#2b6cb0",
+    Confidence.LIKELY: "#90cdf4",
+    Confidence.POSSIBLE: "#e2e8f0",
+}
 MAX_TIMELINE_CLIENTS = 30
 MAX_EVIDENCE_ROWS = 12
 
@@ -151,7 +155,7 @@ def _timeline(df: pd.DataFrame) -> bytes:
 def _fanout(df: pd.DataFrame) -> bytes | None:
     import matplotlib.pyplot as plt
 
-    sn = df[df["peer_role"] == "super_node"].sort_values("ts")
+    sn = df[df["peer_role"] == PeerRole.SUPER_NODE].sort_values("ts")
     if sn.empty:
         return None
     fig, ax = plt.subplots(figsize=(10, 3.6))
@@ -175,7 +179,7 @@ def _top_talkers(df: pd.DataFrame) -> bytes:
     per = df.groupby(["client", "confidence"]).size().unstack(fill_value=0)
     per = per.loc[per.sum(axis=1).sort_values(ascending=True).index[-10:]]
     bottom = None
-    for conf in ("confirmed", "likely", "possible"):
+    for conf in (Confidence.CONFIRMED, Confidence.LIKELY, Confidence.POSSIBLE):
         if conf in per:
             left.barh(
                 per.index,
@@ -189,7 +193,7 @@ def _top_talkers(df: pd.DataFrame) -> bytes:
             bottom = per[conf] if bottom is None else bottom + per[conf]
     left.set_title("Clients by Skype connections")
     left.legend(frameon=False, fontsize=8)
-    sn = df[df["peer_role"] == "super_node"].groupby("peer")["client"].nunique()
+    sn = df[df["peer_role"] == PeerRole.SUPER_NODE].groupby("peer")["client"].nunique()
     sn = sn.sort_values().iloc[-10:]
     right.barh(sn.index, sn.values, color="#4C72B0")
     right.set_title("Super nodes by distinct clients")
@@ -245,9 +249,9 @@ def build_report(
     kpis = [
         ("clients", len(clients)),
         ("Skype connections", len(df)),
-        ("confirmed", int((df["confidence"] == "confirmed").sum())),
-        ("super nodes", df.loc[df["peer_role"] == "super_node", "peer"].nunique()),
-        ("login servers", df.loc[df["peer_role"] == "login_server", "peer"].nunique()),
+        (Confidence.CONFIRMED, int((df["confidence"] == Confidence.CONFIRMED).sum())),
+        ("super nodes", df.loc[df["peer_role"] == PeerRole.SUPER_NODE, "peer"].nunique()),
+        ("login servers", df.loc[df["peer_role"] == PeerRole.LOGIN_SERVER, "peer"].nunique()),
         ("notices", len(notices)),
     ]
     parts.append(
@@ -296,15 +300,15 @@ def _clients(df: pd.DataFrame) -> pd.DataFrame:
                 "last seen": f"{g['ts'].max():%Y-%m-%d %H:%M:%S}",
                 "connections": len(g),
                 "stages": ", ".join(s for s in STAGES if (g["stage"] == s).any()),
-                "super nodes": g.loc[g["peer_role"] == "super_node", "peer"].nunique(),
+                "super nodes": g.loc[g["peer_role"] == PeerRole.SUPER_NODE, "peer"].nunique(),
                 "public IP": ", ".join(sorted(g["client_public_ip"].dropna().unique())),
                 "version": ", ".join(sorted(g["skype_version"].dropna().unique())),
                 "status": _status(g),
-                "best": "confirmed"
-                if (g["confidence"] == "confirmed").any()
-                else "likely"
-                if (g["confidence"] == "likely").any()
-                else "possible",
+                "best": Confidence.CONFIRMED
+                if (g["confidence"] == Confidence.CONFIRMED).any()
+                else Confidence.LIKELY
+                if (g["confidence"] == Confidence.LIKELY).any()
+                else Confidence.POSSIBLE,
             }
         )
     return pd.DataFrame(rows).sort_values("connections", ascending=False)

@@ -38,8 +38,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from .errors import SkypewatchError
-from .zeeklog import (
+from ..errors import SkypewatchError
+from ..zeeklog import (
     CONN_FIELDS,
     Lenient,
     LogHeader,
@@ -48,8 +48,8 @@ from .zeeklog import (
     escape,
     log_files,
 )
-from .zeeklog.bulk import iter_tables
-from .zeeklog.header import schemas
+from ..zeeklog.bulk import iter_tables
+from ..zeeklog.header import schemas
 
 SCHEMAS = schemas()
 DEFAULT_CHUNK = 200_000

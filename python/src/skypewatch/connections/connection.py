@@ -12,7 +12,7 @@ memory per connection is bounded.
 
 from __future__ import annotations
 
-from .decode import TCP
+from ..packets.decode import TCP
 from .tcpclose import TcpCloseState
 
 WINDOW_BYTES = 1024  # Zeek: dpd_buffer_size

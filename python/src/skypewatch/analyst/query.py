@@ -24,10 +24,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from .errors import SkypewatchError
+from ..errors import SkypewatchError
+from ..skypelog import CONFIDENCE_RANK, STAGES, PeerRole, Stage
+from ..zeeklog import Lenient
 from .logs import iter_log, log_files
-from .records import CONFIDENCE_RANK, STAGES
-from .zeeklog import Lenient
 
 VIEWS = ("clients", "lines", "super-nodes", "local-super-nodes", "public-ips")
 FORMATS = ("table", "csv", "json", "parquet")
@@ -170,12 +170,12 @@ def run_query(
                     g["ts"].max(),
                     len(g),
                     stages=g["stage"],
-                    login_servers=g.loc[g["peer_role"] == "login_server", "peer"],
+                    login_servers=g.loc[g["peer_role"] == PeerRole.LOGIN_SERVER, "peer"],
                     public_ips=g["client_public_ip"],
                     versions=g["skype_version"],
                 )
                 r.setdefault("super_nodes", set()).update(
-                    g.loc[g["peer_role"] == "super_node", "peer"].dropna()
+                    g.loc[g["peer_role"] == PeerRole.SUPER_NODE, "peer"].dropna()
                 )
                 # no answer to any connection: a start-up a firewall stopped (a log from
                 # before the answered column counts as answered)
@@ -191,12 +191,12 @@ def run_query(
                 if rank == rank:
                     best[client] = max(best.get(client, 0), int(rank))
         elif view == "super-nodes":
-            sn = df[df["peer_role"] == "super_node"]
+            sn = df[df["peer_role"] == PeerRole.SUPER_NODE]
             for peer, g in sn.groupby("peer", sort=False):
                 agg.add(peer, g["ts"].min(), g["ts"].max(), len(g), clients=g["client"])
         elif view == "local-super-nodes":
-            probe = df[(df["peer_role"] == "super_node") & (df["stage"] == "probe")]
-            inbound = df[(df["peer_role"] == "peer") & (df["id.orig_h"] == df["peer"])]
+            probe = df[(df["peer_role"] == PeerRole.SUPER_NODE) & (df["stage"] == Stage.PROBE)]
+            inbound = df[(df["peer_role"] == PeerRole.PEER) & (df["id.orig_h"] == df["peer"])]
             pairs = pd.concat(
                 [
                     pd.DataFrame(
@@ -230,7 +230,7 @@ def _finish(view: str, agg: _Agg, best: dict[str, int]) -> pd.DataFrame:
             row[
                 "node"
                 if view == "local-super-nodes"
-                else "super_node"
+                else PeerRole.SUPER_NODE
                 if view == "super-nodes"
                 else "client"
             ] = key
@@ -298,7 +298,7 @@ def render(df: pd.DataFrame, fmt: str, output: str | None) -> str | None:
 
 
 def _python_lists(df: pd.DataFrame) -> pd.DataFrame:
-    """Set columns (Arrow lists, see skypewatch.logs) as Python lists, so that every format
+    """Set columns (Arrow lists, see skypewatch.analyst.logs) as Python lists, so that every format
     prints them as lists."""
     lists = [
         c

@@ -11,8 +11,8 @@ a CodecError with reason ``bad-arguments``.
 
 from __future__ import annotations
 
-from ..correlate.events import EARLIEST, LATEST, ProbeEvent, TcpEvent, valid_time
-from ..records import CONFIDENCE_RANK, PEER_ROLES, STAGES, Notice, SkypeRecord
+from ..correlation.events import EARLIEST, LATEST, ProbeEvent, TcpEvent, valid_time
+from ..skypelog import CONFIDENCE_RANK, PEER_ROLES, STAGES, Notice, SkypeRecord
 from . import codec
 from .codec import CodecError, Port, show
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import SkypewatchError
+from ..errors import SkypewatchError
 
 
 def _why(exc: OSError) -> str:

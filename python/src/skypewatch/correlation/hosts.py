@@ -27,7 +27,7 @@ import socket
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ..records import CONFIDENCE_RANK, STAGES, Notice, SkypeRecord
+from ..skypelog import CONFIDENCE_RANK, STAGES, Confidence, Notice, PeerRole, SkypeRecord, Stage
 
 DEFAULT_LOCAL_NETS = (
     "10.0.0.0/8",
@@ -40,8 +40,8 @@ DEFAULT_LOCAL_NETS = (
 MAX_LISTED = 10  # addresses named in a notice before "+N more"
 MAX_UIDS = 20
 MAX_KEPT = 4096  # distinct peers remembered per client session (the notice lists ten)
-_LIKELY = CONFIDENCE_RANK["likely"]
-_CONFIRMED = CONFIDENCE_RANK["confirmed"]
+_LIKELY = CONFIDENCE_RANK[Confidence.LIKELY]
+_CONFIRMED = CONFIDENCE_RANK[Confidence.CONFIRMED]
 
 CLIENT_DETECTED = "Skype::Client_Detected"
 LOGIN_SEQUENCE = "Skype::Login_Sequence"
@@ -50,7 +50,7 @@ BLOCKED_STARTUP = "Skype::Blocked_Startup"
 
 
 @dataclass(frozen=True, slots=True)
-class CorrelatorOptions:
+class HostCorrelatorOptions:
     settle: float = 120.0
     """Seconds of quiet after a client qualifies before its notice is raised."""
     session_gap: float = 3600.0
@@ -111,15 +111,15 @@ class NodeCandidate:
 
 
 @dataclass(slots=True)
-class CorrelatorStats:
+class HostCorrelatorStats:
     records: int = 0
     notices: int = 0
     evicted: int = 0
 
 
-class Correlator:
-    def __init__(self, options: CorrelatorOptions | None = None) -> None:
-        self.options = options or CorrelatorOptions()
+class HostCorrelator:
+    def __init__(self, options: HostCorrelatorOptions | None = None) -> None:
+        self.options = options or HostCorrelatorOptions()
         self._local = [ipaddress.ip_network(n) for n in self.options.local_nets]
         # IPv4 ranges by prefix length -> network numbers: a few set lookups per address
         self._local_v4: dict[int, set[int]] = {}
@@ -136,7 +136,7 @@ class Correlator:
         self._due: list[tuple[float, int, bool, str]] = []
         self._seq = 0
         self.now = float("-inf")
-        self.stats = CorrelatorStats()
+        self.stats = HostCorrelatorStats()
 
     def is_local(self, addr: str) -> bool:
         known = self._local_cache.get(addr)
@@ -187,7 +187,7 @@ class Correlator:
                 s.first_ts = ts
             if ts > s.last_ts:
                 s.last_ts = ts
-            if rec.peer_role in ("super_node", "peer"):
+            if rec.peer_role in (PeerRole.SUPER_NODE, PeerRole.PEER):
                 out.extend(self._observe_node(rec, ts))
             return out
         if s is not None and ts - s.last_ts > self.options.session_gap:
@@ -221,14 +221,14 @@ class Correlator:
             s.best, s.best_rank, s.best_ts = rec, rank, ts
         if rec.answered:
             s.answered = True
-        if rec.stage == "probe" and rec.proto == "udp":
+        if rec.stage == Stage.PROBE and rec.proto == "udp":
             _note(s.probed, rec.peer)
         elif rec.proto == "tcp" and len(s.tcp_ports) < MAX_KEPT:
             s.tcp_ports.setdefault(rec.resp_p)
         role = rec.peer_role
-        if role == "super_node":
+        if role == PeerRole.SUPER_NODE:
             _note(s.super_nodes, rec.peer)
-        elif role == "login_server":
+        elif role == PeerRole.LOGIN_SERVER:
             _note(s.login_servers, rec.peer)
         if rec.client_public_ip:
             _note(s.public_ips, rec.client_public_ip)
@@ -239,14 +239,14 @@ class Correlator:
             if due != s.queued_due:  # one heap entry per due second, not per record
                 s.queued_due = due
                 self._queue(due, False, client)
-        if role == "super_node" or role == "peer":
+        if role == PeerRole.SUPER_NODE or role == PeerRole.PEER:
             out.extend(self._observe_node(rec, ts))
         return out
 
     def _observe_node(self, rec: SkypeRecord, ts: float) -> list[Notice]:
-        if rec.peer_role == "super_node" and rec.stage == "probe":
+        if rec.peer_role == PeerRole.SUPER_NODE and rec.stage == Stage.PROBE:
             node, outside = rec.peer, rec.client
-        elif rec.peer_role == "peer" and rec.orig_h == rec.peer:
+        elif rec.peer_role == PeerRole.PEER and rec.orig_h == rec.peer:
             node, outside = rec.client, rec.peer  # outside host connected to our Skype port
         else:
             return []
@@ -356,10 +356,10 @@ class Correlator:
         stages = [st for st in STAGES if st in s.stages]
         note = (
             LOGIN_SEQUENCE
-            if "login" in s.likely_stages and s.likely_stages & {"probe", "sn_handshake"}
+            if "login" in s.likely_stages and s.likely_stages & {Stage.PROBE, Stage.SN_HANDSHAKE}
             else CLIENT_DETECTED
         )
-        level = "confirmed" if s.confirmed else "likely"
+        level = Confidence.CONFIRMED if s.confirmed else Confidence.LIKELY
         parts = []
         if s.public_ips:
             parts.append("public_ip=" + _listing(s.public_ips))

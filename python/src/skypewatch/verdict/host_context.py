@@ -85,11 +85,6 @@ def id_run_length(ids: list[int], max_step: int) -> int:
     return best
 
 
-# What a strong signature proved a peer to be.
-SUPER_NODE = "super_node"
-LOGIN_SERVER = "login_server"
-
-
 class HostContext:
     def __init__(self, options: HostOptions | None = None) -> None:
         self.options = options or HostOptions()

@@ -16,18 +16,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..packets.decode import TCP, UDP, Packet
+from ..signatures.base import Hit
+from ..signatures.login import login_hits
+from ..signatures.media import media_hits
+from ..signatures.sn_handshake import correlated_hits, fallback_chain_hit, handshake_hits
+from ..signatures.udp_probe import STAGE as PROBE
+from ..signatures.udp_probe import id_sequence_hit, probe_hits, u1_shaped, weak_hits
+from ..signatures.version_check import version_hits
+from ..skypelog import PeerRole, SkypeRecord, Strength
+from ..verdict.host_context import HostContext, HostOptions
+from ..verdict.judge import addr_str, host_of_client, judge
 from .connection import KNOWN_UDP_TYPES, Connection
-from .decode import TCP, UDP, Packet
-from .hostctx import LOGIN_SERVER, SUPER_NODE, HostContext, HostOptions
-from .records import SkypeRecord
-from .signatures.base import CONFIRMED, LIKELY, POSSIBLE, Hit
-from .signatures.login import login_hits
-from .signatures.media import media_hits
-from .signatures.sn_handshake import correlated_hits, fallback_chain_hit, handshake_hits
-from .signatures.udp_probe import STAGE as PROBE
-from .signatures.udp_probe import id_sequence_hit, probe_hits, u1_shaped, weak_hits
-from .signatures.version_check import version_hits
-from .verdict import addr_str, host_of_client, judge
 from .zeekports import zeek_flips
 
 _SYN, _ACK = 0x02, 0x10
@@ -172,8 +172,8 @@ class Tracker:
                 conn.strong_checked = True
                 ctx.prove_endpoint(ts, conn.orig, conn.orig_p)
                 ctx.prove_endpoint(ts, conn.resp, conn.resp_p)
-                ctx.prove_node(ts, conn.resp, conn.resp_p, SUPER_NODE)
-                if any(h.strength == CONFIRMED for h in hits):
+                ctx.prove_node(ts, conn.resp, conn.resp_p, PeerRole.SUPER_NODE)
+                if any(h.strength == Strength.CONFIRMED for h in hits):
                     ctx.confirm_host(ts, conn.orig)
 
     def _tcp_segment(
@@ -200,11 +200,11 @@ class Tracker:
                     role = ctx.node_host(conn.resp)
                     if role is not None:
                         conn.ctx |= _CTX_NODE_HOST
-            if role == LOGIN_SERVER:
+            if role == PeerRole.LOGIN_SERVER:
                 conn.ctx |= _CTX_LOGIN_SERVER
         if not conn.strong_checked and conn.resp_stream:
             hits = login_hits(conn) + handshake_hits(conn)
-            if any(h.strength == CONFIRMED for h in hits):
+            if any(h.strength == Strength.CONFIRMED for h in hits):
                 conn.strong_checked = True
                 names = [h.name for h in hits]
                 self._after.append((ts, conn.orig, conn.resp, conn.resp_p, names))
@@ -214,9 +214,9 @@ class Tracker:
         a login server (L1/L2) or super node (the constant ServerHello)."""
         self.ctx.confirm_host(ts, orig)
         if "fixed_server_hello" in names:
-            self.ctx.prove_node(ts, resp, resp_p, SUPER_NODE)
+            self.ctx.prove_node(ts, resp, resp_p, PeerRole.SUPER_NODE)
         if "login_handshake" in names:
-            self.ctx.prove_node(ts, resp, resp_p, LOGIN_SERVER)
+            self.ctx.prove_node(ts, resp, resp_p, PeerRole.LOGIN_SERVER)
 
     # -- connection lifecycle --------------------------------------------------------------
     def _open(
@@ -324,7 +324,7 @@ class Tracker:
                     Hit(
                         "skype_endpoint",
                         PROBE,
-                        LIKELY,
+                        Strength.LIKELY,
                         f"flow from proven Skype endpoint {addr_str(conn.orig)}:{conn.orig_p}",
                     )
                 )
@@ -333,7 +333,7 @@ class Tracker:
                     Hit(
                         "to_skype_endpoint",
                         PROBE,
-                        LIKELY,
+                        Strength.LIKELY,
                         f"flow to proven Skype endpoint {addr_str(conn.resp)}:{conn.resp_p}",
                     )
                 )
@@ -345,7 +345,7 @@ class Tracker:
                     Hit(
                         "probe_fanout",
                         PROBE,
-                        POSSIBLE,
+                        Strength.POSSIBLE,
                         f"one of the U1-shaped flows port {conn.orig_p} sent to"
                         f" {ctx.options.fanout_min_peers}+ hosts within"
                         f" {ctx.options.fanout_window:.0f}s",
@@ -356,7 +356,7 @@ class Tracker:
         hits = login_hits(conn) + handshake_hits(conn) + version_hits(conn)
         node = ""
         if conn.ctx & (_CTX_NODE | _CTX_NODE_HOST):
-            node = LOGIN_SERVER if conn.ctx & _CTX_LOGIN_SERVER else SUPER_NODE
+            node = PeerRole.LOGIN_SERVER if conn.ctx & _CTX_LOGIN_SERVER else PeerRole.SUPER_NODE
         hits += correlated_hits(
             conn,
             probed_endpoint=bool(conn.ctx & _CTX_PROBED_EP),

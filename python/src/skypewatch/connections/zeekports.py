@@ -12,7 +12,7 @@ tests/test_engine_parity.py compares them with the Zeek on PATH.
 
 from __future__ import annotations
 
-from .decode import TCP
+from ..packets.decode import TCP
 
 LIKELY_SERVER_TCP = frozenset(
     {

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..correlate.engine import CorrelationEngine, Input
-from ..records import Notice
+from ..correlation.engine import CorrelationEngine, Input
+from ..skypelog import Notice
 from . import codec, schema
 from .codec import clip, show
 
@@ -111,7 +111,7 @@ class _Stopped(Exception):
     """The stop event ended a phase before it finished."""
 
 
-class LiveCorrelator:
+class ZeekBridge:
     def __init__(
         self,
         url: str,

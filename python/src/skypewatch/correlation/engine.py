@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
-from ..records import Notice, SkypeRecord
-from .core import Correlator, CorrelatorOptions
+from ..skypelog import Confidence, Notice, PeerRole, SkypeRecord, Stage
 from .events import ProbeEvent, TcpEvent
+from .hosts import HostCorrelator, HostCorrelatorOptions
 
 FALLBACK_PORTS = (80, 443)
 
@@ -33,7 +33,7 @@ class EngineOptions:
     """Upper bound on remembered probes; the oldest are evicted beyond it."""
     max_uids: int = 500_000
     """Upper bound on remembered connection uids (for de-duplication)."""
-    correlator: CorrelatorOptions = field(default_factory=CorrelatorOptions)
+    correlator: HostCorrelatorOptions = field(default_factory=HostCorrelatorOptions)
 
 
 @dataclass(slots=True)
@@ -53,7 +53,7 @@ Input = SkypeRecord | ProbeEvent | TcpEvent
 class CorrelationEngine:
     def __init__(self, options: EngineOptions | None = None) -> None:
         self.options = options or EngineOptions()
-        self.core = Correlator(self.options.correlator)
+        self.core = HostCorrelator(self.options.correlator)
         self.stats = EngineStats()
         # (client, peer) -> {peer_port: ts of the latest probe}
         self._probes: OrderedDict[tuple[str, str], dict[int, float]] = OrderedDict()
@@ -69,7 +69,7 @@ class CorrelationEngine:
     def record(self, rec: SkypeRecord) -> list[Notice]:
         self.stats.records += 1
         ts = _ms(rec.ts)
-        if rec.stage == "probe" and rec.client == rec.orig_h:
+        if rec.stage == Stage.PROBE and rec.client == rec.orig_h:
             self._note_probe(ts, rec.client, rec.peer, rec.resp_p)
         duplicate = not self._first_sight(rec.uid)
         self.stats.duplicates += duplicate
@@ -106,14 +106,14 @@ class CorrelationEngine:
             resp_p=ev.peer_port,
             proto="tcp",
             duration=0.0,
-            stage="sn_handshake",
+            stage=Stage.SN_HANDSHAKE,
             signatures=frozenset({"probe_then_tcp"}),
             client=ev.client,
             peer=ev.peer,
-            peer_role="super_node",
+            peer_role=PeerRole.SUPER_NODE,
             client_public_ip=None,
             skype_version=None,
-            confidence="likely",
+            confidence=Confidence.LIKELY,
             evidence=f"TCP {ts - probed_at:.1f}s after a UDP probe, to {how} (correlator)",
         )
         return self._out(self.core.observe(rec))

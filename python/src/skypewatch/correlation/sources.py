@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..records import (
+from ..skypelog import (
     CONFIDENCES,
     CONN_KEY_FIELDS,
     PEER_ROLES,

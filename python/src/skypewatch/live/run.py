@@ -1,73 +1,21 @@
-"""``skypewatch correlate``: the engine fed from skype.log files, or live from Zeek."""
+"""``skypewatch correlate --zeek``: the correlation engine fed live from Zeek's WebSocket API,
+its notices sent back to Zeek and written to notice.log."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import SkypewatchError
-from ..gcpolicy import fewer_collections
-from ..records import NOTICE_FIELDS, Notice
-from ..zeeklog import Lenient, ZeekLogWriter
-from .engine import CorrelationEngine, EngineOptions
-from .sources import SourceStats, conn_sessions, expand, first_ts, in_time_order, skype_records
+from ..correlation.engine import CorrelationEngine, EngineOptions
+from ..skypelog import NOTICE_FIELDS, Notice
+from ..zeeklog import ZeekLogWriter
+from .bridge import PromptLoop, ZeekBridge, websocket_url
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-@dataclass(slots=True)
-class OfflineResult:
-    notices: list[Notice] = field(default_factory=list)
-    problems: int = 0
-    sources: SourceStats = field(default_factory=SourceStats)
-    notice_log: Path | None = None
-
-
-def run_offline(
-    logs: list[str],
-    conn_logs: list[str],
-    outdir: Path,
-    options: EngineOptions,
-    use_json: bool = False,
-    reorder_window: float = 3600.0,
-    report: Callable[[str], None] = lambda m: print(f"skypewatch: {m}", file=sys.stderr),
-) -> tuple[OfflineResult, CorrelationEngine]:
-    result = OfflineResult()
-
-    def problem(msg: str) -> None:
-        result.problems += 1
-        report(msg)
-
-    lenient = Lenient(report=problem)  # bad lines reported; one error if no file is readable
-    skype_files, conn_files = expand(logs, "skype"), expand(conn_logs, "conn")
-    if not skype_files and not conn_files:
-        raise SkypewatchError("no skype.log or conn.log files among the arguments")
-    skype_files.sort(key=first_ts)
-    conn_files.sort(key=first_ts)
-    stats = result.sources
-    streams = [
-        itertools.chain.from_iterable(skype_records(f, lenient, stats) for f in skype_files),
-        itertools.chain.from_iterable(conn_sessions(f, lenient, stats) for f in conn_files),
-    ]
-    engine = CorrelationEngine(options)
-    outdir.mkdir(parents=True, exist_ok=True)
-    with fewer_collections(), ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json) as writer:
-        for item in in_time_order(streams, reorder_window):
-            for n in engine.feed(item):
-                writer.write(n.values())
-                result.notices.append(n)
-        lenient.done()
-        for n in engine.flush():
-            writer.write(n.values())
-            result.notices.append(n)
-    result.notice_log = writer.final
-    return result, engine
 
 
 def run_live(
@@ -106,8 +54,6 @@ def _live(
     early: list[int],
     previous: dict,
 ):
-    from ..zeekws.client import LiveCorrelator, PromptLoop, websocket_url
-
     websocket_url(url)  # ValueError before anything is created
     outdir.mkdir(parents=True, exist_ok=True)
     engine = CorrelationEngine(options)
@@ -118,7 +64,7 @@ def _live(
         where = "sent to Zeek" if delivered else "not delivered to Zeek, kept in notice.log"
         print(f"{n.note}: {n.msg} [{where}]", flush=True)
 
-    client = LiveCorrelator(url, engine, on_notice, log, topic_prefix)
+    client = ZeekBridge(url, engine, on_notice, log, topic_prefix)
 
     async def main() -> None:
         done = stop or asyncio.Event()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from .errors import SkypewatchError
+from ..errors import SkypewatchError
 
 TCP = 6
 UDP = 17

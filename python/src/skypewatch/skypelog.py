@@ -7,14 +7,89 @@ same order; ``tests/test_zeek_parity.py`` holds the two together.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .zeeklog import Field
 
-STAGES = ("probe", "sn_handshake", "login", "version_check", "media")
-PEER_ROLES = ("super_node", "login_server", "peer", "update_server")
-CONFIDENCES = ("possible", "likely", "confirmed")
-CONFIDENCE_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
+
+class Stage(StrEnum):
+    """skype.log's ``stage``: which part of Skype's life the connection is (the seed study's
+    three start-up stages, then the version check and calls; docs/signatures.md#stages)."""
+
+    PROBE = "probe"
+    SN_HANDSHAKE = "sn_handshake"
+    LOGIN = "login"
+    VERSION_CHECK = "version_check"
+    MEDIA = "media"
+
+    @property
+    def precedence(self) -> int:
+        """A connection with hits of several stages is logged at the one of highest
+        precedence: the latest in a start-up."""
+        return _STAGE_PRECEDENCE[self]
+
+
+_STAGE_PRECEDENCE = {
+    st: i
+    for i, st in enumerate(
+        (Stage.PROBE, Stage.MEDIA, Stage.VERSION_CHECK, Stage.SN_HANDSHAKE, Stage.LOGIN)
+    )
+}
+
+
+class PeerRole(StrEnum):
+    """skype.log's ``peer_role``: what the other end of the client's connection is."""
+
+    SUPER_NODE = "super_node"
+    LOGIN_SERVER = "login_server"
+    PEER = "peer"
+    UPDATE_SERVER = "update_server"
+
+
+# The one ranking of evidence: a signature hit's strength, and a log line's confidence.
+_RANK = {"weak": 0, "possible": 1, "likely": 2, "confirmed": 3}
+
+
+class Strength(StrEnum):
+    """How much one signature hit proves (docs/signatures.md#confidence).  Weak hits never
+    make a log line on their own: they count only next to host evidence."""
+
+    WEAK = "weak"
+    POSSIBLE = "possible"
+    LIKELY = "likely"
+    CONFIRMED = "confirmed"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+class Confidence(StrEnum):
+    """skype.log's ``confidence``: the strongest solid hit's strength, one level higher when
+    the client is confirmed by another connection."""
+
+    POSSIBLE = "possible"
+    LIKELY = "likely"
+    CONFIRMED = "confirmed"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def raised(self) -> Confidence:
+        return _RAISED[self]
+
+
+_RAISED = {
+    Confidence.POSSIBLE: Confidence.LIKELY,
+    Confidence.LIKELY: Confidence.CONFIRMED,
+    Confidence.CONFIRMED: Confidence.CONFIRMED,
+}
+STAGES: tuple[Stage, ...] = tuple(Stage)
+PEER_ROLES: tuple[PeerRole, ...] = tuple(PeerRole)
+CONFIDENCES: tuple[Confidence, ...] = tuple(Confidence)
+CONFIDENCE_RANK = {c.value: c.rank for c in Confidence}  # plain keys, for pandas' Series.map
 
 # The columns Zeek's conn-related logs (conn, notice, skype) begin with: time, uid, conn_id.
 CONN_KEY_FIELDS: list[Field] = [

@@ -1,0 +1,1 @@
+"""For analysts, after the fact: Zeek logs into pandas, ``skypewatch query`` and ``report``."""

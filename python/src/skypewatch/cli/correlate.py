@@ -1,0 +1,128 @@
+"""``skypewatch correlate``: per-host notices from skype.log files, or live from Zeek."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import SkypewatchError
+from .args import MAX_REORDER, MAX_WINDOW, local_nets_option, nonempty, seconds, websocket
+from .exits import EXIT_INPUT, EXIT_OK
+from .gcpolicy import fewer_collections
+from .paths import output_dir
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser(
+        "correlate",
+        help="correlate Skype evidence per host into notices (skype.log files, or live Zeek)",
+        description="Join UDP probes with the TCP super-node and login sessions that follow,"
+        " per client host, and raise notices.  Offline over skype.log files (Zeek TSV or JSON,"
+        " gzip, rotated sets, directories; optionally conn.log), or live from Zeek's WebSocket"
+        " API, sending the notices back to Zeek.",
+        epilog="examples:\n"
+        "  skypewatch correlate /var/zeek/logs/2026-11-27/ -o out\n"
+        "  skypewatch correlate skype.*.log.gz --conn conn.*.log.gz\n"
+        "  skypewatch correlate --zeek ws://127.0.0.1:27759\n\n"
+        "Zeek side (live): @load skypewatch and, standalone, @load skypewatch/websocket.\n"
+        "exit codes: 0 done (bad lines are reported on stderr with file and line, the rest\n"
+        "is still read); 1 notice.log could not be written (disk full, I/O error); 2 nothing\n"
+        "could be read, or bad usage.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("logs", nargs="*", metavar="LOG", help="skype.log files or directories")
+    r.add_argument(
+        "--conn",
+        action="append",
+        default=[],
+        metavar="CONN_LOG",
+        help="conn.log file or directory: TCP sessions to join with probes (repeatable)",
+    )
+    r.add_argument(
+        "--zeek",
+        type=websocket,
+        metavar="ws://HOST:PORT",
+        help="run live against Zeek's WebSocket API instead of reading logs",
+    )
+    r.add_argument(
+        "--topic",
+        type=nonempty,
+        default="zeek/skype/",
+        metavar="PREFIX",
+        help="topic prefix of the package's events (default: %(default)s)",
+    )
+    r.add_argument(
+        "-o",
+        "--output",
+        type=nonempty,
+        default="skypewatch-out",
+        metavar="DIR",
+        help="directory for notice.log (default: %(default)s)",
+    )
+    r.add_argument("--json", action="store_true", help="write JSON lines instead of Zeek TSV")
+    r.add_argument(
+        "--probe-window",
+        type=seconds(MAX_WINDOW),
+        default=60.0,
+        metavar="S",
+        help="seconds after a probe in which TCP to the peer is its follow-up"
+        " (default: %(default)s)",
+    )
+    r.add_argument(
+        "--settle",
+        type=seconds(MAX_WINDOW),
+        default=120.0,
+        metavar="S",
+        help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
+    )
+    r.add_argument(
+        "--reorder-window",
+        type=seconds(MAX_REORDER),
+        default=3600.0,
+        metavar="S",
+        help="offline: seconds of records held to put them in time order (default: %(default)s)",
+    )
+    local_nets_option(r, "networks counted as inside (default: private address space)")
+    r.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+
+    from ..correlation import HostCorrelatorOptions
+    from ..correlation.engine import EngineOptions
+    from ..correlation.offline import run_offline
+    from ..live.run import run_live
+
+    if bool(args.logs or args.conn) == bool(args.zeek):
+        raise SkypewatchError("give either LOG files (offline) or --zeek ws://HOST:PORT (live)")
+    nets = args.local_nets
+    corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
+    opts = EngineOptions(probe_window=args.probe_window, correlator=corr)
+    out = output_dir(args.output, "-o", ["notice.log"])
+    if args.zeek:
+        client, engine = run_live(args.zeek, args.topic, out, opts, args.json)
+        s = client.stats
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
+        print(
+            f"live: {s.connections} connection(s) to Zeek, {s.events} events used,"
+            f" dropped: {dropped}; {engine.stats.notices} notice(s),"
+            f" {s.notices_sent} sent to Zeek, {s.notices_undelivered} kept locally only"
+        )
+        return EXIT_OK
+    with fewer_collections():
+        result, engine = run_offline(
+            args.logs, args.conn, out, opts, args.json, args.reorder_window
+        )
+    src, st = result.sources, engine.stats
+    print(
+        f"read {src.files} file(s), {src.lines:,} lines ({src.bad_lines} bad):"
+        f" {src.records:,} skype.log records, {src.tcp_sessions:,} TCP sessions;"
+        f" {st.joined} probe-to-TCP joins"
+    )
+    print(f"notice.log: {len(result.notices)} notice(s) in {result.notice_log}")
+    for n in result.notices:
+        print(f"  {n.note}: {n.msg}")
+    if src.records + src.tcp_sessions == 0:
+        print("skypewatch: nothing could be read from the given logs", file=sys.stderr)
+        return EXIT_INPUT
+    return EXIT_OK
