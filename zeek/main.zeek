@@ -63,7 +63,7 @@ export {
 	option max_datagrams: count = 8;
 
 	## How long after a UDP probe a TCP connection from the same client to the same peer
-	## counts as its follow-up (SKT-5, SKT-6).
+	## counts as its follow-up (docs/signatures.md#tcp_to_probed_peer).
 	option probe_tcp_window: interval = 60sec;
 
 	## The time over which one UDP port's distinct probe destinations are counted.

@@ -1,4 +1,4 @@
-##! Calls after start-up: end-to-end voice and SkypeOut framing (SKU-7, SKU-8, Tstat's
+##! Calls after start-up: end-to-end voice and SkypeOut framing (docs/signatures.md#e2e_voice, #skypeout_e2o; Tstat's
 ##! rules), decided from the datagrams in the inspection window plus the flow's packet
 ##! totals.  The window's datagrams are not kept for this: udp_probe.zeek hands each one to
 ##! media_sample, which keeps the running counts the two rules need.

@@ -1,9 +1,9 @@
 ##! Stage 2: the TCP handshake with a super node.
 ##!
 ##! On the super node's own port the stream is RC4 from byte 0, so the checks there are
-##! correlations with the UDP probe that came first (SKT-5, SKT-6) or with a proven Skype
+##! correlations with the UDP probe that came first (docs/signatures.md#tcp_to_probed_peer) or with a proven Skype
 ##! port (inbound TCP to a client).  On 443 Skype imitates TLS with a 72-byte SSLv2-format
-##! hello and, on the server side, a ServerHello that never changes (SKT-2..4).  The byte
+##! hello and, on the server side, a ServerHello that never changes (docs/signatures.md#fixed_server_hello).  The byte
 ##! patterns are in skype.sig; this script keeps what matched and judges it.
 
 @load ./main
@@ -131,7 +131,7 @@ function handshake_hits(c: connection): vector of Hit
 	}
 
 ## Signatures that need what other connections showed just before: the same client's
-## UDP probe (SKT-5, SKT-6), or a peer proven a super node or login server.
+## UDP probe (docs/signatures.md#tcp_to_probed_peer), or a peer proven a super node or login server.
 function correlated_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();

@@ -46,7 +46,7 @@ redef record State += {
 	n_resp: count &default=0;
 	## The first datagram of the flow has a Skype message type.
 	first_framed: bool &default=F;
-	## The first datagram from the originator looks like a U1 (SKU-6).
+	## The first datagram from the originator looks like a U1 (docs/signatures.md#lone_u1-and-type2_exchange).
 	first_orig_shaped: bool &default=F;
 	first_orig_len: count &default=0;
 	## The first datagram from the responder: 0 none yet, 1 a type-2 of U1 size, 2 other.
@@ -66,7 +66,7 @@ const gate_nibbles: set[count] = {
 	0xF
 };
 
-## ``p[2] & 0x8F`` values of the Skype UDP messages (U-3).
+## ``p[2] & 0x8F`` values of the Skype UDP messages (docs/signatures.md#message-layouts).
 const known_udp_types: set[count] = {
 	0x02,
 	0x03,
@@ -176,7 +176,7 @@ function u3_u4_hits(c: connection, u1: string, u2: string, t_u2: time, j: count)
 	return hits;
 	}
 
-## SKU-4: an unanswered U1 sent again with the same id, length and CRC but a new IV.
+## docs/signatures.md#probe_retransmit: an unanswered U1 sent again with the same id, length and CRC but a new IV.
 function retransmit_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();
@@ -256,7 +256,7 @@ function probe_hits(c: connection): vector of Hit
 	return hits;
 	}
 
-## SKU-5, SKU-6: single-datagram shapes that only count next to host evidence.
+## docs/signatures.md#lone_u1-and-type2_exchange: single-datagram shapes that only count next to host evidence.
 function weak_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();

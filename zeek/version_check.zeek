@@ -1,4 +1,4 @@
-##! The HTTP version check to ui.skype.com at every start (SKH-HTTP), which also tells the
+##! The HTTP version check to ui.skype.com at every start (docs/signatures.md#http_version_check), which also tells the
 ##! Skype version.  Matched on the raw client stream by skype.sig, on any port, so it works
 ##! without the HTTP analyzer.
 

@@ -24,7 +24,7 @@ from skypewatch.correlation.hosts import (
 )
 from skypewatch.signatures import sn_handshake, version_check
 from skypewatch.signatures.login import L1, L2
-from skypewatch.skypelog import SKYPE_FIELDS
+from skypewatch.skypelog import SKYPE_FIELDS, SKYPE_OPTIONAL
 from skypewatch.synth import messages as m
 from skypewatch.verdict.host_context import HostOptions
 
@@ -148,13 +148,13 @@ def test_signature_accepts_what_python_accepts(sig, python_check):
 
 
 def test_udp_gate_is_the_python_gate():
-    from skypewatch.connections.connection import GATE_NIBBLES, KNOWN_UDP_TYPES
+    from skypewatch.signatures.udp_layout import KNOWN_NIBBLES, KNOWN_TYPES
 
     gate = re.search(r"const gate_nibbles: set\[count\] = \{(.*?)\};", ALL, re.S)
     known = re.search(r"const known_udp_types: set\[count\] = \{(.*?)\};", ALL, re.S)
     assert gate and known
-    assert {int(x, 16) for x in re.findall(r"0x[0-9A-Fa-f]+", gate.group(1))} == GATE_NIBBLES
-    assert {int(x, 16) for x in re.findall(r"0x[0-9A-Fa-f]+", known.group(1))} == KNOWN_UDP_TYPES
+    assert {int(x, 16) for x in re.findall(r"0x[0-9A-Fa-f]+", gate.group(1))} == KNOWN_NIBBLES
+    assert {int(x, 16) for x in re.findall(r"0x[0-9A-Fa-f]+", known.group(1))} == KNOWN_TYPES
 
 
 # -- declarations ------------------------------------------------------------------------
@@ -177,6 +177,8 @@ def test_info_record_is_the_python_skype_log():
         else:
             fields.append((name, ZEEK_TYPE.get(ztype, ztype)))
     assert fields == SKYPE_FIELDS
+    optional = set(re.findall(r"^\t\t(\w+): [^;]*&log[^;]*&optional", body.group(1), re.M))
+    assert optional == SKYPE_OPTIONAL
 
 
 def test_notice_types_match():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 from .zeeklog import Field
@@ -118,8 +119,15 @@ SKYPE_FIELDS: list[Field] = [
 ]
 
 
+SKYPE_NAMES = tuple(name for name, _ in SKYPE_FIELDS)
+# Columns Skype::Info declares &optional: empty in the log when unknown.
+SKYPE_OPTIONAL = frozenset(("client_public_ip", "skype_version"))
+
+
 @dataclass(frozen=True, slots=True)
 class SkypeRecord:
+    """One skype.log line; its attributes are the columns, ``id.`` dropped."""
+
     ts: float
     uid: str
     orig_h: str
@@ -141,26 +149,8 @@ class SkypeRecord:
     """The responder sent payload.  A start-up of which nothing was answered was blocked."""
 
     def values(self) -> list[Any]:
-        return [
-            self.ts,
-            self.uid,
-            self.orig_h,
-            self.orig_p,
-            self.resp_h,
-            self.resp_p,
-            self.proto,
-            self.duration,
-            self.stage,
-            self.signatures,
-            self.client,
-            self.peer,
-            self.peer_role,
-            self.client_public_ip,
-            self.skype_version,
-            self.confidence,
-            self.evidence,
-            self.answered,
-        ]
+        """The record's skype.log columns, in SKYPE_FIELDS order."""
+        return list(_SKYPE_VALUES(self))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SkypeRecord:
@@ -190,6 +180,9 @@ class SkypeRecord:
             # logs written before the column existed: count them as answered
             answered=row.get("answered") is not False,
         )
+
+
+_SKYPE_VALUES = attrgetter(*(name.removeprefix("id.") for name in SKYPE_NAMES))
 
 
 NOTICE_FIELDS: list[Field] = [

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from ..correlation.hosts import DEFAULT_LOCAL_NETS
 from ..errors import SkypewatchError
 from ..skypelog import CONFIDENCE_RANK, STAGES, PeerRole, Stage
 from ..zeeklog import Lenient
@@ -31,17 +32,6 @@ from .logs import iter_log, log_files
 
 VIEWS = ("clients", "lines", "super-nodes", "local-super-nodes", "public-ips")
 FORMATS = ("table", "csv", "json", "parquet")
-PRIVATE = (
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-    "::1/128",
-)
 
 
 @dataclass(slots=True)
@@ -139,7 +129,7 @@ def run_query(
     paths: Iterable[str | Path],
     view: str,
     flt: Filter,
-    local_nets: Iterable[str] = PRIVATE,
+    local_nets: Iterable[str] = DEFAULT_LOCAL_NETS,
     lenient: Lenient | None = None,
 ) -> pd.DataFrame:
     if view not in VIEWS:

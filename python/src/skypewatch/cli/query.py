@@ -79,7 +79,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_analyst_extra()
-    from ..analyst.query import PRIVATE, VIEWS, Filter, parse_network, parse_time, render, run_query
+    from ..analyst.query import (
+        DEFAULT_LOCAL_NETS,
+        VIEWS,
+        Filter,
+        parse_network,
+        parse_time,
+        render,
+        run_query,
+    )
 
     if args.view not in VIEWS:
         raise SkypewatchError(f"unknown view {args.view!r}; choose from {', '.join(VIEWS)}")
@@ -93,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if flt.since is not None and flt.until is not None and flt.since > flt.until:
         raise SkypewatchError(f"--since {args.since} is later than --until {args.until}")
-    df = run_query(args.logs, args.view, flt, args.local_nets or PRIVATE)
+    df = run_query(args.logs, args.view, flt, args.local_nets or DEFAULT_LOCAL_NETS)
     text = render(df, args.format, args.output)
     if text is not None:
         sys.stdout.write(text)

@@ -13,18 +13,16 @@ memory per connection is bounded.
 from __future__ import annotations
 
 from ..packets.decode import TCP
+from ..signatures.udp_layout import KNOWN_NIBBLES, NIBBLE_MASK
 from .tcpclose import TcpCloseState
 
 WINDOW_BYTES = 1024  # Zeek: dpd_buffer_size
 WINDOW_CHUNKS = 100  # Zeek: dpd_max_packets
 MAX_DATAGRAMS = 8  # per direction; the seed study's four messages fit twice over
 
-# p[2] & 0x8F values of the Skype UDP messages the signatures use (signatures.md U-3)
-KNOWN_UDP_TYPES = frozenset((0x02, 0x03, 0x05, 0x07, 0x0D, 0x0F))
-# A UDP connection is inspected only if its first payload datagram has one of these type
-# nibbles (p[2] & 0x0F; the NACK's high bit may be set).  Everything else -- DNS, most
-# random-looking traffic -- costs one look and no state, in Zeek as here.
-GATE_NIBBLES = frozenset((0x2, 0x3, 0x5, 0x7, 0xD, 0xF))
+# A UDP connection is inspected only if its first payload datagram has a Skype type nibble.
+# Everything else -- DNS, most random-looking traffic -- costs one look and no state, in Zeek
+# as here.
 
 
 class Connection:
@@ -121,7 +119,9 @@ class Connection:
         """Offer one UDP payload to the inspection window.  True if it was kept."""
         if not self._window_admits(len(payload)):
             return False
-        if not self.datagrams and (len(payload) < 3 or payload[2] & 0x0F not in GATE_NIBBLES):
+        if not self.datagrams and (
+            len(payload) < 3 or payload[2] & NIBBLE_MASK not in KNOWN_NIBBLES
+        ):
             self.inspecting = False  # not a Skype message: never look at this flow again
             return False
         if is_orig:

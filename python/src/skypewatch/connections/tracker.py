@@ -21,13 +21,14 @@ from ..signatures.base import Hit
 from ..signatures.login import login_hits
 from ..signatures.media import media_hits
 from ..signatures.sn_handshake import correlated_hits, fallback_chain_hit, handshake_hits
+from ..signatures.udp_layout import KNOWN_TYPES, U1_MIN, U2_LEN, ptype
 from ..signatures.udp_probe import STAGE as PROBE
 from ..signatures.udp_probe import id_sequence_hit, probe_hits, u1_shaped, weak_hits
 from ..signatures.version_check import version_hits
 from ..skypelog import PeerRole, SkypeRecord, Strength
 from ..verdict.host_context import HostContext, HostOptions
 from ..verdict.judge import addr_str, host_of_client, judge
-from .connection import KNOWN_UDP_TYPES, Connection
+from .connection import Connection
 from .zeekports import zeek_flips
 
 _SYN, _ACK = 0x02, 0x10
@@ -165,7 +166,7 @@ class Tracker:
         if (
             not conn.strong_checked
             and len(conn.datagrams) >= 2
-            and ((not is_orig and len(payload) == 11) or (is_orig and len(payload) >= 18))
+            and ((not is_orig and len(payload) == U2_LEN) or (is_orig and len(payload) >= U1_MIN))
         ):
             hits = probe_hits(conn)
             if any(h.name in _STRONG_UDP for h in hits):
@@ -316,7 +317,7 @@ class Tracker:
                 return []
             hits = probe_hits(conn) + media_hits(conn)
             first = conn.datagrams[0][2]
-            framed = len(first) >= 3 and first[2] & 0x8F in KNOWN_UDP_TYPES
+            framed = len(first) >= 3 and ptype(first) in KNOWN_TYPES
             orig_ep = ctx.endpoint(conn.orig, conn.orig_p)
             resp_ep = ctx.endpoint(conn.resp, conn.resp_p)
             if framed and orig_ep is not None and orig_ep.proven:

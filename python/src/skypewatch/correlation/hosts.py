@@ -29,13 +29,18 @@ from dataclasses import dataclass, field
 
 from ..skypelog import CONFIDENCE_RANK, STAGES, Confidence, Notice, PeerRole, SkypeRecord, Stage
 
+# Inside unless told otherwise (--local-nets, Zeek's Site::local_nets): the private, shared,
+# loopback and link-local parts of Zeek's Site::private_address_space.
 DEFAULT_LOCAL_NETS = (
     "10.0.0.0/8",
     "172.16.0.0/12",
     "192.168.0.0/16",
     "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
     "fc00::/7",
     "fe80::/10",
+    "::1/128",
 )
 MAX_LISTED = 10  # addresses named in a notice before "+N more"
 MAX_UIDS = 20

@@ -11,8 +11,19 @@ a CodecError with reason ``bad-arguments``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..correlation.events import EARLIEST, LATEST, ProbeEvent, TcpEvent, valid_time
-from ..skypelog import CONFIDENCE_RANK, PEER_ROLES, STAGES, Notice, SkypeRecord
+from ..skypelog import (
+    CONFIDENCE_RANK,
+    PEER_ROLES,
+    SKYPE_FIELDS,
+    SKYPE_NAMES,
+    SKYPE_OPTIONAL,
+    STAGES,
+    Notice,
+    SkypeRecord,
+)
 from . import codec
 from .codec import CodecError, Port, show
 
@@ -26,31 +37,18 @@ BAD_ARGUMENTS = "bad-arguments"
 MAX_UID = 64  # Zeek's uids have 18 characters
 MAX_VERSION = 64  # a Skype version is "3.8.0.188"; longer ones are cut, not refused
 
+# How Skype::detection passes the skype.log columns whose log type is no event type; an
+# optional column travels as a string, empty when unset (events have no optional arguments).
+_EVENT_TYPES = {"enum": "string", "interval": "double", "set[string]": "string"}
 # name -> argument types, in order (events.zeek, udp_probe.zeek, sn_handshake.zeek)
 SIGNATURES: dict[str, tuple[str, ...]] = {
     PROBE_SEEN: ("time", "string", "addr", "port", "addr", "port"),
     TCP_SESSION_SEEN: ("time", "string", "addr", "port", "addr", "port", "bool"),
-    DETECTION: (
-        "time",
-        "string",
-        "addr",
-        "port",
-        "addr",
-        "port",
-        "string",
-        "double",
-        "string",
-        "string",
-        "addr",
-        "addr",
-        "string",
-        "string",
-        "string",
-        "string",
-        "string",
-        "bool",
+    DETECTION: tuple(
+        "string" if name in SKYPE_OPTIONAL else _EVENT_TYPES.get(t, t) for name, t in SKYPE_FIELDS
     ),
 }
+_ENCODE = {"time": codec.timestamp, "addr": codec.address, "interval": codec.real}
 # Zeek's type -> the Broker data type it travels as
 _BROKER = {
     "time": "timestamp",
@@ -104,26 +102,10 @@ def to_input(ev: codec.Event, not_after: float = LATEST) -> SkypeRecord | ProbeE
         _ports(ev, "tcp", cport, pport)
         return TcpEvent(ts, uid, client, cport.number, peer, pport.number)
     if ev.name == DETECTION:
-        (
-            ts,
-            uid,
-            oh,
-            op,
-            rh,
-            rp,
-            proto,
-            duration,
-            stage,
-            sigs,
-            client,
-            peer,
-            role,
-            public,
-            version,
-            conf,
-            evidence,
-            answered,
-        ) = _check(ev, not_after)
+        row = dict(zip(SKYPE_NAMES, _check(ev, not_after), strict=True))
+        proto, op, rp = row["proto"], row["id.orig_p"], row["id.resp_p"]
+        duration, stage, role = row["duration"], row["stage"], row["peer_role"]
+        conf, public, version = row["confidence"], row["client_public_ip"], row["skype_version"]
         if proto not in ("tcp", "udp"):
             raise _refuse(ev, f"with transport {show(proto)}")
         _ports(ev, proto, op, rp)
@@ -141,24 +123,24 @@ def to_input(ev: codec.Event, not_after: float = LATEST) -> SkypeRecord | ProbeE
             except CodecError:
                 raise _refuse(ev, f"with client_public_ip {show(public)}") from None
         return SkypeRecord(
-            ts=ts,
-            uid=uid,
-            orig_h=oh,
+            ts=row["ts"],
+            uid=row["uid"],
+            orig_h=row["id.orig_h"],
             orig_p=op.number,
-            resp_h=rh,
+            resp_h=row["id.resp_h"],
             resp_p=rp.number,
             proto=proto,
             duration=duration,
             stage=stage,
-            signatures=frozenset(s for s in sigs.split(",") if s),
-            client=client,
-            peer=peer,
+            signatures=frozenset(s for s in row["signatures"].split(",") if s),
+            client=row["client"],
+            peer=row["peer"],
             peer_role=role,
             client_public_ip=public or None,
             skype_version=version[:MAX_VERSION] or None,
             confidence=conf,
-            evidence=evidence,
-            answered=answered,
+            evidence=row["evidence"],
+            answered=row["answered"],
         )
     raise CodecError(f"unknown event {show(ev.name)}", "unknown-event")
 
@@ -186,26 +168,22 @@ def detection_event(topic: str, r: SkypeRecord) -> str:
         topic,
         DETECTION,
         [
-            codec.timestamp(r.ts),
-            r.uid,
-            codec.address(r.orig_h),
-            codec.port(r.orig_p, r.proto),
-            codec.address(r.resp_h),
-            codec.port(r.resp_p, r.proto),
-            r.proto,
-            codec.real(r.duration),
-            r.stage,
-            ",".join(sorted(r.signatures)),
-            codec.address(r.client),
-            codec.address(r.peer),
-            r.peer_role,
-            r.client_public_ip or "",
-            r.skype_version or "",
-            r.confidence,
-            r.evidence,
-            r.answered,
+            _detection_arg(name, ztype, v, r.proto)
+            for (name, ztype), v in zip(SKYPE_FIELDS, r.values(), strict=True)
         ],
     )
+
+
+def _detection_arg(name: str, ztype: str, value: Any, proto: str) -> Any:
+    """One skype.log column as Skype::detection carries it."""
+    if name in SKYPE_OPTIONAL:
+        return value or ""
+    if ztype == "set[string]":
+        return ",".join(sorted(value))
+    if ztype == "port":
+        return codec.port(value, proto)
+    encode = _ENCODE.get(ztype)
+    return encode(value) if encode else value
 
 
 def probe_event(topic: str, ev: ProbeEvent) -> str:

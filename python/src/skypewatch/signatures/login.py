@@ -1,4 +1,4 @@
-"""Stage 3: authentication with a login server (L1-L4), signatures.md §2.4 and SKT-1.
+"""Stage 3: authentication with a login server (L1-L4), docs/signatures.md#stage-3-login.
 
 L1 is a 5-byte TLS record header announcing a zero-length handshake, L2 a zero-length
 application-data header.  Both are illegal in real TLS, which is why they are so strong.

@@ -1,4 +1,5 @@
-"""Calls after start-up: end-to-end voice and SkypeOut framing (SKU-7, SKU-8, Tstat's rules).
+"""Calls after start-up: end-to-end voice and SkypeOut framing (Tstat's rules;
+docs/signatures.md#e2e_voice, #skypeout_e2o).
 
 Both are decided from the datagrams in the inspection window plus the flow's packet totals,
 which is what a Zeek sensor can afford to look at too.
@@ -11,6 +12,7 @@ from itertools import pairwise
 from ..connections.connection import Connection
 from ..skypelog import Stage, Strength
 from .base import Hit
+from .udp_layout import VOICE, ptype
 
 STAGE = Stage.MEDIA
 MIN_PACKETS = 100  # Tstat MIN_SKYPE_E2E_NUM: a call, not a burst
@@ -26,7 +28,7 @@ def media_hits(conn: Connection) -> list[Hit]:
     hits: list[Hit] = []
     sample = [p for _, _, p in conn.datagrams]
     if conn.orig_pkts + conn.resp_pkts > MIN_PACKETS and len(sample) >= MIN_SAMPLE:
-        voice = [p for p in sample if len(p) > 4 and p[2] & 0x8F == 0x0D]
+        voice = [p for p in sample if len(p) > 4 and ptype(p) == VOICE]
         changes = sum(1 for a, b in pairwise(voice) if a[:2] != b[:2])
         if len(voice) >= MIN_SHARE * len(sample) and changes >= MIN_ID_CHANGE_SHARE * (
             len(voice) - 1

@@ -1,4 +1,6 @@
-"""Stage 2: the TCP handshake with a super node, signatures.md §2.3 and SKT-2..7.
+"""Stage 2: the TCP handshake with a super node.
+
+Reference: docs/signatures.md#stage-2-the-tcp-handshake-with-a-super-node.
 
 On the super node's own port the stream is RC4 from byte 0, so nothing fixed is visible; the
 checks there are correlations with the UDP probe that came first.  On 443 Skype imitates TLS
@@ -123,7 +125,8 @@ def correlated_hits(
     known_host: str = "",
 ) -> list[Hit]:
     """Signatures that need what other connections showed just before: the same client's
-    UDP probe (SKT-5, SKT-6), or a peer proven a super node or login server (*known_node*:
+    UDP probe (docs/signatures.md#tcp_to_probed_peer), or a peer proven a super node or login
+    server (*known_node*:
     its ip:port, *known_host*: another port of it; the role, or "" if not)."""
     o = conn.orig_stream
     if not o or is_known_cleartext(o):

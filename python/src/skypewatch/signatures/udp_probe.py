@@ -1,11 +1,13 @@
-"""Stage 1: the UDP probe from a Skype client to super nodes (U1-U4), signatures.md §3.1.
+"""Stage 1: the UDP probe from a Skype client to super nodes (U1-U4).
+
+Reference: docs/signatures.md#stage-1-the-udp-probe.
 
 Message layouts (0-based offsets):
   U1  ID(2) type(1)=0x?2 IV(4) CRC(4) body        >= 18 bytes (18 in Skype 1.4)
   U2  ID(2, echo) type=0x?7|0x?5 public_ip(4) challenge(4)        exactly 11 bytes
   U3  ID(2, echo) type=0x?3 0x01 challenge(4) sn_ip(4) CRC(4) body  len(U1) + 5
   U4  type 0x?2 reply, 18/51/53 bytes in 1.4
-The type lives in ``p[2] & 0x8F``; bits 0x70 are random.
+The type lives in ``p[2] & 0x8F`` (udp_layout.py); bits 0x70 are random.
 """
 
 from __future__ import annotations
@@ -15,34 +17,36 @@ import ipaddress
 from ..connections.connection import Connection
 from ..skypelog import Stage, Strength
 from .base import Hit
+from .udp_layout import (
+    NIBBLE_MASK,
+    PROBE,
+    U1_MIN,
+    U2_LEN,
+    U2_NIBBLES,
+    U3_GROWTH,
+    U3_NIBBLE,
+    U4_LENGTHS_1_4,
+    is_type2,
+    ptype,
+)
 
 STAGE = Stage.PROBE
 
-U1_MIN = 18
-U2_LEN = 11
-U3_GROWTH = 5
-U4_LENGTHS_1_4 = (18, 51, 53)
-REPLY_WINDOW = 5.0  # seconds between U1 and U2 (the client waits 5 s, §2.2 P-8)
+REPLY_WINDOW = (
+    5.0  # seconds between U1 and U2 (the client waits 5 s: docs/signatures.md#u1_u2_nack)
+)
 U3_WINDOW = 2.0  # U3 follows U2 "right after"
 RETRANSMIT_GAP = (0.5, 15.0)  # observed back-off 2 s, 4 s
 LONE_U1_MAX = 140
 
-# Ports whose protocols put 0x02 at byte 2 by design or echo bytes 0-1 (signatures.md §4).
+# Ports whose protocols put 0x02 at byte 2 by design or echo bytes 0-1
+# (docs/signatures.md#false-positive-traps).
 EXCLUDED_PORTS = frozenset((53, 123, 137, 161, 162, 389, 1119, 5353, 5355, 9600))
-
-
-def ptype(p: bytes) -> int:
-    """The deterministic part of the function byte: MSB and low nibble."""
-    return p[2] & 0x8F
-
-
-def is_u1(p: bytes) -> bool:
-    return len(p) >= U1_MIN and p[2] & 0x8F == 0x02
 
 
 def u1_shaped(p: bytes, sport: int, dport: int) -> bool:
     """A lone datagram that looks like a U1 once the known look-alikes are excluded."""
-    if not (U1_MIN <= len(p) <= LONE_U1_MAX and p[2] & 0x8F == 0x02):
+    if not (U1_MIN <= len(p) <= LONE_U1_MAX and ptype(p) == PROBE):
         return False
     if sport in EXCLUDED_PORTS or dport in EXCLUDED_PORTS:
         return False
@@ -51,7 +55,7 @@ def u1_shaped(p: bytes, sport: int, dport: int) -> bool:
 
 
 def is_u2_for(u1: bytes, p: bytes) -> bool:
-    return len(p) == U2_LEN and p[:2] == u1[:2] and p[2] & 0x0F in (0x07, 0x05)
+    return len(p) == U2_LEN and p[:2] == u1[:2] and p[2] & NIBBLE_MASK in U2_NIBBLES
 
 
 def _ipv4(b: bytes) -> str:
@@ -67,7 +71,7 @@ def probe_hits(conn: Connection) -> list[Hit]:
     nack_done = False
     for i in range(n):
         is_orig, t_u1, u1 = dgrams[i]
-        if not is_orig or not is_u1(u1) or nack_done:
+        if not is_orig or not is_type2(u1) or nack_done:
             continue
         for j in range(i + 1, n):
             r_orig, t_u2, u2 = dgrams[j]
@@ -83,7 +87,8 @@ def probe_hits(conn: Connection) -> list[Hit]:
                     "u1_u2_nack",
                     STAGE,
                     Strength.LIKELY,
-                    f"U1 {len(u1)}B id 0x{ident} answered by 11B NACK type 0x{u2[2] & 0x0F:x}"
+                    f"U1 {len(u1)}B id 0x{ident} answered by 11B NACK"
+                    f" type 0x{u2[2] & NIBBLE_MASK:x}"
                     f" echoing the id, naming public IP {public_ip}",
                     client_public_ip=public_ip,
                 )
@@ -111,7 +116,7 @@ def _u3_u4(conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest) -> list[Hi
             break
         if not is_orig:
             continue
-        if len(p) != len(u1) + U3_GROWTH or p[:2] != u1[:2] or p[2] & 0x0F != 0x03:
+        if len(p) != len(u1) + U3_GROWTH or p[:2] != u1[:2] or p[2] & NIBBLE_MASK != U3_NIBBLE:
             continue
         if len(conn.resp) != 4 or p[8:12] != conn.resp:
             continue
@@ -134,7 +139,7 @@ def _u3_u4(conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest) -> list[Hi
         for r_orig, t_r, r in rest[k + 1 :]:
             if t_r - t > REPLY_WINDOW:
                 break
-            if not r_orig and len(r) >= U1_MIN and r[2] & 0x8F == 0x02:
+            if not r_orig and is_type2(r):
                 sizes = "a Skype 1.4 size" if len(r) in U4_LENGTHS_1_4 else "a 2.x+ size"
                 hits.append(
                     Hit(
@@ -150,10 +155,11 @@ def _u3_u4(conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest) -> list[Hi
 
 
 def _retransmit(conn: Connection) -> list[Hit]:
-    """SKU-4: an unanswered U1 sent again with the same id, length and CRC but a new IV."""
+    """An unanswered U1 sent again with the same id, length and CRC but a new IV
+    (docs/signatures.md#probe_retransmit)."""
     seen: dict[bytes, tuple[float, bytes]] = {}
     for is_orig, t, p in conn.datagrams:
-        if not is_orig or not is_u1(p):
+        if not is_orig or not is_type2(p):
             continue
         key = p[:3] + p[7:11] + len(p).to_bytes(2, "big")
         prev = seen.get(key)
@@ -174,12 +180,13 @@ def _retransmit(conn: Connection) -> list[Hit]:
 
 
 def weak_hits(conn: Connection) -> list[Hit]:
-    """Single-datagram shapes (SKU-5, SKU-6) that only count next to host evidence."""
+    """Single-datagram shapes that only count next to host evidence
+    (docs/signatures.md#lone_u1-and-type2_exchange)."""
     o = next((p for is_orig, _, p in conn.datagrams if is_orig), None)
     if o is None or not u1_shaped(o, conn.orig_p, conn.resp_p):
         return []
     r = next((p for is_orig, _, p in conn.datagrams if not is_orig), None)
-    if r is not None and len(r) >= U1_MIN and r[2] & 0x8F == 0x02:
+    if r is not None and is_type2(r):
         return [
             Hit(
                 "type2_exchange",

@@ -1,4 +1,4 @@
-"""The HTTP version check to ui.skype.com at every start (signatures.md §2.6, SKH-HTTP)."""
+"""The HTTP version check to ui.skype.com at every start (docs/signatures.md#http_version_check)."""
 
 from __future__ import annotations
 

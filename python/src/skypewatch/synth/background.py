@@ -1,4 +1,5 @@
-"""Benign background traffic that a Skype detector must leave alone (signatures.md §4).
+"""Benign background traffic that a Skype detector must leave alone
+(docs/signatures.md#false-positive-traps).
 
 DNS, real TLS, QUIC, BitTorrent (uTP and DHT fanning out from one port, as Skype does) and
 RTP: each a short conversation produced as a time-ordered list of (ts, frame, truth) events.

@@ -1,4 +1,4 @@
-"""Legacy Skype messages built from the published layouts (../shared/docs/signatures.md §2).
+"""Legacy Skype messages built from the published layouts (docs/signatures.md#message-layouts).
 
 Obfuscated bodies are random bytes from the caller's ``random.Random``: on the wire RC4 output
 is indistinguishable from that, and a seeded generator keeps every capture reproducible.
@@ -17,7 +17,8 @@ def _rand(rng: random.Random, n: int) -> bytes:
 
 
 def type_byte(rng: random.Random, t: int) -> int:
-    """``p[2]``: the type in the low nibble, bits 0x70 random (signatures.md U-2)."""
+    """``p[2]``: the type in the low nibble, bits 0x70 random
+    (docs/signatures.md#message-layouts)."""
     return (rng.randrange(8) << 4) | t
 
 

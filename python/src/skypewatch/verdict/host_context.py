@@ -1,9 +1,11 @@
 """What the analyser remembers across connections, with expiry and a size bound.
 
 * ``probes``: (client, peer, peer_port) a client sent a U1-shaped datagram to, for the TCP
-  correlations SKT-5/SKT-6 (Skype uses the same port number for TCP and UDP).
+  correlations (docs/signatures.md#tcp_to_probed_peer: Skype uses the same port number for
+  TCP and UDP).
 * ``endpoints``: UDP (address, port) pairs proven to speak Skype by a strong signature, plus
-  per-endpoint fan-out bookkeeping (SKH-1).  Every UDP flow on a proven endpoint is Skype.
+  per-endpoint fan-out bookkeeping (docs/signatures.md#probe_fanout).  Every UDP flow on a
+  proven endpoint is Skype.
 * ``confirmed``: hosts with confirmed evidence, which raise the confidence of their other
   connections ("confidence rises with independent stages").
 * per endpoint, the run of U1 ids it sent to new peers: Skype numbers its messages with one
