@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import Any
 
 from .zeeklog import Field
+from .zeeklog.header import CONN_KEY_FIELDS
 
 
 class Stage(StrEnum):
@@ -91,16 +92,6 @@ STAGES: tuple[Stage, ...] = tuple(Stage)
 PEER_ROLES: tuple[PeerRole, ...] = tuple(PeerRole)
 CONFIDENCES: tuple[Confidence, ...] = tuple(Confidence)
 CONFIDENCE_RANK = {c.value: c.rank for c in Confidence}  # plain keys, for pandas' Series.map
-
-# The columns Zeek's conn-related logs (conn, notice, skype) begin with: time, uid, conn_id.
-CONN_KEY_FIELDS: list[Field] = [
-    ("ts", "time"),
-    ("uid", "string"),
-    ("id.orig_h", "addr"),
-    ("id.orig_p", "port"),
-    ("id.resp_h", "addr"),
-    ("id.resp_p", "port"),
-]
 
 SKYPE_FIELDS: list[Field] = [
     *CONN_KEY_FIELDS,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .args import MAX_FANOUT_PEERS, MAX_WINDOW, local_nets_option, nonempty, seconds, whole
+from .args import (
+    MAX_FANOUT_PEERS,
+    SETTLE_HELP,
+    local_nets_option,
+    output_option,
+    whole,
+    window_option,
+)
 from .exits import EXIT_INPUT, EXIT_OK
 from .gcpolicy import fewer_collections
 from .paths import output_dir
@@ -41,30 +48,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     a.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file(s)")
-    a.add_argument(
-        "-o",
-        "--output",
-        type=nonempty,
-        default="skypewatch-out",
-        metavar="DIR",
-        help="directory for the logs (created if missing; default: %(default)s)",
-    )
-    a.add_argument("--json", action="store_true", help="write JSON lines instead of Zeek TSV")
+    output_option(a, "skypewatch-out", "directory for the logs, created if missing")
     a.add_argument("--quiet", "-q", action="store_true", help="no summary on stdout")
-    a.add_argument(
-        "--udp-timeout",
-        type=seconds(MAX_WINDOW),
-        default=60.0,
-        metavar="S",
-        help="UDP inactivity timeout in seconds, as Zeek's (default: %(default)s)",
-    )
-    a.add_argument(
+    window_option(a, "--udp-timeout", 60.0, "UDP inactivity timeout in seconds, as Zeek's")
+    window_option(
+        a,
         "--probe-window",
-        type=seconds(MAX_WINDOW),
-        default=60.0,
-        metavar="S",
-        help="seconds after a UDP probe in which TCP to the same peer counts as its"
-        " follow-up (default: %(default)s)",
+        60.0,
+        "seconds after a UDP probe in which TCP to the same peer counts as its follow-up",
     )
     a.add_argument(
         "--fanout-peers",
@@ -73,13 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="distinct hosts one UDP port must probe to count as fan-out (default: %(default)s)",
     )
-    a.add_argument(
-        "--settle",
-        type=seconds(MAX_WINDOW),
-        default=120.0,
-        metavar="S",
-        help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
-    )
+    window_option(a, "--settle", 120.0, SETTLE_HELP)
     local_nets_option(
         a,
         "networks counted as inside, for super-node notices"

@@ -176,3 +176,36 @@ def local_nets_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument(
         "--local-nets", type=networks, default=None, metavar="CIDR[,CIDR...]", help=help_text
     )
+
+
+SETTLE_HELP = "seconds a qualifying client's notice waits for more stages"
+
+
+def window_option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    default: float,
+    help_text: str,
+    high: float = MAX_WINDOW,
+) -> None:
+    """A duration in seconds, finite and at most *high*."""
+    parser.add_argument(
+        flag,
+        type=seconds(high),
+        default=default,
+        metavar="S",
+        help=help_text + " (default: %(default)s)",
+    )
+
+
+def output_option(parser: argparse.ArgumentParser, default: str, help_text: str) -> None:
+    """``-o DIR``: where the logs go (checked before any work by paths.output_dir)."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=nonempty,
+        default=default,
+        metavar="DIR",
+        help=help_text + " (default: %(default)s)",
+    )
+    parser.add_argument("--json", action="store_true", help="write JSON lines instead of Zeek TSV")

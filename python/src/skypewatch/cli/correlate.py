@@ -6,7 +6,15 @@ import argparse
 import sys
 
 from ..errors import SkypewatchError
-from .args import MAX_REORDER, MAX_WINDOW, local_nets_option, nonempty, seconds, websocket
+from .args import (
+    MAX_REORDER,
+    SETTLE_HELP,
+    local_nets_option,
+    nonempty,
+    output_option,
+    websocket,
+    window_option,
+)
 from .exits import EXIT_INPUT, EXIT_OK
 from .gcpolicy import fewer_collections
 from .paths import output_dir
@@ -51,36 +59,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="PREFIX",
         help="topic prefix of the package's events (default: %(default)s)",
     )
-    r.add_argument(
-        "-o",
-        "--output",
-        type=nonempty,
-        default="skypewatch-out",
-        metavar="DIR",
-        help="directory for notice.log (default: %(default)s)",
+    output_option(r, "skypewatch-out", "directory for notice.log")
+    window_option(
+        r, "--probe-window", 60.0, "seconds after a probe in which TCP to the peer is its follow-up"
     )
-    r.add_argument("--json", action="store_true", help="write JSON lines instead of Zeek TSV")
-    r.add_argument(
-        "--probe-window",
-        type=seconds(MAX_WINDOW),
-        default=60.0,
-        metavar="S",
-        help="seconds after a probe in which TCP to the peer is its follow-up"
-        " (default: %(default)s)",
-    )
-    r.add_argument(
-        "--settle",
-        type=seconds(MAX_WINDOW),
-        default=120.0,
-        metavar="S",
-        help="seconds a qualifying client's notice waits for more stages (default: %(default)s)",
-    )
-    r.add_argument(
+    window_option(r, "--settle", 120.0, SETTLE_HELP)
+    window_option(
+        r,
         "--reorder-window",
-        type=seconds(MAX_REORDER),
-        default=3600.0,
-        metavar="S",
-        help="offline: seconds of records held to put them in time order (default: %(default)s)",
+        3600.0,
+        "offline: seconds of records held to put them in time order",
+        high=MAX_REORDER,
     )
     local_nets_option(r, "networks counted as inside (default: private address space)")
     r.set_defaults(func=run)

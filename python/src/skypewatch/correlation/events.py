@@ -22,9 +22,7 @@ def valid_time(ts: float, not_after: float = LATEST) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeEvent:
-    """A client sent a U1-shaped datagram to a peer (Zeek: Skype::probe_seen)."""
-
+class _ClientToPeer:
     ts: float
     uid: str
     client: str
@@ -34,12 +32,10 @@ class ProbeEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class TcpEvent:
-    """A client opened TCP to a peer (Zeek: Skype::tcp_session_seen, or a conn.log row)."""
+class ProbeEvent(_ClientToPeer):
+    """A client sent a U1-shaped datagram to a peer (Zeek: Skype::probe_seen)."""
 
-    ts: float
-    uid: str
-    client: str
-    client_port: int
-    peer: str
-    peer_port: int
+
+@dataclass(frozen=True, slots=True)
+class TcpEvent(_ClientToPeer):
+    """A client opened TCP to a peer (Zeek: Skype::tcp_session_seen, or a conn.log row)."""

@@ -361,7 +361,8 @@ class HostCorrelator:
         stages = [st for st in STAGES if st in s.stages]
         note = (
             LOGIN_SEQUENCE
-            if "login" in s.likely_stages and s.likely_stages & {Stage.PROBE, Stage.SN_HANDSHAKE}
+            if Stage.LOGIN in s.likely_stages
+            and s.likely_stages & {Stage.PROBE, Stage.SN_HANDSHAKE}
             else CLIENT_DETECTED
         )
         level = Confidence.CONFIRMED if s.confirmed else Confidence.LIKELY
@@ -374,24 +375,8 @@ class HostCorrelator:
             parts.append("login_servers=" + _listing(s.login_servers))
         if s.versions:
             parts.append("version=" + _listing(s.versions))
-        parts.append(
-            "uids=" + ",".join(s.uids) + (f"(+{s.n - len(s.uids)})" if s.n > len(s.uids) else "")
-        )
-        best = s.best
-        assert best is not None
-        return Notice(
-            ts=s.last_ts,
-            note=note,
-            msg=f"{addr} runs legacy Skype ({level}): stages {', '.join(stages)};"
-            f" {s.n} connections",
-            sub=" ".join(parts),
-            src=addr,
-            n=s.n,
-            uid=best.uid,
-            conn=(best.orig_h, best.orig_p, best.resp_h, best.resp_p, best.proto),
-            uids=tuple(s.uids),
-            suppress_for=self.options.session_gap,
-        )
+        msg = f"{addr} runs legacy Skype ({level}): stages {', '.join(stages)}"
+        return self._session_notice(addr, s, note, msg, parts)
 
     def _blocked_notice(self, addr: str, s: ClientSession) -> Notice:
         """A start-up that a firewall stopped: what the client tried, and that nothing
@@ -403,17 +388,23 @@ class HostCorrelator:
         if s.probed:
             parts.append("super_nodes=" + _listing(s.probed))
         parts.append(f"tcp_ports={ports}")
-        parts.append(
-            "uids=" + ",".join(s.uids) + (f"(+{s.n - len(s.uids)})" if s.n > len(s.uids) else "")
+        msg = (
+            f"{addr} tried to start legacy Skype and nothing answered: probed"
+            f" {len(s.probed)} super nodes over UDP, tried TCP ports {ports}"
         )
+        return self._session_notice(addr, s, BLOCKED_STARTUP, msg, parts)
+
+    def _session_notice(
+        self, addr: str, s: ClientSession, note: str, msg: str, parts: list[str]
+    ) -> Notice:
+        """The notice about client *addr*'s session, on its strongest connection."""
         best = s.best
         assert best is not None
+        parts.append(_uids(s))
         return Notice(
             ts=s.last_ts,
-            note=BLOCKED_STARTUP,
-            msg=f"{addr} tried to start legacy Skype and nothing answered: probed"
-            f" {len(s.probed)} super nodes over UDP, tried TCP ports {ports};"
-            f" {s.n} connections",
+            note=note,
+            msg=f"{msg}; {s.n} connections",
             sub=" ".join(parts),
             src=addr,
             n=s.n,
@@ -428,6 +419,11 @@ class HostCorrelator:
         if len(table) > self.options.max_hosts:
             table.popitem(last=False)
             self.stats.evicted += 1
+
+
+def _uids(s: ClientSession) -> str:
+    more = f"(+{s.n - len(s.uids)})" if s.n > len(s.uids) else ""
+    return "uids=" + ",".join(s.uids) + more
 
 
 def _note(items: dict[str, None], key: str) -> None:

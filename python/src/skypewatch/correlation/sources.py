@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..skypelog import (
     CONFIDENCES,
@@ -28,6 +28,8 @@ from ..skypelog import (
 from ..zeeklog import Lenient, iter_rows, log_files
 from ..zeeklog.format import shorten
 from .events import TcpEvent
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -73,36 +75,47 @@ def record_from_row(row: dict[str, Any]) -> SkypeRecord:
 
 
 def skype_records(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[SkypeRecord]:
-    for lineno, row in read_rows(path, lenient, stats, SKYPE_TYPES):
-        try:
-            rec = record_from_row(row)
-        except (KeyError, ValueError, TypeError) as exc:
-            stats.bad_lines += 1
-            what = f"missing field {exc}" if isinstance(exc, KeyError) else _cut(str(exc))
-            lenient.line(path, lineno, f"not a skype.log line ({what})")
-            continue
+    for rec in _converted(path, lenient, stats, SKYPE_TYPES, record_from_row, "skype.log"):
         stats.records += 1
         yield rec
 
 
 def conn_sessions(path: Path, lenient: Lenient, stats: SourceStats) -> Iterator[TcpEvent]:
     """TCP connections that carried client payload, from a conn.log."""
-    for lineno, row in read_rows(path, lenient, stats, CONN_TYPES):
+    for ev in _converted(path, lenient, stats, CONN_TYPES, _tcp_session, "conn.log"):
+        if ev is not None:
+            stats.tcp_sessions += 1
+            yield ev
+
+
+def _tcp_session(row: dict[str, Any]) -> TcpEvent | None:
+    if row.get("proto") != "tcp" or not _positive(row.get("orig_bytes")):
+        return None
+    row = _required(row, CONN_REQUIRED)
+    return TcpEvent(
+        row["ts"], row["uid"], row["id.orig_h"], row["id.orig_p"],
+        row["id.resp_h"], row["id.resp_p"],
+    )  # fmt: skip
+
+
+def _converted(
+    path: Path,
+    lenient: Lenient,
+    stats: SourceStats,
+    types: dict[str, str],
+    convert: Callable[[dict[str, Any]], T],
+    log: str,
+) -> Iterator[T]:
+    """Each row of *path* through *convert*; a row it refuses is a reported bad line."""
+    for lineno, row in read_rows(path, lenient, stats, types):
         try:
-            if row.get("proto") != "tcp" or not _positive(row.get("orig_bytes")):
-                continue
-            row = _required(row, CONN_REQUIRED)
-            ev = TcpEvent(
-                row["ts"], row["uid"], row["id.orig_h"], row["id.orig_p"],
-                row["id.resp_h"], row["id.resp_p"],
-            )  # fmt: skip
+            item = convert(row)
         except (KeyError, ValueError, TypeError) as exc:
             stats.bad_lines += 1
             what = f"missing field {exc}" if isinstance(exc, KeyError) else _cut(str(exc))
-            lenient.line(path, lineno, f"not a conn.log line ({what})")
+            lenient.line(path, lineno, f"not a {log} line ({what})")
             continue
-        stats.tcp_sessions += 1
-        yield ev
+        yield item
 
 
 CONN_REQUIRED = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")

@@ -188,32 +188,20 @@ def _detection_arg(name: str, ztype: str, value: Any, proto: str) -> Any:
 
 def probe_event(topic: str, ev: ProbeEvent) -> str:
     """Skype::probe_seen as Zeek publishes it (for tests and replay tools)."""
-    return codec.encode_event(
-        topic,
-        PROBE_SEEN,
-        [
-            codec.timestamp(ev.ts),
-            ev.uid,
-            codec.address(ev.client),
-            codec.port(ev.client_port, "udp"),
-            codec.address(ev.peer),
-            codec.port(ev.peer_port, "udp"),
-        ],
-    )
+    return codec.encode_event(topic, PROBE_SEEN, _client_to_peer(ev, "udp"))
 
 
 def tcp_event(topic: str, ev: TcpEvent, probed: bool = True) -> str:
     """Skype::tcp_session_seen as Zeek publishes it (for tests and replay tools)."""
-    return codec.encode_event(
-        topic,
-        TCP_SESSION_SEEN,
-        [
-            codec.timestamp(ev.ts),
-            ev.uid,
-            codec.address(ev.client),
-            codec.port(ev.client_port, "tcp"),
-            codec.address(ev.peer),
-            codec.port(ev.peer_port, "tcp"),
-            probed,
-        ],
-    )
+    return codec.encode_event(topic, TCP_SESSION_SEEN, [*_client_to_peer(ev, "tcp"), probed])
+
+
+def _client_to_peer(ev: ProbeEvent | TcpEvent, proto: str) -> list:
+    return [
+        codec.timestamp(ev.ts),
+        ev.uid,
+        codec.address(ev.client),
+        codec.port(ev.client_port, proto),
+        codec.address(ev.peer),
+        codec.port(ev.peer_port, proto),
+    ]

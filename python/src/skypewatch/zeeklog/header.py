@@ -18,13 +18,18 @@ from .format import SEPARATOR, Field, shorten
 INCOMPLETE = ".incomplete"
 """The sidecar marking a JSON log unfinished: ``skype.log`` -> ``skype.log.incomplete``."""
 
-CONN_FIELDS: list[Field] = [
+# The columns Zeek's connection logs (conn, notice, skype, ...) begin with: time, uid, conn_id.
+CONN_KEY_FIELDS: list[Field] = [
     ("ts", "time"),
     ("uid", "string"),
     ("id.orig_h", "addr"),
     ("id.orig_p", "port"),
     ("id.resp_h", "addr"),
     ("id.resp_p", "port"),
+]
+
+CONN_FIELDS: list[Field] = [
+    *CONN_KEY_FIELDS,
     ("proto", "enum"),
     ("service", "string"),
     ("duration", "interval"),
