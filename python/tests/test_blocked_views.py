@@ -8,7 +8,8 @@ from pathlib import Path
 
 from skypewatch.analyst.query import Filter, run_query
 from skypewatch.analyst.report import build_report
-from skypewatch.correlation.hosts import BLOCKED_STARTUP, CLIENT_DETECTED, HostCorrelator
+from skypewatch.correlation.hosts import HostCorrelator
+from skypewatch.correlation.notices import BLOCKED_STARTUP, CLIENT_DETECTED
 from skypewatch.skypelog import SKYPE_FIELDS, SkypeRecord
 from skypewatch.zeeklog import ZeekLogWriter
 

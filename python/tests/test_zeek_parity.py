@@ -16,12 +16,8 @@ import sys
 import pytest
 from conftest import REPO
 
-from skypewatch.correlation.hosts import (
-    CLIENT_DETECTED,
-    LOCAL_SUPER_NODE,
-    LOGIN_SEQUENCE,
-    HostCorrelatorOptions,
-)
+from skypewatch.correlation.hosts import HostCorrelatorOptions
+from skypewatch.correlation.notices import CLIENT_DETECTED, LOCAL_SUPER_NODE, LOGIN_SEQUENCE
 from skypewatch.signatures import sn_handshake, version_check
 from skypewatch.signatures.login import L1, L2
 from skypewatch.skypelog import SKYPE_FIELDS, SKYPE_OPTIONAL

@@ -16,6 +16,8 @@ clients of a local super node, and is named in that notice instead.
 
 It also spots super nodes inside the protected network: a local host that outside clients
 probe, or connect to over TCP on its Skype port, from ``sn_min_clients`` different addresses.
+
+What it keeps per host is in :mod:`.sessions`, what its notices say in :mod:`.notices`.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import ipaddress
 import math
 import socket
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..skypelog import CONFIDENCE_RANK, STAGES, Confidence, Notice, PeerRole, SkypeRecord, Stage
+from ..skypelog import CONFIDENCE_RANK, Confidence, Notice, PeerRole, SkypeRecord, Stage
+from .notices import client_notice, node_notice
+from .sessions import MAX_KEPT, MAX_UIDS, ClientSession, NodeCandidate, note
 
 # Inside unless told otherwise (--local-nets, Zeek's Site::local_nets): the private, shared,
 # loopback and link-local parts of Zeek's Site::private_address_space.
@@ -42,16 +46,8 @@ DEFAULT_LOCAL_NETS = (
     "fe80::/10",
     "::1/128",
 )
-MAX_LISTED = 10  # addresses named in a notice before "+N more"
-MAX_UIDS = 20
-MAX_KEPT = 4096  # distinct peers remembered per client session (the notice lists ten)
 _LIKELY = CONFIDENCE_RANK[Confidence.LIKELY]
 _CONFIRMED = CONFIDENCE_RANK[Confidence.CONFIRMED]
-
-CLIENT_DETECTED = "Skype::Client_Detected"
-LOGIN_SEQUENCE = "Skype::Login_Sequence"
-LOCAL_SUPER_NODE = "Skype::Local_Super_Node"
-BLOCKED_STARTUP = "Skype::Blocked_Startup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,53 +62,6 @@ class HostCorrelatorOptions:
     """Networks counted as inside (Zeek: Site::local_nets)."""
     max_hosts: int = 100_000
     """Upper bound on tracked clients and super-node candidates; the oldest are evicted."""
-
-
-@dataclass(slots=True)
-class ClientSession:
-    first_ts: float
-    last_ts: float
-    stages: set[str] = field(default_factory=set)
-    likely_stages: set[str] = field(default_factory=set)
-    confirmed: bool = False
-    super_nodes: dict[str, None] = field(default_factory=dict)
-    login_servers: dict[str, None] = field(default_factory=dict)
-    public_ips: dict[str, None] = field(default_factory=dict)
-    versions: dict[str, None] = field(default_factory=dict)
-    uids: list[str] = field(default_factory=list)
-    n: int = 0
-    best: SkypeRecord | None = None
-    best_rank: int = -1
-    best_ts: float = 0.0
-    notified: bool = False
-    queued_due: float = -1.0  # the due time already in the heap
-    reportable: bool = False  # a local client, or one seen talking to outside peers
-    answered: bool = False  # some connection of the session got an answer
-    probed: dict[str, None] = field(default_factory=dict)  # peers of its UDP probes
-    tcp_ports: dict[int, None] = field(default_factory=dict)  # ports it tried over TCP
-
-    @property
-    def qualified(self) -> bool:
-        """Confirmed, or likely from two stages; of a start-up nothing answered (it was
-        blocked), likely evidence from one stage is enough."""
-        if not self.reportable:
-            return False
-        if self.answered:
-            return self.confirmed or len(self.likely_stages) >= 2
-        return bool(self.likely_stages)
-
-
-@dataclass(slots=True)
-class NodeCandidate:
-    first_ts: float
-    last_ts: float
-    clients: dict[str, None] = field(default_factory=dict)
-    uids: list[str] = field(default_factory=list)
-    notified: bool = False
-    queued_due: float = -1.0
-
-    def qualified(self, min_clients: int) -> bool:
-        return len(self.clients) >= min_clients
 
 
 @dataclass(slots=True)
@@ -182,19 +131,24 @@ class HostCorrelator:
         if ts is None:
             ts = rec.ts
         out = self.advance(ts) if advance and ts > self.now else []
-        client = rec.client
+        s = self._session(rec.client, ts, out)
+        if s is not None:
+            self._add_evidence(s, rec, ts, duplicate)
+            if not s.notified and s.qualified:
+                due = self.due_time(s.last_ts)
+                if due != s.queued_due:  # one heap entry per due second, not per record
+                    s.queued_due = due
+                    self._queue(due, False, rec.client)
+        if rec.peer_role in (PeerRole.SUPER_NODE, PeerRole.PEER):
+            out.extend(self._observe_node(rec, ts))
+        return out
+
+    def _session(self, client: str, ts: float, out: list[Notice]) -> ClientSession | None:
+        """The session of *client* that *ts* belongs to, opened or stretched to *ts*; None when
+        it was noticed already and the record only keeps it going.  A session that ended
+        (``session_gap`` of silence) goes, its notice into *out* if it had one due."""
         clients = self.clients
         s = clients.get(client)
-        if s is not None and s.notified and ts - s.last_ts <= self.options.session_gap:
-            # Noticed already: the record only keeps the session going.
-            clients.move_to_end(client)
-            if ts < s.first_ts:
-                s.first_ts = ts
-            if ts > s.last_ts:
-                s.last_ts = ts
-            if rec.peer_role in (PeerRole.SUPER_NODE, PeerRole.PEER):
-                out.extend(self._observe_node(rec, ts))
-            return out
         if s is not None and ts - s.last_ts > self.options.session_gap:
             if s.qualified and not s.notified:
                 out.append(self._client_notice(client, s))
@@ -203,17 +157,21 @@ class HostCorrelator:
         if s is None:
             s = ClientSession(ts, ts)
             self._insert(clients, client, s)
-        else:
-            clients.move_to_end(client)
-            if ts < s.first_ts:
-                s.first_ts = ts
-            if ts > s.last_ts:
-                s.last_ts = ts
+            return s
+        clients.move_to_end(client)
+        if ts < s.first_ts:
+            s.first_ts = ts
+        if ts > s.last_ts:
+            s.last_ts = ts
+        return None if s.notified else s
+
+    def _add_evidence(self, s: ClientSession, rec: SkypeRecord, ts: float, duplicate: bool) -> None:
+        """What *rec* tells about its client's session: stages, confidence, peers, ports."""
         if not duplicate:
             s.n += 1
             if len(s.uids) < MAX_UIDS:
                 s.uids.append(rec.uid)
-        if not s.reportable and (self.is_local(client) or not self.is_local(rec.peer)):
+        if not s.reportable and (self.is_local(rec.client) or not self.is_local(rec.peer)):
             s.reportable = True
         stage = rec.stage
         s.stages.add(stage)
@@ -227,26 +185,18 @@ class HostCorrelator:
         if rec.answered:
             s.answered = True
         if rec.stage == Stage.PROBE and rec.proto == "udp":
-            _note(s.probed, rec.peer)
+            note(s.probed, rec.peer)
         elif rec.proto == "tcp" and len(s.tcp_ports) < MAX_KEPT:
             s.tcp_ports.setdefault(rec.resp_p)
         role = rec.peer_role
         if role == PeerRole.SUPER_NODE:
-            _note(s.super_nodes, rec.peer)
+            note(s.super_nodes, rec.peer)
         elif role == PeerRole.LOGIN_SERVER:
-            _note(s.login_servers, rec.peer)
+            note(s.login_servers, rec.peer)
         if rec.client_public_ip:
-            _note(s.public_ips, rec.client_public_ip)
+            note(s.public_ips, rec.client_public_ip)
         if rec.skype_version:
-            _note(s.versions, rec.skype_version)
-        if not s.notified and s.qualified:
-            due = self.due_time(s.last_ts)
-            if due != s.queued_due:  # one heap entry per due second, not per record
-                s.queued_due = due
-                self._queue(due, False, client)
-        if role == PeerRole.SUPER_NODE or role == PeerRole.PEER:
-            out.extend(self._observe_node(rec, ts))
-        return out
+            note(s.versions, rec.skype_version)
 
     def _observe_node(self, rec: SkypeRecord, ts: float) -> list[Notice]:
         if rec.peer_role == PeerRole.SUPER_NODE and rec.stage == Stage.PROBE:
@@ -339,101 +289,15 @@ class HostCorrelator:
 
     # -- output ----------------------------------------------------------------------------
     def _node_notice(self, node: str, c: NodeCandidate) -> Notice:
-        c.notified = True
         self.stats.notices += 1
-        return Notice(
-            ts=c.last_ts,
-            note=LOCAL_SUPER_NODE,
-            msg=f"{node} relays legacy Skype: probed by {len(c.clients)} outside clients",
-            sub="clients=" + _listing(c.clients) + " uids=" + ",".join(c.uids),
-            src=node,
-            n=len(c.clients),
-            uid=c.uids[0],
-            uids=tuple(c.uids),
-            suppress_for=self.options.session_gap,
-        )
+        return node_notice(node, c, self.options.session_gap)
 
     def _client_notice(self, addr: str, s: ClientSession) -> Notice:
-        if not s.answered:
-            return self._blocked_notice(addr, s)
-        s.notified = True
         self.stats.notices += 1
-        stages = [st for st in STAGES if st in s.stages]
-        note = (
-            LOGIN_SEQUENCE
-            if Stage.LOGIN in s.likely_stages
-            and s.likely_stages & {Stage.PROBE, Stage.SN_HANDSHAKE}
-            else CLIENT_DETECTED
-        )
-        level = Confidence.CONFIRMED if s.confirmed else Confidence.LIKELY
-        parts = []
-        if s.public_ips:
-            parts.append("public_ip=" + _listing(s.public_ips))
-        if s.super_nodes:
-            parts.append("super_nodes=" + _listing(s.super_nodes))
-        if s.login_servers:
-            parts.append("login_servers=" + _listing(s.login_servers))
-        if s.versions:
-            parts.append("version=" + _listing(s.versions))
-        msg = f"{addr} runs legacy Skype ({level}): stages {', '.join(stages)}"
-        return self._session_notice(addr, s, note, msg, parts)
-
-    def _blocked_notice(self, addr: str, s: ClientSession) -> Notice:
-        """A start-up that a firewall stopped: what the client tried, and that nothing
-        answered."""
-        s.notified = True
-        self.stats.notices += 1
-        ports = ",".join(str(p) for p in sorted(s.tcp_ports)) or "none"
-        parts = [f"first={s.first_ts:.6f}", f"last={s.last_ts:.6f}"]
-        if s.probed:
-            parts.append("super_nodes=" + _listing(s.probed))
-        parts.append(f"tcp_ports={ports}")
-        msg = (
-            f"{addr} tried to start legacy Skype and nothing answered: probed"
-            f" {len(s.probed)} super nodes over UDP, tried TCP ports {ports}"
-        )
-        return self._session_notice(addr, s, BLOCKED_STARTUP, msg, parts)
-
-    def _session_notice(
-        self, addr: str, s: ClientSession, note: str, msg: str, parts: list[str]
-    ) -> Notice:
-        """The notice about client *addr*'s session, on its strongest connection."""
-        best = s.best
-        assert best is not None
-        parts.append(_uids(s))
-        return Notice(
-            ts=s.last_ts,
-            note=note,
-            msg=f"{msg}; {s.n} connections",
-            sub=" ".join(parts),
-            src=addr,
-            n=s.n,
-            uid=best.uid,
-            conn=(best.orig_h, best.orig_p, best.resp_h, best.resp_p, best.proto),
-            uids=tuple(s.uids),
-            suppress_for=self.options.session_gap,
-        )
+        return client_notice(addr, s, self.options.session_gap)
 
     def _insert(self, table: OrderedDict, key: str, value) -> None:
         table[key] = value
         if len(table) > self.options.max_hosts:
             table.popitem(last=False)
             self.stats.evicted += 1
-
-
-def _uids(s: ClientSession) -> str:
-    more = f"(+{s.n - len(s.uids)})" if s.n > len(s.uids) else ""
-    return "uids=" + ",".join(s.uids) + more
-
-
-def _note(items: dict[str, None], key: str) -> None:
-    if key not in items and len(items) < MAX_KEPT:
-        items[key] = None
-
-
-def _listing(items: dict[str, None]) -> str:
-    # Sorted, not in arrival order: records arrive as connections end, and Zeek ends them
-    # in its own order (notices.zeek lists the same way).
-    names = sorted(items)
-    extra = len(names) - MAX_LISTED
-    return ",".join(names[:MAX_LISTED]) + (f"(+{extra})" if extra > 0 else "")
