@@ -309,7 +309,7 @@ def test_a_connection_that_fails_mid_send_keeps_every_notice_and_says_so_once():
 @pytest.mark.parametrize("bad", ["ws://h:99999", "ws://h:0", "ws://h:x", "ws://:1", "tcp://h:1"])
 def test_the_client_refuses_urls_it_cannot_use(bad):
     """The CLI checks --zeek first; the client does not rely on it."""
-    from skypewatch.live.bridge import websocket_url
+    from skypewatch.live.transport import websocket_url
 
     with pytest.raises(ValueError, match="not a WebSocket URL"):
         websocket_url(bad)

@@ -21,19 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import socket
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..correlation.engine import CorrelationEngine, Input
 from ..skypelog import Notice
 from . import codec, schema
 from .codec import clip, show
+from .stats import LiveStats
+from .transport import websocket_url
 
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
@@ -50,61 +48,6 @@ STATS_INTERVAL = 60.0
 LOG_BURST = 5  # drop messages logged per reason per STATS_INTERVAL
 MAX_UNKNOWN_NAMES = 64  # unknown event names reported (each once) before going quiet
 CLOCK_SKEW = 86400.0  # an event may be this far ahead of our wall clock
-
-
-@dataclass(slots=True)
-class LiveStats:
-    connections: int = 0
-    frames: int = 0
-    events: int = 0
-    dropped: Counter = field(default_factory=Counter)
-    notices_sent: int = 0
-    notices_undelivered: int = 0
-
-    def line(self) -> str:
-        dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(self.dropped.items())) or "none"
-        return (
-            f"{self.connections} connection(s), {self.frames:,} frames, {self.events:,} events"
-            f" used, dropped: {dropped}; {self.notices_sent} notice(s) sent to Zeek,"
-            f" {self.notices_undelivered} kept locally only"
-        )
-
-
-def websocket_url(url: str) -> str:
-    """ws://host:port -> ws://host:port/v1/messages/json (the JSON v1 endpoint)."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:  # "ws://host:99999", "ws://host:x"
-        port = -1
-    if parts.scheme not in ("ws", "wss") or not parts.hostname or port == -1 or port == 0:
-        raise ValueError(f"not a WebSocket URL: {clip(url)} (expected ws://HOST:PORT)")
-    path = parts.path if parts.path not in ("", "/") else "/v1/messages/json"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-class PromptLoop(asyncio.SelectorEventLoop):
-    """The event loop for a live run: its name lookups run in daemon threads.  asyncio's own
-    run in its default executor, which is joined when the loop closes, so a resolver that
-    hangs would hold up the exit (for 30 s and more) after the stop."""
-
-    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
-        done = self.create_future()
-
-        def settle(result: Any, failed: bool) -> None:
-            if not done.done():
-                (done.set_exception if failed else done.set_result)(result)
-
-        def lookup() -> None:
-            try:
-                result, failed = socket.getaddrinfo(host, port, family, type, proto, flags), False
-            except Exception as exc:
-                result, failed = exc, True
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                self.call_soon_threadsafe(settle, result, failed)
-
-        threading.Thread(target=lookup, name="skypewatch-resolver", daemon=True).start()
-        return await done
 
 
 class _Stopped(Exception):

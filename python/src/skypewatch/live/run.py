@@ -13,7 +13,8 @@ from pathlib import Path
 from ..correlation.engine import CorrelationEngine, EngineOptions
 from ..skypelog import NOTICE_FIELDS, Notice
 from ..zeeklog import ZeekLogWriter
-from .bridge import PromptLoop, ZeekBridge, websocket_url
+from .bridge import ZeekBridge
+from .transport import PromptLoop, websocket_url
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -1,0 +1,50 @@
+"""The network plumbing of a live run, apart from the protocol: which URL to connect to, and an
+event loop whose name lookups cannot hold up the exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .values import clip
+
+
+def websocket_url(url: str) -> str:
+    """ws://host:port -> ws://host:port/v1/messages/json (the JSON v1 endpoint)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # "ws://host:99999", "ws://host:x"
+        port = -1
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or port == -1 or port == 0:
+        raise ValueError(f"not a WebSocket URL: {clip(url)} (expected ws://HOST:PORT)")
+    path = parts.path if parts.path not in ("", "/") else "/v1/messages/json"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+class PromptLoop(asyncio.SelectorEventLoop):
+    """The event loop for a live run: its name lookups run in daemon threads.  asyncio's own
+    run in its default executor, which is joined when the loop closes, so a resolver that
+    hangs would hold up the exit (for 30 s and more) after the stop."""
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        done = self.create_future()
+
+        def settle(result: Any, failed: bool) -> None:
+            if not done.done():
+                (done.set_exception if failed else done.set_result)(result)
+
+        def lookup() -> None:
+            try:
+                result, failed = socket.getaddrinfo(host, port, family, type, proto, flags), False
+            except Exception as exc:
+                result, failed = exc, True
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self.call_soon_threadsafe(settle, result, failed)
+
+        threading.Thread(target=lookup, name="skypewatch-resolver", daemon=True).start()
+        return await done
