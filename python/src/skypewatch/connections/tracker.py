@@ -19,30 +19,28 @@ from dataclasses import dataclass, field
 from ..packets.decode import TCP, UDP, Packet
 from ..signatures.base import Hit
 from ..signatures.login import login_hits
-from ..signatures.media import media_hits
-from ..signatures.sn_handshake import correlated_hits, fallback_chain_hit, handshake_hits
-from ..signatures.udp_layout import KNOWN_TYPES, U1_MIN, U2_LEN, ptype
-from ..signatures.udp_probe import STAGE as PROBE
-from ..signatures.udp_probe import id_sequence_hit, probe_hits, u1_shaped, weak_hits
-from ..signatures.version_check import version_hits
+from ..signatures.sn_handshake import handshake_hits
+from ..signatures.udp_layout import U1_MIN, U2_LEN
+from ..signatures.udp_probe import probe_hits, u1_shaped
 from ..skypelog import PeerRole, SkypeRecord, Strength
 from ..verdict.host_context import HostContext, HostOptions
-from ..verdict.judge import addr_str, host_of_client, judge
+from ..verdict.judge import host_of_client, judge
 from .connection import Connection
+from .hits import (
+    CTX_LOGIN_SERVER,
+    CTX_NODE,
+    CTX_NODE_HOST,
+    CTX_PROBED_EP,
+    CTX_PROBED_HOST,
+    CTX_SKYPE_PORT,
+    connection_hits,
+)
 from .zeekports import zeek_flips
 
 _SYN, _ACK = 0x02, 0x10
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
 _STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retransmit"))
-# Connection.ctx bits, set when the first orig payload arrives: the probe that explains a
-# TCP connection may have expired from the host context by the time the connection ends.
-_CTX_PROBED_EP = 1
-_CTX_PROBED_HOST = 2
-_CTX_SKYPE_PORT = 4
-_CTX_NODE = 8  # the responder's ip:port is a proven super node or login server
-_CTX_NODE_HOST = 16  # the responder is one, on another port
-_CTX_LOGIN_SERVER = 32  # ... and it is a login server (else a super node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,25 +182,26 @@ class Tracker:
         if not conn.add_segment(is_orig, flags, seq, payload):
             return
         if is_orig and not had_orig:
+            # What the host context knows now, kept for the verdict at the end (hits.py).
             ctx = self.ctx
             if ctx.probed(ts, conn.orig, conn.resp, conn.resp_p):
-                conn.ctx |= _CTX_PROBED_EP
+                conn.ctx |= CTX_PROBED_EP
             if ctx.probed_host(ts, conn.orig, conn.resp):
-                conn.ctx |= _CTX_PROBED_HOST
+                conn.ctx |= CTX_PROBED_HOST
             ep = ctx.endpoint(conn.resp, conn.resp_p)
             if ep is not None and ep.proven:
-                conn.ctx |= _CTX_SKYPE_PORT
+                conn.ctx |= CTX_SKYPE_PORT
             role = None
             if ctx.skype_client(ts, conn.orig, conn.resp):
                 role = ctx.node(conn.resp, conn.resp_p)
                 if role is not None:
-                    conn.ctx |= _CTX_NODE
+                    conn.ctx |= CTX_NODE
                 else:
                     role = ctx.node_host(conn.resp)
                     if role is not None:
-                        conn.ctx |= _CTX_NODE_HOST
+                        conn.ctx |= CTX_NODE_HOST
             if role == PeerRole.LOGIN_SERVER:
-                conn.ctx |= _CTX_LOGIN_SERVER
+                conn.ctx |= CTX_LOGIN_SERVER
         if not conn.strong_checked and conn.resp_stream:
             hits = login_hits(conn) + handshake_hits(conn)
             if any(h.strength == Strength.CONFIRMED for h in hits):
@@ -311,64 +310,7 @@ class Tracker:
 
     def connection_hits(self, conn: Connection) -> list[Hit]:
         """Every signature hit of a finished connection, including host-context ones."""
-        ctx = self.ctx
-        if conn.proto == UDP:
-            if not conn.datagrams:
-                return []
-            hits = probe_hits(conn) + media_hits(conn)
-            first = conn.datagrams[0][2]
-            framed = len(first) >= 3 and ptype(first) in KNOWN_TYPES
-            orig_ep = ctx.endpoint(conn.orig, conn.orig_p)
-            resp_ep = ctx.endpoint(conn.resp, conn.resp_p)
-            if framed and orig_ep is not None and orig_ep.proven:
-                hits.append(
-                    Hit(
-                        "skype_endpoint",
-                        PROBE,
-                        Strength.LIKELY,
-                        f"flow from proven Skype endpoint {addr_str(conn.orig)}:{conn.orig_p}",
-                    )
-                )
-            elif framed and resp_ep is not None and resp_ep.proven:
-                hits.append(
-                    Hit(
-                        "to_skype_endpoint",
-                        PROBE,
-                        Strength.LIKELY,
-                        f"flow to proven Skype endpoint {addr_str(conn.resp)}:{conn.resp_p}",
-                    )
-                )
-            weak = weak_hits(conn)
-            if weak and orig_ep is not None and orig_ep.id_sequence:
-                hits.append(id_sequence_hit(conn.orig_p, ctx.options.id_seq_min))
-            if weak and orig_ep is not None and orig_ep.fanout:
-                hits.append(
-                    Hit(
-                        "probe_fanout",
-                        PROBE,
-                        Strength.POSSIBLE,
-                        f"one of the U1-shaped flows port {conn.orig_p} sent to"
-                        f" {ctx.options.fanout_min_peers}+ hosts within"
-                        f" {ctx.options.fanout_window:.0f}s",
-                    )
-                )
-            hits.extend(weak)  # listed beside solid hits; alone they make no line (verdict.judge)
-            return hits
-        hits = login_hits(conn) + handshake_hits(conn) + version_hits(conn)
-        node = ""
-        if conn.ctx & (_CTX_NODE | _CTX_NODE_HOST):
-            node = PeerRole.LOGIN_SERVER if conn.ctx & _CTX_LOGIN_SERVER else PeerRole.SUPER_NODE
-        hits += correlated_hits(
-            conn,
-            probed_endpoint=bool(conn.ctx & _CTX_PROBED_EP),
-            probed_host=bool(conn.ctx & _CTX_PROBED_HOST),
-            resp_is_skype_port=bool(conn.ctx & _CTX_SKYPE_PORT),
-            known_node=node if conn.ctx & _CTX_NODE else "",
-            known_host=node if conn.ctx & _CTX_NODE_HOST else "",
-        )
-        if conn.attempt and ctx.in_chain(conn.ts, conn.orig, conn.resp, conn.resp_p):
-            hits.append(fallback_chain_hit(conn.resp_p))
-        return hits
+        return connection_hits(conn, self.ctx)
 
     def _uid(self) -> str:
         # Deterministic, Zeek-looking uids: same capture, same uids (splitmix64 over a counter,
