@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,23 +19,11 @@ import pandas as pd
 from ..correlation.engine import CorrelationEngine
 from ..correlation.sources import record_from_row
 from ..errors import SkypewatchError
-from ..skypelog import STAGES, Confidence, PeerRole, Stage
+from ..skypelog import STAGES, Confidence, PeerRole
 from ..zeeklog import Lenient
 from .logs import iter_log, log_files
+from .plots import fanout, timeline, top_talkers
 
-STAGE_COLORS = {
-    Stage.PROBE: "#4C72B0",
-    Stage.SN_HANDSHAKE: "#DD8452",
-    "login": "#C44E52",
-    "version_check": "#8172B3",
-    "media": "#55A868",
-}
-CONF_COLORS = {
-    Confidence.CONFIRMED: "#2b6cb0",
-    Confidence.LIKELY: "#90cdf4",
-    Confidence.POSSIBLE: "#e2e8f0",
-}
-MAX_TIMELINE_CLIENTS = 30
 MAX_EVIDENCE_ROWS = 12
 
 
@@ -114,93 +101,6 @@ def _plain(v):
     return v
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _timeline(df: pd.DataFrame) -> bytes:
-    import matplotlib.pyplot as plt
-
-    counts = df["client"].value_counts()
-    clients = list(counts.index[:MAX_TIMELINE_CLIENTS])[::-1]
-    sub = df[df["client"].isin(clients)]
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(clients) + 1.6))
-    y = {c: i for i, c in enumerate(clients)}
-    for stage in STAGES:
-        s = sub[sub["stage"] == stage]
-        if len(s):
-            ax.scatter(
-                s["ts"].dt.tz_convert(None),
-                s["client"].map(y),
-                s=28,
-                alpha=0.8,
-                color=STAGE_COLORS[stage],
-                label=f"{stage} ({len(s)})",
-                edgecolors="none",
-            )
-    ax.set_yticks(range(len(clients)), clients)
-    ax.set_xlabel("time (UTC)")
-    ax.set_title("Start-up stages per client over time")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.grid(axis="x", alpha=0.3)
-    fig.autofmt_xdate()
-    return _png(fig)
-
-
-def _fanout(df: pd.DataFrame) -> bytes | None:
-    import matplotlib.pyplot as plt
-
-    sn = df[df["peer_role"] == PeerRole.SUPER_NODE].sort_values("ts")
-    if sn.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    for client in sn["client"].value_counts().index[:8]:
-        g = sn[sn["client"] == client]
-        distinct = (~g["peer"].duplicated()).cumsum()
-        ax.step(g["ts"].dt.tz_convert(None), distinct, where="post", label=client)
-    ax.set_ylabel("distinct super nodes")
-    ax.set_xlabel("time (UTC)")
-    ax.set_title("Super-node fan-out: distinct super nodes each client reached")
-    ax.legend(frameon=False, fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    return _png(fig)
-
-
-def _top_talkers(df: pd.DataFrame) -> bytes:
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    per = df.groupby(["client", "confidence"]).size().unstack(fill_value=0)
-    per = per.loc[per.sum(axis=1).sort_values(ascending=True).index[-10:]]
-    bottom = None
-    for conf in (Confidence.CONFIRMED, Confidence.LIKELY, Confidence.POSSIBLE):
-        if conf in per:
-            left.barh(
-                per.index,
-                per[conf],
-                left=bottom,
-                color=CONF_COLORS[conf],
-                label=conf,
-                edgecolor="#4a5568",
-                linewidth=0.4,
-            )
-            bottom = per[conf] if bottom is None else bottom + per[conf]
-    left.set_title("Clients by Skype connections")
-    left.legend(frameon=False, fontsize=8)
-    sn = df[df["peer_role"] == PeerRole.SUPER_NODE].groupby("peer")["client"].nunique()
-    sn = sn.sort_values().iloc[-10:]
-    right.barh(sn.index, sn.values, color="#4C72B0")
-    right.set_title("Super nodes by distinct clients")
-    fig.tight_layout()
-    return _png(fig)
-
-
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
 max-width:1100px;color:#1a202c;line-height:1.45;padding:0 1em}
@@ -245,6 +145,19 @@ def build_report(
     clients = _clients(df)
     result.clients = len(clients)
     result.notices = len(notices)
+    parts += _summary(df, clients, notices)
+    parts += _plot_sections(df, png_dir, result.pngs)
+    parts.append("<h2>Notices</h2>")
+    parts.append(f"<p class=muted>{len(notices)} notice(s), {html.escape(notice_source)}.</p>")
+    parts.append(_notice_table(notices, df))
+    parts.append("<h2>Clients</h2>")
+    parts.append(_table(clients))
+    _write(out, title, parts)
+    return result
+
+
+def _summary(df: pd.DataFrame, clients: pd.DataFrame, notices: pd.DataFrame) -> list[str]:
+    """The key figures and the time span the logs cover."""
     span = f"{df['ts'].min():%Y-%m-%d %H:%M:%S} to {df['ts'].max():%Y-%m-%d %H:%M:%S} UTC"
     kpis = [
         ("clients", len(clients)),
@@ -254,20 +167,25 @@ def build_report(
         ("login servers", df.loc[df["peer_role"] == PeerRole.LOGIN_SERVER, "peer"].nunique()),
         ("notices", len(notices)),
     ]
-    parts.append(
+    return [
         "<div class=kpis>"
         + "".join(f"<div class=kpi><b>{v}</b>{html.escape(k)}</div>" for k, v in kpis)
-        + "</div>"
-    )
-    parts.append(f"<p class=muted>{html.escape(span)}</p>")
+        + "</div>",
+        f"<p class=muted>{html.escape(span)}</p>",
+    ]
 
+
+def _plot_sections(df: pd.DataFrame, png_dir: str | Path | None, pngs: list[Path]) -> list[str]:
+    """Each plot under its heading, embedded as a data URI (and written to *png_dir*, its
+    path added to *pngs*, when given)."""
     plots = [
-        ("timeline", "Timeline of start-up stages", _timeline(df)),
-        ("fanout", "Super-node fan-out", _fanout(df)),
-        ("top-talkers", "Top talkers", _top_talkers(df)),
+        ("timeline", "Timeline of start-up stages", timeline(df)),
+        ("fanout", "Super-node fan-out", fanout(df)),
+        ("top-talkers", "Top talkers", top_talkers(df)),
     ]
     if png_dir is not None:
         Path(png_dir).mkdir(parents=True, exist_ok=True)
+    parts = []
     for name, heading, png in plots:
         if png is None:
             continue
@@ -279,15 +197,8 @@ def build_report(
         if png_dir is not None:
             p = Path(png_dir) / f"{name}.png"
             p.write_bytes(png)
-            result.pngs.append(p)
-
-    parts.append("<h2>Notices</h2>")
-    parts.append(f"<p class=muted>{len(notices)} notice(s), {html.escape(notice_source)}.</p>")
-    parts.append(_notice_table(notices, df))
-    parts.append("<h2>Clients</h2>")
-    parts.append(_table(clients))
-    _write(out, title, parts)
-    return result
+            pngs.append(p)
+    return parts
 
 
 def _clients(df: pd.DataFrame) -> pd.DataFrame:
