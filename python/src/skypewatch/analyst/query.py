@@ -17,7 +17,7 @@ be queried; only the (small) aggregates are held.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,15 +134,7 @@ def run_query(
 ) -> pd.DataFrame:
     if view not in VIEWS:
         raise SkypewatchError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
-    local = [ipaddress.ip_network(n) for n in local_nets]
-
-    def is_local(a) -> bool:
-        try:
-            ip = ipaddress.ip_address(a)
-        except (ValueError, TypeError):
-            return False
-        return any(ip in n for n in local)
-
+    is_local = _local_test(local_nets)
     lines: list[pd.DataFrame] = []
     agg = _Agg()
     best: dict[str, int] = {}
@@ -153,53 +145,13 @@ def run_query(
         if view == "lines":
             lines.append(df)
         elif view == "clients":
-            for client, g in df.groupby("client", sort=False):
-                r = agg.add(
-                    client,
-                    g["ts"].min(),
-                    g["ts"].max(),
-                    len(g),
-                    stages=g["stage"],
-                    login_servers=g.loc[g["peer_role"] == PeerRole.LOGIN_SERVER, "peer"],
-                    public_ips=g["client_public_ip"],
-                    versions=g["skype_version"],
-                )
-                r.setdefault("super_nodes", set()).update(
-                    g.loc[g["peer_role"] == PeerRole.SUPER_NODE, "peer"].dropna()
-                )
-                # no answer to any connection: a start-up a firewall stopped (a log from
-                # before the answered column counts as answered)
-                answered = (
-                    g["answered"].fillna(True).astype(bool).any() if "answered" in g else True
-                )
-                r["answered"] = r.get("answered", False) or bool(answered)
-                if not answered:
-                    r.setdefault("tcp_ports", set()).update(
-                        str(int(p)) for p in g.loc[g["proto"] == "tcp", "id.resp_p"].dropna()
-                    )
-                rank = g["confidence"].map(CONFIDENCE_RANK).max()  # NaN: no known confidence
-                if rank == rank:
-                    best[client] = max(best.get(client, 0), int(rank))
+            _add_clients(agg, best, df)
         elif view == "super-nodes":
             sn = df[df["peer_role"] == PeerRole.SUPER_NODE]
             for peer, g in sn.groupby("peer", sort=False):
                 agg.add(peer, g["ts"].min(), g["ts"].max(), len(g), clients=g["client"])
         elif view == "local-super-nodes":
-            probe = df[(df["peer_role"] == PeerRole.SUPER_NODE) & (df["stage"] == Stage.PROBE)]
-            inbound = df[(df["peer_role"] == PeerRole.PEER) & (df["id.orig_h"] == df["peer"])]
-            pairs = pd.concat(
-                [
-                    pd.DataFrame(
-                        {"node": probe["peer"], "outside": probe["client"], "ts": probe["ts"]}
-                    ),
-                    pd.DataFrame(
-                        {"node": inbound["client"], "outside": inbound["peer"], "ts": inbound["ts"]}
-                    ),
-                ]
-            )
-            pairs = pairs[pairs["node"].map(is_local) & ~pairs["outside"].map(is_local)]
-            for node, g in pairs.groupby("node", sort=False):
-                agg.add(node, g["ts"].min(), g["ts"].max(), len(g), outside_clients=g["outside"])
+            _add_local_super_nodes(agg, df, is_local)
         elif view == "public-ips":
             known = df[df["client_public_ip"].notna()]
             for (client, public), g in known.groupby(["client", "client_public_ip"], sort=False):
@@ -207,6 +159,67 @@ def run_query(
     if view == "lines":
         return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame()
     return _finish(view, agg, best)
+
+
+def _local_test(local_nets: Iterable[str]) -> Callable[[object], bool]:
+    """Whether an address (any cell: not an address is not local) is inside *local_nets*."""
+    local = [ipaddress.ip_network(n) for n in local_nets]
+
+    def is_local(a) -> bool:
+        try:
+            ip = ipaddress.ip_address(a)
+        except (ValueError, TypeError):
+            return False
+        return any(ip in n for n in local)
+
+    return is_local
+
+
+def _add_clients(agg: _Agg, best: dict[str, int], df: pd.DataFrame) -> None:
+    """One chunk into the clients view; *best* keeps each client's highest confidence rank."""
+    for client, g in df.groupby("client", sort=False):
+        r = agg.add(
+            client,
+            g["ts"].min(),
+            g["ts"].max(),
+            len(g),
+            stages=g["stage"],
+            login_servers=g.loc[g["peer_role"] == PeerRole.LOGIN_SERVER, "peer"],
+            public_ips=g["client_public_ip"],
+            versions=g["skype_version"],
+        )
+        r.setdefault("super_nodes", set()).update(
+            g.loc[g["peer_role"] == PeerRole.SUPER_NODE, "peer"].dropna()
+        )
+        # no answer to any connection: a start-up a firewall stopped (a log from
+        # before the answered column counts as answered)
+        answered = g["answered"].fillna(True).astype(bool).any() if "answered" in g else True
+        r["answered"] = r.get("answered", False) or bool(answered)
+        if not answered:
+            r.setdefault("tcp_ports", set()).update(
+                str(int(p)) for p in g.loc[g["proto"] == "tcp", "id.resp_p"].dropna()
+            )
+        rank = g["confidence"].map(CONFIDENCE_RANK).max()  # NaN: no known confidence
+        if rank == rank:
+            best[client] = max(best.get(client, 0), int(rank))
+
+
+def _add_local_super_nodes(agg: _Agg, df: pd.DataFrame, is_local: Callable) -> None:
+    """One chunk into the local-super-nodes view: inside hosts that outside clients probed
+    as a super node, or connected to as a peer."""
+    probe = df[(df["peer_role"] == PeerRole.SUPER_NODE) & (df["stage"] == Stage.PROBE)]
+    inbound = df[(df["peer_role"] == PeerRole.PEER) & (df["id.orig_h"] == df["peer"])]
+    pairs = pd.concat(
+        [
+            pd.DataFrame({"node": probe["peer"], "outside": probe["client"], "ts": probe["ts"]}),
+            pd.DataFrame(
+                {"node": inbound["client"], "outside": inbound["peer"], "ts": inbound["ts"]}
+            ),
+        ]
+    )
+    pairs = pairs[pairs["node"].map(is_local) & ~pairs["outside"].map(is_local)]
+    for node, g in pairs.groupby("node", sort=False):
+        agg.add(node, g["ts"].min(), g["ts"].max(), len(g), outside_clients=g["outside"])
 
 
 def _finish(view: str, agg: _Agg, best: dict[str, int]) -> pd.DataFrame:
