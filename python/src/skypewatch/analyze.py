@@ -87,13 +87,7 @@ def analyze(
     is analysed up to where it breaks; the logs are then written without their ``#close`` line
     and the :class:`CaptureTruncated` is returned in ``Summary.truncated`` for the caller.
     """
-    outdir = Path(outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CaptureError(outdir, f"cannot create output directory: {exc.strerror}") from None
-    for c in captures:  # fail before any work: missing, unreadable, a directory
-        check_readable(c)
+    outdir = _prepare(outdir, captures)
     summary = Summary(captures=len(captures))
     started = time.perf_counter()
     correlator = HostCorrelator(correlator_options)
@@ -115,20 +109,8 @@ def analyze(
         emit_notices(correlator.observe(rec, advance=not draining))
 
     tracker = Tracker(on_record, tracker_options)
-    total = sum(_size(c) for c in captures)
-    done_before = 0
     try:
-        for path in captures:
-            n_before = tracker.stats.packets
-            try:
-                _feed(path, tracker, progress, done_before, total)
-            except CaptureTruncated as exc:
-                summary.truncated = exc
-            if tracker.stats.packets == n_before and summary.truncated is None:
-                raise CaptureError(path, "capture holds no packets")
-            done_before += _size(path)
-            if summary.truncated is not None:
-                break
+        summary.truncated = _feed_all(captures, tracker, progress)
         draining = True
         tracker.finish_all()
         emit_notices(correlator.flush())
@@ -145,6 +127,41 @@ def analyze(
     summary.max_open = tracker.stats.max_open
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _prepare(outdir: str | Path, captures: Sequence[str | Path]) -> Path:
+    """The output directory, created; every capture checked before any work is done
+    (missing, unreadable, a directory), so that a bad one leaves no log behind."""
+    outdir = Path(outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CaptureError(outdir, f"cannot create output directory: {exc.strerror}") from None
+    for c in captures:
+        check_readable(c)
+    return outdir
+
+
+def _feed_all(
+    captures: Sequence[str | Path], tracker: Tracker, progress: Progress | None
+) -> CaptureTruncated | None:
+    """Every capture into *tracker*, in order, as one stream; a truncated one ends the input
+    there (returned), a capture without a packet is an error."""
+    total = sum(_size(c) for c in captures)
+    done_before = 0
+    for path in captures:
+        n_before = tracker.stats.packets
+        truncated = None
+        try:
+            _feed(path, tracker, progress, done_before, total)
+        except CaptureTruncated as exc:
+            truncated = exc
+        if tracker.stats.packets == n_before and truncated is None:
+            raise CaptureError(path, "capture holds no packets")
+        done_before += _size(path)
+        if truncated is not None:
+            return truncated
+    return None
 
 
 def _size(path: str | Path) -> int:
