@@ -12,6 +12,20 @@ from .args import local_nets_option, network, nonempty, timestamp
 from .exits import EXIT_CODES, EXIT_OK
 from .paths import output_file
 
+EPILOG = (
+    "views:\n"
+    "  clients            hosts that ran Skype: when, stages, super nodes, public IPs,\n"
+    "                     and status: blocked (nothing answered, TCP ports tried)\n"
+    "  lines              the matching skype.log lines\n"
+    "  super-nodes        super nodes reached, by how many clients\n"
+    "  local-super-nodes  local hosts that served outside clients (relays)\n"
+    "  public-ips         public addresses leaked by U2 replies, per client\n\n"
+    "examples:\n"
+    "  skypewatch query logs/ --client 10.1.0.0/16 --since 2026-11-01\n"
+    "  skypewatch query skype.log --view super-nodes --format csv\n"
+    "  skypewatch query skype.*.log.gz --view lines --stage login --min-confidence likely\n\n"
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser(
@@ -19,18 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="ask skype.log who ran Skype, when, through which super nodes",
         description="Answer the questions responders ask of skype.log files (TSV or JSON,"
         " gzip, rotated sets, directories), streaming, so logs larger than memory work.",
-        epilog="views:\n"
-        "  clients            hosts that ran Skype: when, stages, super nodes, public IPs,\n"
-        "                     and status: blocked (nothing answered, TCP ports tried)\n"
-        "  lines              the matching skype.log lines\n"
-        "  super-nodes        super nodes reached, by how many clients\n"
-        "  local-super-nodes  local hosts that served outside clients (relays)\n"
-        "  public-ips         public addresses leaked by U2 replies, per client\n\n"
-        "examples:\n"
-        "  skypewatch query logs/ --client 10.1.0.0/16 --since 2026-11-01\n"
-        "  skypewatch query skype.log --view super-nodes --format csv\n"
-        "  skypewatch query skype.*.log.gz --view lines --stage login --min-confidence likely\n\n"
-        + EXIT_CODES,
+        epilog=EPILOG + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     q.add_argument("logs", nargs="+", metavar="LOG", help="skype.log files or directories")
@@ -40,30 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="VIEW",
         help="what to answer (default: %(default)s; see below)",
     )
-    q.add_argument(
-        "--client",
-        type=network,
-        action="append",
-        default=[],
-        metavar="ADDR|CIDR",
-        help="only these clients (repeatable)",
-    )
-    q.add_argument(
-        "--since", type=timestamp, metavar="T", help="from this time (ISO 8601 or epoch seconds)"
-    )
-    q.add_argument("--until", type=timestamp, metavar="T", help="up to this time")
-    q.add_argument(
-        "--stage",
-        action="append",
-        default=[],
-        metavar="S",
-        help="only these stages (repeatable): " + ", ".join(STAGES),
-    )
-    q.add_argument(
-        "--min-confidence",
-        choices=CONFIDENCES,
-        help="drop lines below this confidence",
-    )
+    _filter_options(q)
     q.add_argument(
         "--format",
         default="table",
@@ -75,6 +55,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     local_nets_option(q, "inside networks, for local-super-nodes (default: private space)")
     q.set_defaults(func=run)
+
+
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    """Which skype.log lines count: clients, time range, stages, confidence."""
+    parser.add_argument(
+        "--client",
+        type=network,
+        action="append",
+        default=[],
+        metavar="ADDR|CIDR",
+        help="only these clients (repeatable)",
+    )
+    parser.add_argument(
+        "--since", type=timestamp, metavar="T", help="from this time (ISO 8601 or epoch seconds)"
+    )
+    parser.add_argument("--until", type=timestamp, metavar="T", help="up to this time")
+    parser.add_argument(
+        "--stage",
+        action="append",
+        default=[],
+        metavar="S",
+        help="only these stages (repeatable): " + ", ".join(STAGES),
+    )
+    parser.add_argument(
+        "--min-confidence",
+        choices=CONFIDENCES,
+        help="drop lines below this confidence",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
