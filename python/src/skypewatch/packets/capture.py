@@ -204,6 +204,8 @@ def _block_name(btype: int) -> str:
     return _BLOCK_NAME.get(btype, f"type 0x{btype:08x}")
 
 
+# why: long on purpose: the per-block loop of every pcapng read, where a call per packet costs
+# measurable time and buf/pos/section would have to travel through each helper.
 def _read_pcapng(src: _Input) -> Iterator[Frame]:
     path = src.path
     section: _Section | None = None
