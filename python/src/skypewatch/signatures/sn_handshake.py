@@ -131,6 +131,16 @@ def correlated_hits(
     o = conn.orig_stream
     if not o or is_known_cleartext(o):
         return []
+    hits = _after_probe_hits(conn.resp_p, probed_endpoint, probed_host, resp_is_skype_port)
+    if hits:
+        return hits
+    return _known_peer_hits(known_node, known_host)
+
+
+def _after_probe_hits(
+    resp_p: int, probed_endpoint: bool, probed_host: bool, resp_is_skype_port: bool
+) -> list[Hit]:
+    """What the client's UDP probes just before, or a proven Skype UDP port, make of it."""
     hits: list[Hit] = []
     if probed_endpoint:
         hits.append(
@@ -141,7 +151,7 @@ def correlated_hits(
                 "opaque TCP to the ip:port the client had just probed over UDP",
             )
         )
-    elif conn.resp_p == 80 and probed_host:
+    elif resp_p == 80 and probed_host:
         hits.append(
             Hit(
                 "non_http_80_after_probe",
@@ -159,31 +169,33 @@ def correlated_hits(
                 "opaque TCP to the port of a proven Skype UDP endpoint",
             )
         )
-    if hits:
-        return hits
-    role = known_node or known_host
-    if role:
-        stage = LOGIN if role == PeerRole.LOGIN_SERVER else STAGE
-        what = role.replace("_", " ")
-        if known_node:
-            hits.append(
-                Hit(
-                    "tcp_to_known_node",
-                    stage,
-                    Strength.LIKELY,
-                    f"opaque TCP to the ip:port of a proven {what}",
-                )
-            )
-        else:
-            hits.append(
-                Hit(
-                    "tcp_to_known_host",
-                    stage,
-                    Strength.POSSIBLE,
-                    f"opaque TCP to another port of a proven {what}",
-                )
-            )
     return hits
+
+
+def _known_peer_hits(known_node: str, known_host: str) -> list[Hit]:
+    """A peer proven a super node or login server: on that ip:port, or on another port."""
+    role = known_node or known_host
+    if not role:
+        return []
+    stage = LOGIN if role == PeerRole.LOGIN_SERVER else STAGE
+    what = role.replace("_", " ")
+    if known_node:
+        return [
+            Hit(
+                "tcp_to_known_node",
+                stage,
+                Strength.LIKELY,
+                f"opaque TCP to the ip:port of a proven {what}",
+            )
+        ]
+    return [
+        Hit(
+            "tcp_to_known_host",
+            stage,
+            Strength.POSSIBLE,
+            f"opaque TCP to another port of a proven {what}",
+        )
+    ]
 
 
 def fallback_chain_hit(port: int) -> Hit:
