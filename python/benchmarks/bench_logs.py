@@ -84,6 +84,10 @@ def old_reader(rev: str):
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "skypewatch"
     sys.modules[name] = module
+    # Modules that have moved since: the old names resolve to today's.
+    import skypewatch.skypelog
+
+    sys.modules.setdefault("skypewatch.records", skypewatch.skypelog)
     exec(compile(r.stdout, f"{rev}:logs.py", "exec"), module.__dict__)
     return module
 
