@@ -136,8 +136,41 @@ class TcpCloseState:
 
     def packet(self, is_orig: bool, flags: int, seq: int, ack: int, length: int) -> None:
         """Account for one packet (call *after* reading :meth:`both_closed` for its time)."""
-        ep = self.ends[0 if is_orig else 1]
-        peer = self.ends[1 if is_orig else 0]
+        ends = self.ends
+        ep, peer = (ends[0], ends[1]) if is_orig else (ends[1], ends[0])
+        if (
+            flags & _ACK
+            and not flags & (_SYN | _FIN | _RST)
+            and ep.state == OPEN
+            and peer.state <= OPEN  # INACTIVE or OPEN: not closed, not reset
+            and peer.start >= 0
+            and not ep.fin_cnt
+            and not peer.fin_cnt
+        ):
+            # The bulk of every connection: an ACK or data segment between two open ends with
+            # no FIN yet.  The same steps as general() with its no-ops left out (no state
+            # change, no close, no end of data possible); a test holds the two together.
+            d = (seq - ep.start) & _MASK
+            rel = d - 0x100000000 if d >= _HALF else d
+            d = (ack - peer.start) & _MASK
+            ack_rel = d - 0x100000000 if d >= _HALF else d
+            if ack_rel < 0:
+                ack_rel = 0
+            elif ack_rel > peer.ack_max:
+                peer.ack_max = ack_rel
+            if rel + length > ep.last_seq:
+                ep.last_seq = rel + length
+            if ack_rel > peer.trim:
+                peer.ack(ack_rel)
+            if length > 0 and rel >= 0:
+                ep.data(rel, rel + length)
+            return
+        self.general(ep, peer, flags, seq, ack, length)
+
+    def general(
+        self, ep: _Endpoint, peer: _Endpoint, flags: int, seq: int, ack: int, length: int
+    ) -> None:
+        """Every packet's accounting, as Zeek's TCP analyzer does it."""
         syn, fin, rst = flags & _SYN, flags & _FIN, flags & _RST
         seg_len = length + (1 if syn else 0) + (1 if fin else 0)
         if ep.state == INACTIVE:  # its first packet (re)starts the numbering, as in Zeek
