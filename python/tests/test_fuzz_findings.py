@@ -360,3 +360,18 @@ def test_help_documents_the_exit_codes(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "1    the run could not finish" in out and "2    bad input or usage" in out
+
+
+@pytest.mark.parametrize(
+    "view", ["clients", "lines", "super-nodes", "local-super-nodes", "public-ips"]
+)
+@pytest.mark.parametrize("stage", ["probe", "sn_handshake", "login", "version_check", "media"])
+def test_every_view_of_a_stage_filtered_log(tmp_path, capsys, view, stage):
+    """The 20-minute cli run's: `query --stage login --view local-super-nodes` left the view
+    an empty chunk, whose mapped column was strings, and `&` on strings is a TypeError."""
+    logs_dir = tmp_path / "logs"
+    trace = TRACES / "skype-open-1.4-background.pcap"  # no relay: the view's chunk is empty
+    assert main(["analyze", str(trace), "-o", str(logs_dir), "-q"]) == 0
+    assert main(["query", str(logs_dir / "skype.log"), "--stage", stage, "--view", view]) == 0
+    out = capsys.readouterr().out
+    assert out.strip()

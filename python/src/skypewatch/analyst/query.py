@@ -217,7 +217,11 @@ def _add_local_super_nodes(agg: _Agg, df: pd.DataFrame, is_local: Callable) -> N
             ),
         ]
     )
-    pairs = pairs[pairs["node"].map(is_local) & ~pairs["outside"].map(is_local)]
+    if pairs.empty:  # an empty column maps to strings, and strings do not combine with &
+        return
+    pairs = pairs[
+        pairs["node"].map(is_local).astype(bool) & ~pairs["outside"].map(is_local).astype(bool)
+    ]
     for node, g in pairs.groupby("node", sort=False):
         agg.add(node, g["ts"].min(), g["ts"].max(), len(g), outside_clients=g["outside"])
 
