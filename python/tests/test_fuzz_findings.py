@@ -4,6 +4,8 @@ to the smallest case of its class: the parser at fault fails these without its f
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -375,3 +377,43 @@ def test_every_view_of_a_stage_filtered_log(tmp_path, capsys, view, stage):
     assert main(["query", str(logs_dir / "skype.log"), "--stage", stage, "--view", view]) == 0
     out = capsys.readouterr().out
     assert out.strip()
+
+
+@pytest.mark.parametrize(
+    "text, rows",
+    [
+        ('{"a":0}\nnull\n{"a":1}\n', 2),  # a null line: Arrow made it a row of nulls
+        ('{"a":0} {"a":1}\n{"a":2}\n', 1),  # two objects on one line: Arrow, two rows
+        ('{"a":0}null\n{"a":1}\n', 1),
+        ('{"a":0}\n  {"a":1}\n', 2),  # leading blanks: fine for both, read line by line
+        ('{"a":0}\n[1]\n"x"\n7\n{"a":1}\n', 2),
+    ],
+)
+def test_json_lines_that_are_not_one_object_are_bad_lines_in_both_readers(tmp_path, text, rows):
+    """The 20-minute json-log run's: values that are not one object per line became rows in
+    the bulk (Arrow) reader and bad lines in the per-line reader (and in Zeek's eyes)."""
+    path = tmp_path / "x.log"
+    path.write_text(text)
+    bad: list[str] = []
+    _, per_line = read_log(path, Lenient(report=bad.append))
+    bulk_bad: list[str] = []
+    n_bulk = sum(t.num_rows for _, t in iter_tables(path, Lenient(report=bulk_bad.append)))
+    assert len(per_line) == rows == n_bulk
+    assert len(bad) == len(bulk_bad)
+
+
+def test_a_json_log_with_a_block_starting_with_null_does_not_kill_the_process():
+    """The 20-minute json-log run's input, as found: pyarrow 26's JSON reader dies of SIGSEGV
+    on a block whose first value is null (here the file's last line, `null{...}`, after
+    lines the per-line reader took).  In a subprocess: a crash must fail this test, not end
+    the run."""
+    path = Path(__file__).parent / "data" / "fuzz-json-log-null-block.log"
+    r = subprocess.run(
+        [sys.executable, "-m", "skypewatch", "query", str(path), "--view", "lines"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, (r.returncode, r.stderr[-500:])
+    assert "Traceback" not in r.stderr
+    assert "not JSON" in r.stderr  # its damaged lines are reported, the rest is read

@@ -16,6 +16,7 @@ metadata ``zeek_types`` holds the Zeek types of its columns.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +40,11 @@ _TSV_PARSE = pcsv.ParseOptions(
     delimiter="\t", quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=True
 )
 _JSON_CHUNK = 2 << 20  # a longer line makes Arrow refuse the block: the per-line reader reads it
+# A line that does not begin with an object.  Arrow takes any JSON value as a row (a line
+# `null` becomes a row of nulls, `{..} {..}` two rows) where the per-line reader and Zeek see
+# one bad line, and pyarrow 26's JSON reader crashes the process (SIGSEGV) on a block whose
+# first value is `null`: such blocks never reach it.
+_NOT_AN_OBJECT_LINE = re.compile(rb"(?m)^[^{\n]")
 
 
 def iter_tables(
@@ -175,13 +181,15 @@ def _utf8(data: bytes) -> bool:
 def _json_block(
     fields: tuple[str, ...], types: tuple[str, ...], block: bytes, iso: bool
 ) -> tuple[pa.Table | None, bool]:
-    if not _utf8(block):
+    if not _utf8(block) or _NOT_AN_OBJECT_LINE.search(block):
         return None, iso
     try:
         raw = _read_json(fields, types, block, iso)
     except pa.ArrowInvalid:
         iso = not iso  # the other spelling of times, or a bad block (then this raises too)
         raw = _read_json(fields, types, block, iso)
+    if raw.num_rows != block.count(b"\n{") + block.startswith(b"{"):
+        return None, iso  # a line held more than one value: one row per line, or per-line
     columns = []
     for i, ztype in enumerate(types):
         col = raw.column(i)
