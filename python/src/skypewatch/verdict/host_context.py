@@ -24,12 +24,30 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 Addr = bytes
 # How much earlier than its exact time an expiry check runs: far above the rounding of
 # now - window at epoch magnitudes (a few 1e-7 s), so a skipped check never misses one.
 _DUE_MARGIN = 1e-3
+
+
+def _value(entry: float) -> float:
+    return entry
+
+
+def _first(entry: tuple[float, str]) -> float:
+    return entry[0]
+
+
+def _chain_start(entry: Chain) -> float:
+    return entry.first_ts
+
+
+def _last_seen(entry: Endpoint) -> float:
+    return entry.last_seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,47 +261,33 @@ class HostContext:
         self._expire(now)
         self._next_due = self._earliest_due() - _DUE_MARGIN
 
-    def _expire(self, now: float) -> None:
+    def _aging(self) -> tuple[tuple[OrderedDict, float, Callable[[Any], float]], ...]:
+        """Every table, the window after which its entries expire, and each entry's time."""
         o = self.options
-        for table, horizon in (
-            (self.probes, now - o.probe_tcp_window),
-            (self.probed_hosts, now - o.probe_tcp_window),
-            (self.confirmed, now - o.endpoint_idle),
-            (self.marked, now - o.endpoint_idle),
-        ):
-            while table and next(iter(table.values())) < horizon:
+        return (
+            (self.probes, o.probe_tcp_window, _value),
+            (self.probed_hosts, o.probe_tcp_window, _value),
+            (self.confirmed, o.endpoint_idle, _value),
+            (self.marked, o.endpoint_idle, _value),
+            (self.nodes, o.endpoint_idle, _first),
+            (self.node_hosts, o.endpoint_idle, _first),
+            (self.chains, o.endpoint_idle, _chain_start),
+            (self.endpoints, o.endpoint_idle, _last_seen),
+        )
+
+    def _expire(self, now: float) -> None:
+        for table, window, time_of in self._aging():
+            horizon = now - window
+            while table and time_of(next(iter(table.values()))) < horizon:
                 table.popitem(last=False)
-        for table in (self.nodes, self.node_hosts):
-            while table and next(iter(table.values()))[0] < now - o.endpoint_idle:
-                table.popitem(last=False)
-        chains = self.chains
-        while chains and next(iter(chains.values())).first_ts < now - o.endpoint_idle:
-            chains.popitem(last=False)
-        horizon = now - o.endpoint_idle
-        eps = self.endpoints
-        while eps and next(iter(eps.values())).last_seen < horizon:
-            eps.popitem(last=False)
 
     def _earliest_due(self) -> float:
         """The earliest network time at which expire() would drop something."""
-        o = self.options
-        due = math.inf
-        for table, window in (
-            (self.probes, o.probe_tcp_window),
-            (self.probed_hosts, o.probe_tcp_window),
-            (self.confirmed, o.endpoint_idle),
-            (self.marked, o.endpoint_idle),
-        ):
-            if table:
-                due = min(due, next(iter(table.values())) + window)
-        for table in (self.nodes, self.node_hosts):
-            if table:
-                due = min(due, next(iter(table.values()))[0] + o.endpoint_idle)
-        if self.chains:
-            due = min(due, next(iter(self.chains.values())).first_ts + o.endpoint_idle)
-        if self.endpoints:
-            due = min(due, next(iter(self.endpoints.values())).last_seen + o.endpoint_idle)
-        return due
+        return min(
+            (time_of(next(iter(table.values()))) + window
+             for table, window, time_of in self._aging() if table),
+            default=math.inf,
+        )  # fmt: skip
 
     def _endpoint(self, ts: float, addr: Addr, port: int) -> Endpoint:
         key = (addr, port)
