@@ -1,6 +1,6 @@
 """Every signature the Python engine can report is in the README's signature table and has a
-section in docs/signatures.md (the reference the code cites), and neither names one that the
-engine no longer has."""
+section in docs/signatures.md (the reference the code cites), neither names one that the
+engine no longer has, and every docs/signatures.md#anchor the code cites exists."""
 
 from __future__ import annotations
 
@@ -54,3 +54,20 @@ def test_readme_table_is_the_engines_signatures():
 def test_every_signature_has_a_reference_section():
     missing = engine_signatures() - reference_sections()
     assert not missing, f"no section in docs/signatures.md: {sorted(missing)}"
+
+
+def test_every_anchor_the_code_cites_exists():
+    text = (REPO / "docs" / "signatures.md").read_text()
+    anchors = {
+        re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", text, re.M)
+    }
+    cited = {
+        (path.relative_to(REPO), a)
+        for tree in (SRC, REPO / "zeek")
+        for path in tree.rglob("*")
+        if path.suffix in (".py", ".zeek")
+        for a in re.findall(r"docs/signatures\.md#([\w-]+)", path.read_text())
+    }
+    assert len(cited) > 20
+    assert not {c for c in cited if c[1] not in anchors}

@@ -17,7 +17,7 @@ from .zeeklog.header import CONN_KEY_FIELDS
 
 class Stage(StrEnum):
     """skype.log's ``stage``: which part of Skype's life the connection is (the seed study's
-    three start-up stages, then the version check and calls; docs/signatures.md#stages)."""
+    three start-up stages, then the version check and calls; docs/signatures.md#the-start-up)."""
 
     PROBE = "probe"
     SN_HANDSHAKE = "sn_handshake"
@@ -54,8 +54,8 @@ _RANK = {"weak": 0, "possible": 1, "likely": 2, "confirmed": 3}
 
 
 class Strength(StrEnum):
-    """How much one signature hit proves (docs/signatures.md#confidence).  Weak hits never
-    make a log line on their own: they count only next to host evidence."""
+    """How much one signature hit proves (docs/signatures.md#strengths-and-confidence).  Weak
+    hits never make a log line on their own: they count only next to host evidence."""
 
     WEAK = "weak"
     POSSIBLE = "possible"

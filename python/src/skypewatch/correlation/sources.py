@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from ..skypelog import (
     CONFIDENCES,
-    CONN_KEY_FIELDS,
     PEER_ROLES,
     SKYPE_FIELDS,
     STAGES,
@@ -27,6 +26,7 @@ from ..skypelog import (
 )
 from ..zeeklog import Lenient, iter_rows, log_files
 from ..zeeklog.format import shorten
+from ..zeeklog.header import CONN_KEY_FIELDS
 from .events import TcpEvent
 
 T = TypeVar("T")
