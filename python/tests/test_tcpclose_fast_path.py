@@ -12,7 +12,7 @@ import pytest
 from skypewatch.connections.tcpclose import TcpCloseState
 
 SYN, FIN, RST, ACK, PSH = 0x02, 0x01, 0x04, 0x10, 0x08
-FIELDS = [f for f in TcpCloseState().ends[0].__slots__]
+FIELDS = list(TcpCloseState().ends[0].__slots__)
 
 
 def snapshot(s: TcpCloseState) -> tuple:

@@ -217,8 +217,7 @@ def _add_local_super_nodes(agg: _Agg, df: pd.DataFrame, is_local: Callable) -> N
             ),
         ]
     )
-    if pairs.empty:  # an empty column maps to strings, and strings do not combine with &
-        return
+    # as bool: an empty column maps to strings, and strings do not combine with &
     pairs = pairs[
         pairs["node"].map(is_local).astype(bool) & ~pairs["outside"].map(is_local).astype(bool)
     ]
