@@ -1,6 +1,6 @@
 """From a connection's signature hits to its skype.log line (or to no line at all).
 
-Rules, in the order they apply (docs/signatures.md#confidence):
+Rules, in the order they apply (docs/signatures.md#strengths-and-confidence):
 * weak hits (a lone U1, a type-2 exchange) never make a line on their own;
 * the connection's confidence is the strongest base strength among its other hits;
 * a host that already has confirmed evidence from another connection raises the rest of its
