@@ -191,21 +191,33 @@ WINDOW = 1.0
 _ts = itemgetter(0)  # an event's time; in C, as sort keys are called per packet
 
 
-def _batches(
-    name: str, opts: SynthOptions, on_session: Callable[[list[Conn]], None] | None = None
-) -> Iterator[list[Event]]:
-    """The scenario's events in time order, one window at a time.  ``on_session`` gets each
-    conversation's connections (in first-packet order) when the scheduler admits it."""
+def _sessions(name: str, opts: SynthOptions) -> Iterator[Session]:
+    """The scenario's conversations in start order.  Building one draws from the shared
+    address pool, so they must be built in this order, each before the next is pulled."""
     if name not in SCENARIOS:
         raise KeyError(name)
     cond = SCENARIOS[name][1]
     rng = random.Random(f"{name}:{opts.seed}")
     addrs = Addresses(random.Random(rng.getrandbits(64)))
-    starts = heapq.merge(
+    return heapq.merge(
         _client_sessions(name, cond, opts, random.Random(rng.getrandbits(64)), addrs),
         _background_sessions(opts, random.Random(rng.getrandbits(64)), addrs),
         key=lambda s: s[0],
     )
+
+
+def _batches(
+    name: str, opts: SynthOptions, on_session: Callable[[list[Conn]], None] | None = None
+) -> Iterator[list[Event]]:
+    """The scenario's events in time order, one window at a time.  ``on_session`` gets each
+    conversation's connections (in first-packet order) when the scheduler admits it."""
+    return _merge_windows(_sessions(name, opts), on_session)
+
+
+def _merge_windows(
+    starts: Iterator[Session], on_session: Callable[[list[Conn]], None] | None = None
+) -> Iterator[list[Event]]:
+    """Conversations (in start order) merged into time-ordered batches, one window each."""
     active: list[tuple[list[Event], int]] = []  # admission order, and the next event's index
     nxt = next(starts, None)
     end = 0.0
