@@ -6,6 +6,17 @@ same capture.  Run ``make baselines`` after changing a signature; ``make test`` 
 with ``--check`` (through tests/test_zeek_parity.py) so the two cannot drift apart.
 
     python testing/update_baselines.py [--check]
+
+With ``--check`` it writes nothing and prints one line per baseline test: ``ok NAME``,
+``stale FILE ...`` or ``not checked NAME: CAPTURE is absent`` (a real capture under
+$SKYPEWATCH_SHARED/pcaps that this machine lacks).  Its exit code says which:
+
+    0  every baseline and signature test was checked and is the Python engine's output
+    1  something is stale (whatever else could not be checked): run ``make baselines``
+    3  nothing checked is stale, but some baselines could not be checked
+    2  a usage error (argparse)
+
+Without ``--check`` a baseline whose capture is absent is left as it is, with a warning.
 """
 
 from __future__ import annotations
@@ -70,6 +81,7 @@ def baseline_tests() -> list[tuple[Path, Path]]:
 def signature_tests() -> dict[str, str]:
     """Signature name -> the generated btest, from the traces' Python output."""
     from skypewatch.analyze import analyze
+
     shown: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for trace in sorted((BTEST / "Traces").glob("*.pcap")):
@@ -82,46 +94,61 @@ def signature_tests() -> dict[str, str]:
     }
 
 
+OK, STALE, UNCHECKED = 0, 1, 3
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare instead of writing")
     args = ap.parse_args()
     problems: list[str] = []
+    unchecked: list[str] = []
 
-    def sync(target: Path, text: str, stale: str) -> None:
+    def sync(target: Path, text: str, stale: str) -> bool:
         """Write ``target``, or with --check record that it is missing or differs."""
         if args.check:
             if not target.exists() or target.read_text() != text:
-                problems.append(f"{target} {stale}")
+                problems.append(f"stale {target} {stale}")
+                return False
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
+        return True
 
     with tempfile.TemporaryDirectory() as tmp:
         for test, capture in baseline_tests():
             name = test_name(test)
             if not capture.exists():
-                print(f"skipped {name}: {capture} is absent")
+                if args.check:
+                    unchecked.append(f"not checked {name}: {capture} is absent")
+                else:
+                    print(f"not updated {name}: {capture} is absent", file=sys.stderr)
                 continue
             skype, notice = python_output(capture, Path(tmp) / name)
-            for fname, text in (("skype.canon", skype), ("notice.canon", notice)):
+            current = [
                 sync(BASELINE / name / fname, text, "differs from the Python engine's output")
+                for fname, text in (("skype.canon", skype), ("notice.canon", notice))
+            ]
+            if args.check and all(current):
+                print(f"ok {name}")
     sig_dir = TESTS / "signatures"
     wanted = signature_tests()
     existing = {p.stem: p for p in sig_dir.glob("*.zeek")}
     for name, text in wanted.items():
         sync(sig_dir / f"{name}.zeek", text, "is not up to date")
-    for stale in set(existing) - set(wanted):
+    for stale in sorted(set(existing) - set(wanted)):
         if args.check:
-            problems.append(f"{existing[stale]} names a signature no trace shows")
+            problems.append(f"stale {existing[stale]} names a signature no trace shows")
         else:
             existing[stale].unlink()
-    for p in problems:
-        print(p)
-    if args.check and problems:
+    for line in problems + unchecked:
+        print(line)
+    if not args.check:
+        return OK
+    if problems:
         print("run: make baselines")
-        return 1
-    return 0
+        return STALE
+    return UNCHECKED if unchecked else OK
 
 
 if __name__ == "__main__":

@@ -8,13 +8,17 @@ matches its declaration, every exported name is documented, and the tunables agr
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, SHARED
 
 from skypewatch.correlation.hosts import HostCorrelatorOptions
 from skypewatch.correlation.notices import CLIENT_DETECTED, LOCAL_SUPER_NODE, LOGIN_SEQUENCE
@@ -30,13 +34,89 @@ SCRIPTS = {p.name: p.read_text() for p in ZEEK.glob("*.zeek")}
 ALL = "\n".join(SCRIPTS.values())
 
 
-def test_btest_baselines_are_the_python_engines_output():
-    r = subprocess.run(
-        [sys.executable, str(REPO / "testing" / "update_baselines.py"), "--check"],
-        capture_output=True,
-        text=True,
+# -- btest baselines against the Python engine -------------------------------------------
+
+UPDATE = REPO / "testing" / "update_baselines.py"
+_spec = importlib.util.spec_from_file_location("update_baselines", UPDATE)
+assert _spec and _spec.loader
+baselines = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(baselines)
+BASELINE_TESTS = [baselines.test_name(t) for t, _ in baselines.baseline_tests()]
+
+
+def _check(script: Path, shared: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SKYPEWATCH_SHARED": str(shared)}
+    return subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, env=env
     )
-    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def baseline_check() -> subprocess.CompletedProcess[str]:
+    return _check(UPDATE, SHARED)
+
+
+def test_baseline_check_exit_code_is_its_findings(baseline_check):
+    out = baseline_check.stdout + baseline_check.stderr
+    lines = baseline_check.stdout.splitlines()
+    stale = any(line.startswith("stale ") for line in lines)
+    unchecked = any(line.startswith("not checked ") for line in lines)
+    expected = baselines.STALE if stale else baselines.UNCHECKED if unchecked else baselines.OK
+    assert baseline_check.returncode == expected, out
+    assert len(BASELINE_TESTS) > 10
+
+
+@pytest.mark.parametrize("name", BASELINE_TESTS)
+def test_btest_baseline_is_the_python_engines_output(baseline_check, name):
+    lines = baseline_check.stdout.splitlines()
+    if f"ok {name}" in lines:
+        return
+    absent = [line for line in lines if line.startswith(f"not checked {name}:")]
+    if absent:
+        pytest.skip(absent[0])
+    pytest.fail(f"{name}: baseline not current (run: make baselines)\n{baseline_check.stdout}")
+
+
+def test_generated_signature_btests_are_current(baseline_check):
+    stale = [
+        line
+        for line in baseline_check.stdout.splitlines()
+        if line.startswith("stale ") and "/tests/signatures/" in line
+    ]
+    assert not stale, "\n".join(stale)
+
+
+def test_baseline_check_tells_stale_from_unchecked(tmp_path):
+    """The script's exit codes, on a copy of testing/: a real capture absent is 3 (never 0),
+    a baseline or signature test out of date is 1 whatever else is absent."""
+    copy = tmp_path / "testing"
+    (copy / "btest").mkdir(parents=True)
+    shutil.copy(UPDATE, copy)
+    for part in ("tests", "Baseline", "Scripts", "Traces"):
+        shutil.copytree(REPO / "testing" / "btest" / part, copy / "btest" / part)
+    script, nowhere = copy / UPDATE.name, tmp_path / "no-shared"
+    real = [n for n in BASELINE_TESTS if n.startswith("tests.real.")]
+    assert real
+
+    r = _check(script, nowhere)
+    assert r.returncode == baselines.UNCHECKED, r.stdout + r.stderr
+    for name in real:
+        assert any(x.startswith(f"not checked {name}:") for x in r.stdout.splitlines())
+    assert "ok tests.traces.nat" in r.stdout.splitlines()
+
+    canon = copy / "btest" / "Baseline" / "tests.traces.nat" / "notice.canon"
+    canon.write_text(canon.read_text() + "extra\n")
+    r = _check(script, nowhere)
+    assert r.returncode == baselines.STALE, r.stdout + r.stderr
+    assert f"stale {canon} " in r.stdout
+    assert "ok tests.traces.nat" not in r.stdout.splitlines()
+
+    canon.write_text(canon.read_text().removesuffix("extra\n"))
+    sig = next((copy / "btest" / "tests" / "signatures").glob("*.zeek"))
+    sig.unlink()
+    r = _check(script, nowhere)
+    assert r.returncode == baselines.STALE, r.stdout + r.stderr
+    assert f"stale {sig} " in r.stdout
 
 
 # -- skype.sig against the Python checks -------------------------------------------------
