@@ -55,7 +55,6 @@ def tcp_conn(
     c.orig_stream = orig_stream
     c.resp_stream = resp_stream
     c.orig_first_seg = len(orig_stream) if first_seg is None else first_seg
-    c.resp_first_seg = len(resp_stream)
     return c
 
 

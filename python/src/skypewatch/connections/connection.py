@@ -46,7 +46,6 @@ class Connection:
         "proto",
         "resp",
         "resp_bytes",
-        "resp_first_seg",
         "resp_gap",
         "resp_next_seq",
         "resp_p",
@@ -90,15 +89,10 @@ class Connection:
         self.orig_stream = b""
         self.resp_stream = b""
         self.orig_first_seg = 0
-        self.resp_first_seg = 0
         self.orig_next_seq = -1
         self.resp_next_seq = -1
         self.orig_gap = False
         self.resp_gap = False
-
-    @property
-    def is_tcp(self) -> bool:
-        return self.proto == TCP
 
     def _window_admits(self, size: int) -> bool:
         """Account a payload chunk against the shared window; True if it is inspected."""
@@ -108,12 +102,6 @@ class Connection:
         self.window_bytes += size
         self.window_chunks += 1
         return True
-
-    def orig_datagrams(self) -> list[bytes]:
-        return [p for is_orig, _, p in self.datagrams if is_orig]
-
-    def resp_datagrams(self) -> list[bytes]:
-        return [p for is_orig, _, p in self.datagrams if not is_orig]
 
     def add_datagram(self, is_orig: bool, ts: float, payload: bytes) -> bool:
         """Offer one UDP payload to the inspection window.  True if it was kept."""
@@ -159,11 +147,8 @@ class Connection:
             else:  # a hole: we cannot know what is missing, so stop this side
                 gap = True
             if fresh and self._window_admits(len(fresh)):
-                if not stream:
-                    if is_orig:
-                        self.orig_first_seg = len(fresh)
-                    else:
-                        self.resp_first_seg = len(fresh)
+                if not stream and is_orig:  # login.py reads where the first segment ended
+                    self.orig_first_seg = len(fresh)
                 stream += fresh
                 grew = True
             if fresh:

@@ -32,17 +32,6 @@ FIXED_SERVER_HELLO = bytes.fromhex(
     + "000500"
 )
 SKYPE_404 = b"HTTP/1.0 404 Not Found\r\n\r\n"
-HTTP_METHODS = (
-    b"GET ",
-    b"POST ",
-    b"HEAD ",
-    b"PUT ",
-    b"OPTIONS ",
-    b"CONNECT ",
-    b"DELETE ",
-    b"TRACE ",
-    b"PATCH ",
-)
 
 
 def looks_tls_record(b: bytes) -> bool:

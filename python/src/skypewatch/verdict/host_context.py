@@ -189,9 +189,6 @@ class HostContext:
         self._endpoint(ts, addr, port).proven = True
         self._put(self.marked, addr, ts)
 
-    def note_fanout(self, ts: float, addr: Addr) -> None:
-        self._put(self.marked, addr, ts)
-
     def prove_node(self, ts: float, addr: Addr, port: int, role: str) -> None:
         """A strong signature showed *addr*:*port* to be a super node or login server."""
         self._put(self.nodes, (addr, port), (ts, role))

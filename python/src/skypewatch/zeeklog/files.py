@@ -109,14 +109,6 @@ class Gunzip:
         self.raw.close()
 
 
-def is_gzip(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
-    except OSError:
-        return False
-
-
 def blocks(
     fh: BinaryIO, path: Path, on_line: OnLine, size: int = BLOCK
 ) -> Iterator[tuple[int, bytes]]:

@@ -22,7 +22,6 @@ _PLAIN = frozenset(range(0x20, 0x7F)) - {ord("\\"), ord("\t")}
 _UNESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 CONTAINERS = ("set[", "vector[")
-STRING_TYPES = frozenset({"string", "enum", "addr", "subnet", "pattern", "func", "file"})
 
 
 class LogReadError(SkypewatchError):
