@@ -34,6 +34,7 @@ browser:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check python
 	$(VENV)/bin/ruff format --check python
+	cd python && ../$(VENV)/bin/mypy
 
 test-python: $(STAMP)
 	cd python && SKYPEWATCH_SHARED=$(abspath $(SHARED)) ../$(PY) -m pytest -q

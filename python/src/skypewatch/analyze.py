@@ -171,7 +171,9 @@ def _size(path: str | Path) -> int:
         return 0
 
 
-def _feed(path, tracker: Tracker, progress: Progress | None, done_before: int, total: int):
+def _feed(
+    path: str | Path, tracker: Tracker, progress: Progress | None, done_before: int, total: int
+) -> None:
     packet = tracker.packet
     stats = tracker.stats
     checked_link = -1

@@ -20,6 +20,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -111,7 +112,8 @@ class _Agg:
     """Per-key first/last seen, counts and distinct values, merged chunk by chunk."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, dict] = {}
+        # keyed by a host, or by (client, public ip) in the public-ips view
+        self.rows: dict[Any, dict[str, Any]] = {}
 
     def add(self, key, ts_min, ts_max, n, **sets) -> dict:
         r = self.rows.get(key)
@@ -229,7 +231,7 @@ def _finish(view: str, agg: _Agg, best: dict[str, int]) -> pd.DataFrame:
     rows = []
     names = {v: k for k, v in CONFIDENCE_RANK.items()}
     for key, r in agg.rows.items():
-        row = {}
+        row: dict[str, Any] = {}
         if view == "public-ips":
             row["client"], row["public_ip"] = key
         else:

@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (already reported in one line), --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
-    stdout, sys.stdout = sys.stdout, _NamedStdout(sys.stdout)  # type: ignore[assignment]
+    stdout, sys.stdout = sys.stdout, _NamedStdout(sys.stdout)
     try:
         code = args.func(args)
         sys.stdout.flush()  # here, where a full disk is one line and exit 1, not at exit

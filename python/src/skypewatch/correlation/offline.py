@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SkypewatchError
-from ..skypelog import NOTICE_FIELDS, Notice
+from ..skypelog import NOTICE_FIELDS, Notice, SkypeRecord
 from ..zeeklog import Lenient, ZeekLogWriter
 from .engine import CorrelationEngine, EngineOptions
+from .events import TcpEvent
 from .sources import SourceStats, conn_sessions, expand, first_ts, in_time_order, skype_records
 
 
@@ -45,7 +46,7 @@ def run_offline(
     skype_files.sort(key=first_ts)
     conn_files.sort(key=first_ts)
     stats = result.sources
-    streams = [
+    streams: list[Iterator[SkypeRecord | TcpEvent]] = [
         itertools.chain.from_iterable(skype_records(f, lenient, stats) for f in skype_files),
         itertools.chain.from_iterable(conn_sessions(f, lenient, stats) for f in conn_files),
     ]

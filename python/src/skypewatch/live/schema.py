@@ -11,6 +11,7 @@ a CodecError with reason ``bad-arguments``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..correlation.events import EARLIEST, LATEST, ProbeEvent, TcpEvent, valid_time
@@ -48,7 +49,11 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
         "string" if name in SKYPE_OPTIONAL else _EVENT_TYPES.get(t, t) for name, t in SKYPE_FIELDS
     ),
 }
-_ENCODE = {"time": codec.timestamp, "addr": codec.address, "interval": codec.real}
+_ENCODE: dict[str, Callable[[Any], codec.Typed]] = {
+    "time": codec.timestamp,
+    "addr": codec.address,
+    "interval": codec.real,
+}
 # Zeek's type -> the Broker data type it travels as
 _BROKER = {
     "time": "timestamp",

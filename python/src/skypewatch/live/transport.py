@@ -39,6 +39,7 @@ class PromptLoop(asyncio.SelectorEventLoop):
                 (done.set_exception if failed else done.set_result)(result)
 
         def lookup() -> None:
+            result: object  # the addresses, or the exception to raise in the loop
             try:
                 result, failed = socket.getaddrinfo(host, port, family, type, proto, flags), False
             except Exception as exc:

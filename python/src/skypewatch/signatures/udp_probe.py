@@ -109,7 +109,9 @@ def probe_hits(conn: Connection) -> list[Hit]:
     return hits
 
 
-def _u3_u4(conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest) -> list[Hit]:
+def _u3_u4(
+    conn: Connection, u1: bytes, u2: bytes, t_u2: float, rest: list[tuple[bool, float, bytes]]
+) -> list[Hit]:
     hits: list[Hit] = []
     for k, (is_orig, t, p) in enumerate(rest):
         if t - t_u2 > U3_WINDOW:

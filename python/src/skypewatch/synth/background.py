@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Callable
 
 from .frames import TcpSession, udp_flow, udp_frame
 from .truth import Conn, Event
@@ -147,7 +148,9 @@ def rtp(rng: random.Random, t: float, a: bytes, b: bytes, packets: int = 150) ->
 KINDS = ("dns", "tls", "quic", "utp", "dht", "rtp")
 
 
-def background(rng: random.Random, t: float, hosts: list[bytes], remote) -> list[Event]:
+def background(
+    rng: random.Random, t: float, hosts: list[bytes], remote: Callable[[], bytes]
+) -> list[Event]:
     """One background conversation of a random kind; ``remote()`` draws an outside address."""
     kind = rng.choice(KINDS)
     host = rng.choice(hosts)

@@ -83,7 +83,9 @@ _MACS = ETH_DST + ETH_SRC
 _IP_CONST = 0x4500 + 0x4000 + 0x4000 + 20
 
 
-def udp_frame(src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, ident: int = 0):
+def udp_frame(
+    src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, ident: int = 0
+) -> bytes:
     seg_len = 8 + len(payload)
     if len(src) != 4:
         seg = _UDP.pack(sport, dport, seg_len, 0) + payload

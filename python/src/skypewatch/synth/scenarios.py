@@ -15,6 +15,7 @@ import random
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
@@ -142,13 +143,10 @@ def _client_sessions(
         starts = sorted(rng.uniform(0, span) for _ in range(max(opts.clients, 6)))
         for s in starts:
             sub = random.Random(rng.getrandbits(64))
-            yield (
-                EPOCH + s,
-                (lambda sub=sub, s=s: supernode_relay(sub, addrs, node, node_port, EPOCH + s)),
-            )
+            yield EPOCH + s, partial(supernode_relay, sub, addrs, node, node_port, EPOCH + s)
         last = starts[-1] + 5.0
         sub = random.Random(rng.getrandbits(64))
-        yield EPOCH + last, (lambda: supernode_visitors(sub, addrs, node, node_port, EPOCH + last))
+        yield EPOCH + last, partial(supernode_visitors, sub, addrs, node, node_port, EPOCH + last)
         return
     starts = sorted(rng.uniform(0, span) for _ in range(opts.clients))
     for s in starts:
@@ -156,7 +154,9 @@ def _client_sessions(
         client = addrs.local()
         port = sub.randint(1025, 65000)
 
-        def build(sub=sub, s=s, client=client, port=port) -> list[Event]:
+        def build(
+            sub: random.Random = sub, s: float = s, client: bytes = client, port: int = port
+        ) -> list[Event]:
             st = Startup(sub, addrs, cond, client, port, update_server, login_servers)
             st.run(EPOCH + s)
             if cond.restart:
@@ -179,7 +179,7 @@ def _background_sessions(
         if t >= opts.duration:
             return
         sub = random.Random(rng.getrandbits(64))
-        yield EPOCH + t, (lambda sub=sub, t=t: background(sub, EPOCH + t, hosts, addrs.public))
+        yield EPOCH + t, partial(background, sub, EPOCH + t, hosts, addrs.public)
 
 
 # Conversations are merged a window of capture time at a time: a stable sort of everything

@@ -26,9 +26,11 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 Addr = bytes
+K = TypeVar("K")
+V = TypeVar("V")
 # How much earlier than its exact time an expiry check runs: far above the rounding of
 # now - window at epoch magnitudes (a few 1e-7 s), so a skipped check never misses one.
 _DUE_MARGIN = 1e-3
@@ -305,10 +307,10 @@ class HostContext:
             self._next_due = -math.inf  # it may have been the oldest
         return ep
 
-    def _put(self, table: OrderedDict, key, ts: float) -> None:
+    def _put(self, table: OrderedDict[K, V], key: K, entry: V) -> None:
         if not table or key in table:
             self._next_due = -math.inf  # a new oldest entry, or the oldest may move
-        table[key] = ts
+        table[key] = entry
         table.move_to_end(key)
         if len(table) > self.options.max_entries:
             table.popitem(last=False)

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 
-from .columns import ARROW_TYPES, arrow_type, as_text, convert
+from .columns import ARROW_TYPES, Column, arrow_type, as_text, convert
 from .format import LogReadError, inner_type, is_container
 from .header import LogHeader
 from .problems import Lenient
@@ -133,7 +133,7 @@ def _tsv_block(
         ),
     )
     escapes = b"\\" in body  # one byte: memchr, where looking for "\\x" costs a scan
-    columns = []
+    columns: list[Column] = []
     for i, ztype in enumerate(types):
         col = convert(raw.column(i), ztype, escapes)
         if col is None:

@@ -9,13 +9,15 @@ the block to the per-line reader, which names the line.  Canonical forms: ``time
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .format import EMPTY, inner_type, is_container, unescape
 from .values import LIMITS, MAX_PORT, PATTERNS
 
-Column = pa.Array | pa.ChunkedArray
+Column: TypeAlias = pa.Array | pa.ChunkedArray
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "time": pa.float64(),

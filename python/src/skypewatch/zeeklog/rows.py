@@ -9,7 +9,7 @@ their Python form (``values.py``); a bad line is raised (strict) or reported and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def block_rows(
         lines = block.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         lines = None
-    raws = block.split(b"\n") if lines is None else lines
+    raws: Sequence[bytes | str] = block.split(b"\n") if lines is None else lines
     for i, raw in enumerate(raws[:-1]):  # a block ends with a line break
         if not raw:
             continue
