@@ -287,25 +287,6 @@ def test_a_frame_over_the_wire_limit_costs_a_reconnect_not_the_process():
     assert [n.src for n, sent in notices if sent] == ["10.0.0.5"]
 
 
-def test_a_connection_that_fails_mid_send_keeps_every_notice_and_says_so_once():
-    from skypewatch.skypelog import Notice
-
-    class Gone:
-        async def send(self, frame: str) -> None:
-            raise ConnectionResetError("reset by peer")
-
-    kept, log = [], []
-    client = ZeekBridge(
-        "ws://127.0.0.1:1", CorrelationEngine(), lambda n, s: kept.append((n.src, s)), log.append
-    )
-    client._ws = Gone()
-    notices = [Notice(1.0, "n", "m", "s", f"10.0.0.{i}", 1) for i in range(50)]
-    asyncio.run(client._deliver(notices))
-    assert kept == [(f"10.0.0.{i}", False) for i in range(50)]
-    assert client.stats.notices_undelivered == 50
-    assert log == ["could not send notices to Zeek (reset by peer); they are kept locally"]
-
-
 @pytest.mark.parametrize("bad", ["ws://h:99999", "ws://h:0", "ws://h:x", "ws://:1", "tcp://h:1"])
 def test_the_client_refuses_urls_it_cannot_use(bad):
     """The CLI checks --zeek first; the client does not rely on it."""
