@@ -13,12 +13,16 @@ import json
 import math
 import os
 import random
+import signal
 import ssl
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import websockets
 
@@ -629,3 +633,62 @@ class RawPeer:
         for w in self.writers:
             w.transport.abort()
         await self.server.wait_closed()
+
+
+# -- the CLI as a process ----------------------------------------------------------------------
+
+
+class LiveProcess:
+    """The CLI in a subprocess, its stderr lines collected as they come."""
+
+    def __init__(
+        self, url: str, out: Path, python: list[str] | None = None, extra: tuple[str, ...] = ()
+    ) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        args = ["correlate", "--zeek", url, "-o", str(out), *extra]
+        self.proc = subprocess.Popen(
+            [sys.executable, *(python or ["-m", "skypewatch"]), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.err: list[str] = []
+        self.out: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    @staticmethod
+    def _read(stream, into: list[str]) -> None:
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def wait_for(self, what: Callable[[], bool] | str, timeout: float = TEST_TIMEOUT) -> None:
+        test = (lambda: any(what in line for line in self.err)) if isinstance(what, str) else what
+        deadline = time.monotonic() + timeout
+        while not test():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError(
+                    f"never got there within {timeout:g}s (SKYPEWATCH_TEST_TIMEOUT);"
+                    f" stderr: {self.err[-5:]}"
+                )
+            time.sleep(0.01)
+
+    def stop(self, sig: str, timeout: float = TEST_TIMEOUT) -> float:
+        """Send *sig*; the seconds until the process has exited (killed after *timeout*)."""
+        t0 = time.monotonic()
+        self.proc.send_signal(getattr(signal, sig))
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        elapsed = time.monotonic() - t0
+        for t in self._threads:
+            t.join(5)
+        return elapsed
