@@ -2,7 +2,7 @@
 flood whose pongs are never read, and the time from a protocol error to the next connection.
 Not a test: it prints figures.
 
-    python python/benchmarks/bench_live_flood.py [--seconds 30] [--errors 5]
+    python python/benchmarks/bench_live_flood.py [--seconds 30] [--errors 3] [--stops 3]
 
 * ping flood: the peer acks the subscription, stops reading and sends 125-byte pings as fast
   as the correlator takes them, for --seconds, again on every reconnect.  Printed: the
@@ -11,6 +11,8 @@ Not a test: it prints figures.
 * protocol error: the peer sends a frame with a reserved opcode and then keeps the connection
   open and silent; printed: the seconds from that frame to the correlator's next connection
   (--errors times).  The first back-off is 0.5 s.
+* stop: connected to a quiet peer, SIGTERM; printed: the seconds from the signal to the exit
+  (--stops times; the README promises under a second).
 
 The correlator runs as ``python -m skypewatch correlate --zeek`` in a subprocess; to measure
 an older checkout, run it with PYTHONPATH=<that checkout>/python/src.
@@ -178,14 +180,54 @@ async def protocol_errors(count: int) -> None:
         print(f"  only {len(delays)} reconnect(s) within {60 * count} s")
 
 
+async def stops(count: int) -> None:
+    times: list[float] = []
+    for _ in range(count):
+        connected = asyncio.get_running_loop().create_future()
+
+        async def serve(
+            reader: asyncio.StreamReader,
+            writer: asyncio.StreamWriter,
+            connected: asyncio.Future = connected,
+        ) -> None:
+            try:
+                await handshake(reader, writer)
+                connected.set_result(None)
+                while await reader.read(65536):
+                    pass
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.transport.abort()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        with tempfile.TemporaryDirectory() as out:
+            c = Correlator(f"ws://127.0.0.1:{port}", Path(out))
+            await asyncio.wait_for(connected, 30)
+            await asyncio.sleep(0.5)  # connected and idle
+            t0 = time.monotonic()
+            c.proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(c.proc.wait, 30)
+            times.append(time.monotonic() - t0)
+            c.stop()
+        server.close()
+    print(f"stop (SIGTERM) while connected and idle, {count} times:")
+    print(f"  seconds to the exit: {', '.join(f'{t:.2f}' for t in times)}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=30.0, help="length of the ping flood")
     p.add_argument("--errors", type=int, default=3, help="protocol errors to time")
+    p.add_argument("--stops", type=int, default=3, help="stops to time")
     args = p.parse_args()
-    asyncio.run(ping_flood(args.seconds))
+    if args.seconds > 0:
+        asyncio.run(ping_flood(args.seconds))
     if args.errors:
         asyncio.run(protocol_errors(args.errors))
+    if args.stops:
+        asyncio.run(stops(args.stops))
 
 
 if __name__ == "__main__":
