@@ -192,6 +192,31 @@ def test_notices_that_cannot_be_sent_wait_for_the_next_connection():
     assert run.client.stats.notices_sent == 50 and run.client.stats.notices_undelivered == 0
 
 
+def test_a_notice_that_cannot_be_encoded_does_not_block_the_others():
+    """A bug of ours (here: a notice whose src is no address) keeps that one notice local;
+    the ones after it still go to Zeek, in order."""
+    notices = [Notice(1.0, "n", "m", "s", src, 1) for src in ("10.0.0.1", "bad", "10.0.0.2")]
+
+    async def go() -> tuple[Run, FakeZeek]:
+        fake = FakeZeek([[]])
+        async with fake as url:
+            run = Run(url)
+            await run.until(lambda r: r.client.stats.connections == 1, "connected")
+            await run.client._deliver(notices)
+            await until(lambda: len(fake.notices()) == 2, "Zeek received the good ones")
+            await run.finish()
+            return run, fake
+
+    run, fake = asyncio.run(go())
+    assert [(n.src, sent) for n, sent in run.notices] == [
+        ("10.0.0.1", True),
+        ("bad", False),
+        ("10.0.0.2", True),
+    ]
+    assert [ev.args[2] for ev in fake.notices()] == ["10.0.0.1", "10.0.0.2"]
+    assert len(run.said("internal error encoding a notice for Zeek")) == 1
+
+
 def test_the_outbox_is_bounded_and_says_what_it_drops(monkeypatch):
     """Zeek away for long: beyond MAX_OUTBOX the oldest notices go to notice.log only (said
     once); at the stop, what still waits goes there too.  Nothing is lost locally."""

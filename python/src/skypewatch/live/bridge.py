@@ -352,9 +352,10 @@ class ZeekBridge:
         self._hold(notices)
         outbox = self._outbox
         while outbox and self._ws is not None and time.monotonic() < deadline:
-            if not await self._send(outbox[0]):
+            sent = await self._send(outbox[0])
+            if sent is False:  # the connection failed: the notice waits for the next one
                 break
-            self._keep(outbox.popleft(), True)
+            self._keep(outbox.popleft(), bool(sent))  # None: it cannot be encoded; local only
             self._outbox_full_said = False
 
     def _hold(self, notices: Iterable[Notice]) -> None:
@@ -372,15 +373,17 @@ class ZeekBridge:
         while len(outbox) > MAX_OUTBOX:
             self._keep(outbox.popleft(), False)
 
-    async def _send(self, n: Notice) -> bool:
+    async def _send(self, n: Notice) -> bool | None:
+        """Whether *n* went to Zeek; None when it cannot be encoded (a bug of ours: it stays
+        local, and must not block the notices after it)."""
         ws = self._ws
         if ws is None:
             return False
         try:
             frame = schema.notice_event(self.prefix + "notice", n)
-        except Exception as exc:  # a bug of ours: this notice stays local, the next may go
+        except Exception as exc:
             self.log(f"internal error encoding a notice for Zeek: {_why(exc)}")
-            return False
+            return None
         try:
             async with asyncio.timeout(SEND_TIMEOUT):  # Zeek does not read: hang up
                 await ws.send(frame)
