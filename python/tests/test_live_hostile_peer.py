@@ -403,10 +403,10 @@ def test_wss_with_a_private_ca_file(private_ca, monkeypatch):
 @pytest.mark.parametrize(
     "args, error",
     [
-        (["--zeek", "ws://127.0.0.1:1", "--ca-file", "{ca}"], "--ca-file is for wss:// URLs"),
-        (["--zeek", "wss://127.0.0.1:1", "--ca-file", "{missing}"], "cannot use"),
-        (["--zeek", "wss://127.0.0.1:1", "--ca-file", "{notpem}"], "cannot use"),
-        (["x.log", "--ca-file", "{ca}"], "--ca-file goes with --zeek"),
+        (["--zeek", "ws://127.0.0.1:1", "--ca-file", "{ca}"], "--ca-file: a CA file is for wss://"),
+        (["--zeek", "wss://127.0.0.1:1", "--ca-file", "{missing}"], "--ca-file: cannot use"),
+        (["--zeek", "wss://127.0.0.1:1", "--ca-file", "{notpem}"], "--ca-file: cannot use"),
+        (["x.log", "--ca-file", "{ca}"], "--ca-file: goes with --zeek"),
     ],
 )
 def test_ca_file_mistakes_are_one_line_exit_2(private_ca, tmp_path, capsys, args, error):

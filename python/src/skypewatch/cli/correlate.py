@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.logs or args.conn) == bool(args.zeek):
         raise SkypewatchError("give either LOG files (offline) or --zeek ws://HOST:PORT (live)")
     if args.ca_file and not args.zeek:
-        raise SkypewatchError("--ca-file goes with --zeek wss://HOST:PORT")
+        raise SkypewatchError("--ca-file: goes with --zeek wss://HOST:PORT")
     tls = None
     if args.zeek:
         from ..live.transport import tls_context
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         try:  # before any output is made
             tls = tls_context(args.zeek, Path(args.ca_file) if args.ca_file else None)
         except ValueError as exc:
-            raise SkypewatchError(str(exc)) from None
+            raise SkypewatchError(f"--ca-file: {exc}") from None
     nets = args.local_nets
     corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     opts = EngineOptions(probe_window=args.probe_window, correlator=corr)

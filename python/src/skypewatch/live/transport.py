@@ -59,7 +59,7 @@ def tls_context(url: str, ca_file: Path | None) -> ssl.SSLContext | None:
     if ca_file is None:
         return None
     if urlsplit(url).scheme != "wss":
-        raise ValueError(f"--ca-file is for wss:// URLs, not {clip(url)}")
+        raise ValueError(f"a CA file is for wss:// URLs, not {clip(url)}")
     try:
         ctx = ssl.create_default_context()
         ctx.load_verify_locations(cafile=ca_file)
