@@ -160,6 +160,33 @@ def test_a_protocol_error_closes_at_once_and_reconnects(monkeypatch, bad):
     assert run.notices[0][1], "sent to Zeek"
 
 
+def test_a_close_the_peer_starts_but_never_finishes_costs_close_timeout(monkeypatch):
+    """The peer sends a close frame and then keeps TCP open.  The client answers it and
+    hangs up after close_timeout (before: it waited for the peer, or the next keepalive)."""
+    monkeypatch.setattr(bridge, "PING_INTERVAL", None)
+
+    async def behave(peer: RawPeer, n: int) -> None:
+        writer = peer.writers[n]
+        writer.write(ws_frame(CLOSE, (1001).to_bytes(2, "big") + b"going away"))
+        await writer.drain()
+        await peer.read_until_closed(n)
+
+    peer = RawPeer(behave)
+
+    async def go() -> Run:
+        async with peer as url:
+            run = Run(url)
+            await run.until(lambda r: r.client.stats.connections >= 2, "a second connection")
+            await run.finish()
+            return run
+
+    run = asyncio.run(go())
+    assert not run.client.stats.dropped
+    answer = [p for c, op, p in peer.received if c == 0 and op == CLOSE]
+    assert int.from_bytes(answer[0][:2], "big") == 1001, "the close was answered"
+    assert run.said("Zeek at ws://127.0.0.1") and run.said("closed the connection (received 1001")
+
+
 def test_notices_that_cannot_be_sent_wait_for_the_next_connection():
     """A send fails (the connection broke): the notices wait in the outbox, oldest first, and
     go to Zeek first thing after the reconnect -- before, they went to notice.log only."""
