@@ -31,7 +31,7 @@ from zeek_wire import (
 )
 
 from skypewatch.correlation.engine import CorrelationEngine
-from skypewatch.live import bridge, schema
+from skypewatch.live import bridge, codec, schema
 from skypewatch.live.bridge import ZeekBridge
 from skypewatch.live.transport import tls_context
 from skypewatch.skypelog import Notice
@@ -103,6 +103,48 @@ def test_a_ping_flood_that_is_never_read_costs_a_reconnect_not_memory(monkeypatc
     waiting = int(said[0].split("(")[1].split(" bytes")[0].replace(",", ""))
     assert limit < waiting <= limit + (256 << 10) + 2 * 127  # at most one read's pongs more
     assert flood["bytes"] > limit, "the flood did exceed the limit"
+
+
+def test_a_peer_that_never_reads_our_notices_costs_a_reconnect(monkeypatch):
+    """The peer stops reading; our notices fill the socket and then the write buffer, and a
+    send waits.  After SEND_TIMEOUT the client hangs up (one line); the notices not yet
+    handed to the socket go to Zeek on the next connection, in order, each once."""
+    monkeypatch.setattr(bridge, "SEND_TIMEOUT", 0.5)
+    notices = [
+        Notice(1.0, "n", "m" * 4000, "s", f"10.{i >> 8}.0.{i & 255}", 1) for i in range(4000)
+    ]
+
+    async def behave(peer: RawPeer, n: int) -> None:
+        if n == 0:  # reads nothing until the client has given up on it
+            peer.writers[n].transport.pause_reading()
+            await until(lambda: len(peer.opened) > 1, "a second connection")
+            return
+        await peer.read_until_closed(n)
+
+    peer = RawPeer(behave)
+
+    async def go() -> Run:
+        async with peer as url:
+            run = Run(url)
+            await run.until(lambda r: r.client.stats.connections == 1, "connected")
+            await run.client._deliver(notices)
+            await run.until(lambda r: len(r.notices) == len(notices), "every notice sent")
+            later = len(notices) - run.client.stats.notices_sent
+            await run.finish()
+            await until(lambda: len(peer.closed) == 2, "the second connection read to its end")
+            return run, later
+
+    run, later = asyncio.run(go())
+    assert later == 0 and run.client.stats.connections == 2
+    assert run.said("could not send notices to Zeek (not read for 0.5s)")
+    assert [n.src for n, _ in run.notices] == [n.src for n in notices], "each once, in order"
+    second = [
+        codec.decode_message(p).args[2]
+        for c, op, p in peer.received
+        if c == 1 and op == TEXT and b"data-message" in p
+    ]
+    assert second == [n.src for n in notices[-len(second) :]], "the rest, on the reconnect"
+    assert len(second) < len(notices), "the socket did fill"
 
 
 # -- 2. protocol errors: close at once, reconnect, lose no notice -------------------------------
