@@ -61,6 +61,8 @@ TABLE = [
     ("correlate", "--local-nets", NETS),
     ("correlate", "--topic", [""]),
     ("correlate", "--output", [""]),
+    ("correlate", "--max-future", SECONDS),
+    ("correlate-live", "--ca-file", [""]),  # unusable files: test_live_hostile_peer.py
     ("correlate-live", "--zeek", URLS),
     ("query", "--since", TIMES),
     ("query", "--until", TIMES),

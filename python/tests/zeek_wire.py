@@ -1,15 +1,28 @@
 """Test helpers for the live correlator: good Zeek events, every class of hostile frame, random
-frames, and fake Zeek WebSocket servers (in the test's event loop, or in a thread for tests
-that run ``skypewatch correlate --zeek`` as a subprocess)."""
+frames, fake Zeek WebSocket servers (in the test's event loop, or in a thread for tests
+that run ``skypewatch correlate --zeek`` as a subprocess), a raw peer that breaks the WebSocket
+protocol itself, and the limit every wait on a condition has."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import hashlib
 import json
+import math
+import os
 import random
+import signal
+import ssl
+import struct
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import websockets
 
@@ -18,6 +31,43 @@ from skypewatch.live import codec, schema
 from skypewatch.skypelog import SkypeRecord
 
 TOPIC = "zeek/skype/"
+
+
+def _test_timeout() -> float:
+    text = os.environ.get("SKYPEWATCH_TEST_TIMEOUT", "60")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise RuntimeError(f"SKYPEWATCH_TEST_TIMEOUT={text!r}: expected seconds > 0")
+    return value
+
+
+TEST_TIMEOUT = _test_timeout()
+"""The longest a live test waits for a condition before it fails (SKYPEWATCH_TEST_TIMEOUT,
+default 60 s; raise it on a loaded machine).  Tests wait for what they need to see, never a
+fixed time, so the limit only decides how long a broken build takes to fail."""
+
+
+def wait_until(what: Callable[[], bool], why: str, timeout: float = TEST_TIMEOUT) -> None:
+    """Poll *what* (from a thread other than the one doing the work) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not what():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g}s (SKYPEWATCH_TEST_TIMEOUT): {why}")
+        time.sleep(0.01)
+
+
+async def until(what: Callable[[], bool], why: str, timeout: float = TEST_TIMEOUT) -> None:
+    """The same, in an event loop: the work goes on while it waits."""
+    deadline = time.monotonic() + timeout
+    while not what():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g}s (SKYPEWATCH_TEST_TIMEOUT): {why}")
+        await asyncio.sleep(0.01)
+
+
 ARGS = ("data", 2, "data", 1, "data")  # the path from a frame to its argument list
 
 
@@ -394,8 +444,9 @@ class FakeZeek:
     from *script* (one list per connection; "<disconnect>" hangs up), then it records what the
     client sends."""
 
-    def __init__(self, script: list[list[str | bytes]]) -> None:
+    def __init__(self, script: list[list[str | bytes]], tls: ssl.SSLContext | None = None) -> None:
         self.script = script
+        self.tls = tls
         self.received: list[dict] = []
         self.handshakes: list[list[str]] = []
         self.headers: list[str | None] = []
@@ -433,10 +484,10 @@ class FakeZeek:
 
     async def __aenter__(self) -> str:
         self.server = await websockets.serve(
-            self.handler, "127.0.0.1", 0, max_size=None, compression=None
+            self.handler, "127.0.0.1", 0, max_size=None, compression=None, ssl=self.tls
         )
         port = self.server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{port}"
 
     async def __aexit__(self, *exc) -> None:
         self.server.close()
@@ -480,3 +531,164 @@ class InThread:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- a peer that breaks the WebSocket protocol ----------------------------------------------------
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+PING, CLOSE, TEXT = 0x9, 0x8, 0x1
+
+
+def ws_frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> bytes:
+    """A server frame (unmasked), any opcode and reserved bits, as a broken peer would send."""
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+    n = len(payload)
+    if n < 126:
+        return head + bytes([n]) + payload
+    if n < 1 << 16:
+        return head + bytes([126]) + struct.pack("!H", n) + payload
+    return head + bytes([127]) + struct.pack("!Q", n) + payload
+
+
+class RawPeer:
+    """A TCP server that does the WebSocket handshake and Zeek's ack by hand, then runs
+    ``behave(peer, connection number)`` -- which may write anything, stop reading, never close.
+    It records each connection's open and close times and what the client sent."""
+
+    def __init__(self, behave: Callable[[RawPeer, int], Awaitable[None]]) -> None:
+        self.behave = behave
+        self.opened: list[float] = []
+        self.closed: list[float] = []
+        self.handshakes: list[list[str]] = []
+        self.received: list[tuple[int, int, bytes]] = []  # (connection, opcode, payload)
+        self.writers: list[asyncio.StreamWriter] = []
+        self.readers: list[asyncio.StreamReader] = []
+        self.server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        n = len(self.opened)
+        self.opened.append(time.monotonic())
+        self.writers.append(writer)
+        self.readers.append(reader)
+        try:
+            request = await reader.readuntil(b"\r\n\r\n")
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in request.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+            writer.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            _, topics = await self.read_frame(n)
+            self.handshakes.append(json.loads(topics))
+            ack = json.dumps({"type": "ack", "endpoint": f"raw-{n}", "version": "8.0.10"})
+            writer.write(ws_frame(TEXT, ack.encode()))
+            await writer.drain()
+            await self.behave(self, n)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.closed.append(time.monotonic())
+            writer.transport.abort()
+
+    async def read_frame(self, n: int) -> tuple[int, bytes]:
+        """One (masked) client frame of connection *n*, recorded."""
+        reader = self.readers[n]
+        b0, b1 = await reader.readexactly(2)
+        size = b1 & 0x7F
+        if size == 126:
+            size = struct.unpack("!H", await reader.readexactly(2))[0]
+        elif size == 127:
+            size = struct.unpack("!Q", await reader.readexactly(8))[0]
+        mask = await reader.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
+        data = await reader.readexactly(size)
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(data))
+        self.received.append((n, b0 & 0x0F, payload))
+        return b0 & 0x0F, payload
+
+    async def read_until_closed(self, n: int) -> None:
+        """Read (and record) what the client sends until it closes TCP."""
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                await self.read_frame(n)
+
+    def notices(self) -> list[codec.Event]:
+        return [
+            codec.decode_message(p)
+            for _, op, p in self.received
+            if op == TEXT and b'"data-message"' in p
+        ]
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"ws://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.writers:
+            w.transport.abort()
+        await self.server.wait_closed()
+
+
+# -- the CLI as a process ----------------------------------------------------------------------
+
+
+class LiveProcess:
+    """The CLI in a subprocess, its stderr lines collected as they come."""
+
+    def __init__(
+        self, url: str, out: Path, python: list[str] | None = None, extra: tuple[str, ...] = ()
+    ) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        args = ["correlate", "--zeek", url, "-o", str(out), *extra]
+        self.proc = subprocess.Popen(
+            [sys.executable, *(python or ["-m", "skypewatch"]), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.err: list[str] = []
+        self.out: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    @staticmethod
+    def _read(stream, into: list[str]) -> None:
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def wait_for(self, what: Callable[[], bool] | str, timeout: float = TEST_TIMEOUT) -> None:
+        test = (lambda: any(what in line for line in self.err)) if isinstance(what, str) else what
+        deadline = time.monotonic() + timeout
+        while not test():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError(
+                    f"never got there within {timeout:g}s (SKYPEWATCH_TEST_TIMEOUT);"
+                    f" stderr: {self.err[-5:]}"
+                )
+            time.sleep(0.01)
+
+    def stop(self, sig: str, timeout: float = TEST_TIMEOUT) -> float:
+        """Send *sig*; the seconds until the process has exited (killed after *timeout*)."""
+        t0 = time.monotonic()
+        self.proc.send_signal(getattr(signal, sig))
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        elapsed = time.monotonic() - t0
+        for t in self._threads:
+            t.join(5)
+        return elapsed

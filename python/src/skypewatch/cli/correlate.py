@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..errors import SkypewatchError
 from .args import (
@@ -31,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  skypewatch correlate /var/zeek/logs/2026-11-27/ -o out\n"
         "  skypewatch correlate skype.*.log.gz --conn conn.*.log.gz\n"
-        "  skypewatch correlate --zeek ws://127.0.0.1:27759\n\n"
+        "  skypewatch correlate --zeek ws://127.0.0.1:27759\n"
+        "  skypewatch correlate --zeek wss://zeek.example:27759 --ca-file site-ca.pem\n\n"
         "Zeek side (live): @load skypewatch and, standalone, @load skypewatch/websocket.\n"
         "exit codes: 0 done (bad lines are reported on stderr with file and line, the rest\n"
         "is still read); 1 notice.log could not be written (disk full, I/O error); 2 nothing\n"
@@ -59,6 +61,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="PREFIX",
         help="topic prefix of the package's events (default: %(default)s)",
     )
+    r.add_argument(
+        "--ca-file",
+        type=nonempty,
+        metavar="PEM",
+        help="live, wss://: also trust the CA certificates in this PEM file (a private CA)",
+    )
+    window_option(
+        r,
+        "--max-future",
+        300.0,
+        "live: events dated more than this many seconds ahead of the wall clock are dropped"
+        " (counted as future-time), so a forged date cannot move the clock ahead",
+    )
     output_option(r, "skypewatch-out", "directory for notice.log")
     window_option(
         r, "--probe-window", 60.0, "seconds after a probe in which TCP to the peer is its follow-up"
@@ -84,12 +99,24 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.logs or args.conn) == bool(args.zeek):
         raise SkypewatchError("give either LOG files (offline) or --zeek ws://HOST:PORT (live)")
+    if args.ca_file and not args.zeek:
+        raise SkypewatchError("--ca-file: goes with --zeek wss://HOST:PORT")
+    tls = None
+    if args.zeek:
+        from ..live.transport import tls_context
+
+        try:  # before any output is made
+            tls = tls_context(args.zeek, Path(args.ca_file) if args.ca_file else None)
+        except ValueError as exc:
+            raise SkypewatchError(f"--ca-file: {exc}") from None
     nets = args.local_nets
     corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     opts = EngineOptions(probe_window=args.probe_window, correlator=corr)
     out = output_dir(args.output, "-o", ["notice.log"])
     if args.zeek:
-        client, engine = run_live(args.zeek, args.topic, out, opts, args.json)
+        client, engine = run_live(
+            args.zeek, args.topic, out, opts, args.json, tls=tls, max_future=args.max_future
+        )
         s = client.stats
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
         print(

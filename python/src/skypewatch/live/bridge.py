@@ -9,6 +9,16 @@ or dropped, counted under a reason (``stats.dropped``) and logged, at most ``LOG
 lines per reason per ``STATS_INTERVAL``, every quotation of it cut short.  A stats line goes
 to the log every ``STATS_INTERVAL`` while frames are being dropped, and when it stops.
 
+Only events on the topic Zeek publishes them on (``topic_prefix`` + probe, tcp, detection)
+are used, and only events dated at most ``max_future`` seconds ahead of our wall clock: one
+forged date must not move the engine's clock (and every pending notice) hours ahead.
+
+A peer cannot make the connection grow or linger (:mod:`.guarded`): past ``WRITE_BUFFER_MAX``
+bytes it does not read (pongs to a ping flood, our notices) the connection is closed, and
+after a protocol error it is closed at once; either way the client reconnects after the
+back-off.  A notice that cannot be sent waits in a bounded outbox (``MAX_OUTBOX``, the
+oldest then kept in notice.log only) and goes to Zeek first after the reconnect.
+
 Stopping (``stop`` set, on SIGINT/SIGTERM) takes well under a second in every state: each
 phase -- connecting, waiting for the ack, receiving, backing off -- runs as a task that the
 stop cancels.  Connected, the engine's pending notices then get ``FLUSH_TIMEOUT`` to reach
@@ -21,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
@@ -47,7 +58,13 @@ WIRE_QUEUE = 4  # frames read ahead: at most 4 x WIRE_MAX held before the codec 
 STATS_INTERVAL = 60.0
 LOG_BURST = 5  # drop messages logged per reason per STATS_INTERVAL
 MAX_UNKNOWN_NAMES = 64  # unknown event names reported (each once) before going quiet
-CLOCK_SKEW = 86400.0  # an event may be this far ahead of our wall clock
+MAX_FUTURE = 300.0  # default: an event may be this far ahead of our wall clock
+WRITE_BUFFER_MAX = 1 << 20  # bytes Zeek has not read (pongs, notices) before we hang up
+SEND_TIMEOUT = 10.0  # a notice that waits this long for Zeek to read: we hang up
+MAX_OUTBOX = 10_000  # notices waiting for a connection; the oldest go to notice.log only
+PING_INTERVAL = 20.0  # websockets' keepalive
+PING_TIMEOUT = 20.0
+PROTOCOL_ERROR = "protocol-error"  # a frame the WebSocket protocol forbids (we hang up)
 
 
 class _Stopped(Exception):
@@ -62,14 +79,22 @@ class ZeekBridge:
         on_notice: Callable[[Notice, bool], None],
         log: Callable[[str], None],
         topic_prefix: str = "zeek/skype/",
+        max_future: float = MAX_FUTURE,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.url = websocket_url(url)
         self.engine = engine
         self.on_notice = on_notice
         self.log = log
         self.prefix = topic_prefix
-        self.topics = [topic_prefix + t for t in ("probe", "tcp", "detection")]
+        self.max_future = max_future
+        self.tls = tls
+        # the topic Zeek publishes each event on (events.zeek), which is what we subscribe to
+        self.topic_of = {name: topic_prefix + t for name, t in schema.EVENT_TOPICS.items()}
+        self.topics = list(self.topic_of.values())
         self.stats = LiveStats()
+        self._outbox: deque[Notice] = deque()  # notices waiting for a connection, oldest first
+        self._outbox_full_said = False
         self._ws: Any = None
         self._seen_unknown: set[str] = set()
         self._last_ts: float | None = None
@@ -104,7 +129,7 @@ class ZeekBridge:
                 except _Stopped:
                     polite = await self._flush_to_zeek()
                 except Exception as exc:  # ConnectionClosed, mostly
-                    self._closed(exc)
+                    self._closed(exc, ws)
                 finally:
                     self._ws = None
                     await _close(ws, polite)
@@ -119,7 +144,9 @@ class ZeekBridge:
         finally:
             stopper.cancel()
             self._ws = None
-            self._keep_locally(self.engine.flush())
+            self._hold(self.engine.flush())
+            self._keep_locally(self._outbox)
+            self._outbox.clear()
             self.log(f"stopped: {self.stats.line()}")
 
     async def _until(self, stopper: asyncio.Future, phase: Coroutine) -> Any:
@@ -141,14 +168,20 @@ class ZeekBridge:
     async def _connect(self) -> Any:
         from websockets.asyncio.client import connect
 
+        from .guarded import guarded
+
         ws = await connect(
             self.url,
             additional_headers={"X-Application-Name": "skypewatch"},
             open_timeout=OPEN_TIMEOUT,
             close_timeout=CLOSE_TIMEOUT,
+            ping_interval=PING_INTERVAL,
+            ping_timeout=PING_TIMEOUT,
             max_size=WIRE_MAX,
             max_queue=WIRE_QUEUE,
             compression=None,  # Zeek does not compress; no inflating of hostile frames
+            create_connection=guarded(WRITE_BUFFER_MAX),
+            **({"ssl": self.tls} if self.tls is not None else {}),
         )
         try:
             await ws.send(codec.handshake(self.topics))
@@ -172,7 +205,13 @@ class ZeekBridge:
         return ws
 
     async def _receive(self, ws) -> None:
-        """Frames until Zeek closes the connection (ConnectionClosed)."""
+        """Frames until Zeek closes the connection (ConnectionClosed); first the notices that
+        waited for a connection."""
+        if self._outbox:
+            waiting = len(self._outbox)
+            await self._deliver(())
+            if waiting > len(self._outbox):
+                self.log(f"sent {waiting - len(self._outbox)} notice(s) that waited for Zeek")
         while True:
             try:
                 async with asyncio.timeout(TICK_INTERVAL):
@@ -184,23 +223,34 @@ class ZeekBridge:
             if time.monotonic() - self._last_tick >= TICK_INTERVAL:
                 await self._tick()
 
-    def _closed(self, exc: Exception) -> None:
+    def _closed(self, exc: Exception, ws: Any) -> None:
         sent = getattr(exc, "sent", None)
-        if getattr(sent, "code", None) == 1009:  # websockets refused a frame over WIRE_MAX
+        code = getattr(sent, "code", None)
+        if getattr(ws, "stalled", 0):
+            self.log(
+                f"Zeek at {self.url} does not read what we send ({ws.stalled:,} bytes waiting,"
+                f" limit {WRITE_BUFFER_MAX:,}: pongs to its pings, notices); closed the connection"
+            )
+        elif code == 1009:  # websockets refused a frame over WIRE_MAX
             self.stats.frames += 1
             self._drop(codec.TOO_LARGE, f"Zeek sent a frame over {WIRE_MAX:,} bytes")
-        self.log(f"Zeek at {self.url} closed the connection ({_why(exc)})")
+            self.log(f"closed the connection to Zeek at {self.url} ({_why(exc)})")
+        elif code is not None and getattr(exc, "rcvd", None) is None:  # we ended it
+            if code in (1002, 1007):  # a frame that breaks the protocol: count it as one
+                self.stats.frames += 1
+                self.stats.dropped[PROTOCOL_ERROR] += 1
+            self.log(f"closed the connection to Zeek at {self.url} ({_why(exc)})")
+        else:
+            self.log(f"Zeek at {self.url} closed the connection ({_why(exc)})")
 
     async def _flush_to_zeek(self) -> bool:
         """On stop, while still connected: the pending notices to Zeek, within a deadline.
         Whether Zeek took them all (if not, it will not answer a close frame either)."""
         deadline = time.monotonic() + FLUSH_TIMEOUT
-        notices = self.engine.flush()
-        sent_before = self.stats.notices_sent
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FLUSH_TIMEOUT):
-                await self._deliver(notices, deadline)
-        late = len(notices) - (self.stats.notices_sent - sent_before)
+                await self._deliver(self.engine.flush(), deadline)
+        late = len(self._outbox)
         if late:
             self.log(f"{late} notice(s) not sent to Zeek within {FLUSH_TIMEOUT}s of the stop")
         return not late
@@ -234,10 +284,18 @@ class ZeekBridge:
         if msg.name not in schema.KNOWN_EVENTS:
             self._unknown(msg)
             return None
+        if msg.topic != self.topic_of[msg.name]:
+            self._drop(
+                schema.WRONG_TOPIC,
+                f"dropped an event ({schema.WRONG_TOPIC}): {show(msg.name)} on {show(msg.topic)},"
+                f" which Zeek publishes on {self.topic_of[msg.name]}",
+            )
+            return None
         try:
-            item = schema.to_input(msg, not_after=time.time() + CLOCK_SKEW)
+            item = schema.to_input(msg, not_after=time.time() + self.max_future)
         except codec.CodecError as exc:
-            self._drop(exc.reason, f"dropped an event ({exc.reason}): {exc}")
+            hint = " (--max-future)" if exc.reason == schema.FUTURE_TIME else ""
+            self._drop(exc.reason, f"dropped an event ({exc.reason}): {exc}{hint}")
             return None
         self.stats.events += 1
         self._last_ts = item.ts if self._last_ts is None else max(self._last_ts, item.ts)
@@ -287,31 +345,58 @@ class ZeekBridge:
 
     # -- notices ----------------------------------------------------------------------------
     async def _deliver(self, notices: Iterable[Notice], deadline: float = math.inf) -> None:
-        """Each notice to Zeek, and to on_notice.  Past *deadline* (a send rarely waits, so a
-        timeout alone would not stop a long list), or cancelled, the rest are kept locally."""
-        pending = deque(notices)
-        try:
-            while pending and time.monotonic() < deadline:
-                sent = await self._send(pending[0])
-                self._keep(pending.popleft(), sent)
-        finally:
-            self._keep_locally(pending)
+        """*notices* to the outbox, then the outbox to Zeek, oldest first, each sent one to
+        on_notice.  What is not sent -- no connection, a send that failed, past *deadline* (a
+        send rarely waits, so a timeout alone would not stop a long list), cancelled -- stays
+        in the outbox for the next connection (or notice.log at the stop)."""
+        self._hold(notices)
+        outbox = self._outbox
+        while outbox and self._ws is not None and time.monotonic() < deadline:
+            sent = await self._send(outbox[0])
+            if sent is False:  # the connection failed: the notice waits for the next one
+                break
+            self._keep(outbox.popleft(), bool(sent))  # None: it cannot be encoded; local only
+            self._outbox_full_said = False
 
-    async def _send(self, n: Notice) -> bool:
+    def _hold(self, notices: Iterable[Notice]) -> None:
+        """Into the outbox; beyond MAX_OUTBOX its oldest go to notice.log only."""
+        outbox = self._outbox
+        outbox.extend(notices)
+        if len(outbox) <= MAX_OUTBOX:
+            return
+        if not self._outbox_full_said:
+            self._outbox_full_said = True
+            self.log(
+                f"more than {MAX_OUTBOX:,} notices waiting for Zeek: the oldest are kept in"
+                " notice.log only"
+            )
+        while len(outbox) > MAX_OUTBOX:
+            self._keep(outbox.popleft(), False)
+
+    async def _send(self, n: Notice) -> bool | None:
+        """Whether *n* went to Zeek; None when it cannot be encoded (a bug of ours: it stays
+        local, and must not block the notices after it)."""
         ws = self._ws
         if ws is None:
             return False
         try:
             frame = schema.notice_event(self.prefix + "notice", n)
-        except Exception as exc:  # a bug of ours: this notice stays local, the next may go
+        except Exception as exc:
             self.log(f"internal error encoding a notice for Zeek: {_why(exc)}")
-            return False
+            return None
         try:
-            await ws.send(frame)
+            async with asyncio.timeout(SEND_TIMEOUT):  # Zeek does not read: hang up
+                await ws.send(frame)
         except Exception as exc:
             if self._ws is ws:  # once per connection: the next ones would fail alike
                 self._ws = None
-                self.log(f"could not send notices to Zeek ({_why(exc)}); they are kept locally")
+                late = isinstance(exc, TimeoutError)
+                why = f"not read for {SEND_TIMEOUT:g}s" if late else _why(exc)
+                self.log(
+                    f"could not send notices to Zeek ({why}); they wait for the next connection"
+                )
+                with contextlib.suppress(Exception):
+                    ws.transport.abort()
             return False
         return True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from ..correlation.engine import CorrelationEngine, EngineOptions
 from ..skypelog import NOTICE_FIELDS, Notice
 from ..zeeklog import ZeekLogWriter
-from .bridge import ZeekBridge
+from .bridge import MAX_FUTURE, ZeekBridge
 from .transport import PromptLoop, websocket_url
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -27,10 +28,14 @@ def run_live(
     use_json: bool = False,
     log: Callable[[str], None] = lambda m: print(f"skypewatch: {m}", file=sys.stderr, flush=True),
     stop: asyncio.Event | None = None,
+    tls: ssl.SSLContext | None = None,
+    max_future: float = MAX_FUTURE,
 ):
     """Run until SIGINT/SIGTERM (or *stop*); returns the client with its statistics.  Either
     signal is the normal way to end it: the client stops within a second whatever it is
-    doing, the pending notices are written (and sent to Zeek if it is connected)."""
+    doing, the pending notices are written (and sent to Zeek if it is connected).
+    *tls* (transport.tls_context) is for a wss:// URL with a private CA."""
+    websocket_url(url)  # ValueError before anything is created
     # A signal before the event loop takes them over must not kill the process either.
     early: list[int] = []
     previous = {}
@@ -38,7 +43,8 @@ def run_live(
         with contextlib.suppress(ValueError):  # not the main thread
             previous[sig] = signal.signal(sig, lambda signum, _frame: early.append(signum))
     try:
-        return _live(url, topic_prefix, outdir, options, use_json, log, stop, early, previous)
+        args = (url, topic_prefix, outdir, options, use_json, log, stop, early, previous)
+        return _live(*args, tls, max_future)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -54,8 +60,9 @@ def _live(
     stop: asyncio.Event | None,
     early: list[int],
     previous: dict,
+    tls: ssl.SSLContext | None,
+    max_future: float,
 ):
-    websocket_url(url)  # ValueError before anything is created
     outdir.mkdir(parents=True, exist_ok=True)
     engine = CorrelationEngine(options)
     writer = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json, streaming=True)
@@ -65,7 +72,7 @@ def _live(
         where = "sent to Zeek" if delivered else "not delivered to Zeek, kept in notice.log"
         print(f"{n.note}: {n.msg} [{where}]", flush=True)
 
-    client = ZeekBridge(url, engine, on_notice, log, topic_prefix)
+    client = ZeekBridge(url, engine, on_notice, log, topic_prefix, max_future, tls)
 
     async def main() -> None:
         done = stop or asyncio.Event()

@@ -33,7 +33,11 @@ TCP_SESSION_SEEN = "Skype::tcp_session_seen"
 DETECTION = "Skype::detection"
 CORRELATED_NOTICE = "Skype::correlated_notice"
 KNOWN_EVENTS = (PROBE_SEEN, TCP_SESSION_SEEN, DETECTION)
+# the topic (after Skype::topic_prefix) Zeek publishes each on (events.zeek)
+EVENT_TOPICS = {PROBE_SEEN: "probe", TCP_SESSION_SEEN: "tcp", DETECTION: "detection"}
 BAD_ARGUMENTS = "bad-arguments"
+FUTURE_TIME = "future-time"
+WRONG_TOPIC = "wrong-topic"
 
 MAX_UID = 64  # Zeek's uids have 18 characters
 MAX_VERSION = 64  # a Skype version is "3.8.0.188"; longer ones are cut, not refused
@@ -83,6 +87,12 @@ def _check(ev: codec.Event, not_after: float) -> list:
         )
     args = ev.args
     if not valid_time(args[0], not_after):
+        if valid_time(args[0]):  # plausible in itself, but ahead of the live clock
+            raise CodecError(
+                f"{show(ev.name)} dated {args[0] - not_after:,.0f}s beyond the latest"
+                f" plausible time {not_after:.0f}",
+                FUTURE_TIME,
+            )
         raise _refuse(ev, f"time {args[0]} is outside {EARLIEST:.0f}..{not_after:.0f}")
     if not 0 < len(args[1]) <= MAX_UID:
         raise _refuse(ev, f"uid of {len(args[1])} characters")

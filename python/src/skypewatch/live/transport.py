@@ -1,12 +1,14 @@
-"""The network plumbing of a live run, apart from the protocol: which URL to connect to, and an
-event loop whose name lookups cannot hold up the exit."""
+"""The network plumbing of a live run, apart from the protocol: which URL to connect to, the
+TLS context for ``wss://``, and an event loop whose name lookups cannot hold up the exit."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
+import ssl
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,3 +51,20 @@ class PromptLoop(asyncio.SelectorEventLoop):
 
         threading.Thread(target=lookup, name="skypewatch-resolver", daemon=True).start()
         return await done
+
+
+def tls_context(url: str, ca_file: Path | None) -> ssl.SSLContext | None:
+    """The TLS context for *url*: None for ``ws://`` (and ``wss://`` with the system's CAs),
+    else one that trusts the certificates in *ca_file* (PEM) as well as the system's.
+    ValueError, in one line, for a file that cannot be used or a ``ws://`` URL."""
+    if ca_file is None:
+        return None
+    if urlsplit(url).scheme != "wss":
+        raise ValueError(f"a CA file is for wss:// URLs, not {clip(url)}")
+    try:
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(cafile=ca_file)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ValueError(f"cannot use {clip(str(ca_file))} as a CA file: {why}") from None
+    return ctx
