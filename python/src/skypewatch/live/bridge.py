@@ -170,6 +170,8 @@ class ZeekBridge:
 
         from .guarded import guarded
 
+        # Only given when set: ssl=None would turn TLS off for a wss:// URL.
+        tls: dict[str, Any] = {"ssl": self.tls} if self.tls is not None else {}
         ws = await connect(
             self.url,
             additional_headers={"X-Application-Name": "skypewatch"},
@@ -181,7 +183,7 @@ class ZeekBridge:
             max_queue=WIRE_QUEUE,
             compression=None,  # Zeek does not compress; no inflating of hostile frames
             create_connection=guarded(WRITE_BUFFER_MAX),
-            **({"ssl": self.tls} if self.tls is not None else {}),
+            **tls,
         )
         try:
             await ws.send(codec.handshake(self.topics))
