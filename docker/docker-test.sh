@@ -178,13 +178,16 @@ sed 's/^/docker-test:   /' "$work/correlator.notes"
 say "the correlator ran as uid $uid; no port published; the compose network is internal"
 
 # --- btest inside the Zeek image -------------------------------------------------------------
+# The Zeek image plus the Python toolkit where btest.cfg looks for it, so that no test skips.
 start=$(date +%s)
+sw_build docker/zeek-btest.Dockerfile "skypewatch-zeek-btest:$ZEEK_VERSION" \
+    --build-arg "ZEEK_TAG=skypewatch-zeek:$ZEEK_VERSION" . >"$work/build-btest.log" 2>&1 \
+    || { tail -25 "$work/build-btest.log" >&2; fail "building the btest image"; }
 shared=()
 if [ -d "${SHARED:-../shared}/pcaps" ]; then
     shared=(-v "$(cd "${SHARED:-../shared}/pcaps" && pwd):/src/shared/pcaps:ro")
 fi
-"$ENGINE" run --rm "${shared[@]}" --entrypoint sh "skypewatch-zeek:$ZEEK_VERSION" \
-    -c "cd /src/skypewatch/testing/btest && btest -c btest.cfg -j 2 -d" >"$work/btest.log" 2>&1 \
-    || { tail -40 "$work/btest.log" >&2; fail "btest inside skypewatch-zeek:$ZEEK_VERSION"; }
-say "btest inside skypewatch-zeek:$ZEEK_VERSION: $(grep -E 'tests? (successful|skipped|failed)|all [0-9]+ tests' "$work/btest.log" | tail -1) ($(elapsed "$start"))"
+"$ENGINE" run --rm "${shared[@]}" "skypewatch-zeek-btest:$ZEEK_VERSION" >"$work/btest.log" 2>&1 \
+    || { grep -v '\.\.\. ok$' "$work/btest.log" | tail -40 >&2; fail "btest inside skypewatch-zeek:$ZEEK_VERSION"; }
+say "btest inside skypewatch-zeek:$ZEEK_VERSION: $(grep -E 'tests? (successful|skipped|failed)|all [0-9]+ tests' "$work/btest.log" | tail -1)$([ ${#shared[@]} = 0 ] && echo ' (no shared pcaps: those tests skipped)') ($(elapsed "$start"))"
 say "passed"
