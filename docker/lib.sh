@@ -79,7 +79,13 @@ sw_build() {
     # Podman's build containers reach the network only through the host's here; its default
     # OCI image format drops SHELL (the Dockerfiles' pipefail), Docker's format keeps it.
     if [ "$ENGINE" = podman ]; then net=(--network host --format docker); fi
-    "$ENGINE" build "${net[@]}" "${PIP_SECRETS[@]}" -f "$file" -t "$tag" "$@"
+    local old
+    old=$("$ENGINE" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+    "$ENGINE" build "${net[@]}" "${PIP_SECRETS[@]}" -f "$file" -t "$tag" "$@" || return
+    # The image this build replaced would stay behind untagged, a few hundred MB a time.
+    if [ -n "$old" ] && [ "$old" != "$("$ENGINE" image inspect --format '{{.Id}}' "$tag")" ]; then
+        "$ENGINE" rmi "$old" >/dev/null 2>&1 || true
+    fi
 }
 
 SW_TMPFILES=()
