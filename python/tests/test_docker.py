@@ -100,3 +100,21 @@ def test_zeek_entrypoint_loads_the_package_and_listener_and_logs_are_mounted():
     assert "./logs:/logs" in c["services"]["correlator"]["volumes"]
     assert any(v.endswith(":/pcaps:ro") for v in c["services"]["zeek"]["volumes"])
     assert "zkg install" in (DOCKER / "zeek.Dockerfile").read_text()
+
+
+def test_correlator_log_folder_is_made_for_its_user():
+    """Zeek and the correlator share the /logs mount; each writes a notice.log, so the
+    correlator writes into its own folder, which the (root) Zeek container makes for its uid."""
+    corr = (DOCKER / "correlator.Dockerfile").read_text()
+    uid = re.search(r"useradd --uid (\d+)", corr).group(1)
+    assert re.findall(r"^USER (\S+)$", corr, re.M)[-1] == uid
+    entry = (DOCKER / "zeek-entrypoint.sh").read_text()
+    assert 'chown "${CORRELATOR_UID:-' + uid + '}" correlator' in entry
+    assert '"${LOG_DIR:-/logs/correlator}"' in (DOCKER / "correlator-entrypoint.sh").read_text()
+
+
+def test_make_test_does_not_build_images():
+    makefile = (REPO / "Makefile").read_text()
+    prereqs = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
+    assert "check-docker" in prereqs
+    assert not {"docker-test", "docker-live-test"} & set(prereqs)
