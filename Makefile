@@ -97,7 +97,7 @@ check-docker: $(STAMP)
 	$(VENV)/bin/zeek-script parse -q docker/wait-for-client.zeek
 	@echo "docker/: compose file valid against the Compose spec, Dockerfiles hadolint-clean, scripts shellcheck-clean (make docker-test builds and runs the stack)"
 
-# The stack built and run for real with docker or podman (docker/docker-test.sh): both
+# The stack built (docker/build.sh) and run for real with docker or podman (docker/docker-test.sh): both
 # images, compose up on a shipped capture, notices on both sides, teardown, then the btest
 # suite inside the Zeek image.  No engine: one line, exit 0.  podman-compose, where podman
 # has no compose tool, comes from the package index into $(VENV).

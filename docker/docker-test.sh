@@ -3,10 +3,7 @@
 # run the compose stack on a shipped capture and check what a user would check, tear it
 # down, then run the btest suite inside the Zeek image.
 #
-#   ZEEK_IMAGE / PYTHON_IMAGE   base images (default: the official zeek/zeek and python slim
-#                               images where present or pullable, else local stand-ins made
-#                               by docker/local/make-bases.sh from this machine's Zeek)
-#   ZEEK_VERSION                Zeek image tag (default 8.0.10; with stand-ins, the host's Zeek)
+#   ZEEK_IMAGE, PYTHON_IMAGE, ZEEK_VERSION   base images, as docker/build.sh (which builds)
 #   SHARED                      folder with pcaps/ for the btests that read shared captures
 #
 # No engine: one line, exit 0.  With an engine, any failure exits non-zero.
@@ -49,7 +46,7 @@ on_exit() {
     status=$?
     if [ "$status" != 0 ]; then
         teardown
-        for f in build-zeek build-correlator compose stack btest; do
+        for f in compose stack btest; do
             [ -s "$work/$f.log" ] && { echo "--- $f.log (last 25 lines)"; tail -25 "$work/$f.log"; }
         done >&2
     fi
@@ -59,47 +56,14 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# --- base images ------------------------------------------------------------------------
-# The official image when it is here or can be pulled in a minute; else the local stand-in.
-pullable() {
-    "$ENGINE" image inspect "$1" >/dev/null 2>&1 \
-        || timeout 60 "$ENGINE" pull -q "$1" >/dev/null 2>&1
-}
-start=$(date +%s)
-if [ -z "${ZEEK_IMAGE:-}" ] || [ -z "${PYTHON_IMAGE:-}" ]; then
-    official_zeek="docker.io/zeek/zeek:${ZEEK_VERSION:-8.0.10}"
-    official_python="docker.io/library/python:3.11.11-slim-bookworm"
-    if [ -z "${ZEEK_IMAGE:-}" ] && pullable "$official_zeek" \
-        && [ -z "${PYTHON_IMAGE:-}" ] && pullable "$official_python"; then
-        ZEEK_IMAGE=zeek/zeek PYTHON_IMAGE=python:3.11.11-slim-bookworm
-        ZEEK_VERSION=${ZEEK_VERSION:-8.0.10}
-    else
-        say "official base images not reachable: making local stand-ins (docker/local/make-bases.sh)"
-        bash docker/local/make-bases.sh >"$work/bases.log" 2>&1 || { tail -25 "$work/bases.log" >&2; fail "make-bases.sh"; }
-        ZEEK_VERSION=$(zeek-config --version)
-        ZEEK_IMAGE=${ZEEK_IMAGE:-localhost/skypewatch-zeek-base}
-        PYTHON_IMAGE=${PYTHON_IMAGE:-localhost/skypewatch-python:3.11-bookworm}
-    fi
-fi
-ZEEK_VERSION=${ZEEK_VERSION:-8.0.10}
-export ZEEK_IMAGE PYTHON_IMAGE ZEEK_VERSION
-say "engine $ENGINE, compose $COMPOSE; bases $ZEEK_IMAGE:$ZEEK_VERSION and $PYTHON_IMAGE ($(elapsed "$start"))"
-
 # --- images -------------------------------------------------------------------------------
-sw_pip_secrets
-start=$(date +%s)
-sw_build docker/zeek.Dockerfile "skypewatch-zeek:$ZEEK_VERSION" \
-    --build-arg "ZEEK_IMAGE=$ZEEK_IMAGE" --build-arg "ZEEK_VERSION=$ZEEK_VERSION" . \
-    >"$work/build-zeek.log" 2>&1 || fail "building the Zeek image"
-say "built skypewatch-zeek:$ZEEK_VERSION ($(elapsed "$start"))"
-start=$(date +%s)
-sw_build docker/correlator.Dockerfile skypewatch-correlator:latest \
-    --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE" . \
-    >"$work/build-correlator.log" 2>&1 || fail "building the correlator image"
-say "built skypewatch-correlator:latest ($(elapsed "$start"))"
-for image in "skypewatch-zeek:$ZEEK_VERSION" skypewatch-correlator:latest; do
-    say "image $image: $("$ENGINE" image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}')"
-done
+bash docker/build.sh --env-file "$work/images.env" 2>&1 | sed 's/^build: /docker-test: /' \
+    || fail "docker/build.sh"
+set -a
+# shellcheck source=/dev/null
+. "$work/images.env"
+set +a
+say "compose: $COMPOSE"
 
 # --- the stack ----------------------------------------------------------------------------
 [ -z "$(leftovers)" ] || fail "a $PROJECT stack is already running (stop it: $COMPOSE -f docker/compose.yml down)"
@@ -180,6 +144,7 @@ say "the correlator ran as uid $uid; no port published; the compose network is i
 # --- btest inside the Zeek image -------------------------------------------------------------
 # The Zeek image plus the Python toolkit where btest.cfg looks for it, so that no test skips.
 start=$(date +%s)
+sw_pip_secrets
 sw_build docker/zeek-btest.Dockerfile "skypewatch-zeek-btest:$ZEEK_VERSION" \
     --build-arg "ZEEK_TAG=skypewatch-zeek:$ZEEK_VERSION" . >"$work/build-btest.log" 2>&1 \
     || { tail -25 "$work/build-btest.log" >&2; fail "building the btest image"; }
