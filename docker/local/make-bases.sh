@@ -33,8 +33,12 @@ mirror() {
 }
 
 if ! have "$DEBIAN_IMAGE"; then
-    command -v debootstrap >/dev/null 2>&1 || { echo "make-bases: debootstrap is not installed (apt-get install debootstrap)" >&2; exit 2; }
     [ "$(id -u)" = 0 ] || { echo "make-bases: debootstrap needs root" >&2; exit 2; }
+    if ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        echo "make-bases: installing debootstrap (apt-get)" >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >/dev/null 2>&1 || true
+    fi
+    command -v debootstrap >/dev/null 2>&1 || { echo "make-bases: debootstrap is not installed (apt-get install debootstrap)" >&2; exit 2; }
     rootfs=$(mktemp -d "${TMPDIR:-/var/tmp}/skypewatch-rootfs.XXXXXX")
     trap 'rm -rf "$rootfs"; sw_cleanup_tmp' EXIT
     echo "make-bases: debootstrap --variant=minbase bookworm" >&2
