@@ -1,5 +1,7 @@
 ##! Hold a capture until a WebSocket client (the correlator) has subscribed, so that no
-##! event is published before anyone listens; stop once the capture is done.
+##! event is published before anyone listens.  Zeek keeps running after the capture, so
+##! that the notices the correlator sends back when it stops still reach notice.log; the
+##! end of the capture is reported (stderr and reporter.log) for whoever waits on it.
 
 event zeek_init()
 	{
@@ -10,4 +12,9 @@ event Cluster::websocket_client_added(info: Cluster::EndpointInfo,
     subscriptions: string_vec)
 	{
 	continue_processing();
+	}
+
+event Pcap::file_done(path: string)
+	{
+	Reporter::info(fmt("capture done: %s", path));
 	}

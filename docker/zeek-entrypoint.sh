@@ -5,7 +5,14 @@
 #   ZEEK_INTERFACE=eth0     sniff an interface instead
 #   WEBSOCKET_ADDRESS, WEBSOCKET_PORT  where the listener binds (default 0.0.0.0:27759,
 #                           reachable only on the compose network: no port is published)
+#   CORRELATOR_UID          owner given to /logs/correlator, where the correlator (an
+#                           unprivileged user, default uid 10001) writes its notice.log
 set -eu
+
+# The correlator cannot create its folder in a mounted /logs owned by root: make it here.
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p correlator && chown "${CORRELATOR_UID:-10001}" correlator
+fi
 
 address="${WEBSOCKET_ADDRESS:-0.0.0.0}"
 port="${WEBSOCKET_PORT:-27759}"
