@@ -9,11 +9,12 @@ lies beside it (written by ``ZeekLogWriter`` when a run stops early).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .format import SEPARATOR, Field, shorten
+from .format import DEFAULT_DIALECT, Dialect, Field, shorten, unescape
 
 INCOMPLETE = ".incomplete"
 """The sidecar marking a JSON log unfinished: ``skype.log`` -> ``skype.log.incomplete``."""
@@ -49,6 +50,23 @@ CONN_FIELDS: list[Field] = [
 ]
 
 
+# Columns that only a log of one kind has: a log is of a kind by its #path (or JSON _path), or
+# failing that, when it has at least SHAPE_MIN of that kind's columns -- a notice.log is not
+# any log with a ``note`` column, and a log that $excluded a few columns is still recognised.
+SHAPES: dict[str, frozenset[str]] = {
+    "skype": frozenset(
+        ("stage", "signatures", "client", "peer", "peer_role", "client_public_ip", "confidence")
+    ),
+    "notice": frozenset(
+        ("note", "msg", "sub", "src", "dst", "n", "peer_descr", "actions", "suppress_for")
+    ),
+    "conn": frozenset(
+        ("conn_state", "history", "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts")
+    ),
+}
+SHAPE_MIN = 3
+
+
 def schemas() -> dict[str, list[Field]]:
     # Imported here: records imports this package (for Field) at its own import time.
     from ..skypelog import NOTICE_FIELDS, SKYPE_FIELDS
@@ -66,15 +84,28 @@ class LogHeader:
     json: bool = False
     closed: bool = False
     data_seen: bool = False
+    dialect: Dialect = DEFAULT_DIALECT
+
+    @property
+    def kind(self) -> str | None:
+        """Which known log this is (skype, notice, conn), by its path or else its columns."""
+        return log_kind(self.path, self.fields)
 
     @property
     def ready(self) -> bool:
         """Can data lines be read: columns named, typed, each name once?"""
         f = self.fields
-        return bool(f) and len(f) == len(self.types) and len(set(f)) == len(f)
+        return (
+            bool(f)
+            and len(f) == len(self.types)
+            and len(set(f)) == len(f)
+            and (self.json or self.dialect.problem() is None)
+        )
 
     def unusable(self) -> str:
         """Why data lines cannot be read under this header (when not ``ready``)."""
+        if (bad := self.dialect.problem()) is not None:
+            return bad
         if not self.fields:
             return "data before a #fields/#types header"
         if len(self.fields) != len(self.types):
@@ -82,14 +113,35 @@ class LogHeader:
         twice = next(n for n in self.fields if self.fields.count(n) > 1)
         return f"#fields names the column {shorten(twice)} twice"
 
+    def mismatch(self, expect: Mapping[str, str]) -> str | None:
+        """The first column declared with another type than *expect* gives it, if any."""
+        return next(
+            (
+                f"column {shorten(n)} is declared {shorten(t)}, not {expect[n]}"
+                for n, t in zip(self.fields, self.types, strict=False)
+                if n in expect and t != expect[n]
+            ),
+            None,
+        )
+
     def meta_line(self, line: str) -> None:
         """One ``#`` line: before the data it is header, after it footer (``#fields`` and
-        ``#types`` anywhere redefine the columns, as in logs concatenated with cat)."""
-        key, _, value = line.partition(SEPARATOR)
+        ``#types`` anywhere redefine the columns, as in logs concatenated with cat).
+
+        ``#separator`` comes first and is followed by a space (its value escaped, ``\\x09``);
+        the other lines are split by the separator it declares."""
+        d = self.dialect
+        if line.startswith("#separator "):
+            self.dialect = replace(d, separator=unescape(line[len("#separator ") :]))
+            (self.footer if self.data_seen else self.header).append(line)
+            return
+        key, _, value = line.partition(d.separator)
         if key == "#fields":
-            self.fields = value.split(SEPARATOR)
+            self.fields = value.split(d.separator)
         elif key == "#types":
-            self.types = value.split(SEPARATOR)
+            self.types = value.split(d.separator)
+        elif key in _DIALECT_KEYS:
+            self.dialect = replace(d, **{_DIALECT_KEYS[key]: unescape(value)})
         elif key == "#path":
             self.path = value
         elif key == "#close":
@@ -103,7 +155,10 @@ class LogHeader:
         self.closed = not log.with_name(log.name + INCOMPLETE).exists()
         known = schemas()
         keys = list(first or ())
-        kind = _kind(log, first or {}, known)
+        path = (first or {}).get("_path")
+        kind = log_kind(path if isinstance(path, str) else "", keys)
+        if kind is None and (stem := log.name.split(".")[0]) in known:
+            kind = stem
         if kind is not None:
             self.path = kind
             self.fields = [n for n, _ in known[kind]]
@@ -114,17 +169,30 @@ class LogHeader:
         self.types = [_json_type(k, (first or {})[k]) for k in self.fields]
 
 
-def _kind(log: Path, first: dict[str, Any], known: dict[str, list[Field]]) -> str | None:
-    for name in (first.get("_path"), log.name.split(".")[0]):
-        if isinstance(name, str) and name in known:
-            return name
-    if "stage" in first and "peer_role" in first:
-        return "skype"
-    if "note" in first:
-        return "notice"
-    if "conn_state" in first:
-        return "conn"
-    return None
+_DIALECT_KEYS = {
+    "#set_separator": "set_separator",
+    "#empty_field": "empty",
+    "#unset_field": "unset",
+}
+
+
+def log_kind(path: str, fields: list[str]) -> str | None:
+    """The known log a header describes: its path if that is a known one, else the kind whose
+    own columns it has at least SHAPE_MIN of (a log filter's other path, a JSON log without
+    ``_path``)."""
+    if path in SHAPES:
+        return path
+    names = set(fields)
+    best = max(SHAPES, key=lambda k: len(SHAPES[k] & names))
+    return best if len(SHAPES[best] & names) >= SHAPE_MIN else None
+
+
+def expected_types(kind: str | None) -> dict[str, str]:
+    """The Zeek types the columns of a known log must be declared with (empty if unknown):
+    a log that calls its ``ts`` a double or a string is not one a reader can use."""
+    if kind is None:
+        return {}
+    return dict(schemas()[kind])
 
 
 def _json_type(name: str, value: Any) -> str:
