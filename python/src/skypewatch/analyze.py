@@ -114,13 +114,16 @@ def analyze(
         draining = True
         tracker.finish_all()
         emit_notices(correlator.flush())
+        complete = summary.truncated is None
+        # both finished before either is put in place: a full disk at the end leaves neither
+        skype_w.finish(complete)
+        notice_w.finish(complete)
     except BaseException:
         skype_w.abort()
         notice_w.abort()
         raise
-    complete = summary.truncated is None
-    summary.skype_log = skype_w.close(complete)
-    summary.notice_log = notice_w.close(complete)
+    summary.skype_log = skype_w.commit(complete)
+    summary.notice_log = notice_w.commit(complete)
     summary.packets = tracker.stats.packets
     summary.connections = tracker.stats.connections
     summary.host_evictions = tracker.ctx.evictions + correlator.stats.evicted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .args import (
     MAX_FANOUT_PEERS,
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from ..correlation import HostCorrelatorOptions
     from ..verdict.host_context import HostOptions
 
-    output_dir(args.output, "-o", ["skype.log", "notice.log"])
+    output_dir(args.output, "-o", ["skype.log", "notice.log"], [Path(c) for c in args.captures])
     nets = args.local_nets
     corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     topts = TrackerOptions(

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import SkypewatchError
+from ..zeeklog import log_files
 from .args import (
     MAX_REORDER,
     SETTLE_HELP,
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     nets = args.local_nets
     corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     opts = EngineOptions(probe_window=args.probe_window, correlator=corr)
-    out = output_dir(args.output, "-o", ["notice.log"])
+    inputs = log_files(args.logs, "skype") + log_files(args.conn, "conn")  # as offline reads
+    out = output_dir(args.output, "-o", ["notice.log"], inputs)
     if args.zeek:
         client, engine = run_live(args.zeek, args.topic, out, opts, args.json)
         s = client.stats

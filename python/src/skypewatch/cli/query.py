@@ -7,6 +7,7 @@ import sys
 
 from ..errors import SkypewatchError
 from ..skypelog import CONFIDENCES, STAGES
+from ..zeeklog import log_files
 from .analyst import require_analyst_extra
 from .args import local_nets_option, network, nonempty, timestamp
 from .exits import EXIT_CODES, EXIT_OK
@@ -51,7 +52,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="table, csv, json or parquet (default: %(default)s)",
     )
     q.add_argument(
-        "-o", "--output", type=nonempty, metavar="FILE", help="write to FILE (parquet needs it)"
+        "-o",
+        "--output",
+        type=nonempty,
+        metavar="FILE",
+        help="write to FILE, replaced only when complete; - is stdout (parquet needs -o)",
     )
     local_nets_option(q, "inside networks, for local-super-nodes (default: private space)")
     q.set_defaults(func=run)
@@ -127,5 +132,5 @@ def check_output(args: argparse.Namespace) -> None:
             raise SkypewatchError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
     if args.format == "parquet" and not args.output:
         raise SkypewatchError("--format parquet writes a file: give -o FILE")
-    if args.output:
-        output_file(args.output, "-o", inputs=args.logs)
+    if args.output:  # written whole or not at all (skypewatch.atomic); "-" is stdout
+        output_file(args.output, "-o", atomic=True, stdout_ok=True, inputs=log_files(args.logs))
