@@ -19,6 +19,7 @@ from .args import (
 from .exits import EXIT_INPUT, EXIT_OK
 from .gcpolicy import fewer_collections
 from .paths import output_dir
+from .progress import ReadProgress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -100,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
             f" {s.notices_sent} sent to Zeek, {s.notices_undelivered} kept locally only"
         )
         return EXIT_OK
-    with fewer_collections():
-        result, engine = run_offline(
-            args.logs, args.conn, out, opts, args.json, args.reorder_window
-        )
+    bar = ReadProgress()
+    try:
+        with fewer_collections():
+            result, engine = run_offline(
+                args.logs, args.conn, out, opts, args.json, args.reorder_window, progress=bar
+            )
+    finally:
+        bar.close()
     src, st = result.sources, engine.stats
     print(
         f"read {src.files} file(s), {src.lines:,} lines ({src.bad_lines} bad):"

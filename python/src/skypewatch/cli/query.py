@@ -7,11 +7,12 @@ import sys
 
 from ..errors import SkypewatchError
 from ..skypelog import CONFIDENCES, STAGES
-from ..zeeklog import log_files
+from ..zeeklog import Lenient, log_files
 from .analyst import require_analyst_extra
 from .args import local_nets_option, network, nonempty, timestamp
 from .exits import EXIT_CODES, EXIT_OK
 from .paths import output_file
+from .progress import ReadProgress
 
 EPILOG = (
     "views:\n"
@@ -114,7 +115,17 @@ def run(args: argparse.Namespace) -> int:
     )
     if flt.since is not None and flt.until is not None and flt.since > flt.until:
         raise SkypewatchError(f"--since {args.since} is later than --until {args.until}")
-    df = run_query(args.logs, args.view, flt, args.local_nets or DEFAULT_LOCAL_NETS)
+    bar = ReadProgress()
+    try:
+        df = run_query(
+            args.logs,
+            args.view,
+            flt,
+            args.local_nets or DEFAULT_LOCAL_NETS,
+            Lenient(progress=bar),
+        )
+    finally:
+        bar.close()
     text = render(df, args.format, args.output)
     if text is not None:
         sys.stdout.write(text)

@@ -6,11 +6,12 @@ import argparse
 import sys
 
 from ..atomic import STDOUT
-from ..zeeklog import log_files
+from ..zeeklog import Lenient, log_files
 from .analyst import require_analyst_extra
 from .args import nonempty
 from .exits import EXIT_CODES, EXIT_OK
 from .paths import output_dir, output_file
+from .progress import ReadProgress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
     # a title of bytes that are not UTF-8 (argv holds them as surrogates) shown as U+FFFD
     title = args.title.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    r = build_report(args.logs, args.output, args.png, title)
+    bar = ReadProgress()
+    try:
+        r = build_report(args.logs, args.output, args.png, title, Lenient(progress=bar))
+    finally:
+        bar.close()
     # with the report on stdout (-o -), what was written is said on stderr
     say = sys.stderr if args.output == STDOUT else sys.stdout
     if r.rows == 0:

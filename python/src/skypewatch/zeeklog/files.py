@@ -122,6 +122,13 @@ class Gunzip:
         self._d, self._input = zlib.decompressobj(31), rest
         return True
 
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def tell(self) -> int:
+        """The position in the compressed file."""
+        return self.raw.tell()
+
     def close(self) -> None:
         self.raw.close()
 

@@ -170,9 +170,11 @@ def iter_rows(
 ) -> Iterator[tuple[int, Row]]:
     """(line number, row) for every good data line of one Zeek log (TSV or JSON lines,
     gzip or not).  Strict without *lenient*; a file that is not a log raises LogReadError
-    (strict) or is noted in *lenient* and yields nothing.  *expect*: see ``LineParser``."""
+    (strict) or is noted in *lenient* and yields nothing.  *expect*: see ``LineParser``; a
+    header that declares one of its columns with another type refuses the whole file."""
     path = Path(path)
-    src = open_source(path, lenient)
+    # a header declaring an expected column with another type refuses the file in one line
+    src = open_source(path, lenient, (lambda _h: expect) if expect else None)
     if src is None:
         return
     with src:

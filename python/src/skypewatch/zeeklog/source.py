@@ -7,7 +7,9 @@ log; neither is one whose header is not text.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -105,8 +107,27 @@ class LogSource:
             return
         first, self._first = self._first, None
         self.header.data_seen = True
-        yield first
-        yield from self._blocks
+        progress = self.lenient.progress if self.lenient is not None else None
+        if progress is None:
+            yield first
+            yield from self._blocks
+            return
+        try:
+            size = os.fstat(self._fh.fileno()).st_size
+        except (OSError, AttributeError, ValueError):
+            size = 0
+        data = 0
+        for block in itertools.chain((first,), self._blocks):
+            yield block
+            data += len(block[1])
+            progress(self.path, self._position(), size, data)
+
+    def _position(self) -> int:
+        """Bytes of the file read so far (of the compressed file, for gzip)."""
+        try:
+            return self._fh.tell()
+        except (OSError, ValueError):
+            return 0
 
     def close(self) -> None:
         self._fh.close()
