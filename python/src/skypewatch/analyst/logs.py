@@ -49,6 +49,7 @@ from ..zeeklog import (
     log_files,
 )
 from ..zeeklog.bulk import arrow_column_type, iter_tables
+from ..zeeklog.format import DEFAULT_DIALECT
 from ..zeeklog.header import expected_types, schemas
 
 SCHEMAS = schemas()
@@ -236,7 +237,8 @@ def write_log(df: pd.DataFrame, directory: str | Path, use_json: bool | None = N
         fields,
         use_json,
         open_stamp=stamps[0],
-        header=None if use_json else meta.header or None,
+        # a header of other LogAscii options is not reused: values are written in the defaults
+        header=None if use_json or meta.dialect != DEFAULT_DIALECT else meta.header or None,
     )
     columns = [df[f] for f in meta.fields]
     for row in zip(*columns, strict=True):
@@ -244,7 +246,7 @@ def write_log(df: pd.DataFrame, directory: str | Path, use_json: bool | None = N
     return writer.close(
         complete=meta.closed,
         close_stamp=stamps[1],
-        footer=meta.footer or None,
+        footer=meta.footer if meta.footer and meta.dialect == DEFAULT_DIALECT else None,
     )
 
 
