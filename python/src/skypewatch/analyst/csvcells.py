@@ -5,6 +5,10 @@ A log's text is the network's: a skype.log evidence string, a version or a hostn
 opens the CSV.  Every text cell that starts with ``=``, ``+``, ``-``, ``@``, a TAB or a CR is
 written with a ``'`` in front (the spreadsheet shows the text as it was, minus nothing: the
 quote marks it as text).  Numbers, times and empty cells are left as they are.
+
+Rows end in CR LF (RFC 4180, what spreadsheets expect), so that Python's CSV writer quotes
+every cell holding a CR or LF: a bare CR inside a cell would otherwise start a new row in a
+spreadsheet, and ``abc<CR>=cmd|...`` would put a formula at the start of that row.
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ def neutralise(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """*df* as CSV that a spreadsheet opens as data only."""
+    return safe_for_spreadsheets(df).to_csv(index=False, lineterminator="\r\n")
 
 
 def safe_for_spreadsheets(df: pd.DataFrame) -> pd.DataFrame:

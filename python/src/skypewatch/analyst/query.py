@@ -29,7 +29,7 @@ from ..correlation.hosts import DEFAULT_LOCAL_NETS
 from ..errors import SkypewatchError
 from ..skypelog import CONFIDENCE_RANK, STAGES, PeerRole, Stage
 from ..zeeklog import Lenient
-from .csvcells import safe_for_spreadsheets
+from .csvcells import csv_text
 from .logs import iter_log, log_files
 
 VIEWS = ("clients", "lines", "super-nodes", "local-super-nodes", "public-ips")
@@ -297,7 +297,7 @@ def render(df: pd.DataFrame, fmt: str, output: str | None) -> str | None:
     elif fmt == "table":
         text = df.to_string(index=False) + "\n"
     elif fmt == "csv":
-        text = safe_for_spreadsheets(df).to_csv(index=False)
+        text = csv_text(df)
     else:
         text = df.to_json(orient="records", date_format="iso", date_unit="us", lines=True)
     if output:
