@@ -74,7 +74,10 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
         help="only these clients (repeatable)",
     )
     parser.add_argument(
-        "--since", type=timestamp, metavar="T", help="from this time (ISO 8601 or epoch seconds)"
+        "--since",
+        type=timestamp,
+        metavar="T",
+        help="from this time (ISO 8601: 2006-08-25, 20060825, 20060825T120000Z; or epoch seconds)",
     )
     parser.add_argument("--until", type=timestamp, metavar="T", help="up to this time")
     parser.add_argument(
