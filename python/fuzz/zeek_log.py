@@ -206,6 +206,7 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
 
     from skypewatch.analyst.logs import read_log as read_frame
     from skypewatch.zeeklog.bulk import iter_tables
+    from skypewatch.zeeklog.header import expected_types
 
     bulk = _lenient([])
     try:
@@ -226,6 +227,8 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
     except LogReadError as exc:
         if _redefined(header):  # a column whose type changes part-way has no one dtype
             return
+        if header.mismatch(expected_types(header.kind)) is not None:
+            return  # a skype/notice/conn log typing a known column otherwise: refused on purpose
         raise Violation(
             "pandas reader refused a file the per-line reader read", str(exc)[:200]
         ) from None
