@@ -421,3 +421,22 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(tmp_path, skype,
     assert main(["query", str(tmp_path / "skype.log"), "--view", "lines", "--format", "json"]) == 0
     js = pd.read_json(pd.io.common.StringIO(capsys.readouterr().out), lines=True)
     assert sorted(js["evidence"]) == sorted(HOSTILE)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "\n" * 1000 + "#close\t2026-12-01-00-00-01\n",
+        "#close\t2026-12-01-00-00-01\n" + "\n" * 1000,
+        "".join(f"#c{i}\n\n\n" for i in range(10)),  # more runs than the bulk reader skips
+        "\n" * 1000,
+    ],
+    ids=["empty lines then #close", "#close then empty lines", "alternating", "only empty"],
+)
+def test_both_readers_agree_on_empty_lines_at_the_end(tmp_path, skype, tail):
+    text = skype.write().replace("#close\t2026-12-01-00-00-01\n", "")
+    (tmp_path / "skype.log").write_text(text + "\n\n" + tail)
+    header, rows = read_rows(tmp_path / "skype.log")
+    tables = list(iter_tables(tmp_path / "skype.log"))
+    assert len(rows) == len(skype.rows) == sum(t.num_rows for _, t in tables)
+    assert tables[-1][0].closed == header.closed == ("#close" in tail)

@@ -16,6 +16,7 @@ metadata ``zeek_types`` holds the Zeek types of its columns.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -37,6 +38,7 @@ from .source import Expect, open_source
 from .values import LATEST, LIMITS, PATTERNS
 
 
+@functools.lru_cache(maxsize=8)
 def _tsv_parse(separator: str) -> pcsv.ParseOptions:
     return pcsv.ParseOptions(
         delimiter=separator,
@@ -55,6 +57,7 @@ _JSON_CHUNK = 2 << 20  # a longer line makes Arrow refuse the block: the per-lin
 # anchored on the newline: a multi-line `^` costs ten times as much.)
 _NOT_AN_OBJECT_LINE = re.compile(rb"\n[^{]")
 _EMPTY_LINES = re.compile(rb"\n\n+")
+_MAX_EMPTY_RUNS = 4  # runs of empty lines among the '#' lines ending a block, skipped in bulk
 
 
 def iter_tables(
@@ -118,12 +121,6 @@ def _fast(shape: Shape, block: bytes, iso: bool) -> tuple[pa.Table | None, list[
         # Arrow's parsers end a line at a lone CR too; lines end at LF only (a CRLF line's CR
         # is dropped), so such a block is the per-line reader's
         return None, [], iso
-    if b"\n\n" in block or block.startswith(b"\n"):
-        # empty lines are no rows: gone in one pass here (line numbers matter only to the
-        # per-line reader, which gets the block as it was)
-        block = _EMPTY_LINES.sub(b"\n", block).lstrip(b"\n")
-        if not block:
-            return (from_rows(fields, types, []) if _usable(fields, types) else None), [], iso
     try:
         if json:
             table, iso = _json_block(fields, types, block, iso)
@@ -141,6 +138,8 @@ def _tsv_block(
     body, tail = _split_comments(block)
     if body is None or not _utf8(body) or not _usable(fields, types):
         return None, []
+    if not body.strip(b"\n"):  # nothing but empty lines (Arrow skips those among the data)
+        return from_rows(fields, types, []), tail
     names = [f"c{i}" for i in range(len(fields))]  # Zeek allows no duplicates; be safe
     raw = pcsv.read_csv(
         pa.BufferReader(body),
@@ -173,15 +172,22 @@ def _split_comments(block: bytes) -> tuple[bytes | None, list[str]]:
     starts with a ``#`` line.  A ``#`` line among the data has the wrong number of cells (or
     a first cell that is no value), so Arrow or the checks refuse the block and the per-line
     reader, which follows redefined headers, takes it."""
-    end, tail = len(block), []
+    end, tail, empty_runs = len(block), [], 0
     while end > 0:
+        if end == 1 or block[end - 2] == 0x0A:  # empty lines: a run skipped at once
+            empty_runs += 1
+            if empty_runs > _MAX_EMPTY_RUNS:
+                return None, []  # '#' and empty lines alternating: the per-line reader's
+            end = len(block[:end].rstrip(b"\n"))
+            end += end > 0
+            continue
         start = block.rfind(b"\n", 0, end - 1) + 1
         line = block[start : end - 1]
-        if line and not line.startswith(b"#"):
+        if not line.startswith(b"#"):
             break
         tail.append(line)
         end = start
-    body = block[:end] if tail else block
+    body = block[:end] if end < len(block) else block
     if body.startswith(b"#"):
         return None, []
     try:
@@ -203,7 +209,18 @@ def _utf8(data: bytes) -> bool:
 def _json_block(
     fields: tuple[str, ...], types: tuple[str, ...], block: bytes, iso: bool
 ) -> tuple[pa.Table | None, bool]:
-    if not block.startswith(b"{") or _NOT_AN_OBJECT_LINE.search(block) or not _utf8(block):
+    if not block.startswith(b"{") or _NOT_AN_OBJECT_LINE.search(block):
+        if b"\n\n" not in block and not block.startswith(b"\n"):
+            return None, iso
+        # empty lines are no rows: gone in one pass (only blocks that have them pay for the
+        # search; line numbers matter only to the per-line reader, which gets the block as
+        # it was)
+        block = _EMPTY_LINES.sub(b"\n", block).lstrip(b"\n")
+        if not block:
+            return from_rows(fields, types, []), iso
+        if not block.startswith(b"{") or _NOT_AN_OBJECT_LINE.search(block):
+            return None, iso
+    if not _utf8(block):
         return None, iso
     try:
         raw = _read_json(fields, types, block, iso)
