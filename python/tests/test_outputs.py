@@ -277,3 +277,40 @@ def test_a_stop_signal_mid_write_leaves_no_temporary_file_and_the_old_logs(tmp_p
     assert temps(out) == []
     assert (out / "skype.log").read_text() == "the logs of the last good run\n"
     assert not (out / "notice.log").exists()
+
+
+# -- analyze's summary: bounded, and a bounded count says so ---------------------------------
+
+
+def test_the_summary_lists_50_notices_and_counts_the_rest(tmp_path, capsys):
+    from skypewatch.analyze import SHOWN_NOTICES, analyze
+    from skypewatch.zeeklog import read_log
+
+    pcap = tmp_path / "many.pcap"
+    assert main(["synth", "open-1.4", "-o", str(pcap), "--clients", "70", "--duration", "60"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(pcap), "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    _, notices = read_log(tmp_path / "out" / "notice.log")
+    assert len(notices) > SHOWN_NOTICES
+    listed = [ln for ln in out if ln.startswith("  Skype::")]
+    assert len(listed) == SHOWN_NOTICES
+    assert f"  +{len(notices) - SHOWN_NOTICES} more (see notice.log)" in out
+    assert f"notice.log: {len(notices)} notice(s)" in out
+    s = analyze([pcap], tmp_path / "again")  # without keep_records, notices are not kept
+    assert s.notices == [] and s.notice_count == len(notices)
+    assert len(s.shown_notices) == SHOWN_NOTICES
+
+
+def test_a_capped_count_says_at_least():
+    from skypewatch.analyze import MAX_SUMMARY_HOSTS, Summary, format_summary
+    from skypewatch.skypelog import PeerRole
+
+    s = Summary()
+    s.tally.peers[PeerRole.SUPER_NODE] = {f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}"
+                                          for i in range(MAX_SUMMARY_HOSTS)}  # fmt: skip
+    s.tally.peers[PeerRole.LOGIN_SERVER] = {"192.0.2.1", "192.0.2.2"}
+    text = format_summary(s)
+    assert f"super nodes (≥{MAX_SUMMARY_HOSTS:,}):" in text
+    assert f"+≥{MAX_SUMMARY_HOSTS - 8:,} more" in text
+    assert "login servers (2): 192.0.2.1, 192.0.2.2" in text  # the control: exact, no ≥

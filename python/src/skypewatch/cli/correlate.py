@@ -21,6 +21,8 @@ from .gcpolicy import fewer_collections
 from .paths import output_dir
 from .progress import ReadProgress
 
+SHOWN_NOTICES = 50  # notices listed on stdout; notice.log has them all
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(
@@ -116,8 +118,10 @@ def run(args: argparse.Namespace) -> int:
         f" {st.joined} probe-to-TCP joins"
     )
     print(f"notice.log: {len(result.notices)} notice(s) in {result.notice_log}")
-    for n in result.notices:
+    for n in result.notices[:SHOWN_NOTICES]:  # capped as analyze's summary is
         print(f"  {n.note}: {n.msg}")
+    if len(result.notices) > SHOWN_NOTICES:
+        print(f"  +{len(result.notices) - SHOWN_NOTICES:,} more (see {result.notice_log})")
     if src.records + src.tcp_sessions == 0:
         print("skypewatch: nothing could be read from the given logs", file=sys.stderr)
         return EXIT_INPUT
