@@ -314,3 +314,29 @@ def test_a_capped_count_says_at_least():
     assert f"super nodes (≥{MAX_SUMMARY_HOSTS:,}):" in text
     assert f"+≥{MAX_SUMMARY_HOSTS - 8:,} more" in text
     assert "login servers (2): 192.0.2.1, 192.0.2.2" in text  # the control: exact, no ≥
+
+
+def test_correlate_reads_a_fifo(tmp_path, logs):
+    """correlate orders files by their first line: a FIFO, which can be read once, was read
+    for that and then waited on forever."""
+    fifo = tmp_path / "skype.log"
+    os.mkfifo(fifo)
+    data = (logs / "skype.log").read_bytes()
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data), daemon=True)
+    writer.start()
+    run = subprocess.run([*SW, "correlate", str(fifo), "-o", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=WAIT)  # fmt: skip
+    writer.join(timeout=WAIT)
+    assert run.returncode == 0, run.stderr
+    records = sum(1 for ln in data.splitlines() if ln and not ln.startswith(b"#"))
+    assert f"{records} skype.log records" in run.stdout
+
+
+def test_a_capture_named_twice_is_refused(tmp_path, capsys):
+    nat = TRACES / "skype-nat.pcap"
+    same = TRACES / ".." / "Traces" / "skype-nat.pcap"
+    assert main(["analyze", str(nat), str(same), "-o", str(tmp_path / "a"), "-q"]) == 2
+    assert "the same capture as" in capsys.readouterr().err
+    # the control: two captures, each once, are one stream as before
+    other = TRACES / "skype-open-1.4.pcap"
+    assert main(["analyze", str(nat), str(other), "-o", str(tmp_path / "b"), "-q"]) == 0

@@ -166,7 +166,14 @@ def in_time_order(streams: list[Iterator[Any]], window: float) -> Iterator[Any]:
 
 
 def first_ts(path: Path) -> float:
-    """The first data line's timestamp (for ordering rotated files); inf if none."""
+    """The first data line's timestamp (for ordering rotated files); inf if none.  A FIFO or
+    device (``<(zcat ...)``, /dev/stdin) can be read only once: -inf, keeping its place
+    first, unread here."""
+    try:
+        if not path.is_file():
+            return float("-inf")
+    except OSError:
+        pass  # missing or unreadable: reported when it is read
     stats = SourceStats()
     for _, row in read_rows(path, Lenient(report=lambda _msg: None), stats):
         try:
