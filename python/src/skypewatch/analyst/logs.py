@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import SkypewatchError
+from ..skypelog import KNOWN_LOGS
 from ..zeeklog import (
     CONN_FIELDS,
     Lenient,
@@ -50,9 +51,9 @@ from ..zeeklog import (
 )
 from ..zeeklog.bulk import arrow_column_type, iter_tables
 from ..zeeklog.format import DEFAULT_DIALECT
-from ..zeeklog.header import expected_types, schemas
+from ..zeeklog.header import expected_types
 
-SCHEMAS = schemas()
+SCHEMAS = {kind: log.fields for kind, log in KNOWN_LOGS.items()}
 DEFAULT_CHUNK = 200_000
 LogMeta = LogHeader  # what a log says about itself; kept in ``DataFrame.attrs['zeek']``
 
@@ -69,15 +70,11 @@ _PANDAS = {
 # -- reading ------------------------------------------------------------------------------
 
 
-def _expect(header: LogHeader) -> dict[str, str]:
-    return expected_types(header.kind)
-
-
 def _tables(path: Path | str, lenient: Lenient | None) -> Iterator[tuple[LogHeader, pa.Table]]:
     """The log's tables with every column of its known schema (skype, notice, conn): a column
     a log filter's ``$exclude`` left out is there, unset, so that code reading a skype.log can
     count on its columns.  A log declaring a known column with another type is refused."""
-    for header, table in iter_tables(path, lenient, _expect):
+    for header, table in iter_tables(path, lenient, expected_types, KNOWN_LOGS):
         kind = header.kind
         if kind is not None:
             table = _with_columns(table, SCHEMAS[kind])

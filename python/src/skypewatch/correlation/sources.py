@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from ..skypelog import (
     CONFIDENCES,
+    KNOWN_LOGS,
     PEER_ROLES,
     SKYPE_FIELDS,
     STAGES,
@@ -56,7 +57,7 @@ def read_rows(
     them otherwise is bad)."""
     stats.files += 1
     before = lenient.bad_lines
-    for item in iter_rows(path, lenient, expect):
+    for item in iter_rows(path, lenient, expect, KNOWN_LOGS):  # JSON skype.log: its schema
         stats.lines += 1
         yield item
     stats.lines += lenient.bad_lines - before

@@ -31,7 +31,7 @@ import pyarrow.json as pjson
 
 from .columns import ARROW_TYPES, arrow_type, as_text, convert
 from .format import Dialect, LogReadError, inner_type, is_container
-from .header import LogHeader
+from .header import KnownLogs, LogHeader
 from .problems import Lenient
 from .rows import LineParser, block_rows
 from .source import Expect, open_source
@@ -61,17 +61,21 @@ _MAX_EMPTY_RUNS = 4  # runs of empty lines among the '#' lines ending a block, s
 
 
 def iter_tables(
-    path: str | Path, lenient: Lenient | None = None, expect: Expect | None = None
+    path: str | Path,
+    lenient: Lenient | None = None,
+    expect: Expect | None = None,
+    known: KnownLogs | None = None,
 ) -> Iterator[tuple[LogHeader, pa.Table]]:
     """(header, table) per block of one log; at least one table (empty for a log without
     data).  Strict unless *lenient* is given; see ``problems.py``.  *expect*: the types the
     header must declare (see ``LogSource``); a log that redefines its header part-way to
-    other types has those lines refused.
+    other types has those lines refused.  *known*: the kinds of log known
+    (``header.LogKind``), for typing JSON logs.
 
     Two blocks are parsed at once on worker threads (Arrow releases the GIL); results are
     taken in file order, and the per-line reader and header changes stay on this thread."""
     path = Path(path)
-    src = open_source(path, lenient, expect)
+    src = open_source(path, lenient, expect, known)
     if src is None:
         return
     with src, ThreadPoolExecutor(max_workers=2) as pool:

@@ -1,9 +1,10 @@
 """What a log says about itself: the TSV header, or for JSON (which has none) a schema.
 
 TSV logs declare their fields and types (``#fields``, ``#types``); ``#close`` marks a log
-that was finished.  JSON logs take their types from the schemas of the logs this project
-knows (skype, notice, conn), recognised by file name or by their fields; any other JSON log
-is typed from its first line.  A JSON log is unfinished when an ``.incomplete`` sidecar file
+that was finished.  JSON logs take their types from the schemas of the logs the reader knows
+(``LogKind``: Zeek's conn and notice here, more from the caller, such as skype.log),
+recognised by ``_path``, file name or their fields; any other JSON log is typed from its
+first line.  A JSON log is unfinished when an ``.incomplete`` sidecar file
 lies beside it (written by ``ZeekLogWriter`` when a run stops early).
 """
 
@@ -50,28 +51,57 @@ CONN_FIELDS: list[Field] = [
 ]
 
 
-# Columns that only a log of one kind has: a log is of a kind by its #path (or JSON _path), or
-# failing that, when it has at least SHAPE_MIN of that kind's columns -- a notice.log is not
-# any log with a ``note`` column, and a log that $excluded a few columns is still recognised.
-SHAPES: dict[str, frozenset[str]] = {
-    "skype": frozenset(
-        ("stage", "signatures", "client", "peer", "peer_role", "client_public_ip", "confidence")
+# Zeek's notice.log (base/frameworks/notice/main.zeek, Notice::Info), the columns Zeek 8
+# writes without the geo-location ones of remote_location.
+NOTICE_FIELDS: list[Field] = [
+    *CONN_KEY_FIELDS,
+    ("fuid", "string"),
+    ("file_mime_type", "string"),
+    ("file_desc", "string"),
+    ("proto", "enum"),
+    ("note", "enum"),
+    ("msg", "string"),
+    ("sub", "string"),
+    ("src", "addr"),
+    ("dst", "addr"),
+    ("p", "port"),
+    ("n", "count"),
+    ("peer_descr", "string"),
+    ("actions", "set[enum]"),
+    ("email_dest", "set[string]"),
+    ("suppress_for", "interval"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LogKind:
+    """A log a reader knows: its columns and types, and the columns only it has.
+
+    A log is of a kind by its ``#path`` (or JSON ``_path``), or failing that, when it has at
+    least SHAPE_MIN of that kind's own columns -- a notice.log is not any log with a ``note``
+    column, and a log that ``$exclude``d a few columns is still recognised.  JSON logs of a
+    known kind are typed by its fields (JSON carries no types)."""
+
+    fields: list[Field]
+    own: frozenset[str]
+
+
+SHAPE_MIN = 3
+KnownLogs = Mapping[str, LogKind]
+ZEEK_LOGS: KnownLogs = {
+    "notice": LogKind(
+        NOTICE_FIELDS,
+        frozenset(
+            ("note", "msg", "sub", "src", "dst", "n", "peer_descr", "actions", "suppress_for")
+        ),
     ),
-    "notice": frozenset(
-        ("note", "msg", "sub", "src", "dst", "n", "peer_descr", "actions", "suppress_for")
-    ),
-    "conn": frozenset(
-        ("conn_state", "history", "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts")
+    "conn": LogKind(
+        CONN_FIELDS,
+        frozenset(("conn_state", "history", "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts")),
     ),
 }
-SHAPE_MIN = 3
-
-
-def schemas() -> dict[str, list[Field]]:
-    # Imported here: records imports this package (for Field) at its own import time.
-    from ..skypelog import NOTICE_FIELDS, SKYPE_FIELDS
-
-    return {"skype": SKYPE_FIELDS, "notice": NOTICE_FIELDS, "conn": CONN_FIELDS}
+"""Zeek's own logs this package knows; a reader of other logs passes its own kinds too
+(``skypewatch.skypelog.KNOWN_LOGS`` adds skype.log)."""
 
 
 @dataclass(slots=True)
@@ -85,11 +115,12 @@ class LogHeader:
     closed: bool = False
     data_seen: bool = False
     dialect: Dialect = DEFAULT_DIALECT
+    known: KnownLogs = field(default_factory=lambda: ZEEK_LOGS)
 
     @property
     def kind(self) -> str | None:
-        """Which known log this is (skype, notice, conn), by its path or else its columns."""
-        return log_kind(self.path, self.fields)
+        """Which known log this is (see ``LogKind``), by its path or else its columns."""
+        return log_kind(self.path, self.fields, self.known)
 
     @property
     def ready(self) -> bool:
@@ -153,16 +184,16 @@ class LogHeader:
         its first line's values."""
         self.json = True
         self.closed = not log.with_name(log.name + INCOMPLETE).exists()
-        known = schemas()
+        known = self.known
         keys = list(first or ())
         path = (first or {}).get("_path")
-        kind = log_kind(path if isinstance(path, str) else "", keys)
+        kind = log_kind(path if isinstance(path, str) else "", keys, known)
         if kind is None and (stem := log.name.split(".")[0]) in known:
             kind = stem
         if kind is not None:
             self.path = kind
-            self.fields = [n for n, _ in known[kind]]
-            self.types = [t for _, t in known[kind]]
+            self.fields = [n for n, _ in known[kind].fields]
+            self.types = [t for _, t in known[kind].fields]
             return
         self.path = log.name.split(".")[0]
         self.fields = [k for k in keys if k != "_path"]
@@ -176,23 +207,26 @@ _DIALECT_KEYS = {
 }
 
 
-def log_kind(path: str, fields: list[str]) -> str | None:
+def log_kind(path: str, fields: list[str], known: KnownLogs = ZEEK_LOGS) -> str | None:
     """The known log a header describes: its path if that is a known one, else the kind whose
     own columns it has at least SHAPE_MIN of (a log filter's other path, a JSON log without
     ``_path``)."""
-    if path in SHAPES:
+    if path in known:
         return path
+    if not known:
+        return None
     names = set(fields)
-    best = max(SHAPES, key=lambda k: len(SHAPES[k] & names))
-    return best if len(SHAPES[best] & names) >= SHAPE_MIN else None
+    best = max(known, key=lambda k: len(known[k].own & names))
+    return best if len(known[best].own & names) >= SHAPE_MIN else None
 
 
-def expected_types(kind: str | None) -> dict[str, str]:
+def expected_types(header: LogHeader) -> dict[str, str]:
     """The Zeek types the columns of a known log must be declared with (empty if unknown):
     a log that calls its ``ts`` a double or a string is not one a reader can use."""
+    kind = header.kind
     if kind is None:
         return {}
-    return dict(schemas()[kind])
+    return dict(header.known[kind].fields)
 
 
 def _json_type(name: str, value: Any) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import Dialect
-from .header import LogHeader
+from .header import KnownLogs, LogHeader
 from .problems import Lenient, bad_line
 from .source import open_source
 from .values import json_checker, tsv_parser
@@ -166,15 +166,19 @@ def _run_rows(
 
 
 def iter_rows(
-    path: str | Path, lenient: Lenient | None = None, expect: Mapping[str, str] | None = None
+    path: str | Path,
+    lenient: Lenient | None = None,
+    expect: Mapping[str, str] | None = None,
+    known: KnownLogs | None = None,
 ) -> Iterator[tuple[int, Row]]:
     """(line number, row) for every good data line of one Zeek log (TSV or JSON lines,
     gzip or not).  Strict without *lenient*; a file that is not a log raises LogReadError
     (strict) or is noted in *lenient* and yields nothing.  *expect*: see ``LineParser``; a
-    header that declares one of its columns with another type refuses the whole file."""
+    header that declares one of its columns with another type refuses the whole file.
+    *known*: the kinds of log known (``header.LogKind``), for typing JSON logs."""
     path = Path(path)
     # a header declaring an expected column with another type refuses the file in one line
-    src = open_source(path, lenient, (lambda _h: expect) if expect else None)
+    src = open_source(path, lenient, (lambda _h: expect) if expect else None, known)
     if src is None:
         return
     with src:
@@ -185,10 +189,12 @@ def iter_rows(
         lenient.finish_file(path)
 
 
-def read_log(path: str | Path, lenient: Lenient | None = None) -> tuple[LogHeader, list[Row]]:
+def read_log(
+    path: str | Path, lenient: Lenient | None = None, known: KnownLogs | None = None
+) -> tuple[LogHeader, list[Row]]:
     """A whole log as (header, rows); strict unless *lenient* is given."""
     path = Path(path)
-    src = open_source(path, lenient)
+    src = open_source(path, lenient, None, known)
     if src is None:
         return LogHeader(), []
     with src:

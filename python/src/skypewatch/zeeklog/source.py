@@ -17,7 +17,7 @@ from typing import Any
 
 from .files import blocks, open_binary
 from .format import LogReadError
-from .header import LogHeader
+from .header import KnownLogs, LogHeader
 from .problems import Lenient, bad_line
 
 _NEWLINES = re.compile(rb"\n+")
@@ -33,14 +33,20 @@ class LogSource:
     """Raises ``LogReadError`` from the constructor when the file cannot be read as a log.
 
     *expect*: a log whose header declares a column with another type than ``expect(header)``
-    gives it is refused as a whole, in one line (``ts`` typed ``double`` in a skype.log)."""
+    gives it is refused as a whole, in one line (``ts`` typed ``double`` in a skype.log).
+    *known*: the kinds of log the reader knows (default Zeek's conn and notice; see
+    ``header.LogKind``)."""
 
     def __init__(
-        self, path: str | Path, lenient: Lenient | None = None, expect: Expect | None = None
+        self,
+        path: str | Path,
+        lenient: Lenient | None = None,
+        expect: Expect | None = None,
+        known: KnownLogs | None = None,
     ) -> None:
         self.path = Path(path)
         self.lenient = lenient
-        self.header = LogHeader()
+        self.header = LogHeader() if known is None else LogHeader(known=known)
         self._in_header = True  # damage before the first data line: the file is unreadable
         self._fh = open_binary(self.path)
         try:
@@ -140,11 +146,14 @@ class LogSource:
 
 
 def open_source(
-    path: str | Path, lenient: Lenient | None, expect: Expect | None = None
+    path: str | Path,
+    lenient: Lenient | None,
+    expect: Expect | None = None,
+    known: KnownLogs | None = None,
 ) -> LogSource | None:
     """The opened log, or (lenient) None after noting why it cannot be read."""
     try:
-        src = LogSource(path, lenient, expect)
+        src = LogSource(path, lenient, expect, known)
     except LogReadError as err:
         if lenient is None:
             raise
