@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..atomic import remove, temp_beside
+from ..atomic import remove, temp_beside, write_text
 from .format import EMPTY, SEPARATOR, SET_SEPARATOR, UNSET, Field, escape
 from .header import INCOMPLETE
 
@@ -186,7 +186,7 @@ class ZeekLogWriter:
             sidecar.unlink(missing_ok=True)
             return
         note = {"log": self.final.name, "complete": False, "lines": self.lines, "why": why}
-        sidecar.write_text(json.dumps(note) + "\n", encoding="utf-8")
+        write_text(sidecar, json.dumps(note) + "\n")  # whole or not at all, as the log
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):  # what was buffered cannot be written: it goes
