@@ -193,6 +193,11 @@ def test_dash_is_stdout_for_query_and_report(tmp_path, logs):
     assert r.stdout.rstrip().endswith(b"</html>")  # the summary line went to stderr
     assert b"client(s)" in r.stderr
     assert list(tmp_path.iterdir()) == []  # no file named "-"
+    # the control: ./- is a file named "-"
+    r = subprocess.run([*SW, "report", str(logs), "-o", "./-"], cwd=tmp_path, capture_output=True,
+                       timeout=WAIT)  # fmt: skip
+    assert r.returncode == 0 and not r.stdout.startswith(b"<!doctype")
+    assert (tmp_path / "-").read_text().startswith("<!doctype html>")
 
 
 def test_dash_is_refused_where_logs_go_to_a_directory(tmp_path, capsys, monkeypatch):

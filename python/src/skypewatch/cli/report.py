@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..atomic import STDOUT
 from ..zeeklog import Lenient, log_files
@@ -52,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
     title = args.title.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     bar = ReadProgress()
     try:
-        r = build_report(args.logs, args.output, args.png, title, Lenient(progress=bar))
+        out = args.output
+        if out != STDOUT and Path(out) == Path(STDOUT):  # ./- is a file named "-", not stdout
+            out = str(Path(out).absolute())
+        r = build_report(args.logs, out, args.png, title, Lenient(progress=bar))
     finally:
         bar.close()
     # with the report on stdout (-o -), what was written is said on stderr
