@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from skypewatch.skypelog import KNOWN_LOGS
 from skypewatch.zeeklog import Lenient, LogReadError, read_log
 from skypewatch.zeeklog.format import inner_type, is_container
 from skypewatch.zeeklog.values import INT_RANGE, LATEST, MAX_COUNT
@@ -187,7 +188,7 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
     path: Path = ws.fresh_dir("log") / name
     path.write_bytes(data)
     try:
-        strict_header, strict_rows = read_log(path)
+        strict_header, strict_rows = read_log(path, known=KNOWN_LOGS)
     except LogReadError:
         strict_rows = None
     else:
@@ -196,7 +197,7 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
     messages: list[str] = []
     lenient = _lenient(messages)
     try:
-        header, rows = read_log(path, lenient)
+        header, rows = read_log(path, lenient, KNOWN_LOGS)
         lenient.done()
     except LogReadError:
         return
@@ -206,10 +207,11 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
 
     from skypewatch.analyst.logs import read_log as read_frame
     from skypewatch.zeeklog.bulk import iter_tables
+    from skypewatch.zeeklog.header import expected_types
 
     bulk = _lenient([])
     try:
-        n_bulk = sum(t.num_rows for _, t in iter_tables(path, bulk))
+        n_bulk = sum(t.num_rows for _, t in iter_tables(path, bulk, known=KNOWN_LOGS))
         bulk.done()
     except LogReadError as exc:
         raise Violation(
@@ -226,6 +228,8 @@ def run_log(data: bytes, ws: Workspace, name: str) -> None:
     except LogReadError as exc:
         if _redefined(header):  # a column whose type changes part-way has no one dtype
             return
+        if header.mismatch(expected_types(header)) is not None:
+            return  # a skype/notice/conn log typing a known column otherwise: refused on purpose
         raise Violation(
             "pandas reader refused a file the per-line reader read", str(exc)[:200]
         ) from None

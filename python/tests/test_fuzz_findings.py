@@ -294,35 +294,58 @@ needs_dev_full = pytest.mark.skipif(
 )
 
 
+def full_disk_for(monkeypatch, log_name: str) -> None:
+    """The temporary file of *log_name* (each run draws its own name) is the full device:
+    every write to it fails with ENOSPC, as on a full disk."""
+    import os
+
+    from skypewatch import atomic
+
+    real = atomic.temp_beside
+
+    def temp_on_a_full_disk(final: Path) -> tuple[int, Path]:
+        fd, tmp = real(final)
+        if final.name != log_name:
+            return fd, tmp
+        os.close(fd)
+        tmp.unlink()
+        tmp.symlink_to("/dev/full")
+        return os.open(tmp, os.O_WRONLY), tmp
+
+    monkeypatch.setattr("skypewatch.zeeklog.writer.temp_beside", temp_on_a_full_disk)
+
+
 @needs_dev_full
+@pytest.mark.parametrize("full", ["skype.log", "notice.log"])
 @pytest.mark.parametrize("use_json", [False, True])
-def test_analyze_on_a_full_disk(tmp_path, capsys, use_json):
+def test_analyze_on_a_full_disk(tmp_path, capsys, monkeypatch, use_json, full):
+    """Either log failing (here when it is closed: the lines fit in the buffer) leaves no log
+    and no temporary file of either: both are finished before either is put in place."""
     out = tmp_path / "out"
     out.mkdir()
-    # the log's temporary file is the full device: every write to it fails with ENOSPC
-    (out / ".skype.log.tmp").symlink_to("/dev/full")
+    full_disk_for(monkeypatch, full)
     argv = ["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(out), "-q"]
     assert main([*argv, "--json"] if use_json else argv) == 1
     line = _one_line(capsys.readouterr().err)
     assert line == (
-        f"skypewatch: {out / 'skype.log'}: No space left on device;"
+        f"skypewatch: {out / full}: No space left on device;"
         " the run could not finish, its output is incomplete"
     )
     assert not (out / "skype.log").exists() and not (out / "notice.log").exists()
-    assert not (out / ".skype.log.tmp").exists()
+    assert sorted(p.name for p in out.iterdir()) == []  # no temporary file either
 
 
 @needs_dev_full
-def test_correlate_on_a_full_disk(tmp_path, capsys):
+def test_correlate_on_a_full_disk(tmp_path, capsys, monkeypatch):
     logs_dir = tmp_path / "logs"
     assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".notice.log.tmp").symlink_to("/dev/full")
+    full_disk_for(monkeypatch, "notice.log")
     assert main(["correlate", str(logs_dir), "-o", str(out)]) == 1
     line = _one_line(capsys.readouterr().err)
     assert line.startswith(f"skypewatch: {out / 'notice.log'}: No space left on device")
-    assert not (out / "notice.log").exists()
+    assert sorted(p.name for p in out.iterdir()) == []
 
 
 @needs_dev_full

@@ -21,7 +21,7 @@ import pytest
 
 from skypewatch.analyst.logs import read_log
 from skypewatch.cli import main
-from skypewatch.skypelog import SKYPE_FIELDS, SkypeRecord
+from skypewatch.skypelog import KNOWN_LOGS, SKYPE_FIELDS, SkypeRecord
 from skypewatch.zeeklog import LogReadError, ZeekLogWriter
 from skypewatch.zeeklog import read_log as read_rows
 
@@ -277,7 +277,7 @@ def test_strict_readers_raise_one_error_naming_file_and_line(tmp_path, damage):
     bad = damage_line(write_log(tmp_path, use_json), tmp_path / "damaged.log", change)
     line = BAD + 9 - use_json * 8
     with pytest.raises(LogReadError, match=rf"^{bad}:{line}: ") as per_line:
-        read_rows(bad)
+        read_rows(bad, known=KNOWN_LOGS)  # JSON skype.log typed by its schema, as readers do
     with pytest.raises(LogReadError, match=rf"^{bad}:{line}: ") as bulk:
         read_log(bad)
     assert str(per_line.value) == str(bulk.value), "both readers give the same reason"

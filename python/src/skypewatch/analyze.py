@@ -18,7 +18,9 @@ from .packets.decode import SUPPORTED_LINK_TYPES, UnsupportedLinkType, check_lin
 from .skypelog import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Confidence, Notice, PeerRole, SkypeRecord
 from .zeeklog import ZeekLogWriter
 
-MAX_SUMMARY_HOSTS = 10_000  # clients and peers listed in the summary; beyond that, counted
+MAX_SUMMARY_HOSTS = 10_000  # clients and peers kept for the summary; beyond that, counted
+SHOWN_CLIENTS = 50  # lines of the summary's client list; the rest are "+N more"
+SHOWN_NOTICES = 50  # lines of its notice list, likewise
 
 
 @dataclass(slots=True)
@@ -61,7 +63,9 @@ class Summary:
     seconds: float = 0.0
     records: list[SkypeRecord] = field(default_factory=list)  # only with keep_records
     tally: Tally = field(default_factory=Tally)
-    notices: list[Notice] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)  # every notice: only with keep_records
+    notice_count: int = 0
+    shown_notices: list[Notice] = field(default_factory=list)  # the first SHOWN_NOTICES
     truncated: CaptureTruncated | None = None
     skype_log: Path | None = None
     notice_log: Path | None = None
@@ -97,7 +101,11 @@ def analyze(
     def emit_notices(notices: list[Notice]) -> None:
         for n in notices:
             notice_w.write(n.values())
-            summary.notices.append(n)
+            summary.notice_count += 1
+            if len(summary.shown_notices) < SHOWN_NOTICES:
+                summary.shown_notices.append(n)
+            if keep_records:
+                summary.notices.append(n)
 
     draining = False  # the end of input: no notice is due until every record is in
 
@@ -114,13 +122,16 @@ def analyze(
         draining = True
         tracker.finish_all()
         emit_notices(correlator.flush())
+        complete = summary.truncated is None
+        # both finished before either is put in place: a full disk at the end leaves neither
+        skype_w.finish(complete)
+        notice_w.finish(complete)
     except BaseException:
         skype_w.abort()
         notice_w.abort()
         raise
-    complete = summary.truncated is None
-    summary.skype_log = skype_w.close(complete)
-    summary.notice_log = notice_w.close(complete)
+    summary.skype_log = skype_w.commit(complete)
+    summary.notice_log = notice_w.commit(complete)
     summary.packets = tracker.stats.packets
     summary.connections = tracker.stats.connections
     summary.host_evictions = tracker.ctx.evictions + correlator.stats.evicted
@@ -214,17 +225,18 @@ def format_summary(s: Summary) -> str:
     )
     lines.append("  by stage: " + ", ".join(f"{st} {t.by_stage[st]}" for st in STAGES))
     if t.clients:
-        lines.append(f"clients ({len(t.clients)}{'+' if t.overflow else ''}):")
+        lines.append(f"clients ({_count(len(t.clients), t.overflow > 0)}):")
         shown = sorted(t.clients.items())
-        for addr, (public, versions) in shown[:50]:
+        for addr, (public, versions) in shown[:SHOWN_CLIENTS]:
             extra = []
             if public:
                 extra.append("public IP " + ", ".join(sorted(public)))
             if versions:
                 extra.append("Skype " + ", ".join(sorted(versions)))
             lines.append(f"  {addr}" + (f" ({'; '.join(extra)})" if extra else ""))
-        if len(shown) > 50:
-            lines.append(f"  ... and {len(shown) - 50} more (see skype.log)")
+        if len(shown) > SHOWN_CLIENTS:
+            more = _count(len(shown) - SHOWN_CLIENTS, t.overflow > 0)
+            lines.append(f"  +{more} more (see skype.log)")
     else:
         lines.append("clients: none with confirmed or likely evidence")
     for role, label in (
@@ -233,15 +245,25 @@ def format_summary(s: Summary) -> str:
     ):
         peers = sorted(t.peers[role])
         if peers:
-            listed = ", ".join(peers[:8]) + (f", +{len(peers) - 8} more" if len(peers) > 8 else "")
-            lines.append(f"{label} ({len(peers)}): {listed}")
-    lines.append(f"notice.log: {len(s.notices)} notice(s)")
-    for n in s.notices:
+            capped = len(peers) >= MAX_SUMMARY_HOSTS  # the set stopped growing there
+            listed = ", ".join(peers[:8])
+            if len(peers) > 8:
+                listed += f", +{_count(len(peers) - 8, capped)} more"
+            lines.append(f"{label} ({_count(len(peers), capped)}): {listed}")
+    lines.append(f"notice.log: {s.notice_count} notice(s)")
+    for n in s.shown_notices:
         lines.append(f"  {n.note}: {n.msg}")
+    if s.notice_count > len(s.shown_notices):
+        lines.append(f"  +{s.notice_count - len(s.shown_notices)} more (see notice.log)")
     if s.host_evictions:
         lines.append(f"state evictions (bounded tables were full): {s.host_evictions}")
     lines.append(f"logs: {s.skype_log}, {s.notice_log}")
     return "\n".join(lines)
+
+
+def _count(n: int, capped: bool) -> str:
+    """A figure for the summary: "≥N" when a bounded table stopped counting at N."""
+    return f"≥{n:,}" if capped else f"{n:,}"
 
 
 class TerminalProgress:

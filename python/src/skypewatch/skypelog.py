@@ -12,7 +12,8 @@ from operator import attrgetter
 from typing import Any
 
 from .zeeklog import Field
-from .zeeklog.header import CONN_KEY_FIELDS
+from .zeeklog.header import CONN_KEY_FIELDS, ZEEK_LOGS, KnownLogs, LogKind
+from .zeeklog.header import NOTICE_FIELDS as NOTICE_FIELDS  # Zeek's notice.log, written here
 
 
 class Stage(StrEnum):
@@ -176,24 +177,14 @@ class SkypeRecord:
 _SKYPE_VALUES = attrgetter(*(name.removeprefix("id.") for name in SKYPE_NAMES))
 
 
-NOTICE_FIELDS: list[Field] = [
-    *CONN_KEY_FIELDS,
-    ("fuid", "string"),
-    ("file_mime_type", "string"),
-    ("file_desc", "string"),
-    ("proto", "enum"),
-    ("note", "enum"),
-    ("msg", "string"),
-    ("sub", "string"),
-    ("src", "addr"),
-    ("dst", "addr"),
-    ("p", "port"),
-    ("n", "count"),
-    ("peer_descr", "string"),
-    ("actions", "set[enum]"),
-    ("email_dest", "set[string]"),
-    ("suppress_for", "interval"),
-]
+SKYPE_LOG = LogKind(
+    SKYPE_FIELDS,
+    frozenset(
+        ("stage", "signatures", "client", "peer", "peer_role", "client_public_ip", "confidence")
+    ),
+)
+KNOWN_LOGS: KnownLogs = {**ZEEK_LOGS, "skype": SKYPE_LOG}
+"""The logs skypewatch's readers know: Zeek's conn.log and notice.log, and skype.log."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import SkypewatchError
+from ..skypelog import KNOWN_LOGS
 from ..zeeklog import (
     CONN_FIELDS,
     Lenient,
@@ -48,10 +49,11 @@ from ..zeeklog import (
     escape,
     log_files,
 )
-from ..zeeklog.bulk import iter_tables
-from ..zeeklog.header import schemas
+from ..zeeklog.bulk import arrow_column_type, iter_tables
+from ..zeeklog.format import DEFAULT_DIALECT
+from ..zeeklog.header import expected_types
 
-SCHEMAS = schemas()
+SCHEMAS = {kind: log.fields for kind, log in KNOWN_LOGS.items()}
 DEFAULT_CHUNK = 200_000
 LogMeta = LogHeader  # what a log says about itself; kept in ``DataFrame.attrs['zeek']``
 
@@ -68,6 +70,28 @@ _PANDAS = {
 # -- reading ------------------------------------------------------------------------------
 
 
+def _tables(path: Path | str, lenient: Lenient | None) -> Iterator[tuple[LogHeader, pa.Table]]:
+    """The log's tables with every column of its known schema (skype, notice, conn): a column
+    a log filter's ``$exclude`` left out is there, unset, so that code reading a skype.log can
+    count on its columns.  A log declaring a known column with another type is refused."""
+    for header, table in iter_tables(path, lenient, expected_types, KNOWN_LOGS):
+        kind = header.kind
+        if kind is not None:
+            table = _with_columns(table, SCHEMAS[kind])
+        yield header, table
+
+
+def _with_columns(table: pa.Table, fields: list[tuple[str, str]]) -> pa.Table:
+    missing = [(n, t) for n, t in fields if n not in table.column_names]
+    if not missing:
+        return table
+    types = (table.schema.metadata or {}).get(b"zeek_types", b"").decode()
+    for name, ztype in missing:
+        table = table.append_column(name, pa.nulls(table.num_rows, arrow_column_type(ztype)))
+        types += ("\t" if types else "") + ztype
+    return table.replace_schema_metadata({"zeek_types": types})
+
+
 def iter_log(
     path: str | Path,
     chunksize: int = DEFAULT_CHUNK,
@@ -78,7 +102,7 @@ def iter_log(
     empty for a log without data).  Strict unless *lenient* is given."""
     pending: list[pa.Table] = []
     rows, out = 0, 0
-    for header, table in iter_tables(path, lenient):
+    for header, table in _tables(path, lenient):
         if pending and table.schema != pending[0].schema:  # the header changed mid-file
             yield from _chunks(pa.concat_tables(pending), header, chunksize, addr_as)
             pending, rows, out = [], 0, out + 1
@@ -136,7 +160,7 @@ def read_log(
     pending: list[pa.Table] = []
     header, schema, rows = None, None, 0
     for f in files:
-        for h, table in iter_tables(f, lenient):
+        for h, table in _tables(f, lenient):
             header, schema = header or h, schema or table.schema
             if table.schema != schema:
                 table = _conform(table, schema, f)
@@ -210,7 +234,8 @@ def write_log(df: pd.DataFrame, directory: str | Path, use_json: bool | None = N
         fields,
         use_json,
         open_stamp=stamps[0],
-        header=None if use_json else meta.header or None,
+        # a header of other LogAscii options is not reused: values are written in the defaults
+        header=None if use_json or meta.dialect != DEFAULT_DIALECT else meta.header or None,
     )
     columns = [df[f] for f in meta.fields]
     for row in zip(*columns, strict=True):
@@ -218,7 +243,7 @@ def write_log(df: pd.DataFrame, directory: str | Path, use_json: bool | None = N
     return writer.close(
         complete=meta.closed,
         close_stamp=stamps[1],
-        footer=meta.footer or None,
+        footer=meta.footer if meta.footer and meta.dialect == DEFAULT_DIALECT else None,
     )
 
 

@@ -25,10 +25,12 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ..atomic import replacing, write_text
 from ..correlation.hosts import DEFAULT_LOCAL_NETS
 from ..errors import SkypewatchError
 from ..skypelog import CONFIDENCE_RANK, STAGES, PeerRole, Stage
 from ..zeeklog import Lenient
+from .csvcells import csv_text
 from .logs import iter_log, log_files
 
 VIEWS = ("clients", "lines", "super-nodes", "local-super-nodes", "public-ips")
@@ -100,11 +102,9 @@ def skype_chunks(
         raise SkypewatchError("no log files among the arguments")
     for f in files:
         for chunk in iter_log(f, chunksize, lenient=lenient):
-            meta = chunk.attrs.get("zeek")
-            if meta is not None and meta.path not in ("skype", "") and "stage" not in chunk:
+            if chunk.attrs["zeek"].kind != "skype":  # by #path, or else by its columns
                 break  # not a skype.log (a notice.log given alongside, say): skip the file
-            if "stage" in chunk:
-                yield chunk
+            yield chunk
     lenient.done()
 
 
@@ -287,20 +287,23 @@ def render(df: pd.DataFrame, fmt: str, output: str | None) -> str | None:
         flat = df.copy()
         flat.attrs = {}  # the log's header is no part of the answer (nor JSON, as parquet wants)
         for col in flat.columns:
-            if flat[col].dtype == object:
-                flat[col] = flat[col].map(lambda v: ",".join(v) if isinstance(v, list) else v)
-        flat.to_parquet(output, index=False)
+            if flat[col].dtype == object:  # set[port], vector[interval]: not only strings
+                flat[col] = flat[col].map(
+                    lambda v: ",".join(map(str, v)) if isinstance(v, list) else v
+                )
+        with replacing(output, binary=True) as fh:
+            flat.to_parquet(fh, index=False)
         return None
     if df.empty:
         text = "" if fmt != "table" else "(no matching Skype detections)\n"
     elif fmt == "table":
         text = df.to_string(index=False) + "\n"
     elif fmt == "csv":
-        text = df.to_csv(index=False)
+        text = csv_text(df)
     else:
         text = df.to_json(orient="records", date_format="iso", date_unit="us", lines=True)
     if output:
-        Path(output).write_text(text)
+        write_text(output, text)
         return None
     return text
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import STDOUT, write_bytes, write_text
 from ..correlation.engine import CorrelationEngine
 from ..correlation.sources import record_from_row
 from ..errors import SkypewatchError
@@ -46,10 +47,10 @@ def _read(paths, lenient: Lenient) -> tuple[pd.DataFrame, pd.DataFrame | None, i
     for f in names:
         files += 1
         for chunk in iter_log(f, lenient=lenient):
-            meta = chunk.attrs.get("zeek")
-            if "stage" in chunk:
+            kind = chunk.attrs["zeek"].kind  # by #path, or else by its columns
+            if kind == "skype":
                 skype.append(chunk)
-            elif "note" in chunk or (meta is not None and meta.path == "notice"):
+            elif kind == "notice":
                 notices.append(chunk)
     lenient.done()
     sk = pd.concat(skype, ignore_index=True) if skype else pd.DataFrame()
@@ -196,7 +197,7 @@ def _plot_sections(df: pd.DataFrame, png_dir: str | Path | None, pngs: list[Path
         )
         if png_dir is not None:
             p = Path(png_dir) / f"{name}.png"
-            p.write_bytes(png)
+            write_bytes(p, png)
             pngs.append(p)
     return parts
 
@@ -248,7 +249,7 @@ def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
     by_uid = df.set_index("uid")
     rows = []
     for n in notices.itertuples(index=False):
-        sub = str(getattr(n, "sub", "") or "")
+        sub = _text(getattr(n, "sub", None))
         uids = (
             [u.split("(")[0] for u in sub.split("uids=")[-1].split(",")] if "uids=" in sub else []
         )
@@ -267,10 +268,10 @@ def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
             evidence.append(f"<li class=muted>… {more} more</li>")
         ts = getattr(n, "ts", None)
         rows.append(
-            f"<tr><td class=when>{html.escape(f'{ts:%Y-%m-%d %H:%M:%S}' if ts is not None else '')}"
+            f"<tr><td class=when>{html.escape(f'{ts:%Y-%m-%d %H:%M:%S}' if pd.notna(ts) else '')}"
             "</td>"
-            f"<td class=note>{html.escape(str(n.note))}</td>"
-            f"<td>{html.escape(str(n.msg))}<br><span class=muted>{html.escape(sub)}</span>"
+            f"<td class=note>{html.escape(_text(n.note))}</td>"
+            f"<td>{html.escape(_text(n.msg))}<br><span class=muted>{html.escape(sub)}</span>"
             f"<ul>{''.join(evidence)}</ul></td></tr>"
         )
     return (
@@ -280,12 +281,18 @@ def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
     )
 
 
+def _text(v: object) -> str:
+    """A cell as text: an unset one (a notice.log that excluded the column) is empty."""
+    return "" if v is None or v is pd.NA or v is pd.NaT else str(v)
+
+
 def _write(out: Path, title: str, parts: list[str]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
+    if str(out) != STDOUT:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(
+        out,
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
         + "\n".join(parts)
         + "</body></html>\n",
-        encoding="utf-8",
     )

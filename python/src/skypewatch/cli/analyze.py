@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
+from ..errors import SkypewatchError
 from .args import (
     MAX_FANOUT_PEERS,
     SETTLE_HELP,
@@ -73,13 +76,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=run)
 
 
+def _each_once(captures: list[Path]) -> None:
+    """A capture named twice is refused: read as one stream its packets would count twice,
+    and a FIFO named twice would wait forever for a second writer."""
+    seen: dict[tuple[int, int], Path] = {}
+    for c in captures:
+        try:
+            st = os.stat(c)
+        except OSError:
+            continue  # missing or unreadable: reported by the capture reader
+        first = seen.setdefault((st.st_dev, st.st_ino), c)
+        if first is not c:
+            raise SkypewatchError(f"{c}: the same capture as {first}; name each once")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..analyze import TerminalProgress, analyze, format_summary
     from ..connections.tracker import TrackerOptions
     from ..correlation import HostCorrelatorOptions
     from ..verdict.host_context import HostOptions
 
-    output_dir(args.output, "-o", ["skype.log", "notice.log"])
+    captures = [Path(c) for c in args.captures]
+    _each_once(captures)
+    output_dir(args.output, "-o", ["skype.log", "notice.log"], captures)
     nets = args.local_nets
     corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     topts = TrackerOptions(

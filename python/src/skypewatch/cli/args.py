@@ -128,11 +128,28 @@ def networks(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def timestamp(text: str) -> str:
-    """ISO 8601 (UTC unless it names an offset) or epoch seconds, between 1970 and 2200.
+# ISO 8601's basic format: 20060825, 20060825T1200, 20060825T120000.5Z, ...+0200.  All digits
+# as the date is, it is a date, not 20 million epoch seconds.
+_ISO_BASIC = re.compile(
+    r"[0-9]{8}(?:T[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[.,][0-9]+)?)?)?(?:Z|[+-][0-9]{2}(?:[0-9]{2})?)?)?"
+)
 
-    Returned as given: the query parses it again at full precision."""
+
+def timestamp(text: str) -> str:
+    """ISO 8601 (UTC unless it names an offset; extended or basic format) or epoch seconds,
+    between 1970 and 2200.
+
+    Returned as given, or for the basic format in the extended one (``2006-08-25T00:00:00``):
+    the query parses it again at full precision, and would take eight digits for seconds."""
     s = text.strip()
+    if _ISO_BASIC.fullmatch(s):
+        try:
+            basic = datetime.fromisoformat(s.replace(",", "."))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a date: {_shown(text)}") from None
+        if not 1970 <= basic.year < _LATEST.year:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not between 1970 and 2200")
+        return basic.isoformat()
     try:
         epoch: float | None = float(s)
     except ValueError:

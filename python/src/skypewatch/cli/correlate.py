@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SkypewatchError
+from ..zeeklog import log_files
 from .args import (
     MAX_REORDER,
     SETTLE_HELP,
@@ -19,6 +20,9 @@ from .args import (
 from .exits import EXIT_INPUT, EXIT_OK
 from .gcpolicy import fewer_collections
 from .paths import output_dir
+from .progress import ReadProgress
+
+SHOWN_NOTICES = 50  # notices listed on stdout; notice.log has them all
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -112,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     nets = args.local_nets
     corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     opts = EngineOptions(probe_window=args.probe_window, correlator=corr)
-    out = output_dir(args.output, "-o", ["notice.log"])
+    inputs = log_files(args.logs, "skype") + log_files(args.conn, "conn")  # as offline reads
+    out = output_dir(args.output, "-o", ["notice.log"], inputs)
     if args.zeek:
         client, engine = run_live(
             args.zeek, args.topic, out, opts, args.json, tls=tls, max_future=args.max_future
@@ -125,10 +130,14 @@ def run(args: argparse.Namespace) -> int:
             f" {s.notices_sent} sent to Zeek, {s.notices_undelivered} kept locally only"
         )
         return EXIT_OK
-    with fewer_collections():
-        result, engine = run_offline(
-            args.logs, args.conn, out, opts, args.json, args.reorder_window
-        )
+    bar = ReadProgress()
+    try:
+        with fewer_collections():
+            result, engine = run_offline(
+                args.logs, args.conn, out, opts, args.json, args.reorder_window, progress=bar
+            )
+    finally:
+        bar.close()
     src, st = result.sources, engine.stats
     print(
         f"read {src.files} file(s), {src.lines:,} lines ({src.bad_lines} bad):"
@@ -136,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
         f" {st.joined} probe-to-TCP joins"
     )
     print(f"notice.log: {len(result.notices)} notice(s) in {result.notice_log}")
-    for n in result.notices:
+    for n in result.notices[:SHOWN_NOTICES]:  # capped as analyze's summary is
         print(f"  {n.note}: {n.msg}")
+    if len(result.notices) > SHOWN_NOTICES:
+        print(f"  +{len(result.notices) - SHOWN_NOTICES:,} more (see {result.notice_log})")
     if src.records + src.tcp_sessions == 0:
         print("skypewatch: nothing could be read from the given logs", file=sys.stderr)
         return EXIT_INPUT

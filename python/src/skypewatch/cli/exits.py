@@ -15,5 +15,6 @@ exit codes (every command):
        passed (disk full, an I/O error); one line on stderr says which and why, and
        what was written is incomplete (logs being written are removed)
   2    bad input or usage: one line on stderr saying what is wrong
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C); 143 and 129 stopped by SIGTERM and SIGHUP, with the
+       same clean-up: no temporary file left, earlier output untouched
 """

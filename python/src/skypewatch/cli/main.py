@@ -20,6 +20,7 @@ from ..errors import SkypewatchError, one_line
 from . import analyze, correlate, query, report, synth
 from .args import OneLineParser
 from .exits import EXIT_CODES, EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK
+from .signals import Terminated, stop_signals_unwind
 
 SUBCOMMANDS = (analyze, correlate, query, report, synth)
 
@@ -54,14 +55,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (already reported in one line), --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    _tolerant(sys.stdout)
+    _tolerant(sys.stderr)
     stdout, sys.stdout = sys.stdout, _NamedStdout(sys.stdout)
     try:
-        code = args.func(args)
-        sys.stdout.flush()  # here, where a full disk is one line and exit 1, not at exit
+        with stop_signals_unwind():
+            code = args.func(args)
+            sys.stdout.flush()  # here, where a full disk is one line and exit 1, not at exit
         return code
     except SkypewatchError as exc:
         print(f"skypewatch: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except Terminated as exc:
+        print(f"skypewatch: stopped by {exc.name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("skypewatch: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -72,6 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     finally:
         sys.stdout = stdout
+
+
+def _tolerant(stream: Any) -> None:
+    """Text that cannot be encoded (a file name of non-UTF-8 bytes, held as surrogates) is
+    written as backslash escapes, whatever the locale or PYTHONIOENCODING says: after the
+    work is done, printing its summary must not fail."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        stream.reconfigure(errors="backslashreplace")
 
 
 def _write_failure(exc: OSError, args: argparse.Namespace) -> str:

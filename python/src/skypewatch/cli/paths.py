@@ -7,11 +7,13 @@ on a read-only mount, or below a regular file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..atomic import STDOUT
 from ..errors import SkypewatchError
 
 
@@ -28,9 +30,37 @@ def _probe(directory: Path, option: str, shown: Path) -> None:
         raise SkypewatchError(f"{option} {shown}: cannot write there: {_why(exc)}") from None
 
 
-def output_dir(path: str | Path, option: str, files: Iterable[str] = ()) -> Path:
-    """Create directory *path* if missing and make sure *files* can be written into it."""
+def _not_an_input(outputs: list[Path], option: str, inputs: Iterable[Path]) -> None:
+    """Refuse an output that is one of the files read (compared as files, not as names:
+    ``DIR/skype.log`` is an input of ``report DIR``, a symlink is the file it names)."""
+    read = set()
+    for i in inputs:
+        with contextlib.suppress(OSError):
+            st = os.stat(i)
+            read.add((st.st_dev, st.st_ino))
+    for out in outputs:
+        try:
+            st = os.stat(out)
+        except OSError:
+            continue  # not there yet: it is nobody's input
+        if (st.st_dev, st.st_ino) in read:
+            raise SkypewatchError(f"{option} {out}: is also an input; name another file")
+
+
+def output_dir(
+    path: str | Path, option: str, files: Iterable[str] = (), inputs: Iterable[Path] = ()
+) -> Path:
+    """Create directory *path* if missing and make sure *files* can be written into it.
+    *inputs*: the files the command reads (directories already expanded to them), which none
+    of *files* may be."""
+    if str(path) == STDOUT:
+        raise SkypewatchError(
+            f"{option} -: this command writes logs into a directory, not to stdout"
+            " (for a directory named '-', write ./-)"
+        )
     p = Path(path)
+    files = list(files)
+    _not_an_input([p / name for name in files], option, inputs)
     try:
         if p.exists() and not p.is_dir():
             raise SkypewatchError(f"{option} {p}: is a file, not a directory")
@@ -50,22 +80,27 @@ def output_file(
     *,
     make_parent: bool = False,
     atomic: bool = False,
-    inputs: Iterable[str | Path] = (),
+    inputs: Iterable[Path] = (),
+    stdout_ok: bool = False,
 ) -> Path:
     """Check that file *path* can be written (created or replaced).
 
     *make_parent*: create a missing parent directory (else it must exist).  *atomic*: the
     command writes a temporary file beside *path* and renames it, so the directory must be
-    writable even when *path* exists.  *inputs*: files the command reads, which the output
-    must not overwrite.  An existing device or pipe (``/dev/stdout``) only needs to be
-    writable itself."""
+    writable even when *path* exists.  *inputs*: the files the command reads (directories
+    expanded to the files read in them, ``log_files``), which the output must not be.  An
+    existing device or pipe (``/dev/stdout``) only needs to be writable itself.  *stdout_ok*:
+    ``-`` means stdout (returned as ``Path("-")``, unchecked), and an existing device or pipe
+    is written directly rather than replaced (as ``skypewatch.atomic`` does)."""
+    if str(path) == STDOUT:
+        if not stdout_ok:
+            raise SkypewatchError(f"{option} -: this command writes a file; name one")
+        return Path(STDOUT)
     p = Path(path)
+    _not_an_input([p], option, inputs)
     try:
         if p.is_dir():
             raise SkypewatchError(f"{option} {p}: is a directory; name a file")
-        for i in inputs:
-            if p.exists() and Path(i).exists() and p.samefile(i):
-                raise SkypewatchError(f"{option} {p}: is also an input; name another file")
         parent = p.parent
         if make_parent:
             parent.mkdir(parents=True, exist_ok=True)
@@ -75,8 +110,10 @@ def output_file(
             raise SkypewatchError(f"{option} {p}: {parent} is not a directory")
         exists = p.exists()
         if atomic and exists and not p.is_file():
-            # renaming over a device or pipe would replace it, not write to it
-            raise SkypewatchError(f"{option} {p}: not a regular file")
+            if not stdout_ok:
+                # renaming over a device or pipe would replace it, not write to it
+                raise SkypewatchError(f"{option} {p}: not a regular file")
+            atomic = False  # skypewatch.atomic writes a device or pipe directly
         if exists and not os.access(p, os.W_OK):
             raise SkypewatchError(f"{option} {p}: cannot write there: permission denied")
     except OSError as exc:

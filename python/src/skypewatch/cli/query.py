@@ -7,10 +7,12 @@ import sys
 
 from ..errors import SkypewatchError
 from ..skypelog import CONFIDENCES, STAGES
+from ..zeeklog import Lenient, log_files
 from .analyst import require_analyst_extra
 from .args import local_nets_option, network, nonempty, timestamp
 from .exits import EXIT_CODES, EXIT_OK
 from .paths import output_file
+from .progress import ReadProgress
 
 EPILOG = (
     "views:\n"
@@ -51,7 +53,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="table, csv, json or parquet (default: %(default)s)",
     )
     q.add_argument(
-        "-o", "--output", type=nonempty, metavar="FILE", help="write to FILE (parquet needs it)"
+        "-o",
+        "--output",
+        type=nonempty,
+        metavar="FILE",
+        help="write to FILE, replaced only when complete; - is stdout (parquet needs -o)",
     )
     local_nets_option(q, "inside networks, for local-super-nodes (default: private space)")
     q.set_defaults(func=run)
@@ -68,7 +74,10 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
         help="only these clients (repeatable)",
     )
     parser.add_argument(
-        "--since", type=timestamp, metavar="T", help="from this time (ISO 8601 or epoch seconds)"
+        "--since",
+        type=timestamp,
+        metavar="T",
+        help="from this time (ISO 8601: 2006-08-25, 20060825, 20060825T120000Z; or epoch seconds)",
     )
     parser.add_argument("--until", type=timestamp, metavar="T", help="up to this time")
     parser.add_argument(
@@ -109,7 +118,17 @@ def run(args: argparse.Namespace) -> int:
     )
     if flt.since is not None and flt.until is not None and flt.since > flt.until:
         raise SkypewatchError(f"--since {args.since} is later than --until {args.until}")
-    df = run_query(args.logs, args.view, flt, args.local_nets or DEFAULT_LOCAL_NETS)
+    bar = ReadProgress()
+    try:
+        df = run_query(
+            args.logs,
+            args.view,
+            flt,
+            args.local_nets or DEFAULT_LOCAL_NETS,
+            Lenient(progress=bar),
+        )
+    finally:
+        bar.close()
     text = render(df, args.format, args.output)
     if text is not None:
         sys.stdout.write(text)
@@ -127,5 +146,5 @@ def check_output(args: argparse.Namespace) -> None:
             raise SkypewatchError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
     if args.format == "parquet" and not args.output:
         raise SkypewatchError("--format parquet writes a file: give -o FILE")
-    if args.output:
-        output_file(args.output, "-o", inputs=args.logs)
+    if args.output:  # written whole or not at all (skypewatch.atomic); "-" is stdout
+        output_file(args.output, "-o", atomic=True, stdout_ok=True, inputs=log_files(args.logs))

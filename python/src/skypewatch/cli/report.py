@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
+from ..atomic import STDOUT
+from ..zeeklog import Lenient, log_files
 from .analyst import require_analyst_extra
 from .args import nonempty
 from .exits import EXIT_CODES, EXIT_OK
 from .paths import output_dir, output_file
+from .progress import ReadProgress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=nonempty,
         default="skype-report.html",
         metavar="HTML",
-        help="the report file (default: %(default)s)",
+        help="the report file, replaced only when complete; - is stdout (default: %(default)s)",
     )
     rp.add_argument(
         "--png", type=nonempty, metavar="DIR", help="also write the plots as PNG files here"
@@ -37,18 +42,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    output_file(args.output, "-o", make_parent=True, inputs=args.logs)
+    inputs = log_files(args.logs)  # DIR/skype.log is an input of `report DIR`
+    output_file(args.output, "-o", make_parent=True, atomic=True, stdout_ok=True, inputs=inputs)
     if args.png:  # the plot files report.py writes there
-        output_dir(args.png, "--png", ("timeline.png", "fanout.png", "top-talkers.png"))
+        output_dir(args.png, "--png", ("timeline.png", "fanout.png", "top-talkers.png"), inputs)
     require_analyst_extra()
     from ..analyst.report import build_report
 
-    r = build_report(args.logs, args.output, args.png, args.title)
+    # a title of bytes that are not UTF-8 (argv holds them as surrogates) shown as U+FFFD
+    title = args.title.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    bar = ReadProgress()
+    try:
+        out = args.output
+        if out != STDOUT and Path(out) == Path(STDOUT):  # ./- is a file named "-", not stdout
+            out = str(Path(out).absolute())
+        r = build_report(args.logs, out, args.png, title, Lenient(progress=bar))
+    finally:
+        bar.close()
+    # with the report on stdout (-o -), what was written is said on stderr
+    say = sys.stderr if args.output == STDOUT else sys.stdout
     if r.rows == 0:
-        print(f"{r.html}: no Skype detections in these logs (the report says so)")
+        print(f"{r.html}: no Skype detections in these logs (the report says so)", file=say)
     else:
         print(
             f"{r.html}: {r.clients} client(s), {r.rows} Skype connections,"
-            f" {r.notices} notice(s)" + (f"; plots in {args.png}" if args.png else "")
+            f" {r.notices} notice(s)" + (f"; plots in {args.png}" if args.png else ""),
+            file=say,
         )
     return EXIT_OK

@@ -32,6 +32,7 @@ def run_offline(
     use_json: bool = False,
     reorder_window: float = 3600.0,
     report: Callable[[str], None] = lambda m: print(f"skypewatch: {m}", file=sys.stderr),
+    progress: Callable[[Path, int, int, int], None] | None = None,
 ) -> tuple[OfflineResult, CorrelationEngine]:
     result = OfflineResult()
 
@@ -39,7 +40,8 @@ def run_offline(
         result.problems += 1
         report(msg)
 
-    lenient = Lenient(report=problem)  # bad lines reported; one error if no file is readable
+    # bad lines reported; one error if no file is readable; *progress* told after each block
+    lenient = Lenient(report=problem, progress=progress)
     skype_files, conn_files = expand(logs, "skype"), expand(conn_logs, "conn")
     if not skype_files and not conn_files:
         raise SkypewatchError("no skype.log or conn.log files among the arguments")

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from ..skypelog import (
     CONFIDENCES,
+    KNOWN_LOGS,
     PEER_ROLES,
     SKYPE_FIELDS,
     STAGES,
@@ -56,7 +57,7 @@ def read_rows(
     them otherwise is bad)."""
     stats.files += 1
     before = lenient.bad_lines
-    for item in iter_rows(path, lenient, expect):
+    for item in iter_rows(path, lenient, expect, KNOWN_LOGS):  # JSON skype.log: its schema
         stats.lines += 1
         yield item
     stats.lines += lenient.bad_lines - before
@@ -166,7 +167,14 @@ def in_time_order(streams: list[Iterator[Any]], window: float) -> Iterator[Any]:
 
 
 def first_ts(path: Path) -> float:
-    """The first data line's timestamp (for ordering rotated files); inf if none."""
+    """The first data line's timestamp (for ordering rotated files); inf if none.  A FIFO or
+    device (``<(zcat ...)``, /dev/stdin) can be read only once: -inf, keeping its place
+    first, unread here."""
+    try:
+        if not path.is_file():
+            return float("-inf")
+    except OSError:
+        pass  # missing or unreadable: reported when it is read
     stats = SourceStats()
     for _, row in read_rows(path, Lenient(report=lambda _msg: None), stats):
         try:

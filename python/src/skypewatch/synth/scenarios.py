@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import random
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
+from ..atomic import temp_beside
 from . import messages as m
 from .addresses import RESOLVER, Addresses
 from .background import background
@@ -264,8 +266,15 @@ def synthesize(
     """Write the scenario's capture and its ``.truth.tsv``; same options, same bytes."""
     out = Path(out)
     truth = truth_path(out)
-    tmp_pcap = out.with_name(f".{out.name}.tmp")
-    tmp_truth = truth.with_name(f".{truth.name}.tmp")
+    # names of this run's own (skypewatch.atomic): two runs never write one temporary file
+    fd, tmp_pcap = temp_beside(out)
+    os.close(fd)
+    try:
+        fd, tmp_truth = temp_beside(truth)
+    except BaseException:
+        tmp_pcap.unlink(missing_ok=True)
+        raise
+    os.close(fd)
     counts = [0, 0]
     try:
         with PcapWriter(tmp_pcap) as w, open(tmp_truth, "w", encoding="utf-8") as tf:

@@ -16,6 +16,7 @@ metadata ``zeek_types`` holds the Zeek types of its columns.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -29,16 +30,25 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 
 from .columns import ARROW_TYPES, Column, arrow_type, as_text, convert
-from .format import LogReadError, inner_type, is_container
-from .header import LogHeader
+from .format import Dialect, LogReadError, inner_type, is_container
+from .header import KnownLogs, LogHeader
 from .problems import Lenient
 from .rows import LineParser, block_rows
-from .source import open_source
+from .source import Expect, open_source
 from .values import LATEST, LIMITS, PATTERNS
 
-_TSV_PARSE = pcsv.ParseOptions(
-    delimiter="\t", quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=True
-)
+
+@functools.lru_cache(maxsize=8)
+def _tsv_parse(separator: str) -> pcsv.ParseOptions:
+    return pcsv.ParseOptions(
+        delimiter=separator,
+        quote_char=False,
+        double_quote=False,
+        escape_char=False,
+        ignore_empty_lines=True,
+    )
+
+
 _JSON_CHUNK = 2 << 20  # a longer line makes Arrow refuse the block: the per-line reader reads it
 # A line (after the first) that does not begin with an object, or is blank.  Arrow takes any
 # JSON value as a row (a line `null` becomes a row of nulls, `{..} {..}` two rows) where the
@@ -46,23 +56,31 @@ _JSON_CHUNK = 2 << 20  # a longer line makes Arrow refuse the block: the per-lin
 # (SIGSEGV) on a block whose first value is `null`: such blocks never reach it.  (A search
 # anchored on the newline: a multi-line `^` costs ten times as much.)
 _NOT_AN_OBJECT_LINE = re.compile(rb"\n[^{]")
+_EMPTY_LINES = re.compile(rb"\n\n+")
+_MAX_EMPTY_RUNS = 4  # runs of empty lines among the '#' lines ending a block, skipped in bulk
 
 
 def iter_tables(
-    path: str | Path, lenient: Lenient | None = None
+    path: str | Path,
+    lenient: Lenient | None = None,
+    expect: Expect | None = None,
+    known: KnownLogs | None = None,
 ) -> Iterator[tuple[LogHeader, pa.Table]]:
     """(header, table) per block of one log; at least one table (empty for a log without
-    data).  Strict unless *lenient* is given; see ``problems.py``.
+    data).  Strict unless *lenient* is given; see ``problems.py``.  *expect*: the types the
+    header must declare (see ``LogSource``); a log that redefines its header part-way to
+    other types has those lines refused.  *known*: the kinds of log known
+    (``header.LogKind``), for typing JSON logs.
 
     Two blocks are parsed at once on worker threads (Arrow releases the GIL); results are
     taken in file order, and the per-line reader and header changes stay on this thread."""
     path = Path(path)
-    src = open_source(path, lenient)
+    src = open_source(path, lenient, expect, known)
     if src is None:
         return
     with src, ThreadPoolExecutor(max_workers=2) as pool:
         h = src.header
-        parser = LineParser(h)
+        parser = LineParser(h, expect(h) if expect else None)
         blocks = src.data_blocks()
         ahead: deque[tuple[int, bytes, Shape, Future]] = deque()
         iso = False  # JSON times as ISO 8601 text (Zeek's json_timestamps), not numbers
@@ -75,6 +93,8 @@ def iter_tables(
                 break
             lineno, block, shape, job = ahead.popleft()
             table, tail, iso = job.result() if shape == _shape(h) else _fast(_shape(h), block, iso)
+            if table is not None and h.mismatch(parser.expect) is not None:
+                table = None  # redefined to types the reader cannot use: refused line by line
             if table is None:
                 for fields, types, rows in _rows_per_header(parser, path, lineno, block, lenient):
                     yielded = True
@@ -91,16 +111,16 @@ def iter_tables(
 
 
 PREFETCH = 3
-Shape = tuple[bool, tuple[str, ...], tuple[str, ...]]  # json, fields, types
+Shape = tuple[bool, tuple[str, ...], tuple[str, ...], Dialect]  # json, fields, types, options
 
 
 def _shape(h: LogHeader) -> Shape:
-    return h.json, tuple(h.fields), tuple(h.types)
+    return h.json, tuple(h.fields), tuple(h.types), h.dialect
 
 
 def _fast(shape: Shape, block: bytes, iso: bool) -> tuple[pa.Table | None, list[str], bool]:
     """(table or None, trailing ``#`` lines, ISO times) of one block; pure, for the workers."""
-    json, fields, types = shape
+    json, fields, types, dialect = shape
     if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
         # Arrow's parsers end a line at a lone CR too; lines end at LF only (a CRLF line's CR
         # is dropped), so such a block is the per-line reader's
@@ -109,25 +129,29 @@ def _fast(shape: Shape, block: bytes, iso: bool) -> tuple[pa.Table | None, list[
         if json:
             table, iso = _json_block(fields, types, block, iso)
             return table, [], iso
-        return (*_tsv_block(fields, types, block), iso)
+        return (*_tsv_block(fields, types, dialect, block), iso)
     except (pa.ArrowException, ValueError, OverflowError):
         return None, [], iso
 
 
 def _tsv_block(
-    fields: tuple[str, ...], types: tuple[str, ...], block: bytes
+    fields: tuple[str, ...], types: tuple[str, ...], dialect: Dialect, block: bytes
 ) -> tuple[pa.Table | None, list[str]]:
+    if len(dialect.separator.encode("utf-8", "surrogateescape")) != 1 or dialect.problem():
+        return None, []  # Arrow splits at one character: the per-line reader takes the rest
     body, tail = _split_comments(block)
     if body is None or not _utf8(body) or not _usable(fields, types):
         return None, []
+    if not body.strip(b"\n"):  # nothing but empty lines (Arrow skips those among the data)
+        return from_rows(fields, types, []), tail
     names = [f"c{i}" for i in range(len(fields))]  # Zeek allows no duplicates; be safe
     raw = pcsv.read_csv(
         pa.BufferReader(body),
         read_options=pcsv.ReadOptions(column_names=names),
-        parse_options=_TSV_PARSE,
+        parse_options=_tsv_parse(dialect.separator),
         convert_options=pcsv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
-            null_values=["-"],
+            null_values=[dialect.unset],
             strings_can_be_null=True,
             check_utf8=False,
         ),
@@ -135,7 +159,7 @@ def _tsv_block(
     escapes = b"\\" in body  # one byte: memchr, where looking for "\\x" costs a scan
     columns: list[Column] = []
     for i, ztype in enumerate(types):
-        col = convert(raw.column(i), ztype, escapes)
+        col = convert(raw.column(i), ztype, escapes, dialect)
         if col is None:
             return None, []
         columns.append(col)
@@ -152,15 +176,22 @@ def _split_comments(block: bytes) -> tuple[bytes | None, list[str]]:
     starts with a ``#`` line.  A ``#`` line among the data has the wrong number of cells (or
     a first cell that is no value), so Arrow or the checks refuse the block and the per-line
     reader, which follows redefined headers, takes it."""
-    end, tail = len(block), []
+    end, tail, empty_runs = len(block), [], 0
     while end > 0:
+        if end == 1 or block[end - 2] == 0x0A:  # empty lines: a run skipped at once
+            empty_runs += 1
+            if empty_runs > _MAX_EMPTY_RUNS:
+                return None, []  # '#' and empty lines alternating: the per-line reader's
+            end = len(block[:end].rstrip(b"\n"))
+            end += end > 0
+            continue
         start = block.rfind(b"\n", 0, end - 1) + 1
         line = block[start : end - 1]
-        if line and not line.startswith(b"#"):
+        if not line.startswith(b"#"):
             break
         tail.append(line)
         end = start
-    body = block[:end] if tail else block
+    body = block[:end] if end < len(block) else block
     if body.startswith(b"#"):
         return None, []
     try:
@@ -182,7 +213,18 @@ def _utf8(data: bytes) -> bool:
 def _json_block(
     fields: tuple[str, ...], types: tuple[str, ...], block: bytes, iso: bool
 ) -> tuple[pa.Table | None, bool]:
-    if not block.startswith(b"{") or _NOT_AN_OBJECT_LINE.search(block) or not _utf8(block):
+    if not block.startswith(b"{") or _NOT_AN_OBJECT_LINE.search(block):
+        if b"\n\n" not in block and not block.startswith(b"\n"):
+            return None, iso
+        # empty lines are no rows: gone in one pass (only blocks that have them pay for the
+        # search; line numbers matter only to the per-line reader, which gets the block as
+        # it was)
+        block = _EMPTY_LINES.sub(b"\n", block).lstrip(b"\n")
+        if not block:
+            return from_rows(fields, types, []), iso
+        if not block.startswith(b"{") or _NOT_AN_OBJECT_LINE.search(block):
+            return None, iso
+    if not _utf8(block):
         return None, iso
     try:
         raw = _read_json(fields, types, block, iso)
@@ -286,6 +328,15 @@ def _finish(fields: Sequence[str], types: Sequence[str], columns: list[Any]) -> 
     return table.replace_schema_metadata({"zeek_types": "\t".join(types)})
 
 
+def arrow_column_type(ztype: str) -> pa.DataType:
+    """The Arrow type of a *ztype* column in the tables this reader gives."""
+    if ztype == "time":
+        return pa.timestamp("ns", tz="UTC")
+    if ztype == "interval":
+        return pa.duration("ns")
+    return arrow_type(ztype)
+
+
 def _exact(col: pa.Array | pa.ChunkedArray, typ: pa.DataType) -> pa.Array | pa.ChunkedArray:
     """Seconds to nanoseconds exact to the microsecond: Zeek writes six decimals, and below
     2**53 microseconds (year 2255) rounding the double recovers them exactly."""
@@ -295,4 +346,4 @@ def _exact(col: pa.Array | pa.ChunkedArray, typ: pa.DataType) -> pa.Array | pa.C
     return pc.cast(pc.multiply(micros, 1000), typ)
 
 
-__all__ = ["LogReadError", "from_rows", "iter_tables"]
+__all__ = ["LogReadError", "arrow_column_type", "from_rows", "iter_tables"]

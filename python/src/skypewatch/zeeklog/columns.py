@@ -14,7 +14,7 @@ from typing import TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .format import EMPTY, inner_type, is_container, unescape
+from .format import DEFAULT_DIALECT, EMPTY, Dialect, inner_type, is_container, unescape
 from .values import LIMITS, MAX_PORT, PATTERNS
 
 Column: TypeAlias = pa.Array | pa.ChunkedArray
@@ -51,19 +51,22 @@ def _in_limits(col: Column, ztype: str) -> bool:
     return mm["min"] is None or (lo <= mm["min"] and mm["max"] <= hi)
 
 
-def convert(col: Column, ztype: str, escapes: bool) -> Column | None:
+def convert(
+    col: Column, ztype: str, escapes: bool, dialect: Dialect = DEFAULT_DIALECT
+) -> Column | None:
     """*col* (raw cells) as the canonical array of *ztype*, or None if a cell is malformed.
-    *escapes*: whether the block may hold ``\\x`` escapes at all."""
+    *escapes*: whether the block may hold ``\\x`` escapes at all.  *dialect*: the log's
+    empty marker and set separator (its unset marker is already null)."""
     if is_container(ztype):
         chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-        out = [_container(c, inner_type(ztype), escapes) for c in chunks]
+        out = [_container(c, inner_type(ztype), escapes, dialect) for c in chunks]
         if any(c is None for c in out):
             return None
         return pa.chunked_array(out, type=arrow_type(ztype))
-    return _scalar(col, ztype, escapes)
+    return _scalar(col, ztype, escapes, dialect.empty)
 
 
-def _scalar(col: Column, ztype: str, escapes: bool) -> Column | None:
+def _scalar(col: Column, ztype: str, escapes: bool, empty_mark: str = EMPTY) -> Column | None:
     if ztype in ("time", "interval", "double"):
         if not _all(pc.match_substring_regex(col, _anchored(ztype))):
             return None
@@ -91,19 +94,19 @@ def _scalar(col: Column, ztype: str, escapes: bool) -> Column | None:
         if not _all(pc.match_substring_regex(pc.unique(col), _anchored(ztype))):
             return None
         return col
-    empty = pc.equal(col, EMPTY)  # cheap: lengths differ for nearly every cell
+    empty = pc.equal(col, empty_mark)  # cheap: lengths differ for nearly every cell
     if pc.any(empty).as_py():
         col = pc.if_else(empty, "", col)
     return unescaped(col) if escapes else col
 
 
-def _container(col: pa.Array, inner: str, escapes: bool) -> pa.Array | None:
-    empty = pc.equal(col, EMPTY)
+def _container(col: pa.Array, inner: str, escapes: bool, dialect: Dialect) -> pa.Array | None:
+    empty = pc.equal(col, dialect.empty)
     if pc.any(empty).as_py():  # (empty) is split as unset (no elements), then unmasked: []
         col_ = pc.if_else(pc.fill_null(empty, False), pa.scalar(None, col.type), col)
     else:
         col_ = col
-    lists = pc.split_pattern(col_, ",")
+    lists = pc.split_pattern(col_, dialect.set_separator)
     values = lists.values
     if inner in PATTERNS or inner in ARROW_TYPES:
         values = _scalar(values, inner, False)  # elements are never unset

@@ -9,6 +9,7 @@ raised as ``LogReadError`` in strict mode), never as a traceback.
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +27,8 @@ wherever the line lies in the file."""
 # Zeek's and logrotate's names: skype.log, skype.2026-11-27-12-00-00.log.gz, skype.log.1.gz.
 _LOG_NAME = re.compile(r"[^.].*\.log(?:\.[0-9]+)?(?:\.gz)?")
 
+BOM = b"\xef\xbb\xbf"
+
 OnLine = Callable[[int, str], None]  # (line number, problem): report or raise
 
 
@@ -33,11 +36,16 @@ def log_files(paths: Iterable[str | Path], stem: str | None = None) -> list[Path
     """The files the arguments name.  A directory contributes its Zeek logs (``*.log``,
     rotated ``*.log.gz``, ``*.log.N``; only those starting with *stem* if given), in name
     order; hidden files and sidecars are not logs.  Files are not opened here: a missing one
-    is found, and reported, when it is read."""
+    is found, and reported, when it is read.
+
+    A file named twice (the same FIFO given twice, a log and the directory holding it, a
+    symlink and its target) is read once: a FIFO read a second time would wait forever for a
+    writer, and a log read twice would count everything twice."""
     out: list[Path] = []
+    seen: set[tuple[int, int]] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(
+            found = sorted(
                 q
                 for q in p.iterdir()
                 if _LOG_NAME.fullmatch(q.name)
@@ -45,7 +53,16 @@ def log_files(paths: Iterable[str | Path], stem: str | None = None) -> list[Path
                 and q.is_file()
             )
         else:
-            out.append(p)
+            found = [p]
+        for q in found:
+            try:
+                st = os.stat(q)
+            except OSError:
+                out.append(q)  # missing or unreadable: reported when read
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                out.append(q)
     return out
 
 
@@ -105,6 +122,13 @@ class Gunzip:
         self._d, self._input = zlib.decompressobj(31), rest
         return True
 
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def tell(self) -> int:
+        """The position in the compressed file."""
+        return self.raw.tell()
+
     def close(self) -> None:
         self.raw.close()
 
@@ -117,7 +141,7 @@ def blocks(
     A line longer than MAX_LINE is passed to *on_line* and left out (its number is kept, as an
     empty line).  A stream that breaks (truncated or corrupt gzip, an I/O error) ends the
     blocks after *on_line* was told which line it broke in."""
-    lineno, rest, skipping = 1, b"", False
+    lineno, rest, skipping, first = 1, b"", False, True
     while True:
         try:
             data = fh.read(size)
@@ -129,6 +153,9 @@ def blocks(
             return
         if not data:
             break
+        if first:  # a byte order mark (an editor's, or PowerShell's) is no part of the log
+            first = False
+            data = data.removeprefix(BOM)
         if skipping or rest:  # the line begun earlier: where does it end, how long is it?
             nl = data.find(b"\n")
             length = len(rest) + (len(data) if nl < 0 else nl)

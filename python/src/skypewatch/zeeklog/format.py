@@ -8,6 +8,7 @@ string that *is* ``-`` escaped as ``\\x2d`` so it cannot be mistaken for unset.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SkypewatchError
@@ -22,6 +23,31 @@ _PLAIN = frozenset(range(0x20, 0x7F)) - {ord("\\"), ord("\t")}
 _UNESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 CONTAINERS = ("set[", "vector[")
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The ``LogAscii`` options a TSV log declares in its header (``#separator``,
+    ``#set_separator``, ``#empty_field``, ``#unset_field``): Zeek's defaults unless it says
+    otherwise (``redef LogAscii::separator = "|"`` and friends)."""
+
+    separator: str = SEPARATOR
+    set_separator: str = SET_SEPARATOR
+    empty: str = EMPTY
+    unset: str = UNSET
+
+    def problem(self) -> str | None:
+        """Why values cannot be told apart under these options (None when they can)."""
+        if not self.separator or "\n" in self.separator or "\r" in self.separator:
+            return f"#separator {shorten(self.separator)} cannot separate columns"
+        if not self.set_separator or self.set_separator == self.separator:
+            return f"#set_separator {shorten(self.set_separator)} cannot separate set elements"
+        if not self.unset or not self.empty or self.unset == self.empty:
+            return "#unset_field and #empty_field must differ and not be empty"
+        return None
+
+
+DEFAULT_DIALECT = Dialect()
 
 
 class LogReadError(SkypewatchError):

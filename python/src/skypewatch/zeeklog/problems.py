@@ -31,6 +31,9 @@ class Lenient:
     ``finish_file``."""
 
     report: Callable[[str], None] = _stderr
+    progress: Callable[[Path, int, int, int], None] | None = None
+    """Told (file, bytes of it read, its size, bytes of lines so far: more than read for gzip)
+    after each block: for a progress line on long reads."""
     shown: int = 20
     bad_lines: int = 0
     files_read: int = 0

@@ -7,32 +7,54 @@ log; neither is one whose header is not text.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .files import blocks, open_binary
 from .format import LogReadError
-from .header import LogHeader
+from .header import KnownLogs, LogHeader
 from .problems import Lenient, bad_line
 
+_NEWLINES = re.compile(rb"\n+")
 JSON_PROBE_LINES = 100
 """Lines looked at to find a JSON log's first well-formed object (for its schema)."""
 
 
-class LogSource:
-    """Raises ``LogReadError`` from the constructor when the file cannot be read as a log."""
+Expect = Callable[[LogHeader], Mapping[str, str]]
+"""The types a reader needs the header to declare, given the header (see ``LogSource``)."""
 
-    def __init__(self, path: str | Path, lenient: Lenient | None = None) -> None:
+
+class LogSource:
+    """Raises ``LogReadError`` from the constructor when the file cannot be read as a log.
+
+    *expect*: a log whose header declares a column with another type than ``expect(header)``
+    gives it is refused as a whole, in one line (``ts`` typed ``double`` in a skype.log).
+    *known*: the kinds of log the reader knows (default Zeek's conn and notice; see
+    ``header.LogKind``)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        lenient: Lenient | None = None,
+        expect: Expect | None = None,
+        known: KnownLogs | None = None,
+    ) -> None:
         self.path = Path(path)
         self.lenient = lenient
-        self.header = LogHeader()
+        self.header = LogHeader() if known is None else LogHeader(known=known)
         self._in_header = True  # damage before the first data line: the file is unreadable
         self._fh = open_binary(self.path)
         try:
             self._blocks = blocks(self._fh, self.path, self._problem)
             self._first = self._read_header()
+            problem = self.header.mismatch(expect(self.header)) if expect else None
+            if problem is not None:
+                raise LogReadError(self.path, None, f"{problem}: not a log this can read")
         except BaseException:
             self._fh.close()
             raise
@@ -47,6 +69,10 @@ class LogSource:
         for lineno, block in self._blocks:
             pos = 0
             while pos < len(block):
+                if block[pos] == 0x0A:  # a run of empty lines, skipped at once
+                    run = _NEWLINES.match(block, pos).end()  # type: ignore[union-attr]
+                    pos, lineno = run, lineno + run - pos
+                    continue
                 end = block.index(b"\n", pos)
                 raw = block[pos:end]
                 if raw and raw[:1] != b"#":
@@ -87,8 +113,27 @@ class LogSource:
             return
         first, self._first = self._first, None
         self.header.data_seen = True
-        yield first
-        yield from self._blocks
+        progress = self.lenient.progress if self.lenient is not None else None
+        if progress is None:
+            yield first
+            yield from self._blocks
+            return
+        try:
+            size = os.fstat(self._fh.fileno()).st_size
+        except (OSError, AttributeError, ValueError):
+            size = 0
+        data = 0
+        for block in itertools.chain((first,), self._blocks):
+            yield block
+            data += len(block[1])
+            progress(self.path, self._position(), size, data)
+
+    def _position(self) -> int:
+        """Bytes of the file read so far (of the compressed file, for gzip)."""
+        try:
+            return self._fh.tell()
+        except (OSError, ValueError):
+            return 0
 
     def close(self) -> None:
         self._fh.close()
@@ -100,10 +145,15 @@ class LogSource:
         self.close()
 
 
-def open_source(path: str | Path, lenient: Lenient | None) -> LogSource | None:
+def open_source(
+    path: str | Path,
+    lenient: Lenient | None,
+    expect: Expect | None = None,
+    known: KnownLogs | None = None,
+) -> LogSource | None:
     """The opened log, or (lenient) None after noting why it cannot be read."""
     try:
-        src = LogSource(path, lenient)
+        src = LogSource(path, lenient, expect, known)
     except LogReadError as err:
         if lenient is None:
             raise

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .format import EMPTY, SET_SEPARATOR, UNSET, inner_type, is_container, shorten, unescape
+from .format import DEFAULT_DIALECT, Dialect, inner_type, is_container, shorten, unescape
 
 EARLIEST = 0.0
 """No Zeek network time is before the epoch."""
@@ -96,32 +96,34 @@ def _in_range(ztype: str, v: float) -> bool:
 # -- TSV -----------------------------------------------------------------------------------
 
 
-def tsv_parser(ztype: str) -> Callable[[str], Any]:
-    """A function from one TSV cell of *ztype* to its Python form; ValueError if malformed."""
+def tsv_parser(ztype: str, dialect: Dialect = DEFAULT_DIALECT) -> Callable[[str], Any]:
+    """A function from one TSV cell of *ztype* to its Python form; ValueError if malformed.
+    *dialect*: the log's unset and empty markers and set separator."""
+    unset, empty, set_separator = dialect.unset, dialect.empty, dialect.set_separator
     if is_container(ztype):
-        element = _tsv_scalar(inner_type(ztype), in_container=True)
+        element = _tsv_scalar(inner_type(ztype), True, unset, empty)
 
         def container(raw: str) -> Any:
-            if raw == UNSET:
+            if raw == unset:
                 return None
-            if raw == EMPTY:
+            if raw == empty:
                 return []
-            return [element(x) for x in raw.split(SET_SEPARATOR)]
+            return [element(x) for x in raw.split(set_separator)]
 
         return container
-    return _tsv_scalar(ztype, in_container=False)
+    return _tsv_scalar(ztype, False, unset, empty)
 
 
-def _tsv_scalar(ztype: str, in_container: bool) -> Callable[[str], Any]:
+def _tsv_scalar(ztype: str, in_container: bool, unset: str, empty: str) -> Callable[[str], Any]:
     pattern = _COMPILED.get(ztype)
     if pattern is None:  # string-like: anything, escapes undone
         if in_container:
             return unescape
 
         def text(raw: str) -> Any:
-            if raw == UNSET:
+            if raw == unset:
                 return None
-            return "" if raw == EMPTY else unescape(raw)
+            return "" if raw == empty else unescape(raw)
 
         return text
     convert: Callable[[str], Any] = (
@@ -136,7 +138,7 @@ def _tsv_scalar(ztype: str, in_container: bool) -> Callable[[str], Any]:
     match = pattern.fullmatch
 
     def scalar(raw: str) -> Any:
-        if raw == UNSET and not in_container:
+        if raw == unset and not in_container:
             return None
         if match(raw) is None:
             raise ValueError(f"not {_a(describe(ztype))}: {shorten(raw)}")

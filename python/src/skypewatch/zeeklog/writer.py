@@ -1,7 +1,8 @@
 """Writing Zeek logs: the ASCII (TSV) writer's layout, or JSON lines.
 
-A log is written to a hidden temporary file and only renamed into place when closed, so an
-interrupted run never leaves a log that looks finished.  A log closed as unfinished
+A log is written to a hidden temporary file of its own (``skypewatch.atomic``) and only
+renamed into place when closed, so an interrupted run never leaves a log that looks finished,
+and two runs into one directory each leave a whole log.  A log closed as unfinished
 (``close(complete=False)``, e.g. after a truncated capture) lacks its ``#close`` line in TSV,
 as Zeek leaves a log when it stops abnormally.  JSON lines have no place for such a mark
 (every line is a record, and tools such as jq or a SIEM's Zeek parser take each one as data),
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..atomic import remove, temp_beside, write_text
 from .format import EMPTY, SEPARATOR, SET_SEPARATOR, UNSET, Field, escape
 from .header import INCOMPLETE
 
@@ -85,10 +87,19 @@ class ZeekLogWriter:
         self.use_json = use_json
         self.streaming = streaming
         self.final = Path(directory) / f"{path}.log"
-        self.tmp = self.final if streaming else Path(directory) / f".{path}.log.tmp"
         self.lines = 0
         self._formatters = [_formatter(t) for _, t in self.fields]
-        self._fh: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        if streaming:
+            self.tmp = self.final
+            self._fh: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        else:  # a name of this run's own: two runs into one directory never share it
+            fd, self.tmp = temp_beside(self.final)
+            try:
+                self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+            except BaseException:
+                os.close(fd)
+                remove(self.tmp)
+                raise
         if header is not None and not use_json:
             self._fh.write("".join(line + "\n" for line in header))
         elif not use_json:
@@ -136,12 +147,30 @@ class ZeekLogWriter:
     ) -> Path:
         """Finish the log; *complete* False marks it unfinished (see the module's text).  If it
         cannot be finished (disk full), the temporary file is removed and OSError names the log."""
+        self.finish(complete, close_stamp, footer)
+        return self.commit(complete, why)
+
+    def finish(
+        self, complete: bool = True, close_stamp: str | None = None, footer: list[str] | None = None
+    ) -> None:
+        """Write the footer and close the file, not yet in place: a run writing several logs
+        finishes them all before it renames any, so that a full disk at the end leaves none
+        (and no temporary file).  OSError (naming the log) after removing the temporary file."""
         try:
             if footer is not None and not self.use_json:
                 self._fh.write("".join(line + "\n" for line in footer))
             elif not self.use_json and complete:
                 self._fh.write(f"#close{SEPARATOR}{close_stamp or _stamp()}\n")
             self._fh.close()
+        except OSError as exc:
+            self.abort()
+            raise _named(exc, self.final) from None
+
+    def commit(
+        self, complete: bool = True, why: str = "the run stopped before the end of its input"
+    ) -> Path:
+        """Put a finished log in place (its sidecar too, for JSON)."""
+        try:
             if not self.streaming:
                 os.replace(self.tmp, self.final)
             if self.use_json:
@@ -157,13 +186,13 @@ class ZeekLogWriter:
             sidecar.unlink(missing_ok=True)
             return
         note = {"log": self.final.name, "complete": False, "lines": self.lines, "why": why}
-        sidecar.write_text(json.dumps(note) + "\n", encoding="utf-8")
+        write_text(sidecar, json.dumps(note) + "\n")  # whole or not at all, as the log
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):  # what was buffered cannot be written: it goes
             self._fh.close()
         if not self.streaming:
-            self.tmp.unlink(missing_ok=True)
+            remove(self.tmp)
 
     def __enter__(self) -> ZeekLogWriter:
         return self
