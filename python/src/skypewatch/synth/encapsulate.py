@@ -15,7 +15,10 @@ kept as it was if it is Ethernet, and left out otherwise.  Forms:
 - ``frag-overlap``: in order, plus fragments that overlap ones already sent -- an identical
   copy across a boundary, and different bytes over data already there (the first data
   must win, as in Zeek);
-- ``frag-incomplete``: as ``frag``, but one datagram in ``drop_every`` loses one fragment.
+- ``frag-incomplete``: as ``frag``, but one datagram in ``drop_every`` loses one fragment;
+- ``ipv6``: every IPv4 packet as IPv6, its addresses mapped into 64:ff9b::/96 (RFC 6052),
+  its payload unchanged (so TCP and UDP checksums are not recomputed: read with ``-C``);
+- ``ipv6-frag``: ``ipv6``, then cut into IPv6 fragments in a shuffled order.
 
 IPv4 packets become IPv4 fragments, IPv6 packets IPv6 fragments (a fragment header after
 the fixed header).  Fragmented datagrams get fresh identifications, so that no two of them
@@ -55,6 +58,8 @@ FORMS = (
     "frag-reorder",
     "frag-overlap",
     "frag-incomplete",
+    "ipv6",
+    "ipv6-frag",
 )
 # Tunnel endpoints: documentation addresses (RFC 5737), never in the captures themselves.
 OUTER_SRC = bytes([192, 0, 2, 1])
@@ -135,6 +140,20 @@ def _ipv4(proto: int, payload: bytes, ident: int = 0) -> bytes:
     return bytes(hdr) + payload
 
 
+NAT64_PREFIX = bytes.fromhex("0064ff9b") + bytes(8)
+
+
+def _as_ipv6(ip: bytes) -> bytes:
+    """An IPv4 packet as IPv6 (addresses in 64:ff9b::/96); IPv6 and IPv4 fragments as they
+    are (a fragment's header cannot be rewritten without reassembling it)."""
+    if ip[0] >> 4 != 4 or struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:
+        return ip
+    hlen = (ip[0] & 0x0F) * 4
+    payload = ip[hlen:]
+    hdr = struct.pack("!IHBB", 0x60000000 | ip[1] << 20, len(payload), ip[9], ip[8])
+    return hdr + NAT64_PREFIX + ip[12:16] + NAT64_PREFIX + ip[16:20] + payload
+
+
 class Encapsulator:
     """One form, applied frame by frame (fragmenting forms give several frames per packet)."""
 
@@ -174,6 +193,11 @@ class Encapsulator:
             return [_eth(0x0800, _ipv4(17, udp))]
         if form == "ipip":
             return [_eth(0x0800, _ipv4(4 if ip[0] >> 4 == 4 else 41, ip))]
+        if form.startswith("ipv6"):
+            ip = _as_ipv6(ip)
+            eth = eth[:-2] + b"\x86\xdd"
+            if form == "ipv6":
+                return [eth + ip]
         return [eth + f for f in self._fragment(ip)]
 
     def _fragment(self, ip: bytes) -> list[bytes]:
@@ -189,7 +213,7 @@ class Encapsulator:
         last = pieces[-1][0]
         frags = [self._piece(ip, hlen, v4, off, chunk, off != last) for off, chunk in pieces]
         form = self.form
-        if form == "frag-reorder":
+        if form in ("frag-reorder", "ipv6-frag"):
             self.rng.shuffle(frags)
         elif form == "frag-overlap" and len(pieces) >= 3:
             # an identical copy across the first boundary, then different bytes over data
