@@ -1,11 +1,12 @@
 """The same traffic in every form Zeek decodes gives the same verdicts.
 
 Each capture is re-wrapped (``synth/encapsulate.py``) in PPPoE, MPLS, GRE, GRE with
-Ethernet inside, VXLAN and IP-in-IP, and cut into fragments in order, shuffled and
-overlapping; ``analyze`` must write the same skype.log and notice.log lines for each form as
-for the plain capture (canonified as the parity tests do: uids masked).  A form that loses
-fragments on purpose must say so in its count of undecoded frames.  Zeek's lines for the
-same forms are compared in test_engine_parity.py.
+Ethernet inside, VXLAN, Geneve, GTPv1, AYIYA and IP-in-IP, and cut into fragments in
+order, shuffled and overlapping; ``analyze`` must write the same skype.log and notice.log
+lines for each form as for the plain capture (canonified as the parity tests do: uids
+masked).  The IPv6 forms (IPv6, IPv6 fragments, Teredo) must find the same connections.  A
+form that loses fragments on purpose must say so in its count of undecoded frames.  Zeek's
+lines for every form are compared in test_engine_parity.py.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import pytest
 from conftest import REPO, shared_capture
 
 from skypewatch.analyze import analyze
-from skypewatch.synth.encapsulate import FORMS, rewrap_capture
+from skypewatch.synth.encapsulate import FORMS, OUTER_DST, OUTER_SRC, rewrap_capture
 
 CANONIFY = REPO / "testing" / "btest" / "Scripts" / "canonify-skype-log"
 SYNTHESIZED = REPO / "testing" / "btest" / "Traces" / "skype-open-2.0.pcap"
-LOSSLESS = [f for f in FORMS if f != "frag-incomplete" and not f.startswith("ipv6")]
-IPV6 = [f for f in FORMS if f.startswith("ipv6")]
+IPV6 = ["ipv6", "ipv6-frag", "teredo"]  # IPv4 packets as IPv6: other addresses
+LOSSLESS = [f for f in FORMS if f != "frag-incomplete" and f not in IPV6]
 
 
 def canonical(log: Path) -> list[str]:
@@ -33,6 +34,20 @@ def canonical(log: Path) -> list[str]:
         [sys.executable, str(CANONIFY), str(log)], capture_output=True, text=True, check=True
     )
     return out.stdout.splitlines()
+
+
+TUNNEL_ENDS = {".".join(map(str, OUTER_SRC)), ".".join(map(str, OUTER_DST))}
+
+
+def _outer(orig: str, resp: str) -> bool:
+    return orig in TUNNEL_ENDS and resp in TUNNEL_ENDS
+
+
+def _inner(lines: list[str]) -> list[str]:
+    """A skype.log without lines on a tunnel's own connection: the outer UDP connection is
+    analysed too, as in Zeek, and a UDP tunnel of voice (a constant 4-byte header every
+    10 ms, as Geneve gives) is a `possible` SkypeOut flow in both engines."""
+    return [ln for ln in lines if ln.startswith("#") or not _outer(*ln.split("\t")[2:5:2])]
 
 
 def _source(name: str) -> Path:
@@ -61,7 +76,7 @@ def test_every_form_gives_the_plain_captures_lines(name, form, tmp_path, plain_l
     cap = tmp_path / f"{form}.pcap"
     rewrap_capture(source, cap, form)
     summary = analyze([cap], tmp_path / form)
-    skype = canonical(tmp_path / form / "skype.log")
+    skype = _inner(canonical(tmp_path / form / "skype.log"))
     assert len([ln for ln in skype if not ln.startswith("#")]) > 10
     assert skype == canonical(base / "skype.log")
     assert canonical(tmp_path / form / "notice.log") == canonical(base / "notice.log")
@@ -78,7 +93,7 @@ def _flows(log: Path) -> set[tuple[str, ...]]:
         return addr
 
     rows = [ln.split("\t") for ln in log.read_text().splitlines() if not ln.startswith("#")]
-    return {(v4(r[2]), r[3], v4(r[4]), r[5], r[6]) for r in rows}
+    return {(v4(r[2]), r[3], v4(r[4]), r[5], r[6]) for r in rows if not _outer(r[2], r[4])}
 
 
 @pytest.mark.parametrize("form", IPV6)

@@ -18,7 +18,11 @@ kept as it was if it is Ethernet, and left out otherwise.  Forms:
 - ``frag-incomplete``: as ``frag``, but one datagram in ``drop_every`` loses one fragment;
 - ``ipv6``: every IPv4 packet as IPv6, its addresses mapped into 64:ff9b::/96 (RFC 6052),
   its payload unchanged (so TCP and UDP checksums are not recomputed: read with ``-C``);
-- ``ipv6-frag``: ``ipv6``, then cut into IPv6 fragments in a shuffled order.
+- ``ipv6-frag``: ``ipv6``, then cut into IPv6 fragments in a shuffled order;
+- ``geneve``: Ethernet, IPv4, UDP to 6081, Geneve with one option, the Ethernet frame;
+- ``gtpv1``: Ethernet, IPv4, UDP to 2152, a GTPv1-U G-PDU header with a sequence number, IP;
+- ``ayiya``: Ethernet, IPv4, UDP to 5072, an AYIYA forward header (SHA-1 size), IP;
+- ``teredo``: ``ipv6``, then Ethernet, IPv4, UDP to 3544 with an origin indication, IPv6.
 
 IPv4 packets become IPv4 fragments, IPv6 packets IPv6 fragments (a fragment header after
 the fixed header).  Fragmented datagrams get fresh identifications, so that no two of them
@@ -60,6 +64,10 @@ FORMS = (
     "frag-incomplete",
     "ipv6",
     "ipv6-frag",
+    "geneve",
+    "gtpv1",
+    "ayiya",
+    "teredo",
 )
 # Tunnel endpoints: documentation addresses (RFC 5737), never in the captures themselves.
 OUTER_SRC = bytes([192, 0, 2, 1])
@@ -143,6 +151,37 @@ def _ipv4(proto: int, payload: bytes, ident: int = 0) -> bytes:
 NAT64_PREFIX = bytes.fromhex("0064ff9b") + bytes(8)
 
 
+def _udp(ip: bytes, port: int, payload: bytes) -> bytes:
+    """A UDP header to ``port`` (checksum 0: none, as IPv4 allows) from a source port
+    that follows the inner addresses, as tunnel endpoints spread flows."""
+    sport = 49152 + sum(ip[8:40] if ip[0] >> 4 == 6 else ip[12:20]) % 0x3FFF
+    return struct.pack("!HHHH", sport, port, 8 + len(payload), 0) + payload
+
+
+def _geneve(ip: bytes) -> tuple[int, bytes]:
+    option = struct.pack("!HBB", 0x0103, 0x01, 1) + b"\x00\x00\x00\x2a"  # 4 bytes of data
+    return 6081, struct.pack("!BBHI", 2, 0, 0x6558, 0x000A0100) + option
+
+
+def _gtpv1(ip: bytes) -> tuple[int, bytes]:
+    # version 1, GTP, sequence number present; G-PDU; length counts what follows the
+    # first 8 bytes
+    return 2152, struct.pack("!BBHIHBB", 0x32, 255, len(ip) + 4, 0x0000BEEF, 7, 0, 0)
+
+
+def _ayiya(ip: bytes) -> tuple[int, bytes]:
+    nxt = 4 if ip[0] >> 4 == 4 else 41
+    # 16-byte identity, 20-byte SHA-1 signature, opcode 1 (forward)
+    return 5072, bytes([0x41, 0x52, 0x11, nxt]) + bytes(4) + bytes(16) + bytes(20)
+
+
+def _teredo(ip: bytes) -> tuple[int, bytes]:
+    return 3544, b"\x00\x00" + struct.pack("!H", 3544 ^ 0xFFFF) + bytes(b ^ 0xFF for b in OUTER_SRC)
+
+
+_UDP_FORMS = {"geneve": _geneve, "gtpv1": _gtpv1, "ayiya": _ayiya, "teredo": _teredo}
+
+
 def _as_ipv6(ip: bytes) -> bytes:
     """An IPv4 packet as IPv6 (addresses in 64:ff9b::/96); IPv6 and IPv4 fragments as they
     are (a fragment's header cannot be rewritten without reassembling it)."""
@@ -188,11 +227,15 @@ class Encapsulator:
         if form == "vxlan":
             inner = eth + ip
             vx = struct.pack("!II", 0x08000000, 0x123400)
-            sport = 49152 + sum(ip[8:40] if ip[0] >> 4 == 6 else ip[12:20]) % 0x3FFF
-            udp = struct.pack("!HHHH", sport, 4789, 8 + len(vx) + len(inner), 0) + vx + inner
-            return [_eth(0x0800, _ipv4(17, udp))]
+            return [_eth(0x0800, _ipv4(17, _udp(ip, 4789, vx + inner)))]
         if form == "ipip":
             return [_eth(0x0800, _ipv4(4 if ip[0] >> 4 == 4 else 41, ip))]
+        if form in _UDP_FORMS:
+            port, header = _UDP_FORMS[form](ip)
+            inner = eth + ip if form == "geneve" else ip
+            if form == "teredo":
+                inner = _as_ipv6(ip)
+            return [_eth(0x0800, _ipv4(17, _udp(ip, port, header + inner)))]
         if form.startswith("ipv6"):
             ip = _as_ipv6(ip)
             eth = eth[:-2] + b"\x86\xdd"
