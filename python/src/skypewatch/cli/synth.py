@@ -81,7 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         + ", ".join(FORMS)
         + "), to test decoding",
     )
-    y.add_argument("--source", metavar="SOURCE", help="the capture --rewrap reads")
+    y.add_argument("--source", type=nonempty, metavar="SOURCE", help="the capture --rewrap reads")
     y.set_defaults(func=run)
 
 
