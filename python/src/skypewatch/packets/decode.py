@@ -72,6 +72,9 @@ _UDP_TUNNELS = {
     tunnels.GRE_IN_UDP_PORT: tunnels.gre,
 }
 TUNNEL_UDP_PORTS = frozenset(_UDP_TUNNELS)
+# First bytes of a UDP payload Zeek's Teredo detection looks further at: an IPv6 header
+# (0x6_), or 0x00 (an authentication or origin indication header).  One lookup per datagram.
+_TEREDO_LEAD = bytes(1 if b == 0 or b >> 4 == 6 else 0 for b in range(256))
 
 # Ethernet + option-less IPv4 in one unpack: ethertype, version/IHL, total length, fragment
 # field, protocol, source, destination.  Most frames on a sensor take this path.
@@ -110,7 +113,7 @@ def decode_plain(link_type: int, frame: bytes) -> Packet | None:
                 if end >= 45:
                     # what Zeek's Teredo and AYIYA detection could take (on any port)
                     b0 = frame[42]
-                    if end >= 82 and (b0 >> 4 == 6 or (b0 == 0 and frame[43] <= 1)):
+                    if _TEREDO_LEAD[b0] and end >= 82 and (b0 or frame[43] <= 1):
                         return None
                     if frame[44] == 0x11 and frame[43] == 0x52:
                         return None
