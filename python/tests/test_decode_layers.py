@@ -3,9 +3,12 @@ and pcapng clocks and interfaces -- each against what Zeek 8.0 does by default."
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_capture_damage import epb, idb, opt, shb
 
 from skypewatch.analyze import analyze, format_summary
@@ -254,3 +257,45 @@ def test_an_unsupported_interface_costs_only_its_own_packets(tmp_path):
     only_bad.write_bytes(shb() + idb(147) + epb(b"\0" * 40, 0))
     with pytest.raises(CaptureError, match="unsupported link type 147"):
         analyze([only_bad], tmp_path / "out2")
+
+
+# -- reassembly against a byte-level model ---------------------------------------------------
+
+
+@st.composite
+def _fragmentations(draw):
+    """A datagram, fragments that cover it (overlapping, repeated, in any order), and junk
+    fragments over bytes already sent, each placed after the real data it overlaps."""
+    data = draw(st.binary(min_size=1, max_size=300))
+    n = len(data)
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, (n - 1) // 8)), max_size=12)))
+    bounds = [0, *(c * 8 for c in cuts if c * 8 < n), n]
+    pieces = [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
+    extra = draw(st.lists(st.sampled_from(pieces), max_size=4))  # repeats
+    order = draw(st.permutations(pieces + extra))
+    junk_at = draw(st.lists(st.integers(0, len(order)), max_size=3))
+    return data, order, junk_at
+
+
+@given(_fragmentations())
+@settings(max_examples=300, deadline=None)
+def test_reassembly_completes_exactly_when_covered_and_first_data_wins(case):
+    data, order, junk_at = case
+    n = len(data)
+    t = FragmentTable()
+    have = bytearray(n)  # the model: which bytes arrived
+    last_seen = False
+    result = None
+    for i, (a, b) in enumerate(order):
+        assert result is None, "complete before the last fragment of the model"
+        if i in junk_at and any(have):  # junk over the first byte already held
+            pos = have.index(1) // 8 * 8
+            if all(have[pos : pos + 8]) and pos + 8 < n:
+                assert t.add(0.0, (A, B, 9), UDP, pos, b"\xee" * 8, True) is None
+        result = t.add(0.0, (A, B, 9), UDP, a, data[a:b], b < n)
+        have[a:b] = b"\x01" * (b - a)
+        last_seen = last_seen or b == n
+        if last_seen and all(have):
+            assert result == (UDP, data)
+            return
+    raise AssertionError("the model says the datagram was never whole")
