@@ -112,6 +112,33 @@ def test_tunnel_depth_is_zeeks_max_depth():
     assert d.undecoded == {"tunnel depth exceeded": 1}
 
 
+def _over_gre(gre: bytes) -> bytes:
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(gre), 0, 0, 64, 47, 0, A, B) + gre
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        struct.pack("!HHI", 0x1000, 0x88BE, 5) + bytes(8),  # ERSPAN II: sequence, 8 bytes
+        struct.pack("!HH", 0, 0x22EB) + bytes(12),  # ERSPAN III, no optional subheader
+        struct.pack("!HH", 0, 0x22EB) + bytes(11) + b"\x01" + bytes(8),  # ... with it
+        struct.pack("!HH", 0, 0x88BE) + b"",  # ERSPAN I: Ethernet at once
+    ],
+)
+def test_erspan_mirrors_give_the_mirrored_packet(header):
+    plain = udp_frame(A6, 35990, B6, 40001, PAYLOAD)
+    assert only(Decoder().frame(1.0, 101, _over_gre(header + plain))) == decode(1, plain)
+
+
+def test_pptp_gre_version_1_gives_the_ppp_packet():
+    ip = _raw_ip(udp_frame(A, 35990, B, 40001, PAYLOAD))
+    gre = struct.pack("!HHHHI", 0x3001, 0x880B, len(ip) + 4, 7, 1) + b"\xff\x03\x00\x21" + ip
+    assert five(only(Decoder().frame(1.0, 101, _over_gre(gre)))) == (UDP, A, 35990, B, 40001)
+    d = Decoder()  # an inner packet whose length disagrees: Zeek refuses it
+    assert d.frame(1.0, 101, _over_gre(gre + b"pad")) == []
+    assert d.undecoded == {"bad IP in PPTP": 1}
+
+
 def test_gre_refusals_are_counted():
     inner = _raw_ip(udp_frame(A, 1, B, 2, b"x"))
     d = Decoder()

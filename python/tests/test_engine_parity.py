@@ -114,8 +114,8 @@ def test_both_engines_write_the_same_lines_on_every_encapsulated_form(
     source: str, form: str, tmp_path: Path
 ):
     """The same captures re-wrapped (PPPoE, MPLS, GRE, VXLAN, Geneve, GTPv1, AYIYA,
-    Teredo, IP-in-IP, as IPv6) or cut into fragments (in order, shuffled, overlapping, some
-    lost, IPv6): Zeek decodes them all by default, and the Python engine must find the
+    Teredo, IP-in-IP, as IPv6) or cut into fragments (in order, shuffled, overlapping, junk
+    first, some lost, IPv6): Zeek decodes them all by default, and the Python engine must find the
     same lines in each."""
     original = shared_capture("skype", source) if source == "SkypeIRC.cap" else TRACES / source
     capture = tmp_path / f"{form}.pcap"

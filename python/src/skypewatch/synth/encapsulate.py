@@ -15,6 +15,8 @@ kept as it was if it is Ethernet, and left out otherwise.  Forms:
 - ``frag-overlap``: in order, plus fragments that overlap ones already sent -- an identical
   copy across a boundary, and different bytes over data already there (the first data
   must win, as in Zeek);
+- ``frag-junk-first``: different bytes over the second fragment's data arrive before it:
+  they win (the first data does, in Zeek), so this form changes the traffic on purpose;
 - ``frag-incomplete``: as ``frag``, but one datagram in ``drop_every`` loses one fragment;
 - ``ipv6``: every IPv4 packet as IPv6, its addresses mapped into 64:ff9b::/96 (RFC 6052),
   its payload unchanged (so TCP and UDP checksums are not recomputed: read with ``-C``);
@@ -61,6 +63,7 @@ FORMS = (
     "frag",
     "frag-reorder",
     "frag-overlap",
+    "frag-junk-first",
     "frag-incomplete",
     "ipv6",
     "ipv6-frag",
@@ -266,6 +269,8 @@ class Encapsulator:
             )
             junk = self._piece(ip, hlen, v4, size, b"\xee" * size, True)
             frags = [*frags[:2], copy, junk, *frags[2:]]
+        elif form == "frag-junk-first" and len(pieces) >= 3:
+            frags = [self._piece(ip, hlen, v4, size, b"\xee" * size, True), *frags]
         elif form == "frag-incomplete" and self._datagrams % self.options.drop_every == 0:
             del frags[self.rng.randrange(len(frags))]
         return frags
