@@ -160,6 +160,8 @@ def _value(ch: Chooser, cmd: str, action: argparse.Action, fx: Pools) -> str:
         return _mix(ch, OUT_DIRS)
     if dest in ("conn", "captures", "logs"):
         return _mix(ch, fx[dest])
+    if dest == "source":  # synth --rewrap's capture
+        return _mix(ch, fx["captures"])
     if cmd == "synth" and dest in SMALL:
         return _mix(ch, SMALL[dest])
     if dest in NAMED:

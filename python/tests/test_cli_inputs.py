@@ -77,6 +77,8 @@ TABLE = [
     ("synth", "--duration", [*NUMBERS, "0", "9.99", "2592001"]),
     ("synth", "--background", [*NUMBERS, "-0.5", "1000001"]),
     ("synth", "--output", [""]),
+    ("synth", "--rewrap", ["", "bogus"]),
+    ("synth", "--source", [""]),
 ]
 
 

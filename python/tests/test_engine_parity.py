@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PCAPS, REPO
+from conftest import PCAPS, REPO, shared_capture
 
 from skypewatch.analyze import analyze
+from skypewatch.synth.encapsulate import FORMS, rewrap_capture
 
 ZEEK = shutil.which("zeek")
 PACKAGE = REPO / "zeek"
@@ -87,6 +88,39 @@ def test_both_engines_write_the_same_lines(capture: Path, tmp_path: Path):
         python = canonify(tmp_path / "python" / name)
         zeek = canonify(tmp_path / "zeek" / name)
         assert python == zeek, _diff(name, python, zeek)
+
+
+# A TCP connection whose SYN was never seen (here: lost with a fragment) and whose SYN-ACK
+# came first: Zeek flips it, and then its `tcp-state originator` signatures do not fire on
+# the originator's data, where the Python engine's checks do (SkypeIRC's version check on
+# 192.168.1.2:4542; the same when only that SYN is cut from the plain capture).  A gap in
+# the TCP stage, not in decoding: strict, so that this fails once the engines agree.
+_SYNLESS = pytest.mark.xfail(
+    strict=True, reason="Zeek's originator signatures miss a flipped SYN-less connection"
+)
+
+
+def _forms() -> list:
+    out = []
+    for source in ("skype-open-2.0.pcap", "SkypeIRC.cap"):
+        for form in FORMS:
+            marks = [_SYNLESS] if (source, form) == ("SkypeIRC.cap", "frag-incomplete") else []
+            out.append(pytest.param(source, form, marks=marks, id=f"{source}-{form}"))
+    return out
+
+
+@pytest.mark.parametrize(("source", "form"), _forms())
+def test_both_engines_write_the_same_lines_on_every_encapsulated_form(
+    source: str, form: str, tmp_path: Path
+):
+    """The same captures re-wrapped (PPPoE, MPLS, GRE, VXLAN, Geneve, GTPv1, AYIYA,
+    Teredo, IP-in-IP, as IPv6) or cut into fragments (in order, shuffled, overlapping, junk
+    first, some lost, IPv6): Zeek decodes them all by default, and the Python engine must find the
+    same lines in each."""
+    original = shared_capture("skype", source) if source == "SkypeIRC.cap" else TRACES / source
+    capture = tmp_path / f"{form}.pcap"
+    rewrap_capture(original, capture, form)
+    test_both_engines_write_the_same_lines(capture, tmp_path)
 
 
 def test_shared_captures_are_part_of_the_run():

@@ -14,7 +14,7 @@ from .connections.tracker import Tracker, TrackerOptions
 from .correlation import HostCorrelator, HostCorrelatorOptions
 from .errors import CaptureError, CaptureTruncated
 from .packets.capture import check_readable, read_capture
-from .packets.decode import SUPPORTED_LINK_TYPES, UnsupportedLinkType, check_link_type, decode
+from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain
 from .skypelog import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Confidence, Notice, PeerRole, SkypeRecord
 from .zeeklog import ZeekLogWriter
 
@@ -71,6 +71,7 @@ class Summary:
     notice_log: Path | None = None
     host_evictions: int = 0
     max_open: int = 0
+    undecoded: Counter = field(default_factory=Counter)  # frames that gave no packet, by reason
 
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -117,8 +118,10 @@ def analyze(
         emit_notices(correlator.observe(rec, advance=not draining))
 
     tracker = Tracker(on_record, tracker_options)
+    decoder = Decoder()
     try:
-        summary.truncated = _feed_all(captures, tracker, progress)
+        summary.truncated = _feed_all(captures, tracker, decoder, progress)
+        decoder.finish()
         draining = True
         tracker.finish_all()
         emit_notices(correlator.flush())
@@ -136,6 +139,7 @@ def analyze(
     summary.connections = tracker.stats.connections
     summary.host_evictions = tracker.ctx.evictions + correlator.stats.evicted
     summary.max_open = tracker.stats.max_open
+    summary.undecoded = decoder.undecoded
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -154,7 +158,7 @@ def _prepare(outdir: str | Path, captures: Sequence[str | Path]) -> Path:
 
 
 def _feed_all(
-    captures: Sequence[str | Path], tracker: Tracker, progress: Progress | None
+    captures: Sequence[str | Path], tracker: Tracker, decoder: Decoder, progress: Progress | None
 ) -> CaptureTruncated | None:
     """Every capture into *tracker*, in order, as one stream; a truncated one ends the input
     there (returned), a capture without a packet is an error."""
@@ -164,7 +168,7 @@ def _feed_all(
         n_before = tracker.stats.packets
         truncated = None
         try:
-            _feed(path, tracker, progress, done_before, total)
+            _feed(path, tracker, decoder, progress, done_before, total)
         except CaptureTruncated as exc:
             truncated = exc
         if tracker.stats.packets == n_before and truncated is None:
@@ -183,33 +187,50 @@ def _size(path: str | Path) -> int:
 
 
 def _feed(
-    path: str | Path, tracker: Tracker, progress: Progress | None, done_before: int, total: int
+    path: str | Path,
+    tracker: Tracker,
+    decoder: Decoder,
+    progress: Progress | None,
+    done_before: int,
+    total: int,
 ) -> None:
     packet = tracker.packet
     stats = tracker.stats
+    full = decoder.frame
     checked_link = -1
+    supported = True
+    unsupported: set[int] = set()
     n = 0
+    n_unsupported = 0  # counted off the hot path: a supported frame costs no extra step
     nbytes = 0
     try:
         for ts, link_type, frame in read_capture(path):
             n += 1
             if link_type != checked_link:
-                check_link_type(link_type)
                 checked_link = link_type
-            pkt = decode(link_type, frame)
-            if pkt is not None:
-                packet(ts, pkt)
+                supported = link_type in SUPPORTED_LINK_TYPES
+            if not supported:
+                # a pcapng interface of a link type not read costs its own packets only
+                decoder.unsupported(link_type)
+                unsupported.add(link_type)
+                n_unsupported += 1
+            else:
+                pkt = decode_plain(link_type, frame)
+                if pkt is not None:
+                    packet(ts, pkt)
+                else:
+                    for pkt in full(ts, link_type, frame):
+                        packet(ts, pkt)
             if progress is not None:
                 nbytes += len(frame) + 16
                 if not n & 0xFFFF:
                     progress(done_before + nbytes, total)
-    except UnsupportedLinkType as exc:
-        known = ", ".join(f"{k} {v}" for k, v in sorted(SUPPORTED_LINK_TYPES.items()))
-        raise CaptureError(
-            path, f"unsupported link type {exc.link_type} (supported: {known})"
-        ) from None
     finally:
         stats.packets += n
+    if unsupported and n_unsupported == n:
+        known = ", ".join(f"{k} {v}" for k, v in sorted(SUPPORTED_LINK_TYPES.items()))
+        types = ", ".join(str(t) for t in sorted(unsupported))
+        raise CaptureError(path, f"unsupported link type {types} (supported: {known})")
 
 
 def format_summary(s: Summary) -> str:
@@ -255,6 +276,8 @@ def format_summary(s: Summary) -> str:
         lines.append(f"  {n.note}: {n.msg}")
     if s.notice_count > len(s.shown_notices):
         lines.append(f"  +{s.notice_count - len(s.shown_notices)} more (see notice.log)")
+    if s.undecoded:
+        lines.append(format_undecoded(s.undecoded))
     if s.host_evictions:
         lines.append(f"state evictions (bounded tables were full): {s.host_evictions}")
     lines.append(f"logs: {s.skype_log}, {s.notice_log}")
@@ -264,6 +287,13 @@ def format_summary(s: Summary) -> str:
 def _count(n: int, capped: bool) -> str:
     """A figure for the summary: "≥N" when a bounded table stopped counting at N."""
     return f"≥{n:,}" if capped else f"{n:,}"
+
+
+def format_undecoded(undecoded: Counter) -> str:
+    """One line, as Zeek's weird.log would list them: frames that gave no TCP or UDP
+    packet, most frequent reason first."""
+    parts = ", ".join(f"{why} {n:,}" for why, n in undecoded.most_common())
+    return f"not decoded: {sum(undecoded.values()):,} frame(s) ({parts})"
 
 
 class TerminalProgress:

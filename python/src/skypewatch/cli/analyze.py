@@ -45,8 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser(
         "analyze",
         help="analyse captures into skype.log and notice.log",
-        description="Analyse pcap/pcapng captures (Ethernet, raw IP, Linux cooked; IPv4/IPv6;"
-        " VLAN) as one stream and write skype.log and notice.log.",
+        description="Analyse pcap/pcapng captures (Ethernet, raw IP, Linux cooked, PPP; IPv4/IPv6"
+        " and fragments; VLAN, MPLS, PPPoE and the tunnels Zeek decodes) as one stream and"
+        " write skype.log and notice.log.",
         epilog=ANALYZE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="scenarios:\n" + describe() + "\n\nexamples:\n"
         "  skypewatch synth nat -o nat.pcap --clients 5 --background 200\n"
         "  skypewatch synth open-1.4 -o big.pcap --clients 2000 --duration 3600"
-        " --background 3000\n  skypewatch synth --all -o traces/\n\n" + EXIT_CODES,
+        " --background 3000\n  skypewatch synth --all -o traces/\n"
+        "  skypewatch synth --rewrap vxlan --source in.pcap -o in-vxlan.pcap\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     y.add_argument("scenario", nargs="?", metavar="SCENARIO", help="one of the scenarios below")
@@ -70,6 +71,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="benign background (DNS, TLS, QUIC, uTP, DHT, RTP), in packets per"
         f" second, up to {MAX_BACKGROUND:,.0f} (default: none)",
     )
+    from ..synth.encapsulate import FORMS
+
+    y.add_argument(
+        "--rewrap",
+        choices=FORMS,
+        metavar="FORM",
+        help="instead of a scenario: write capture SOURCE re-wrapped in FORM ("
+        + ", ".join(FORMS)
+        + "), to test decoding",
+    )
+    y.add_argument("--source", type=nonempty, metavar="SOURCE", help="the capture --rewrap reads")
     y.set_defaults(func=run)
 
 
@@ -99,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     from ..synth.scenarios import SCENARIOS, SynthOptions, synthesize
     from ..synth.truth import truth_path
 
+    if args.rewrap or args.source:
+        return _rewrap(args)
     if args.all:
         names = [trace_name(*t) for t in TRACE_SET]
         out = output_dir(args.output, "-o", names + [truth_path(n).name for n in names])
@@ -134,4 +148,26 @@ def run(args: argparse.Namespace) -> int:
         f"{r.pcap}: {r.packets:,} packets, {r.connections:,} connections"
         f" ({r.skype_connections:,} Skype); truth in {r.truth}"
     )
+    return EXIT_OK
+
+
+def _rewrap(args: argparse.Namespace) -> int:
+    """``--rewrap FORM --source CAPTURE``: the capture in another form, written whole or
+    not at all."""
+    from ..packets.capture import check_readable
+    from ..synth.encapsulate import rewrap_capture
+
+    if not (args.rewrap and args.source):
+        raise SkypewatchError("--rewrap FORM and --source CAPTURE go together")
+    if args.scenario is not None or args.all:
+        raise SkypewatchError("--rewrap takes no scenario and no --all")
+    check_readable(args.source)
+    out = output_file(args.output, "-o", atomic=True, inputs=[args.source])
+    part = out.with_name(out.name + ".part")
+    try:
+        frames = rewrap_capture(args.source, part, args.rewrap)
+        part.replace(out)
+    finally:
+        part.unlink(missing_ok=True)
+    print(f"{out}: {frames:,} frames, {args.source} as {args.rewrap}")
     return EXIT_OK

@@ -56,6 +56,7 @@ _BLOCK_NAME = {
     _EPB: "enhanced packet",
 }
 _OPT_TSRESOL = 9
+_OPT_TSOFFSET = 14
 
 Frame = tuple[float, int, bytes]
 
@@ -197,7 +198,8 @@ class _Section:
         self.head = struct.Struct(endian + "II").unpack_from  # block type, total length
         self.u32 = struct.Struct(endian + "I").unpack_from
         self.packet = struct.Struct(endian + "IIII").unpack_from  # EPB: iface, ts, caplen
-        self.interfaces: list[tuple[int, float, int]] = []  # link type, seconds/tick, snaplen
+        # link type, seconds per tick, snaplen, seconds added to every time (if_tsoffset)
+        self.interfaces: list[tuple[int, float, int, int]] = []
 
 
 def _block_name(btype: int) -> str:
@@ -272,10 +274,10 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
                 broken(
                     f"packet names interface {iface}, but its section declares {len(interfaces)}"
                 )
-            link_type, tick, _ = interfaces[iface]
-            ts = ((ts_hi << 32) | ts_lo) * tick
-            if ts > MAX_SECONDS:
-                broken(f"timestamp {ts:.0f} s is beyond 2100")
+            link_type, tick, _, tsoffset = interfaces[iface]
+            ts = ((ts_hi << 32) | ts_lo) * tick + tsoffset
+            if not 0.0 <= ts <= MAX_SECONDS:
+                broken(f"timestamp {ts:.0f} s is before 1970 or beyond 2100")
             frame = buf[body + 20 : body + 20 + caplen]
             pos += blen
             index += 1
@@ -289,7 +291,7 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
         elif btype == _SPB:  # no timestamp, interface 0
             if not current.interfaces:
                 broken("simple packet block before any interface description")
-            link_type, _, snaplen = current.interfaces[0]
+            link_type, _, snaplen, _ = current.interfaces[0]
             caplen = min(current.u32(buf, body)[0], end - body - 4)
             if snaplen:
                 caplen = min(caplen, snaplen)
@@ -300,16 +302,17 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
             continue
         elif btype == _IDB:
             link_type, _reserved, snaplen = struct.unpack_from(current.endian + "HHI", buf, body)
-            tick = _tick_from_options(buf, body + 8, end, current.endian, broken)
-            current.interfaces.append((link_type, tick, snaplen))
+            tick, tsoffset = _clock_from_options(buf, body + 8, end, current.endian, broken)
+            current.interfaces.append((link_type, tick, snaplen, tsoffset))
         pos += blen
 
 
-def _tick_from_options(buf: bytes, pos: int, end: int, endian: str, broken) -> float:
-    """Seconds per timestamp tick from an IDB's options in ``buf[pos:end]`` (if_tsresol;
-    microseconds when absent)."""
+def _clock_from_options(buf: bytes, pos: int, end: int, endian: str, broken) -> tuple[float, int]:
+    """Seconds per timestamp tick (if_tsresol; microseconds when absent) and seconds to add
+    to every timestamp (if_tsoffset; 0 when absent) from an IDB's options in ``buf[pos:end]``."""
     unpack = struct.Struct(endian + "HH").unpack_from
     tick = 1e-6
+    tsoffset = 0
     while pos + 4 <= end:
         code, length = unpack(buf, pos)
         if code == 0:  # opt_endofopt
@@ -325,5 +328,9 @@ def _tick_from_options(buf: bytes, pos: int, end: int, endian: str, broken) -> f
             if (value & 0x80 and exponent > 63) or (not value & 0x80 and exponent > 18):
                 broken(f"interface option if_tsresol {value:#04x} is not a usable resolution")
             tick = 2.0**-exponent if value & 0x80 else 10.0**-exponent
+        elif code == _OPT_TSOFFSET:
+            if length != 8:
+                broken(f"interface option if_tsoffset is {length} bytes, not 8")
+            tsoffset = struct.unpack_from(endian + "q", buf, pos + 4)[0]
         pos += 4 + ((length + 3) & ~3)
-    return tick
+    return tick, tsoffset
