@@ -77,6 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
+    from ..bounded import BoundStats
     from ..correlation import HostCorrelatorOptions
     from ..correlation.engine import EngineOptions
     from ..correlation.offline import run_offline
@@ -111,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"notice.log: {len(result.notices)} notice(s) in {result.notice_log}")
     for n in result.notices:
         print(f"  {n.note}: {n.msg}")
+    lost = BoundStats()
+    lost.add(engine.stats.bounds)
+    lost.add(engine.core.stats.bounds)
+    if lost.lost:
+        print(f"warning: evidence dropped by full tables: {lost.lost:,} ({', '.join(lost.named)})")
     if src.records + src.tcp_sessions == 0:
         print("skypewatch: nothing could be read from the given logs", file=sys.stderr)
         return EXIT_INPUT

@@ -17,8 +17,11 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from .frames import ACK, PSH, tcp_frame, udp_frame
+from .pcapwriter import PcapWriter
+from .scenarios import SynthOptions, stream
 
 FLOOD_KINDS = ("udp", "agent")
 _FIRST_SOURCE = 198 << 24 | 18 << 16  # 198.18.0.0/15: 131,072 addresses, then wraps
@@ -63,3 +66,35 @@ def flood(
 def merged(*streams: Iterable[tuple[float, bytes]]) -> Iterator[tuple[float, bytes]]:
     """Time-ordered streams of (ts, frame) as one (ties: the earlier stream first)."""
     return heapq.merge(*streams, key=lambda e: e[0])
+
+
+FLOOD_WHEN = ("before", "during", "after")
+
+
+def write_flooded_startup(
+    path: str | Path,
+    n: int,
+    when: str,
+    kinds: tuple[str, ...] = FLOOD_KINDS,
+    seconds: float = 30.0,
+    scenario: str = "open-1.4",
+) -> int:
+    """One real start-up (*scenario*, one client) and a flood of *n* one-packet connections of
+    each of *kinds* (distinct sources across kinds) that ends as the start-up begins
+    (``before``), spans it (``during``) or begins as it ends (``after``, while its notice
+    is still settling).  Returns the packets written."""
+    if when not in FLOOD_WHEN:
+        raise ValueError(f"unknown flood timing {when!r} (known: {', '.join(FLOOD_WHEN)})")
+    start_up = list(stream(scenario, SynthOptions(clients=1, duration=60.0)))
+    first, last = start_up[0][0], start_up[-1][0]
+    t0 = {"before": first - seconds, "during": (first + last - seconds) / 2, "after": last}[when]
+    floods = [flood(kind, n, t0, seconds, first=k * n) for k, kind in enumerate(kinds)]
+    with PcapWriter(path) as w:
+        batch: list[tuple[float, bytes]] = []
+        for ev in merged(start_up, *floods):
+            batch.append(ev)
+            if len(batch) >= 65536:
+                w.write_events(batch)
+                batch = []
+        w.write_events(batch)
+        return w.packets

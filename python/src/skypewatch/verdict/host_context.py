@@ -166,20 +166,20 @@ class HostContext:
         b = self.bounds
         return b.evicted + b.refused + b.lost
 
-    def _known(self, addr: Addr) -> bool:
+    def known(self, addr: Addr) -> bool:
         """Whether *addr* showed likely-or-better evidence (its entries are protected)."""
         return addr in self.marked or addr in self.confirmed
 
     def _worth_of_host(self, key: tuple, _value: object) -> int:
-        return EVIDENCE if self._known(key[0]) else NOISE
+        return EVIDENCE if self.known(key[0]) else NOISE
 
     def _worth_of_endpoint(self, key: tuple[Addr, int], ep: Endpoint) -> int:
-        if ep.proven or ep.fanout or ep.id_sequence or self._known(key[0]):
+        if ep.proven or ep.fanout or ep.id_sequence or self.known(key[0]):
             return EVIDENCE
         return NOISE
 
     def note_probe(self, ts: float, client: Addr, peer: Addr, peer_port: int) -> None:
-        tier = EVIDENCE if self._known(client) else NOISE
+        tier = EVIDENCE if self.known(client) else NOISE
         self._put(self.probes, (client, peer, peer_port), ts, tier)
         self._put(self.probed_hosts, (client, peer), ts, tier)
 
@@ -267,7 +267,7 @@ class HostContext:
             return
         if not (self.probed_host(ts, client, peer) or client in self.marked):
             return
-        self._put(self.chains, key, Chain(ts, port), EVIDENCE if self._known(client) else NOISE)
+        self._put(self.chains, key, Chain(ts, port), EVIDENCE if self.known(client) else NOISE)
 
     # -- queries for the TCP fallback and known nodes ---------------------------------------
     def in_chain(self, conn_ts: float, client: Addr, peer: Addr, port: int) -> bool:
@@ -355,7 +355,7 @@ class HostContext:
             ep = Endpoint(ts)
             if not eps or len(eps) >= eps.limit:
                 self._next_due = -math.inf  # a new oldest entry, or one displaced
-            if not eps.put(key, ep, EVIDENCE if self._known(addr) else tier):
+            if not eps.put(key, ep, EVIDENCE if self.known(addr) else tier):
                 return None
         else:
             ep.last_seen = max(ep.last_seen, ts)
