@@ -260,6 +260,7 @@ def test_tunables_agree():
     assert secs(_option("notice_settle")) == c.settle
     assert secs(_option("session_gap")) == c.session_gap
     assert int(_option("sn_min_clients")) == c.sn_min_clients
+    assert int(_option("max_hosts")) == c.max_hosts
     from skypewatch.connections.connection import MAX_DATAGRAMS
     from skypewatch.signatures.udp_probe import EXCLUDED_PORTS
     from skypewatch.verdict.judge import MAX_EVIDENCE

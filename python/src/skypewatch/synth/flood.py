@@ -5,6 +5,8 @@ state: one-packet connections from distinct hosts, each costing the sender one d
   UDP timeout ends it, nothing more.
 * ``agent``: one TCP segment carrying an HTTP request with ``User-Agent: Skype``, no
   handshake -- a ``possible`` skype.log line (``skype_user_agent``) from a new client host.
+* ``probe``: one lone U1-shaped datagram -- an entry in the host context's probe and
+  endpoint tables for a host that shows nothing else.
 
 Sources are distinct addresses counted up from 198.18.0.0 (RFC 2544's benchmark range:
 outside, and never one of a synthesized start-up's hosts); a flood of *n* connections
@@ -20,10 +22,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .frames import ACK, PSH, tcp_frame, udp_frame
+from .messages import u1
 from .pcapwriter import PcapWriter
 from .scenarios import SynthOptions, stream
 
-FLOOD_KINDS = ("udp", "agent")
+FLOOD_KINDS = ("udp", "agent", "probe")
 _FIRST_SOURCE = 198 << 24 | 18 << 16  # 198.18.0.0/15: 131,072 addresses, then wraps
 _SOURCES = 1 << 17
 _TARGET = bytes((203, 0, 113, 80))  # the one host every flood connection goes to
@@ -57,6 +60,9 @@ def flood(
         if kind == "udp":
             payload = rng.randbytes(20 + rng.getrandbits(5))
             yield ts, udp_frame(src, sport, _TARGET, 53000 + (i & 0x3FF), payload, ident=i)
+        elif kind == "probe":
+            payload = u1(rng, rng.getrandbits(16))
+            yield ts, udp_frame(src, sport, _TARGET, 33033, payload, ident=i)
         else:
             seq = rng.getrandbits(31)
             frame = tcp_frame(src, sport, _TARGET, 80, seq, 1, PSH | ACK, _agent_request(i))
