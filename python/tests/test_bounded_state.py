@@ -140,3 +140,26 @@ def test_default_bounds_against_a_hundred_thousand_hosts(tmp_path):
     assert len(_login_notices(s)) == 1, format_summary(s)
     assert s.host_state.evicted + s.host_state.refused >= 1
     assert s.host_state.lost == 0 and not s.early_notices
+
+
+def test_a_full_connection_table_ends_one_sided_flows_not_answered_ones():
+    """Ten places: an answered flow with payload (what a signature looks at) stays open
+    through a hundred one-packet flows; they end early, least recent first, and nothing
+    of value is lost."""
+    from skypewatch.connections.tracker import Tracker
+    from skypewatch.packets.decode import decode
+    from skypewatch.synth.flood import flood
+    from skypewatch.synth.frames import addr_bytes, udp_frame
+
+    records = []
+    t = Tracker(lambda rec, now: records.append(rec), TrackerOptions(max_connections=10))
+    a, b = addr_bytes("10.0.0.5"), addr_bytes("81.2.3.4")
+    t.packet(1000.0, decode(1, udp_frame(a, 40000, b, 33033, b"\x12\x34\x02" + bytes(15))))
+    t.packet(1000.1, decode(1, udp_frame(b, 33033, a, 40000, b"\x12\x34\x07" + bytes(8))))
+    for ts, frame in flood("udp", 100, 1000.2, 1.0):
+        t.packet(ts, decode(1, frame))
+    open_now = [c for _, c in t._open.items()]
+    assert len(open_now) == 10
+    assert any(c.orig == a and c.resp_pkts == 1 for c in open_now)
+    assert t.stats.bounds.evicted == 91 and t.stats.bounds.lost == 0
+    assert t.stats.connections == 101 and t.stats.untracked_packets == 0
