@@ -18,6 +18,7 @@ counted.  Every operation is O(1) amortised (a few dict operations, one per tier
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -155,6 +156,15 @@ class TieredTable(Generic[K, V]):
         self._n += 1
         return True
 
+    def add(self, key: K, value: V, tier: int = NOISE) -> bool:
+        """``put`` for a key the caller knows is not stored (a new connection's uid): the
+        per-packet path, without the look in every tier."""
+        if self._n >= self.limit and not self._make_room(key, tier):
+            return False
+        self._tiers[min(tier, len(self._tiers) - 1)][key] = value
+        self._n += 1
+        return True
+
     def touch(self, key: K) -> None:
         """Make *key* the most recent entry of its tier (a use that keeps it alive)."""
         for t in self._tiers:
@@ -218,6 +228,26 @@ class TieredTable(Generic[K, V]):
                 del t[key]
                 self._n -= 1
                 yield key, value
+
+    def prune(self, expired: Callable[[V], bool]) -> None:
+        """``expire`` for a caller that needs nothing back (per packet: no generator)."""
+        for t in self._tiers:
+            while t:
+                value = next(iter(t.values()))
+                if not expired(value):
+                    break
+                t.popitem(last=False)
+                self._n -= 1
+
+    def first_time(self, time_of: Callable[[V], float]) -> float:
+        """The least *time_of* among the tiers' least recent entries (inf if empty)."""
+        best = math.inf
+        for t in self._tiers:
+            if t:
+                x = time_of(next(iter(t.values())))
+                if x < best:
+                    best = x
+        return best
 
     def items(self) -> Iterator[tuple[K, V]]:
         for t in self._tiers:

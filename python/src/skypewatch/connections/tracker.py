@@ -250,7 +250,8 @@ class Tracker:
     ) -> Connection | None:
         """A new connection, or None if a full table of connections worth more refused it."""
         conn = Connection(self._uid(), ts, proto, orig, orig_p, resp, resp_p)
-        if not self._open.put(conn.uid, conn, self._host_worth(conn)):
+        # stored as noise: what it is worth is asked only when the table is full (_worth)
+        if not self._open.add(conn.uid, conn):
             return None
         self._by_key[(orig, orig_p, resp, resp_p, proto)] = conn
         self._by_key[(resp, resp_p, orig, orig_p, proto)] = conn
@@ -323,19 +324,16 @@ class Tracker:
         self._ended.append(conn)
 
     # -- a full connection table ------------------------------------------------------------
-    def _host_worth(self, conn: Connection) -> int:
-        ctx = self.ctx
-        return EVIDENCE if ctx.known(conn.orig) or ctx.known(conn.resp) else NOISE
-
     def _worth(self, _uid: str, conn: Connection) -> int:
         """What an open connection is worth now: both sides spoke and a signature has
         something to look at, or one of its hosts showed likely-or-better evidence, or it
         is a TCP attempt of a fallback chain."""
         if conn.orig_pkts and conn.resp_pkts and (conn.datagrams or conn.orig_stream or conn.ctx):
             return EVIDENCE
-        if conn.attempt and (conn.orig, conn.resp) in self.ctx.chains:
+        ctx = self.ctx
+        if conn.attempt and (conn.orig, conn.resp) in ctx.chains:
             return EVIDENCE
-        return self._host_worth(conn)
+        return EVIDENCE if ctx.known(conn.orig) or ctx.known(conn.resp) else NOISE
 
     def _evicted(self, _uid: str, conn: Connection) -> None:
         """Ended early by a full table: judged like a connection whose timer fired."""

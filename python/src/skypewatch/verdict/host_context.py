@@ -333,18 +333,17 @@ class HostContext:
 
     def _expire(self, now: float) -> None:
         for table, window, time_of in self._aging():
-            horizon = now - window
-            for _ in table.expire(lambda v, t=time_of, h=horizon: t(v) < h):
-                pass
+            if table:
+                horizon = now - window
+                table.prune(lambda v, t=time_of, h=horizon: t(v) < h)
 
     def _earliest_due(self) -> float:
         """The earliest network time at which expire() would drop something."""
-        return min(
-            (time_of(value) + window
-             for table, window, time_of in self._aging() if table
-             for _, _, value in table.oldest()),
-            default=math.inf,
-        )  # fmt: skip
+        due = math.inf
+        for table, window, time_of in self._aging():
+            if table:
+                due = min(due, table.first_time(time_of) + window)
+        return due
 
     def _endpoint(self, ts: float, addr: Addr, port: int, tier: int = NOISE) -> Endpoint | None:
         """The endpoint's bookkeeping, created or refreshed; None if a full table refused it."""
