@@ -6,14 +6,29 @@
 ##! servers that strong signatures proved.
 ##!
 ##! In a cluster each update is also shared with the other workers (see cluster.zeek).
+##!
+##! The tables are bounded by value, as the Python engine's (skypewatch.bounded): each
+##! table that holds entries of hosts with weak evidence only (a lone U1-shaped datagram)
+##! keeps their keys in a companion set as well, and a full table evicts one of those --
+##! after checking that its host has not shown likely-or-better evidence since -- before
+##! it refuses anything.  A flood of cheap hosts so displaces other cheap hosts, never a
+##! Skype client; evidence that finds no room is reported as a weird.
 
 @load ./main
 
 module Skype;
 
 export {
-	## Host-level entries not stored because a table held :zeek:see:`Skype::max_entries`.
+	## Host-level entries not stored because a table held :zeek:see:`Skype::max_entries`
+	## entries, none of them worth less.
 	global dropped_entries: count = 0;
+
+	## Entries of hosts with weak evidence only that made room in a full table.
+	global evicted_entries: count = 0;
+
+	## Entries of hosts with likely-or-better evidence that a full table could not keep
+	## (each one a ``Skype_state_full`` weird naming the table and the host).
+	global lost_entries: count = 0;
 
 	## What a host-context update is about (see :zeek:see:`Skype::context_update`).
 	type ContextKind: enum {
@@ -98,18 +113,150 @@ global known_nodes: table[addr, count] of bool &write_expire=endpoint_idle;
 ## Addresses proven a super node or a login server -> T if a login server.
 global known_node_hosts: table[addr] of bool &write_expire=endpoint_idle;
 
-function room_for(n: count): bool
-	{
-	if ( n < max_entries )
-		return T;
+# The keys of entries stored for hosts with weak evidence only, the first to go when a
+# table is full.  A key whose host has shown evidence since stays in its table; one whose
+# entry expired is only dropped from here.
+global noise_probes: set[addr, addr, count] &write_expire=probe_tcp_window;
+global noise_probed_hosts: set[addr, addr] &write_expire=probe_tcp_window;
+global noise_endpoints: set[addr, count] &write_expire=endpoint_idle;
+global noise_chains: set[addr, addr] &write_expire=endpoint_idle;
 
+## Whether *a* showed likely-or-better evidence: its entries are protected.
+function shows_evidence(a: addr): bool
+	{
+	return a in marked || a in confirmed;
+	}
+
+## A full table could not store an entry: counted, and reported if it was evidence.
+function refuse(table_name: string, evidence: bool, host: addr): bool
+	{
 	++dropped_entries;
+	if ( evidence )
+		{
+		++lost_entries;
+		Reporter::net_weird("Skype_state_full", fmt("%s: %s (max_entries)",
+		    table_name, host));
+		}
 	return F;
+	}
+
+## Room for a new entry in a table that holds only evidence.
+function room_for(n: count, table_name: string, host: addr): bool
+	{
+	return n < max_entries || refuse(table_name, T, host);
+	}
+
+# A full table takes its eviction candidates one at a time: the first key an iteration
+# yields, removed after the loop (a set changed while it is iterated is an error).
+
+## Room for a new probe entry worth *evidence*: a weak host's probe goes if need be.
+function room_in_probes(evidence: bool, host: addr): bool
+	{
+	if ( |probes| < max_entries )
+		return T;
+	while ( |noise_probes| > 0 )
+		{
+		local c = 0.0.0.0;
+		local p = 0.0.0.0;
+		local n = 0;
+		for ( [c0, p0, n0] in noise_probes )
+			{
+			c = c0;
+			p = p0;
+			n = n0;
+			break;
+			}
+		delete noise_probes[c, p, n];
+		if ( [c, p, n] in probes && ! shows_evidence(c) )
+			{
+			delete probes[c, p, n];
+			++evicted_entries;
+			return T;
+			}
+		}
+	return refuse("probes", evidence, host);
+	}
+
+function room_in_probed_hosts(evidence: bool, host: addr): bool
+	{
+	if ( |probed_hosts| < max_entries )
+		return T;
+	while ( |noise_probed_hosts| > 0 )
+		{
+		local c = 0.0.0.0;
+		local p = 0.0.0.0;
+		for ( [c0, p0] in noise_probed_hosts )
+			{
+			c = c0;
+			p = p0;
+			break;
+			}
+		delete noise_probed_hosts[c, p];
+		if ( [c, p] in probed_hosts && ! shows_evidence(c) )
+			{
+			delete probed_hosts[c, p];
+			++evicted_entries;
+			return T;
+			}
+		}
+	return refuse("probed hosts", evidence, host);
+	}
+
+function room_in_endpoints(evidence: bool, host: addr): bool
+	{
+	if ( |endpoints| < max_entries )
+		return T;
+	while ( |noise_endpoints| > 0 )
+		{
+		local a = 0.0.0.0;
+		local n = 0;
+		for ( [a0, n0] in noise_endpoints )
+			{
+			a = a0;
+			n = n0;
+			break;
+			}
+		delete noise_endpoints[a, n];
+		if ( [a, n] !in endpoints || shows_evidence(a) )
+			next;
+		local ep = endpoints[a, n];
+		if ( ep$proven || ep$fanout || ep$id_sequence )
+			next;
+		delete endpoints[a, n];
+		++evicted_entries;
+		return T;
+		}
+	return refuse("endpoints", evidence, host);
+	}
+
+function room_in_chains(evidence: bool, host: addr): bool
+	{
+	if ( |chains| < max_entries )
+		return T;
+	while ( |noise_chains| > 0 )
+		{
+		local c = 0.0.0.0;
+		local p = 0.0.0.0;
+		for ( [c0, p0] in noise_chains )
+			{
+			c = c0;
+			p = p0;
+			break;
+			}
+		delete noise_chains[c, p];
+		if ( [c, p] in chains && ! shows_evidence(c) )
+			{
+			delete chains[c, p];
+			++evicted_entries;
+			return T;
+			}
+		}
+	return refuse("chains", evidence, host);
 	}
 
 function mark(ts: time, a: addr)
 	{
-	if ( a in marked || room_for(|marked|) )
+	if ( a in marked || room_for(|marked|, "marked", a) )
 		marked[a] = ts;
 	}
 
@@ -117,16 +264,30 @@ function mark(ts: time, a: addr)
 function apply_probe(ts: time, client: addr, peer: addr, peer_p: port)
 	{
 	local n = port_to_count(peer_p);
-	if ( [client, peer, n] in probes || room_for(|probes|) )
+	local evidence = shows_evidence(client);
+	if ( [client, peer, n] in probes || room_in_probes(evidence, client) )
+		{
 		probes[client, peer, n] = ts;
-	if ( [client, peer] in probed_hosts || room_for(|probed_hosts|) )
+		if ( ! evidence )
+			add noise_probes[client, peer, n];
+		}
+	if ( [client, peer] in probed_hosts
+	    || room_in_probed_hosts(evidence, client) )
+		{
 		probed_hosts[client, peer] = ts;
+		if ( ! evidence )
+			add noise_probed_hosts[client, peer];
+		}
 	}
 
 function get_endpoint(ts: time, a: addr, n: count): Endpoint
 	{
 	if ( [a, n] !in endpoints )
+		{
 		endpoints[a, n] = Endpoint($last_seen=ts);
+		if ( ! shows_evidence(a) )
+			add noise_endpoints[a, n];
+		}
 	local ep = endpoints[a, n];
 	if ( ts > ep$last_seen )
 		ep$last_seen = ts;
@@ -215,7 +376,7 @@ function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool,
 	local n = port_to_count(p);
 	if ( ! shaped && [a, n] !in endpoints )
 		return;
-	if ( [a, n] !in endpoints && ! room_for(|endpoints|) )
+	if ( [a, n] !in endpoints && ! room_in_endpoints(shows_evidence(a), a) )
 		return;
 
 	local ep = get_endpoint(ts, a, n);
@@ -267,25 +428,26 @@ function apply_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool,
 function apply_prove(ts: time, a: addr, p: port)
 	{
 	local n = port_to_count(p);
-	if ( [a, n] !in endpoints && ! room_for(|endpoints|) )
+	mark(ts, a);
+	if ( [a, n] !in endpoints && ! room_in_endpoints(T, a) )
 		return;
 	local ep = get_endpoint(ts, a, n);
 	ep$proven = T;
-	mark(ts, a);
 	}
 
 function apply_confirm(ts: time, a: addr)
 	{
-	if ( a in confirmed || room_for(|confirmed|) )
+	if ( a in confirmed || room_for(|confirmed|, "confirmed", a) )
 		confirmed[a] = ts;
 	}
 
 function apply_node(ts: time, a: addr, p: port, login_server: bool)
 	{
 	local n = port_to_count(p);
-	if ( [a, n] in known_nodes || room_for(|known_nodes|) )
+	if ( [a, n] in known_nodes || room_for(|known_nodes|, "known nodes", a) )
 		known_nodes[a, n] = login_server;
-	if ( a in known_node_hosts || room_for(|known_node_hosts|) )
+	if ( a in known_node_hosts
+	    || room_for(|known_node_hosts|, "known node hosts", a) )
 		known_node_hosts[a] = login_server;
 	}
 
@@ -327,9 +489,12 @@ function apply_attempt(ts: time, client: addr, peer: addr, p: port): bool
 		return F;
 	if ( ! probed_host(ts, client, peer) && client !in marked )
 		return F;
-	if ( [client, peer] !in chains && ! room_for(|chains|) )
+	local evidence = shows_evidence(client);
+	if ( [client, peer] !in chains && ! room_in_chains(evidence, client) )
 		return F;
 	chains[client, peer] = Chain($first_ts=ts, $first_port=n);
+	if ( ! evidence )
+		add noise_chains[client, peer];
 	return T;
 	}
 

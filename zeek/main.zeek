@@ -79,8 +79,10 @@ export {
 	## How long a proven Skype endpoint or a confirmed host is remembered after last use.
 	option endpoint_idle: interval = 1hr;
 
-	## Upper bound on entries in each host-level table; new entries are dropped beyond it
-	## and counted in :zeek:see:`Skype::dropped_entries`.
+	## Upper bound on entries in each host-level table.  When one is full, an entry of a
+	## host with weak evidence only makes room (:zeek:see:`Skype::evicted_entries`); a
+	## newcomer with nothing better is not stored (:zeek:see:`Skype::dropped_entries`),
+	## and evidence that cannot be kept is a weird (:zeek:see:`Skype::lost_entries`).
 	option max_entries: count = 200000;
 
 	## UDP ports whose protocols put 0x02 at byte 2 by design or echo bytes 0-1 (DNS,

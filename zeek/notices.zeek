@@ -16,6 +16,12 @@
 ##! judged at the end of input (or while a worker does so at shutdown): they end in no set
 ##! order, so every one of their records is in before a notice is due.
 ##!
+##! The client and relay tables are bounded (:zeek:see:`Skype::max_hosts` each) by value,
+##! as the Python engine's: when one is full, a host with weak evidence only makes room
+##! (counted in :zeek:see:`Skype::evicted_hosts`), a host with likely evidence or a
+##! pending notice is never displaced by such hosts, and a host with evidence that finds
+##! no room is a ``Skype_state_full`` weird (:zeek:see:`Skype::lost_hosts`).
+##!
 ##! One home per deployment: while a WebSocket client (the skypewatch correlator) is
 ##! subscribed to the package's topics, it raises the notices of the sessions it saw whole,
 ##! and its findings come back as :zeek:see:`Skype::correlated_notice`.  Whichever side
@@ -58,6 +64,19 @@ export {
 	## Live only: after this much network time without a record, the clock moves on by
 	## itself, so that the notice of a client that went quiet is not held forever.
 	option notice_tick_lag: interval = 10min;
+
+	## Upper bound on client sessions, and on super-node candidates, remembered at once
+	## (see above for what a full table gives up).
+	option max_hosts: count = 100000;
+
+	## Hosts with weak evidence only that made room in a full client or relay table.
+	global evicted_hosts: count = 0;
+
+	## Hosts not stored because their table was full of hosts worth as much or more.
+	global dropped_hosts: count = 0;
+
+	## Of those, hosts with likely-or-better evidence (each also a weird).
+	global lost_hosts: count = 0;
 }
 
 const listed_max = 10;
@@ -111,8 +130,14 @@ type NodeCandidate: record {
 global raise_client_notice: function(a: addr, s: ClientSession);
 global settle_tick: event();
 
+# Every stored host's address, until it is checked (when a table is full) and found to
+# be worth more than noise: the candidates for eviction, each looked at once.
+global noise_clients: set[addr];
+global noise_nodes: set[addr];
+
 function expire_session(t: table[addr] of ClientSession, a: addr): interval
 	{
+	delete noise_clients[a];
 	local s = t[a];
 	if ( ! s$notified
 	    && ! s$handed_over
@@ -126,6 +151,7 @@ global raise_node_notice: function(node: addr, c: NodeCandidate);
 
 function expire_node(t: table[addr] of NodeCandidate, node: addr): interval
 	{
+	delete noise_nodes[node];
 	local c = t[node];
 	if ( ! c$notified && ! c$handed_over && |c$clients| >= sn_min_clients )
 		raise_node_notice(node, c);
@@ -163,6 +189,73 @@ function qualified(s: ClientSession): bool
 	if ( s$answered )
 		return s$confirmed || |s$likely_stages| >= 2;
 	return |s$likely_stages| > 0;
+	}
+
+## A full table could not store *a*: counted, and reported if it had evidence.
+function refuse_host(table_name: string, evidence: bool, a: addr): bool
+	{
+	++dropped_hosts;
+	if ( evidence )
+		{
+		++lost_hosts;
+		Reporter::net_weird("Skype_state_full", fmt("%s: %s (max_hosts)", table_name,
+		    a));
+		}
+	return F;
+	}
+
+## Room for a new client session worth *evidence*: a client with weak evidence only (no
+## likely stage, no notice pending or out) goes if need be.
+function room_for_client(evidence: bool, a: addr): bool
+	{
+	if ( |clients| < max_hosts )
+		return T;
+	while ( |noise_clients| > 0 )
+		{
+		# the first key an iteration yields, removed after the loop
+		local c = 0.0.0.0;
+		for ( c0 in noise_clients )
+			{
+			c = c0;
+			break;
+			}
+		delete noise_clients[c];
+		if ( c !in clients )
+			next;
+		local s = clients[c];
+		if ( s$notified || |s$likely_stages| > 0 )
+			next;
+		delete clients[c];
+		++evicted_hosts;
+		return T;
+		}
+	return refuse_host("clients", evidence, a);
+	}
+
+## Room for a new super-node candidate worth *evidence*: one not yet qualified goes.
+function room_for_node(evidence: bool, a: addr): bool
+	{
+	if ( |nodes| < max_hosts )
+		return T;
+	while ( |noise_nodes| > 0 )
+		{
+		local n = 0.0.0.0;
+		for ( n0 in noise_nodes )
+			{
+			n = n0;
+			break;
+			}
+		delete noise_nodes[n];
+		if ( n !in nodes )
+			next;
+		local c = nodes[n];
+		if ( c$notified || |c$clients| >= sn_min_clients )
+			next;
+		delete nodes[n];
+		++evicted_hosts;
+		return T;
+		}
+	return refuse_host("super-node candidates", evidence, a);
 	}
 
 function holding(): bool
@@ -385,9 +478,17 @@ function observe_node(ts: time, uid: string, orig_h: addr, client: addr,
 
 	if ( ! is_local(node) || is_local(outside) )
 		return;
-	if ( node !in nodes || ts - nodes[node]$last_ts > session_gap )
+	if ( node in nodes && ts - nodes[node]$last_ts > session_gap )
+		delete nodes[node];
+	if ( node !in nodes )
+		{
+		# a new candidate has one outside client: below sn_min_clients, weak
+		if ( ! room_for_node(sn_min_clients <= 1, node) )
+			return;
 		nodes[node] = NodeCandidate($first_ts=ts, $last_ts=ts,
 		    $handed_over=|correlators| > 0);
+		add noise_nodes[node];
+		}
 	local c = nodes[node];
 	if ( ts > c$last_ts )
 		c$last_ts = ts;
@@ -434,9 +535,19 @@ function observe(ts: time, uid: string, id: conn_id, stage: string,
 			raise_client_notice(client, clients[client]);
 		delete clients[client];
 		}
+	local rank = confidence == "confirmed" ? 3 : confidence == "likely" ? 2 : 1;
 	if ( client !in clients )
+		{
+		if ( ! room_for_client(rank >= 2, client) )
+			{
+			if ( peer_role == "super_node" || peer_role == "peer" )
+				observe_node(ts, uid, id$orig_h, client, peer, peer_role, stage);
+			return;
+			}
 		clients[client] = ClientSession($first_ts=ts, $last_ts=ts,
 		    $handed_over=|correlators| > 0);
+		add noise_clients[client];
+		}
 	local s = clients[client];
 	if ( ts < s$first_ts )
 		s$first_ts = ts;
@@ -449,7 +560,6 @@ function observe(ts: time, uid: string, id: conn_id, stage: string,
 	if ( ! s$reportable && ( is_local(client) || ! is_local(peer) ) )
 		s$reportable = T;
 	add s$stages[stage];
-	local rank = confidence == "confirmed" ? 3 : confidence == "likely" ? 2 : 1;
 	if ( rank >= 2 )
 		add s$likely_stages[stage];
 	if ( rank == 3 )
@@ -629,17 +739,19 @@ event Skype::correlated_notice(ts: time, note: string, client: addr,
 		{
 		if ( client in nodes && nodes[client]$notified )
 			return;
-		if ( client !in nodes )
+		if ( client !in nodes && room_for_node(T, client) )
 			nodes[client] = NodeCandidate($first_ts=ts, $last_ts=ts);
-		nodes[client]$notified = T;
+		if ( client in nodes )
+			nodes[client]$notified = T;
 		}
 	else if ( kind != External_Correlation )
 		{
 		if ( client in clients && clients[client]$notified )
 			return;
-		if ( client !in clients )
+		if ( client !in clients && room_for_client(T, client) )
 			clients[client] = ClientSession($first_ts=ts, $last_ts=ts);
-		clients[client]$notified = T;
+		if ( client in clients )
+			clients[client]$notified = T;
 		}
 
 	local info = Notice::Info($note=kind, $ts=ts, $msg=msg, $sub=sub, $src=client,

@@ -379,7 +379,6 @@ ZEEK_ONLY = {
 # Python options with no Zeek counterpart, and why.
 PYTHON_ONLY = {
     "local_nets": "Zeek reads Site::local_nets, a Zeek setting rather than a package option",
-    "max_hosts": "Zeek's client and node tables expire after session_gap and have no size bound",
 }
 CORRELATOR_NAMES = {"settle": "notice_settle"}  # Python field -> Zeek option, where they differ
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bounded import BoundStats
 from .connections.tracker import Tracker, TrackerOptions
 from .correlation import HostCorrelator, HostCorrelatorOptions
 from .errors import CaptureError, CaptureTruncated
@@ -69,9 +70,15 @@ class Summary:
     truncated: CaptureTruncated | None = None
     skype_log: Path | None = None
     notice_log: Path | None = None
-    host_evictions: int = 0
+    host_state: BoundStats = field(default_factory=BoundStats)
+    """What the full host tables (host context, correlator) gave up."""
+    conn_state: BoundStats = field(default_factory=BoundStats)
+    """What the full open-connection table gave up."""
+    untracked_packets: int = 0
+    early_notices: int = 0
     max_open: int = 0
     undecoded: Counter = field(default_factory=Counter)  # frames that gave no packet, by reason
+    max_connections: int = 0
 
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -137,9 +144,14 @@ def analyze(
     summary.notice_log = notice_w.commit(complete)
     summary.packets = tracker.stats.packets
     summary.connections = tracker.stats.connections
-    summary.host_evictions = tracker.ctx.evictions + correlator.stats.evicted
+    summary.host_state.add(tracker.ctx.bounds)
+    summary.host_state.add(correlator.stats.bounds)
+    summary.conn_state = tracker.stats.bounds
+    summary.untracked_packets = tracker.stats.untracked_packets
+    summary.early_notices = correlator.stats.early
     summary.max_open = tracker.stats.max_open
     summary.undecoded = decoder.undecoded
+    summary.max_connections = tracker.options.max_connections
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -278,8 +290,7 @@ def format_summary(s: Summary) -> str:
         lines.append(f"  +{s.notice_count - len(s.shown_notices)} more (see notice.log)")
     if s.undecoded:
         lines.append(format_undecoded(s.undecoded))
-    if s.host_evictions:
-        lines.append(f"state evictions (bounded tables were full): {s.host_evictions}")
+    lines.extend(state_lines(s))
     lines.append(f"logs: {s.skype_log}, {s.notice_log}")
     return "\n".join(lines)
 
@@ -294,6 +305,41 @@ def format_undecoded(undecoded: Counter) -> str:
     packet, most frequent reason first."""
     parts = ", ".join(f"{why} {n:,}" for why, n in undecoded.most_common())
     return f"not decoded: {sum(undecoded.values()):,} frame(s) ({parts})"
+
+
+def state_lines(s: Summary) -> list[str]:
+    """What full tables cost, if anything: noise displaced is a count; evidence lost, notices
+    raised early and packets left unanalysed are warnings that name what went."""
+    out = []
+    h, c = s.host_state, s.conn_state
+    if h.evicted or h.refused:
+        out.append(
+            f"host tables full: {h.evicted:,} entries of weak evidence displaced,"
+            f" {h.refused:,} not stored (evidence kept first)"
+        )
+    if c.evicted or c.refused or c.lost:
+        out.append(
+            f"open connections: at most {s.max_open:,} (bound {s.max_connections:,},"
+            f" --max-connections); {c.evicted + c.lost:,} ended early to make room"
+        )
+    lost = BoundStats()
+    lost.add(h)
+    lost.add(c)
+    if lost.lost:
+        more = lost.lost - len(lost.named)
+        names = ", ".join(lost.named) + (f", +{more} more" if more > 0 else "")
+        out.append(f"warning: evidence dropped by full tables: {lost.lost:,} ({names})")
+    if s.untracked_packets:
+        out.append(
+            f"warning: {s.untracked_packets:,} packets not analysed: the connection table was"
+            f" full of connections with evidence ({c.refused:,} connections not tracked)"
+        )
+    if s.early_notices:
+        out.append(
+            f"warning: {s.early_notices:,} notice(s) raised before their settle time: their"
+            " hosts had to leave a full table"
+        )
+    return out
 
 
 class TerminalProgress:

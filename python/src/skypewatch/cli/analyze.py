@@ -20,6 +20,8 @@ from .exits import EXIT_INPUT, EXIT_OK
 from .gcpolicy import fewer_collections
 from .paths import output_dir
 
+MAX_CONNECTIONS = 100_000_000
+
 ANALYZE_EPILOG = """\
 output (in DIR, default ./skypewatch-out):
   skype.log   one line per connection in which a Skype signature fired, in Zeek's
@@ -69,6 +71,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="distinct hosts one UDP port must probe to count as fan-out (default: %(default)s)",
     )
     window_option(a, "--settle", 120.0, SETTLE_HELP)
+    a.add_argument(
+        "--max-connections",
+        type=whole(1000, MAX_CONNECTIONS),
+        default=None,
+        metavar="N",
+        help="open connections tracked at most; beyond it the least recent one with nothing"
+        " of value ends early (~1.1 KB each; default: 200000)",
+    )
     local_nets_option(
         a,
         "networks counted as inside, for super-node notices"
@@ -104,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     corr = HostCorrelatorOptions(settle=args.settle, **({"local_nets": nets} if nets else {}))
     topts = TrackerOptions(
         udp_timeout=args.udp_timeout,
+        **({"max_connections": args.max_connections} if args.max_connections else {}),
         host=HostOptions(probe_tcp_window=args.probe_window, fanout_min_peers=args.fanout_peers),
     )
     bar = TerminalProgress()

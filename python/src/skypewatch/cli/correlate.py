@@ -96,6 +96,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
+    from ..bounded import BoundStats
     from ..correlation import HostCorrelatorOptions
     from ..correlation.engine import EngineOptions
     from ..correlation.offline import run_offline
@@ -149,6 +150,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {n.note}: {n.msg}")
     if len(result.notices) > SHOWN_NOTICES:
         print(f"  +{len(result.notices) - SHOWN_NOTICES:,} more (see {result.notice_log})")
+    lost = BoundStats()
+    lost.add(engine.stats.bounds)
+    lost.add(engine.core.stats.bounds)
+    if lost.lost:
+        print(f"warning: evidence dropped by full tables: {lost.lost:,} ({', '.join(lost.named)})")
     if src.records + src.tcp_sessions == 0:
         print("skypewatch: nothing could be read from the given logs", file=sys.stderr)
         return EXIT_INPUT

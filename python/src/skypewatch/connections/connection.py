@@ -25,6 +25,9 @@ MAX_DATAGRAMS = 8  # per direction; the seed study's four messages fit twice ove
 # as here.
 
 
+_NO_DATAGRAMS: list[tuple[bool, float, bytes]] = []  # never appended to (add_datagram)
+
+
 class Connection:
     __slots__ = (
         "attempt",
@@ -82,7 +85,9 @@ class Connection:
         self.window_bytes = 0
         self.window_chunks = 0
         # UDP: (is_orig, ts, payload) in arrival order
-        self.datagrams: list[tuple[bool, float, bytes]] = []
+        # one shared empty list until the first datagram is kept: most flows never keep one,
+        # and an empty list per open flow is 56 bytes of a flood's memory
+        self.datagrams: list[tuple[bool, float, bytes]] = _NO_DATAGRAMS
         self.n_orig_dgrams = 0
         self.n_resp_dgrams = 0
         # TCP: in-order beginning of each direction's byte stream
@@ -120,6 +125,8 @@ class Connection:
             if self.n_resp_dgrams >= MAX_DATAGRAMS:
                 return False
             self.n_resp_dgrams += 1
+        if self.datagrams is _NO_DATAGRAMS:
+            self.datagrams = []
         self.datagrams.append((is_orig, ts, payload))
         if self.n_orig_dgrams >= MAX_DATAGRAMS and self.n_resp_dgrams >= MAX_DATAGRAMS:
             self.inspecting = False

@@ -7,6 +7,13 @@ silence (Zeek's defaults), each at the exact time Zeek's timer would end it: the
 packet at or after that time.  Payload is copied only while a connection is still inside
 its inspection window; after that a packet only moves counters.  Every finished
 connection is judged once and handed to ``on_record`` if a signature fired.
+
+Open connections are bounded (``max_connections``; Zeek has no such bound, and grows): when
+the table is full, the least recently opened connection that holds nothing of value ends
+early, as if its timer had fired -- a one-sided flow, or one of a host that showed nothing.
+A connection that both sides spoke in with payload a signature can see, or of a host with
+likely-or-better evidence, ends early only to make room for another such one, and that loss
+is counted and named in the summary (bounded.py).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..bounded import EVIDENCE, NOISE, BoundStats, TieredTable
 from ..packets.decode import TCP, UDP, Packet
 from ..signatures.base import Hit
 from ..signatures.login import login_hits
@@ -54,6 +62,10 @@ class TrackerOptions:
     tcp_attempt_delay: float = 5.0
     """Zeek's tcp_attempt_delay: an originator's SYN nobody answered ends the connection
     after this long, so a SYN sent again later opens a new one."""
+    max_connections: int = 200_000
+    """Open connections tracked at most (see the module's docstring); a flood of one-packet
+    flows costs at most this many times the memory of one (~1.1 KB: 200,000 take ~230 MB;
+    the host tables' bound, ``HostOptions.max_entries``, is the same number)."""
     host: HostOptions = field(default_factory=HostOptions)
 
 
@@ -63,6 +75,10 @@ class TrackerStats:
     connections: int = 0
     records: int = 0
     max_open: int = 0
+    bounds: BoundStats = field(default_factory=BoundStats)
+    """What the full connection table gave up: ended early (``evicted``, ``lost``) or never
+    tracked (``refused``: their packets went unanalysed)."""
+    untracked_packets: int = 0
 
 
 class Tracker:
@@ -74,9 +90,16 @@ class Tracker:
         self.ctx = HostContext(self.options.host)
         self.stats = TrackerStats()
         self._by_key: dict[tuple, Connection] = {}
-        self._keys: dict[str, tuple[tuple, tuple]] = {}
-        self._udp: dict[str, Connection] = {}
-        self._tcp: dict[str, Connection] = {}
+        # uid -> connection, by what it is worth, least recently opened first
+        self._open: TieredTable[str, Connection] = TieredTable(
+            "connection",
+            self.options.max_connections,
+            2,
+            describe=self._describe,
+            on_evict=self._evicted,
+            stats=self.stats.bounds,
+            worth=self._worth,
+        )
         # (when the inactivity timer is due, tie-breaker, connection), like Zeek's timer
         # queue: a due connection that had packets since is put back at last packet + timeout
         self._idle: list[tuple[float, int, str]] = []  # uids: an ended one is not kept
@@ -117,13 +140,16 @@ class Tracker:
             if conn is not None:
                 self._finish(conn)
             if zeek_flips(proto, flags, sport, dport):
-                conn = self._open(ts, proto, dst, dport, src, sport)
+                conn = self._start(ts, proto, dst, dport, src, sport)
             else:
-                conn = self._open(ts, proto, src, sport, dst, dport)
-                if proto == TCP and flags & _SYN:
+                conn = self._start(ts, proto, src, sport, dst, dport)
+                if conn is not None and proto == TCP and flags & _SYN:
                     conn.attempt = True
                     self._attempts.append(conn)
                     self.ctx.note_attempt(ts, src, dst, dport)
+            if conn is None:  # a full table of connections worth more
+                self.stats.untracked_packets += 1
+                return
         is_orig = conn.orig_p == sport and conn.orig == src
         if is_orig:
             conn.orig_pkts += 1
@@ -220,21 +246,21 @@ class Tracker:
             self.ctx.prove_node(ts, resp, resp_p, PeerRole.LOGIN_SERVER)
 
     # -- connection lifecycle --------------------------------------------------------------
-    def _open(
+    def _start(
         self, ts: float, proto: int, orig: bytes, orig_p: int, resp: bytes, resp_p: int
-    ) -> Connection:
+    ) -> Connection | None:
+        """A new connection, or None if a full table of connections worth more refused it."""
         conn = Connection(self._uid(), ts, proto, orig, orig_p, resp, resp_p)
-        k1 = (orig, orig_p, resp, resp_p, proto)
-        k2 = (resp, resp_p, orig, orig_p, proto)
-        self._by_key[k1] = conn
-        self._by_key[k2] = conn
-        self._keys[conn.uid] = (k1, k2)
-        (self._udp if proto == UDP else self._tcp)[conn.uid] = conn
+        # stored as noise: what it is worth is asked only when the table is full (_worth)
+        if not self._open.add(conn.uid, conn):
+            return None
+        self._by_key[(orig, orig_p, resp, resp_p, proto)] = conn
+        self._by_key[(resp, resp_p, orig, orig_p, proto)] = conn
         timeout = self.options.udp_timeout if proto == UDP else self.options.tcp_timeout
         heapq.heappush(self._idle, (ts + timeout, self._idle_seq, conn.uid))
         self._idle_seq += 1
         self.stats.connections += 1
-        open_now = len(self._keys)
+        open_now = len(self._open)
         if open_now > self.stats.max_open:
             self.stats.max_open = open_now
         return conn
@@ -245,7 +271,7 @@ class Tracker:
         idle = self._idle
         while idle and idle[0][0] <= now:
             _, _, uid = heapq.heappop(idle)
-            conn = self._udp.get(uid) or self._tcp.get(uid)
+            conn = self._open.get(uid)
             if conn is None:
                 continue  # ended otherwise
             timeout = o.udp_timeout if conn.proto == UDP else o.tcp_timeout
@@ -258,20 +284,18 @@ class Tracker:
         closing = self._closing
         while closing and now - closing[0].closing >= o.tcp_close_delay:
             conn = closing.popleft()
-            if conn.uid in self._keys:
+            if conn.uid in self._open:
                 self._finish(conn)
         attempts = self._attempts
         while attempts and now - attempts[0].ts >= o.tcp_attempt_delay:
             conn = attempts.popleft()
-            if self._ended_attempt(conn, now) and conn.uid in self._keys:
+            if self._ended_attempt(conn, now) and conn.uid in self._open:
                 self._finish(conn)
         self.ctx.expire(now)
 
     def finish_all(self) -> None:
         """End of input: judge every open connection, oldest first (as Zeek flushes)."""
-        for conn in sorted(
-            list(self._udp.values()) + list(self._tcp.values()), key=lambda c: (c.ts, c.uid)
-        ):
+        for conn in sorted((c for _, c in self._open.items()), key=lambda c: (c.ts, c.uid)):
             self._finish(conn)
         for conn in self._ended:
             self._judge(conn)
@@ -287,14 +311,45 @@ class Tracker:
 
     def _finish(self, conn: Connection) -> None:
         """The connection ends now; it is judged once the current packet is handled."""
-        keys = self._keys.pop(conn.uid, None)
-        if keys is None:
-            return
-        for k in keys:
-            if self._by_key.get(k) is conn:
-                del self._by_key[k]
-        (self._udp if conn.proto == UDP else self._tcp).pop(conn.uid, None)
+        if self._open.pop(conn.uid) is not None:
+            self._unlink(conn)
+
+    def _unlink(self, conn: Connection) -> None:
+        by_key = self._by_key
+        for k in (
+            (conn.orig, conn.orig_p, conn.resp, conn.resp_p, conn.proto),
+            (conn.resp, conn.resp_p, conn.orig, conn.orig_p, conn.proto),
+        ):
+            if by_key.get(k) is conn:
+                del by_key[k]
         self._ended.append(conn)
+
+    # -- a full connection table ------------------------------------------------------------
+    def _worth(self, _uid: str, conn: Connection) -> int:
+        """What an open connection is worth now: both sides spoke and a signature has
+        something to look at, or one of its hosts showed likely-or-better evidence, or it
+        is a TCP attempt of a fallback chain."""
+        if conn.orig_pkts and conn.resp_pkts and (conn.datagrams or conn.orig_stream or conn.ctx):
+            return EVIDENCE
+        ctx = self.ctx
+        if conn.attempt and (conn.orig, conn.resp) in ctx.chains:
+            return EVIDENCE
+        return EVIDENCE if ctx.known(conn.orig) or ctx.known(conn.resp) else NOISE
+
+    def _evicted(self, _uid: str, conn: Connection) -> None:
+        """Ended early by a full table: judged like a connection whose timer fired."""
+        self._unlink(conn)
+        # Its timer stays queued until due: under a flood, many more than the open
+        # connections.  Rebuilt when the stale ones outnumber the rest (O(1) amortised).
+        idle = self._idle
+        if len(idle) > len(self._open) + len(self._open) // 2 + 4096:
+            live = self._open
+            idle[:] = [e for e in idle if e[2] in live]
+            heapq.heapify(idle)
+
+    @staticmethod
+    def _describe(uid: str) -> str:
+        return uid
 
     def _judge(self, conn: Connection) -> None:
         hits = self.connection_hits(conn)

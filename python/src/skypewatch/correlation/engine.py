@@ -10,14 +10,15 @@ the notices.
 The engine is pure and event-driven: no clock but the events' timestamps, which it takes at
 millisecond precision because that is what Zeek's WebSocket API carries, so a live run and an
 offline run over the same events give the same notices.  State is bounded by time and by
-count; what it drops, it counts.
+count, by value (bounded.py): the probes of a client with likely-or-better evidence outlast
+a flood of probes from hosts with none; what it drops, it counts.
 """
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
+from ..bounded import EVIDENCE, NOISE, BoundStats, TieredTable
 from ..skypelog import Confidence, Notice, PeerRole, SkypeRecord, Stage
 from .events import ProbeEvent, TcpEvent
 from .hosts import HostCorrelator, HostCorrelatorOptions
@@ -30,7 +31,8 @@ class EngineOptions:
     probe_window: float = 60.0
     """Seconds after a probe during which TCP from the client to the peer is its follow-up."""
     max_probes: int = 200_000
-    """Upper bound on remembered probes; the oldest are evicted beyond it."""
+    """Upper bound on remembered (client, peer) probes; when full, probes of clients with
+    weak evidence only make room first, least recent first."""
     max_uids: int = 500_000
     """Upper bound on remembered connection uids (for de-duplication)."""
     correlator: HostCorrelatorOptions = field(default_factory=HostCorrelatorOptions)
@@ -44,7 +46,8 @@ class EngineStats:
     joined: int = 0
     duplicates: int = 0
     notices: int = 0
-    evicted: Counter = field(default_factory=Counter)
+    bounds: BoundStats = field(default_factory=BoundStats)
+    """What the full probe and uid tables gave up."""
 
 
 Input = SkypeRecord | ProbeEvent | TcpEvent
@@ -56,8 +59,12 @@ class CorrelationEngine:
         self.core = HostCorrelator(self.options.correlator)
         self.stats = EngineStats()
         # (client, peer) -> {peer_port: ts of the latest probe}
-        self._probes: OrderedDict[tuple[str, str], dict[int, float]] = OrderedDict()
-        self._uids: OrderedDict[str, None] = OrderedDict()
+        b = self.stats.bounds
+        self._probes: TieredTable[tuple[str, str], dict[int, float]] = TieredTable(
+            "probes of", self.options.max_probes, 2, describe=lambda k: k[0], stats=b
+        )
+        # uids already reported, for de-duplication: all alike, least recent first
+        self._uids: TieredTable[str, bool] = TieredTable("uid", self.options.max_uids, 1, stats=b)
 
     def feed(self, item: Input) -> list[Notice]:
         if isinstance(item, SkypeRecord):
@@ -128,32 +135,20 @@ class CorrelationEngine:
     # -- internals --------------------------------------------------------------------------
     def _note_probe(self, ts: float, client: str, peer: str, peer_port: int) -> None:
         key = (client, peer)
-        ports = self._probes.get(key)
-        if ports is None:
-            ports = self._probes[key] = {}
-            if len(self._probes) > self.options.max_probes:
-                self._probes.popitem(last=False)
-                self.stats.evicted["probes"] += 1
-        else:
-            self._probes.move_to_end(key)
+        ports = self._probes.get(key) or {}
         if len(ports) >= 64 and peer_port not in ports:  # one peer, many ports: keep recent
             ports.pop(next(iter(ports)))
         ports[peer_port] = max(ts, ports.get(peer_port, ts))
+        tier = EVIDENCE if self.core.clients.tier_of(client) >= EVIDENCE else NOISE
+        self._probes.put(key, ports, tier)
         horizon = ts - self.options.probe_window
-        probes = self._probes
-        while probes:
-            oldest = next(iter(probes.values()))
-            if max(oldest.values()) >= horizon:
-                break
-            probes.popitem(last=False)
+        for _ in self._probes.expire(lambda p: max(p.values()) < horizon):
+            pass
 
     def _first_sight(self, uid: str) -> bool:
         if uid in self._uids:
             return False
-        self._uids[uid] = None
-        if len(self._uids) > self.options.max_uids:
-            self._uids.popitem(last=False)
-            self.stats.evicted["uids"] += 1
+        self._uids.put(uid, True)
         return True
 
     def _out(self, notices: list[Notice]) -> list[Notice]:

@@ -26,9 +26,9 @@ import heapq
 import ipaddress
 import math
 import socket
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..bounded import EVIDENCE, NOISE, PENDING, BoundStats, TieredTable
 from ..skypelog import CONFIDENCE_RANK, Confidence, Notice, PeerRole, SkypeRecord, Stage
 from .notices import client_notice, node_notice
 from .sessions import MAX_KEPT, MAX_UIDS, ClientSession, NodeCandidate, note
@@ -61,14 +61,24 @@ class HostCorrelatorOptions:
     local_nets: tuple[str, ...] = DEFAULT_LOCAL_NETS
     """Networks counted as inside (Zeek: Site::local_nets)."""
     max_hosts: int = 100_000
-    """Upper bound on tracked clients and super-node candidates; the oldest are evicted."""
+    """Upper bound on tracked clients, and on super-node candidates.  When full, a host with
+    weak evidence only makes room first (least recent first); a host with a pending notice
+    or likely evidence goes only for another of its kind, and that loss is reported."""
 
 
 @dataclass(slots=True)
 class HostCorrelatorStats:
     records: int = 0
     notices: int = 0
-    evicted: int = 0
+    bounds: BoundStats = field(default_factory=BoundStats)
+    early: int = 0
+    """Notices raised before their settle time because their host had to leave a full table."""
+
+    @property
+    def evicted(self) -> int:
+        """Entries a full table gave up (displaced or refused, noise or not)."""
+        b = self.bounds
+        return b.evicted + b.refused + b.lost
 
 
 class HostCorrelator:
@@ -82,15 +92,27 @@ class HostCorrelator:
                 bits = n.prefixlen
                 self._local_v4.setdefault(bits, set()).add(int(n.network_address) >> (32 - bits))
         self._local_cache: dict[str, bool] = {}
-        self.clients: OrderedDict[str, ClientSession] = OrderedDict()
-        self.nodes: OrderedDict[str, NodeCandidate] = OrderedDict()
+        # noise, evidence, pending notice (bounded.py); a pending notice that must leave is
+        # raised at once instead (into _early, handed out with the next notices)
+        self._early: list[Notice] = []
+        self.stats = HostCorrelatorStats()
+        b = self.stats.bounds
+        self.clients: TieredTable[str, ClientSession] = TieredTable(
+            "client", self.options.max_hosts, 3, on_evict=self._evicted_client, stats=b
+        )
+        self.nodes: TieredTable[str, NodeCandidate] = TieredTable(
+            "super-node candidate",
+            self.options.max_hosts,
+            3,
+            on_evict=self._evicted_node,
+            stats=b,
+        )
         # (due time, seq, is_node, address) of qualified clients and super-node candidates whose
         # notice is not out yet; an entry is stale when the host has had newer evidence since
         # (a later entry exists then)
         self._due: list[tuple[float, int, bool, str]] = []
         self._seq = 0
         self.now = float("-inf")
-        self.stats = HostCorrelatorStats()
 
     def is_local(self, addr: str) -> bool:
         known = self._local_cache.get(addr)
@@ -134,13 +156,19 @@ class HostCorrelator:
         s = self._session(rec.client, ts, out)
         if s is not None:
             self._add_evidence(s, rec, ts, duplicate)
-            if not s.notified and s.qualified:
+            # stored (or refreshed) with what it is worth now; a full table of hosts worth
+            # more refuses it, and a refused session leaves nothing queued behind
+            stored = self.clients.put(rec.client, s, _client_tier(s))
+            if stored and not s.notified and s.qualified:
                 due = self.due_time(s.last_ts)
                 if due != s.queued_due:  # one heap entry per due second, not per record
                     s.queued_due = due
                     self._queue(due, False, rec.client)
         if rec.peer_role in (PeerRole.SUPER_NODE, PeerRole.PEER):
             out.extend(self._observe_node(rec, ts))
+        if self._early:
+            out.extend(self._early)
+            self._early.clear()
         return out
 
     def _session(self, client: str, ts: float, out: list[Notice]) -> ClientSession | None:
@@ -152,13 +180,12 @@ class HostCorrelator:
         if s is not None and ts - s.last_ts > self.options.session_gap:
             if s.qualified and not s.notified:
                 out.append(self._client_notice(client, s))
-            del clients[client]
+            clients.pop(client)
             s = None
         if s is None:
-            s = ClientSession(ts, ts)
-            self._insert(clients, client, s)
-            return s
-        clients.move_to_end(client)
+            return ClientSession(ts, ts)  # stored by the caller, with its evidence
+        if s.notified:
+            clients.put(client, s, EVIDENCE)  # keeps its place as recently used
         if ts < s.first_ts:
             s.first_ts = ts
         if ts > s.last_ts:
@@ -210,12 +237,13 @@ class HostCorrelator:
         c = self.nodes.get(node)
         if c is None or ts - c.last_ts > self.options.session_gap:
             c = NodeCandidate(ts, ts)
-            self._insert(self.nodes, node, c)
         c.last_ts = max(c.last_ts, ts)
         if len(c.clients) < MAX_KEPT:
             c.clients.setdefault(outside)
         if len(c.uids) < MAX_UIDS:
             c.uids.append(rec.uid)
+        if not self.nodes.put(node, c, _node_tier(c, self.options.sn_min_clients)):
+            return []
         # Like a client's, a relay's notice waits to settle, so that it names every outside
         # client of the start-ups under way whatever order their connections end in.
         if not c.notified and c.qualified(self.options.sn_min_clients):
@@ -238,8 +266,12 @@ class HostCorrelator:
 
     def _raise(self, is_node: bool, addr: str) -> Notice:
         if is_node:
-            return self._node_notice(addr, self.nodes[addr])
-        return self._client_notice(addr, self.clients[addr])
+            node = self.nodes.get(addr)
+            assert node is not None
+            return self._node_notice(addr, node)
+        s = self.clients.get(addr)
+        assert s is not None
+        return self._client_notice(addr, s)
 
     def advance(self, now: float) -> list[Notice]:
         """Move the clock; return notices whose settle time has passed."""
@@ -253,22 +285,15 @@ class HostCorrelator:
             if self._pending(is_node, addr, at):
                 out.append(self._raise(is_node, addr))
         expired = now - self.options.session_gap
-        clients = self.clients
-        while clients:
-            addr, s = next(iter(clients.items()))
-            if s.last_ts >= expired:
-                break
+        for addr, s in self.clients.expire(lambda s: s.last_ts < expired):
             if s.qualified and not s.notified:
                 out.append(self._client_notice(addr, s))
-            del clients[addr]
-        nodes = self.nodes
-        while nodes:
-            addr, c = next(iter(nodes.items()))
-            if c.last_ts >= expired:
-                break
+        for addr, c in self.nodes.expire(lambda c: c.last_ts < expired):
             if c.qualified(self.options.sn_min_clients) and not c.notified:
                 out.append(self._node_notice(addr, c))
-            del nodes[addr]
+        if self._early:
+            out.extend(self._early)
+            self._early.clear()
         return out
 
     def due_time(self, last_ts: float) -> float:
@@ -296,8 +321,29 @@ class HostCorrelator:
         self.stats.notices += 1
         return client_notice(addr, s, self.options.session_gap)
 
-    def _insert(self, table: OrderedDict, key: str, value) -> None:
-        table[key] = value
-        if len(table) > self.options.max_hosts:
-            table.popitem(last=False)
-            self.stats.evicted += 1
+    # -- full tables ------------------------------------------------------------------------
+    def _evicted_client(self, addr: str, s: ClientSession) -> None:
+        """A client that must leave a full table: a pending notice is raised now (earlier
+        than its settle time, so later stages may miss it) rather than lost."""
+        if s.qualified and not s.notified:
+            self.stats.early += 1
+            self._early.append(self._client_notice(addr, s))
+
+    def _evicted_node(self, node: str, c: NodeCandidate) -> None:
+        if c.qualified(self.options.sn_min_clients) and not c.notified:
+            self.stats.early += 1
+            self._early.append(self._node_notice(node, c))
+
+
+def _client_tier(s: ClientSession) -> int:
+    if s.notified:
+        return EVIDENCE  # its notice is out; the session only suppresses a second one
+    if s.qualified:
+        return PENDING
+    return EVIDENCE if s.likely_stages else NOISE
+
+
+def _node_tier(c: NodeCandidate, min_clients: int) -> int:
+    if c.notified:
+        return EVIDENCE
+    return PENDING if c.qualified(min_clients) else NOISE

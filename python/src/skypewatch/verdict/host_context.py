@@ -15,18 +15,24 @@
 * ``nodes``: super nodes and login servers proven by a strong signature, by ip:port and by
   host, for the opaque TCP that other connections send them (``tcp_to_known_node``).
 
-Each table is an insertion-ordered dict refreshed on use, so expiry and eviction pop from the
-front in O(1).  Evictions are counted so a flood shows up in the summary rather than as
-unbounded memory.
+Each table is a :class:`~skypewatch.bounded.TieredTable` refreshed on use: per tier an
+insertion-ordered dict, so expiry and eviction pop from the front in O(1).  What a host has
+shown decides the tier: the entries of a host with likely-or-better evidence (a marked or
+confirmed host, a proven endpoint or node) are never displaced by a flood of hosts that
+only sent a U1-shaped datagram; what a full table gave up is counted (``bounds``) and, when
+it was evidence, named for the summary.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from ..bounded import EVIDENCE, NOISE, BoundStats, TieredTable
 
 Addr = bytes
 K = TypeVar("K")
@@ -65,7 +71,9 @@ class HostOptions:
     endpoint_idle: float = 3600.0
     """Seconds a proven Skype endpoint is remembered after its last use."""
     max_entries: int = 200_000
-    """Upper bound per table; the oldest entries are evicted beyond it."""
+    """Upper bound per table.  When full, entries of hosts with weak evidence only make room
+    first (least recently used first); a host with likely-or-better evidence loses an entry
+    only to another such host, and that loss is reported."""
     id_seq_min: int = 8
     """U1s to distinct peers whose ids climb in small steps that make an id sequence."""
     id_seq_max_step: int = 256
@@ -111,28 +119,75 @@ def id_run_length(ids: list[int], max_step: int) -> int:
     return best
 
 
+def _ip(addr: Addr) -> str:
+    if len(addr) == 4:
+        return ".".join(map(str, addr))
+    return str(ipaddress.ip_address(addr))
+
+
+def _host_key(key: tuple) -> str:
+    return _ip(key[0])
+
+
+def _host(addr: Addr) -> str:
+    return _ip(addr)
+
+
 class HostContext:
     def __init__(self, options: HostOptions | None = None) -> None:
         self.options = options or HostOptions()
-        self.probes: OrderedDict[tuple[Addr, Addr, int], float] = OrderedDict()
-        self.probed_hosts: OrderedDict[tuple[Addr, Addr], float] = OrderedDict()
-        self.endpoints: OrderedDict[tuple[Addr, int], Endpoint] = OrderedDict()
-        self.confirmed: OrderedDict[Addr, float] = OrderedDict()
+        limit = self.options.max_entries
+        self.bounds = BoundStats()  # every table's, together
+        b = self.bounds
+
+        def table(
+            name: str,
+            worth: Callable[..., Any] | None = None,
+            describe: Callable[..., str] = _host_key,
+        ) -> TieredTable:
+            return TieredTable(name, limit, 2, describe=describe, stats=b, worth=worth)
+
+        # an entry keyed by a host is worth what the host has shown by now
+        by_host = self._worth_of_host
+        self.probes: TieredTable[tuple[Addr, Addr, int], float] = table("probe from", by_host)
+        self.probed_hosts: TieredTable[tuple[Addr, Addr], float] = table("probe from", by_host)
+        self.endpoints: TieredTable[tuple[Addr, int], Endpoint] = table(
+            "UDP endpoint", self._worth_of_endpoint
+        )
+        self.confirmed: TieredTable[Addr, float] = table("confirmed host", describe=_host)
         # hosts whose Skype port is proven, fans out or numbers its probes: a Skype client
-        self.marked: OrderedDict[Addr, float] = OrderedDict()
-        self.chains: OrderedDict[tuple[Addr, Addr], Chain] = OrderedDict()
-        self.nodes: OrderedDict[tuple[Addr, int], tuple[float, str]] = OrderedDict()
-        self.node_hosts: OrderedDict[Addr, tuple[float, str]] = OrderedDict()
-        self.evictions = 0
+        self.marked: TieredTable[Addr, float] = table("Skype client", describe=_host)
+        self.chains: TieredTable[tuple[Addr, Addr], Chain] = table("TCP chain of", by_host)
+        self.nodes: TieredTable[tuple[Addr, int], tuple[float, str]] = table("node")
+        self.node_hosts: TieredTable[Addr, tuple[float, str]] = table("node", describe=_host)
         # No table's oldest entry is due before this network time.  Expiry runs per packet;
         # this makes all but the due ones one comparison.  Anything that may change a
         # table's oldest entry resets it.
         self._next_due = -math.inf
 
     # -- updates -------------------------------------------------------------------------
+    @property
+    def evictions(self) -> int:
+        """Entries the full tables gave up (displaced or refused, noise or not)."""
+        b = self.bounds
+        return b.evicted + b.refused + b.lost
+
+    def known(self, addr: Addr) -> bool:
+        """Whether *addr* showed likely-or-better evidence (its entries are protected)."""
+        return addr in self.marked or addr in self.confirmed
+
+    def _worth_of_host(self, key: tuple, _value: object) -> int:
+        return EVIDENCE if self.known(key[0]) else NOISE
+
+    def _worth_of_endpoint(self, key: tuple[Addr, int], ep: Endpoint) -> int:
+        if ep.proven or ep.fanout or ep.id_sequence or self.known(key[0]):
+            return EVIDENCE
+        return NOISE
+
     def note_probe(self, ts: float, client: Addr, peer: Addr, peer_port: int) -> None:
-        self._put(self.probes, (client, peer, peer_port), ts)
-        self._put(self.probed_hosts, (client, peer), ts)
+        tier = EVIDENCE if self.known(client) else NOISE
+        self._put(self.probes, (client, peer, peer_port), ts, tier)
+        self._put(self.probed_hosts, (client, peer), ts, tier)
 
     def note_new_flow(
         self, ts: float, addr: Addr, port: int, peer: Addr, u1_shaped: bool, ident: int = -1
@@ -145,6 +200,8 @@ class HostContext:
         if not u1_shaped and (addr, port) not in self.endpoints:
             return
         ep = self._endpoint(ts, addr, port)
+        if ep is None:  # refused: a full table of endpoints worth more
+            return
         ep.flows += 1
         if not u1_shaped:
             return
@@ -164,7 +221,8 @@ class HostContext:
         o = self.options
         if len(recent) >= o.fanout_min_peers and ep.u1_flows >= o.fanout_min_share * ep.flows:
             ep.fanout = True
-            self._put(self.marked, addr, ts)
+            self.endpoints.put((addr, port), ep, EVIDENCE)
+            self._put(self.marked, addr, ts, EVIDENCE)
 
     def _id_run(self, ep: Endpoint, ts: float, addr: Addr, peer: Addr, ident: int) -> None:
         """One counter numbers a client's messages: its probes to new peers within the
@@ -185,16 +243,18 @@ class HostContext:
         if id_run_length(sorted(i for i, _ in ids.values()), o.id_seq_max_step) >= o.id_seq_min:
             ep.id_sequence = True
             ep.ids = {}
-            self._put(self.marked, addr, ts)
+            self._put(self.marked, addr, ts, EVIDENCE)
 
     def prove_endpoint(self, ts: float, addr: Addr, port: int) -> None:
-        self._endpoint(ts, addr, port).proven = True
-        self._put(self.marked, addr, ts)
+        ep = self._endpoint(ts, addr, port, EVIDENCE)
+        if ep is not None:
+            ep.proven = True
+        self._put(self.marked, addr, ts, EVIDENCE)
 
     def prove_node(self, ts: float, addr: Addr, port: int, role: str) -> None:
         """A strong signature showed *addr*:*port* to be a super node or login server."""
-        self._put(self.nodes, (addr, port), (ts, role))
-        self._put(self.node_hosts, addr, (ts, role))
+        self._put(self.nodes, (addr, port), (ts, role), EVIDENCE)
+        self._put(self.node_hosts, addr, (ts, role), EVIDENCE)
 
     def note_attempt(self, ts: float, client: Addr, peer: Addr, port: int) -> None:
         """A TCP connection attempt (the originator's SYN).  From a client with probe
@@ -210,7 +270,7 @@ class HostContext:
             return
         if not (self.probed_host(ts, client, peer) or client in self.marked):
             return
-        self._put(self.chains, key, Chain(ts, port))
+        self._put(self.chains, key, Chain(ts, port), EVIDENCE if self.known(client) else NOISE)
 
     # -- queries for the TCP fallback and known nodes ---------------------------------------
     def in_chain(self, conn_ts: float, client: Addr, peer: Addr, port: int) -> bool:
@@ -236,7 +296,7 @@ class HostContext:
         return hit[1] if hit is not None else None
 
     def confirm_host(self, ts: float, addr: Addr) -> None:
-        self._put(self.confirmed, addr, ts)
+        self._put(self.confirmed, addr, ts, EVIDENCE)
 
     # -- queries -------------------------------------------------------------------------
     def probed(self, ts: float, client: Addr, peer: Addr, peer_port: int) -> bool:
@@ -260,7 +320,7 @@ class HostContext:
         self._expire(now)
         self._next_due = self._earliest_due() - _DUE_MARGIN
 
-    def _aging(self) -> tuple[tuple[OrderedDict, float, Callable[[Any], float]], ...]:
+    def _aging(self) -> tuple[tuple[TieredTable, float, Callable[[Any], float]], ...]:
         """Every table, the window after which its entries expire, and each entry's time."""
         o = self.options
         return (
@@ -276,43 +336,36 @@ class HostContext:
 
     def _expire(self, now: float) -> None:
         for table, window, time_of in self._aging():
-            horizon = now - window
-            while table and time_of(next(iter(table.values()))) < horizon:
-                table.popitem(last=False)
+            if table:
+                horizon = now - window
+                table.prune(lambda v, t=time_of, h=horizon: t(v) < h)  # type: ignore[misc]
 
     def _earliest_due(self) -> float:
         """The earliest network time at which expire() would drop something."""
-        return min(
-            (time_of(next(iter(table.values()))) + window
-             for table, window, time_of in self._aging() if table),
-            default=math.inf,
-        )  # fmt: skip
+        due = math.inf
+        for table, window, time_of in self._aging():
+            if table:
+                due = min(due, table.first_time(time_of) + window)
+        return due
 
-    def _endpoint(self, ts: float, addr: Addr, port: int) -> Endpoint:
+    def _endpoint(self, ts: float, addr: Addr, port: int, tier: int = NOISE) -> Endpoint | None:
+        """The endpoint's bookkeeping, created or refreshed; None if a full table refused it."""
         key = (addr, port)
         eps = self.endpoints
         ep = eps.get(key)
         if ep is None:
             ep = Endpoint(ts)
-            if not eps:
-                self._next_due = -math.inf  # a new oldest entry
-            eps[key] = ep
-            if len(eps) > self.options.max_entries:
-                eps.popitem(last=False)
-                self.evictions += 1
-                self._next_due = -math.inf
+            if not eps or len(eps) >= eps.limit:
+                self._next_due = -math.inf  # a new oldest entry, or one displaced
+            if not eps.put(key, ep, EVIDENCE if self.known(addr) else tier):
+                return None
         else:
             ep.last_seen = max(ep.last_seen, ts)
-            eps.move_to_end(key)
+            eps.put(key, ep, max(tier, self._worth_of_endpoint(key, ep)))
             self._next_due = -math.inf  # it may have been the oldest
         return ep
 
-    def _put(self, table: OrderedDict[K, V], key: K, entry: V) -> None:
-        if not table or key in table:
-            self._next_due = -math.inf  # a new oldest entry, or the oldest may move
-        table[key] = entry
-        table.move_to_end(key)
-        if len(table) > self.options.max_entries:
-            table.popitem(last=False)
-            self.evictions += 1
-            self._next_due = -math.inf
+    def _put(self, table: TieredTable, key: Any, value: Any, tier: int) -> None:
+        if not table or key in table or len(table) >= table.limit:
+            self._next_due = -math.inf  # a new oldest entry, the oldest may move or go
+        table.put(key, value, tier)
