@@ -88,6 +88,7 @@ SMALL = dict(
 
 
 def _login_notices(summary) -> list[str]:
+    # every notice, not the summary's first SHOWN_NOTICES: the tests run with keep_records
     return [n.src for n in summary.notices if n.note == "Skype::Login_Sequence"]
 
 
@@ -98,7 +99,7 @@ def test_flood_of_cheap_hosts_does_not_hide_the_client(tmp_path, when):
     time."""
     cap = tmp_path / "flood.pcap"
     write_flooded_startup(cap, 10_000, when)
-    s = analyze([cap], tmp_path / "out", **SMALL)
+    s = analyze([cap], tmp_path / "out", keep_records=True, **SMALL)
     assert len(_login_notices(s)) == 1, format_summary(s)
     # the tables were full: the flood was displaced, not the client
     assert s.host_state.evicted + s.host_state.refused > 2 * 5000  # correlator and context
@@ -116,7 +117,7 @@ def test_the_loss_that_cannot_be_avoided_is_reported(tmp_path):
     cap = tmp_path / "flood.pcap"
     write_flooded_startup(cap, 2000, "after", kinds=("agent",))
     tiny = HostCorrelatorOptions(max_hosts=1)
-    s = analyze([cap], tmp_path / "out", correlator_options=tiny)
+    s = analyze([cap], tmp_path / "out", keep_records=True, correlator_options=tiny)
     text = format_summary(s)
     assert len(_login_notices(s)) == 1, text
     assert s.host_state.refused >= 1999 and s.host_state.lost == 0
@@ -136,7 +137,7 @@ def test_default_bounds_against_a_hundred_thousand_hosts(tmp_path):
     (the correlator holds 10^5 hosts, so its table overflows)."""
     cap = tmp_path / "flood.pcap"
     write_flooded_startup(cap, 100_000, "after", kinds=("agent",))
-    s = analyze([cap], tmp_path / "out")
+    s = analyze([cap], tmp_path / "out", keep_records=True)
     assert len(_login_notices(s)) == 1, format_summary(s)
     assert s.host_state.evicted + s.host_state.refused >= 1
     assert s.host_state.lost == 0 and not s.early_notices
