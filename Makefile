@@ -94,7 +94,7 @@ zkg-install: $(STAMP)
 check-docker: $(STAMP)
 	$(VENV)/bin/check-jsonschema -q --builtin-schema vendor.compose-spec docker/compose.yml
 	$(VENV)/bin/hadolint docker/*.Dockerfile docker/local/*.Dockerfile
-	$(VENV)/bin/shellcheck -x docker/*.sh docker/local/*.sh testing/btest/Scripts/get-zeek-env
+	$(VENV)/bin/shellcheck -x docker/*.sh docker/local/*.sh testing/btest/Scripts/get-zeek-env testing/btest/Scripts/python-src
 	$(VENV)/bin/zeek-script parse -q docker/wait-for-client.zeek
 	@echo "docker/: compose file valid against the Compose spec, Dockerfiles hadolint-clean, scripts shellcheck-clean (make docker-test builds and runs the stack)"
 
