@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python" / "src"))
 
-from skypewatch.connections.tracker import Tracker, TrackerOptions  # noqa: E402
+from skypewatch.detect.tracker import Tracker, TrackerOptions  # noqa: E402
 from skypewatch.packets.capture import read_capture  # noqa: E402
 from skypewatch.packets.decode import decode  # noqa: E402
 from skypewatch.synth.conditions import EPOCH  # noqa: E402

@@ -10,6 +10,7 @@ import pytest
 
 from skypewatch.connections.connection import Connection
 from skypewatch.packets.decode import TCP, UDP
+from skypewatch.signatures.udp_layout import worth_inspecting
 from skypewatch.synth.frames import addr_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,8 +39,13 @@ def udp_conn(
             c.orig_pkts += 1
         else:
             c.resp_pkts += 1
-        c.add_datagram(is_orig, 1000.0 + t, p)
         c.last_ts = 1000.0 + t
+        if not c.inspecting:
+            continue
+        if not c.datagrams and not worth_inspecting(p):
+            c.inspecting = False  # as the detector does (detect/tracker.py)
+            continue
+        c.add_datagram(is_orig, 1000.0 + t, p)
     return c
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from skypewatch.analyze import Summary, analyze
-from skypewatch.connections.tracker import TrackerOptions
+from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.synth import messages as m
 from skypewatch.synth.frames import SYN, TcpSession, addr_bytes, tcp_frame, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter

@@ -12,8 +12,8 @@ import pytest
 
 from skypewatch.analyze import analyze, format_summary
 from skypewatch.bounded import EVIDENCE, NOISE, PENDING, TieredTable
-from skypewatch.connections.tracker import TrackerOptions
 from skypewatch.correlation import HostCorrelatorOptions
+from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.synth.flood import FLOOD_WHEN, write_flooded_startup
 from skypewatch.verdict.host_context import HostOptions
 
@@ -147,7 +147,7 @@ def test_a_full_connection_table_ends_one_sided_flows_not_answered_ones():
     """Ten places: an answered flow with payload (what a signature looks at) stays open
     through a hundred one-packet flows; they end early, least recent first, and nothing
     of value is lost."""
-    from skypewatch.connections.tracker import Tracker
+    from skypewatch.detect.tracker import Tracker
     from skypewatch.packets.decode import decode
     from skypewatch.synth.flood import flood
     from skypewatch.synth.frames import addr_bytes, udp_frame

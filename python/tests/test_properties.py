@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skypewatch.analyze import analyze
-from skypewatch.connections.tracker import Tracker
+from skypewatch.detect.tracker import Tracker
 from skypewatch.packets.decode import decode
 from skypewatch.synth.frames import addr_bytes, tcp_frame, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bounded import BoundStats
-from .connections.tracker import Tracker, TrackerOptions
 from .correlation import HostCorrelator, HostCorrelatorOptions
+from .detect.tracker import Tracker, TrackerOptions
 from .errors import CaptureError, CaptureTruncated
 from .packets.capture import check_readable, read_capture
 from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain

@@ -103,8 +103,8 @@ def _each_once(captures: list[Path]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..analyze import TerminalProgress, analyze, format_summary
-    from ..connections.tracker import TrackerOptions
     from ..correlation import HostCorrelatorOptions
+    from ..detect.tracker import TrackerOptions
     from ..verdict.host_context import HostOptions
 
     captures = [Path(c) for c in args.captures]

@@ -13,17 +13,11 @@ memory per connection is bounded.
 from __future__ import annotations
 
 from ..packets.decode import TCP
-from ..signatures.udp_layout import KNOWN_NIBBLES, NIBBLE_MASK
 from .tcpclose import TcpCloseState
 
 WINDOW_BYTES = 1024  # Zeek: dpd_buffer_size
 WINDOW_CHUNKS = 100  # Zeek: dpd_max_packets
 MAX_DATAGRAMS = 8  # per direction; the seed study's four messages fit twice over
-
-# A UDP connection is inspected only if its first payload datagram has a Skype type nibble.
-# Everything else -- DNS, most random-looking traffic -- costs one look and no state, in Zeek
-# as here.
-
 
 _NO_DATAGRAMS: list[tuple[bool, float, bytes]] = []  # never appended to (add_datagram)
 
@@ -111,11 +105,6 @@ class Connection:
     def add_datagram(self, is_orig: bool, ts: float, payload: bytes) -> bool:
         """Offer one UDP payload to the inspection window.  True if it was kept."""
         if not self._window_admits(len(payload)):
-            return False
-        if not self.datagrams and (
-            len(payload) < 3 or payload[2] & NIBBLE_MASK not in KNOWN_NIBBLES
-        ):
-            self.inspecting = False  # not a Skype message: never look at this flow again
             return False
         if is_orig:
             if self.n_orig_dgrams >= MAX_DATAGRAMS:

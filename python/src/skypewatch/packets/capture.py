@@ -17,6 +17,7 @@ before it has been yielded, so the caller can analyse what was readable.
 from __future__ import annotations
 
 import os
+import select
 import stat
 import struct
 from collections.abc import Iterator
@@ -34,6 +35,11 @@ _PCAP_MAGICS = {
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _BYTE_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 _CHUNK = 1 << 22
+# A pipe is read only once select() says it has data, waiting at most this long at a time:
+# a stop signal that lands just before a blocking read() would otherwise wait for the
+# writer's next bytes (Python runs its handlers between bytecodes, and a read that began
+# after the signal is not interrupted by it).
+_PIPE_POLL = 0.2
 
 # Larger than any link layer's frame (Wireshark's limit is 262,144 bytes): beyond this a
 # length field is garbage, and believing it would mean reading gigabytes.
@@ -111,7 +117,7 @@ class _Input:
 
     Memory follows the bytes actually in the file, never a length field's claim."""
 
-    __slots__ = ("base", "buf", "fh", "path", "pos")
+    __slots__ = ("base", "buf", "fh", "path", "pipe", "pos")
 
     def __init__(self, path: Path, fh: BinaryIO) -> None:
         self.path = path
@@ -119,6 +125,10 @@ class _Input:
         self.buf = b""
         self.pos = 0
         self.base = 0  # file offset of buf[0]
+        try:
+            self.pipe = not stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+        except (OSError, ValueError):
+            self.pipe = False
 
     @property
     def offset(self) -> int:
@@ -131,7 +141,7 @@ class _Input:
         parts = [self.buf[self.pos :]]
         while avail < n:
             try:
-                more = self.fh.read(_CHUNK)
+                more = self._read_pipe() if self.pipe else self.fh.read(_CHUNK)
             except OSError as exc:
                 raise CaptureError(self.path, f"read error: {exc.strerror or exc}") from None
             if not more:
@@ -142,6 +152,15 @@ class _Input:
         self.buf = b"".join(parts)
         self.pos = 0
         return avail >= n
+
+    def _read_pipe(self) -> bytes:
+        """What a pipe, FIFO or terminal has now (at least one byte, or b"" at its end):
+        frames are analysed as they arrive, and a stop signal is handled within
+        ``_PIPE_POLL`` seconds however long the writer stays silent."""
+        while not select.select([self.fh], [], [], _PIPE_POLL)[0]:
+            pass
+        read1 = getattr(self.fh, "read1", None)
+        return read1(_CHUNK) if read1 is not None else self.fh.read(_CHUNK)
 
 
 def _read_pcap(src: _Input, magic: bytes) -> Iterator[Frame]:

@@ -23,6 +23,15 @@ KNOWN_TYPES = frozenset((0x02, 0x03, 0x05, 0x07, 0x0D, 0x0F))
 KNOWN_NIBBLES = frozenset(t & NIBBLE_MASK for t in KNOWN_TYPES)
 
 
+def worth_inspecting(first: bytes) -> bool:
+    """Whether a UDP flow whose first payload datagram is *first* can match any signature.
+
+    Everything else -- DNS, most random-looking traffic -- costs one look and no state, in
+    Zeek (no signature's first byte pattern matches) as here.
+    """
+    return len(first) >= 3 and first[2] & NIBBLE_MASK in KNOWN_NIBBLES
+
+
 def ptype(p: bytes) -> int:
     """The message type of a datagram of at least three bytes."""
     return p[2] & TYPE_MASK

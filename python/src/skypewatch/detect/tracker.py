@@ -24,16 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..bounded import EVIDENCE, NOISE, BoundStats, TieredTable
+from ..connections.connection import Connection
+from ..connections.zeekports import zeek_flips
 from ..packets.decode import TCP, UDP, Packet
 from ..signatures.base import Hit
 from ..signatures.login import login_hits
 from ..signatures.sn_handshake import handshake_hits
-from ..signatures.udp_layout import U1_MIN, U2_LEN
+from ..signatures.udp_layout import U1_MIN, U2_LEN, worth_inspecting
 from ..signatures.udp_probe import probe_hits, u1_shaped
 from ..skypelog import PeerRole, SkypeRecord, Strength
 from ..verdict.host_context import HostContext, HostOptions
 from ..verdict.judge import host_of_client, judge
-from .connection import Connection
 from .hits import (
     CTX_LOGIN_SERVER,
     CTX_NODE,
@@ -43,7 +44,6 @@ from .hits import (
     CTX_SKYPE_PORT,
     connection_hits,
 )
-from .zeekports import zeek_flips
 
 _SYN, _ACK = 0x02, 0x10
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -176,6 +176,9 @@ class Tracker:
 
     def _udp_payload(self, conn: Connection, ts: float, is_orig: bool, payload: bytes) -> None:
         first = not conn.datagrams
+        if first and not worth_inspecting(payload):
+            conn.inspecting = False  # not a Skype message: this flow is never looked at again
+            return
         if not conn.add_datagram(is_orig, ts, payload):
             return
         ctx = self.ctx
@@ -236,7 +239,7 @@ class Tracker:
                 names = [h.name for h in hits]
                 self._after.append((ts, conn.orig, conn.resp, conn.resp_p, names))
 
-    def _strong_tcp(self, ts: float, orig: bytes, resp: bytes, resp_p: int, names) -> None:
+    def _strong_tcp(self, ts: float, orig: bytes, resp: bytes, resp_p: int, names: list[str]) -> None:
         """Confirmed login or handshake evidence: the client is confirmed, the server proven
         a login server (L1/L2) or super node (the constant ServerHello)."""
         self.ctx.confirm_host(ts, orig)

@@ -8,6 +8,7 @@ it may have expired from the context by the time the connection ends.
 
 from __future__ import annotations
 
+from ..connections.connection import Connection
 from ..packets.decode import UDP
 from ..signatures.base import Hit
 from ..signatures.login import login_hits
@@ -20,7 +21,6 @@ from ..signatures.version_check import version_hits
 from ..skypelog import PeerRole, Strength
 from ..verdict.host_context import HostContext
 from ..verdict.judge import addr_str
-from .connection import Connection
 
 CTX_PROBED_EP = 1
 CTX_PROBED_HOST = 2
