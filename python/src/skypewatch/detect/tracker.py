@@ -239,7 +239,9 @@ class Tracker:
                 names = [h.name for h in hits]
                 self._after.append((ts, conn.orig, conn.resp, conn.resp_p, names))
 
-    def _strong_tcp(self, ts: float, orig: bytes, resp: bytes, resp_p: int, names: list[str]) -> None:
+    def _strong_tcp(
+        self, ts: float, orig: bytes, resp: bytes, resp_p: int, names: list[str]
+    ) -> None:
         """Confirmed login or handshake evidence: the client is confirmed, the server proven
         a login server (L1/L2) or super node (the constant ServerHello)."""
         self.ctx.confirm_host(ts, orig)
