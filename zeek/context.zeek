@@ -357,10 +357,7 @@ function id_run(ep: Endpoint, ts: time, a: addr, peer: addr, ident: count)
 	local sorted_ids: vector of count = vector();
 	for ( _, i in ep$ids )
 		sorted_ids += i;
-	sort(sorted_ids, function(x: count, y: count): int
-		{
-		return x < y ? -1 : x > y ? 1 : 0;
-		});
+	sort(sorted_ids); # numeric order, in C++ (no script comparator per comparison)
 	if ( id_run_length(sorted_ids, id_seq_max_step) >= id_seq_min )
 		{
 		ep$id_sequence = T;

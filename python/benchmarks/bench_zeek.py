@@ -1,13 +1,22 @@
 """CPU cost of the Zeek package: bare Zeek against Zeek + skypewatch on the same capture.
 
-Two >= 1 M-packet captures are built from the shared real captures (mixcap.py):
+Three >= 1 M-packet captures are built from the shared real captures (mixcap.py):
 
 * ``sensor``: every benign and modern capture, each round; SkypeIRC.cap and skype.pcap
-  join one round in ``--rare-every`` (default 20): legacy Skype as a small part of a
+  join one round in ``--rare-every`` (default 100): legacy Skype as a small part of a
   network's traffic.
+* ``dense-udp``: a sensor three times denser in connections, most of them short UDP ones
+  (DNS, QUIC and DTLS set-ups, Teredo, STUN: mixcap.DENSE_UDP, about 97,000 connections
+  per million packets), Skype again one round in ``--rare-every``.
 * ``skype-heavy``: the analyze benchmark's mix, in which the two Skype captures come every
   round: close to half of all connections are legacy Skype, the package's worst case
   (it inspects, logs and correlates every one of them).
+
+With ``--cluster`` the Skype-heavy capture is also split per connection between two
+workers of a cluster (a manager and two workers on loopback, reading as fast as they can,
+zeek_cluster_bench.zeek), once bare and once with the package: the CPU time of all three
+nodes, and the cluster events the package's nodes published, by handler, in total and per
+second of the run.
 
 Each capture is read by ``zeek -C -r`` with Zeek's default scripts, and again with the
 package loaded; the two alternate, ``--runs`` times each, and the minimum user+system CPU
@@ -16,6 +25,7 @@ alternating runs is what both had when least disturbed).  The figures go to stdo
 share of connections the package logged says which traffic each ratio is about.
 
     python python/benchmarks/bench_zeek.py [--packets 1100000] [--runs 3] [--keep]
+        [--mix sensor|dense-udp|skype-heavy|all] [--cluster] [--instructions N]
 """
 
 from __future__ import annotations
@@ -24,17 +34,23 @@ import argparse
 import os
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from mixcap import BENIGN_ALL, COMMON, DATA, SKYPE, build  # noqa: E402
+from mixcap import BENIGN_ALL, COMMON, DATA, DENSE_UDP, SKYPE, build  # noqa: E402
 
 PACKAGE = REPO / "zeek"
+CLUSTER_SCRIPT = HERE / "zeek_cluster_bench.zeek"
+SPLIT = REPO / "testing" / "btest" / "Scripts" / "split-by-flow"
 
 
 def cpu_seconds(cmd: list[str], cwd: Path) -> float:
@@ -54,6 +70,14 @@ def lines(path: Path) -> int:
         return sum(1 for line in fh if not line.startswith("#"))
 
 
+def udp_lines(path: Path) -> int:
+    """conn.log lines of UDP connections."""
+    if not path.exists():
+        return 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return sum(1 for line in fh if "\tudp\t" in line and not line.startswith("#"))
+
+
 def measure(cap: Path, runs: int) -> dict[str, float]:
     zeek = shutil.which("zeek")
     if zeek is None:
@@ -64,11 +88,12 @@ def measure(cap: Path, runs: int) -> dict[str, float]:
         for _ in range(runs):
             bare.append(cpu_seconds([zeek, "-C", "-r", str(cap)], work))
             conns = lines(work / "conn.log")
+            udp = udp_lines(work / "conn.log")
             pkg.append(cpu_seconds([zeek, "-C", "-r", str(cap), str(PACKAGE)], work))
             skype = lines(work / "skype.log")
             for log in work.glob("*.log"):
                 log.unlink()
-    return {"bare": min(bare), "pkg": min(pkg), "conns": conns, "skype": skype}
+    return {"bare": min(bare), "pkg": min(pkg), "conns": conns, "udp": udp, "skype": skype}
 
 
 def instructions(cmd: list[str], cwd: Path) -> int:
@@ -112,6 +137,101 @@ def count_instructions(cap: Path, packets: int) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+@dataclass(frozen=True)
+class ClusterRun:
+    cpu: dict[str, float]  # node -> user + system seconds
+    wall: float
+    published: Counter[str]  # handler -> events published, all nodes
+    received: Counter[str]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cluster(parts: list[Path], work: Path, package: bool) -> ClusterRun:
+    """A manager and one worker per part, on loopback; CPU per node and the events."""
+    zeek = shutil.which("zeek") or "zeek"
+    nodes = ["manager"] + [f"worker-{i + 1}" for i in range(len(parts))]
+    ports = {node: free_port() for node in nodes}
+    layout = ["redef Cluster::manager_is_logger = T;", "redef Cluster::nodes = {"]
+    for node in nodes:
+        kind = "MANAGER" if node == "manager" else "WORKER"
+        extra = "" if node == "manager" else ', $manager="manager"'
+        layout.append(
+            f'\t["{node}"] = [$node_type=Cluster::{kind}, $ip=127.0.0.1,'
+            f" $p={ports[node]}/tcp{extra}],"
+        )
+    layout.append("};")
+    procs: dict[int, str] = {}
+    start = time.monotonic()
+    for node in nodes:
+        d = work / node
+        d.mkdir(parents=True)
+        (d / "cluster-layout.zeek").write_text("\n".join(layout) + "\n")
+        cmd = [zeek]
+        if node != "manager":
+            cmd += ["-C", "-r", str(parts[int(node.split("-")[1]) - 1])]
+        cmd += [str(PACKAGE)] if package else []
+        cmd += [str(CLUSTER_SCRIPT)]
+        env = {**os.environ, "CLUSTER_NODE": node}
+        p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs[p.pid] = node
+    cpu: dict[str, float] = {}
+    while procs:
+        pid, status, usage = os.wait4(-1, 0)
+        node = procs.pop(pid, None)
+        if node is None:
+            continue
+        if status != 0:
+            sys.exit(f"cluster node {node} exited with status {status}")
+        cpu[node] = usage.ru_utime + usage.ru_stime
+    wall = time.monotonic() - start
+    published: Counter[str] = Counter()
+    received: Counter[str] = Counter()
+    for node in nodes:
+        for line in (work / node / "cluster-events.tsv").read_text().splitlines():
+            _, way, handler, _, value = line.split("\t")
+            (published if way == "out" else received)[handler] += int(float(value))
+    return ClusterRun(cpu, wall, published, received)
+
+
+def measure_cluster(cap: Path, workers: int = 2) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        subprocess.run(
+            [sys.executable, str(SPLIT), str(cap), str(workers), str(work / "part")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(REPO / "python" / "src")},
+        )
+        parts = [work / f"part-{i + 1}.pcap" for i in range(workers)]
+        bare = run_cluster(parts, work / "bare", package=False)
+        pkg = run_cluster(parts, work / "pkg", package=True)
+    bare_cpu, pkg_cpu = sum(bare.cpu.values()), sum(pkg.cpu.values())
+    print(
+        f"cluster, {workers} workers + manager, skype-heavy: CPU bare {bare_cpu:.2f} s,"
+        f" with the package {pkg_cpu:.2f} s ({pkg_cpu / bare_cpu:.3f}x); per node with the"
+        " package: " + ", ".join(f"{n} {c:.2f} s" for n, c in pkg.cpu.items())
+    )
+    own = {h: n for h, n in pkg.published.items() if h.startswith("Skype::")}
+    total = sum(own.values())
+    print(
+        f"  package events published: {total:,} in {pkg.wall:.1f} s of run"
+        f" ({total / pkg.wall:,.0f}/s); by handler: "
+        + ", ".join(f"{h} {n:,}" for h, n in sorted(own.items(), key=lambda x: -x[1]))
+    )
+    got = sum(n for h, n in pkg.received.items() if h.startswith("Skype::"))
+    print(
+        f"  package events received (all nodes): {got:,};"
+        f" all cluster events published: bare {sum(bare.published.values()):,},"
+        f" with the package {sum(pkg.published.values()):,}",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -129,19 +249,27 @@ def main() -> None:
         help="also count instructions (valgrind callgrind; unaffected by load) on the first"
         " PACKETS packets of each mix, less Zeek's start-up",
     )
-    ap.add_argument("--mix", choices=("sensor", "skype-heavy", "both"), default="both")
+    ap.add_argument("--mix", choices=("sensor", "dense-udp", "skype-heavy", "all"), default="all")
+    ap.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also run the Skype-heavy capture on a two-worker cluster: CPU and cluster events",
+    )
     ap.add_argument("--keep", action="store_true", help="reuse captures built earlier")
     args = ap.parse_args()
     DATA.mkdir(exist_ok=True)
     mixes = {
         "sensor": (BENIGN_ALL, SKYPE, args.rare_every),
+        "dense-udp": (DENSE_UDP, SKYPE, args.rare_every),
         "skype-heavy": (SKYPE + COMMON, None, 1),
     }
-    chosen = list(mixes) if args.mix == "both" else [args.mix]
+    chosen = list(mixes) if args.mix == "all" else [args.mix]
+    if args.cluster and "skype-heavy" not in chosen:
+        chosen.append("skype-heavy")
     version = subprocess.run(["zeek", "--version"], capture_output=True, text=True)
     print(f"zeek: {version.stdout.strip()}")
     print(
-        f"{'mix':<13}{'packets':>10}{'conns':>9}{'skype.log':>11}{'bare s':>9}"
+        f"{'mix':<13}{'packets':>10}{'conns':>9}{'udp':>8}{'skype.log':>11}{'bare s':>9}"
         f"{'+pkg s':>9}{'ratio':>8}"
     )
     for name in chosen:
@@ -151,10 +279,12 @@ def main() -> None:
             build(cap, args.packets, sources, rare, every)
         r = measure(cap, args.runs)
         print(
-            f"{name:<13}{args.packets:>10,}{r['conns']:>9,}{r['skype']:>11,}"
+            f"{name:<13}{args.packets:>10,}{r['conns']:>9,}{r['udp']:>8,}{r['skype']:>11,}"
             f"{r['bare']:>9.2f}{r['pkg']:>9.2f}{r['pkg'] / r['bare']:>7.3f}x",
             flush=True,
         )
+        if args.cluster and name == "skype-heavy":
+            measure_cluster(cap)
         if args.instructions:
             bare_i, pkg_i = count_instructions(cap, args.instructions)
             print(
@@ -167,7 +297,7 @@ def main() -> None:
     print(
         f"(min of {args.runs} alternating runs each; CPU = user + system, Zeek's threads"
         " included; load average at the end "
-        f"{os.getloadavg()[0]:.1f})"
+        f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} cores)"
     )
 
 
