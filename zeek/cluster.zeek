@@ -7,6 +7,7 @@
 @load base/frameworks/cluster
 @load ./context
 @load ./notices
+@load ./share
 
 module Skype;
 
@@ -41,7 +42,8 @@ event Cluster::node_down(name: string, id: string)
 event Skype::context_update(kind: ContextKind, ts: time, a: addr, b: addr,
     p: port, flag: bool, n: count)
 	{
-	if ( Cluster::local_node_type() == Cluster::WORKER )
+	if ( Cluster::local_node_type() == Cluster::WORKER
+	    && worth_sharing(kind, ts, a, p, flag) )
 		Cluster::publish(Cluster::manager_topic, Skype::share_context, Cluster::node,
 		    kind, ts, a, b, p, flag, n);
 	}
@@ -51,8 +53,9 @@ event Skype::share_context(origin: string, kind: ContextKind, ts: time, a: addr,
 	{
 	if ( Cluster::local_node_type() == Cluster::MANAGER )
 		{
-		Cluster::publish(Cluster::worker_topic, Skype::share_context, origin, kind, ts, a, b,
-		    p, flag, n);
+		if ( worth_sharing(kind, ts, a, p, flag) )
+			Cluster::publish(Cluster::worker_topic, Skype::share_context, origin, kind, ts, a, b,
+			    p, flag, n);
 		return;
 		}
 	if ( origin == Cluster::node )

@@ -78,7 +78,7 @@ def udp_lines(path: Path) -> int:
         return sum(1 for line in fh if "\tudp\t" in line and not line.startswith("#"))
 
 
-def measure(cap: Path, runs: int) -> dict[str, float]:
+def measure(cap: Path, runs: int, package: Path) -> dict[str, float]:
     zeek = shutil.which("zeek")
     if zeek is None:
         sys.exit("no 'zeek' on PATH")
@@ -89,7 +89,7 @@ def measure(cap: Path, runs: int) -> dict[str, float]:
             bare.append(cpu_seconds([zeek, "-C", "-r", str(cap)], work))
             conns = lines(work / "conn.log")
             udp = udp_lines(work / "conn.log")
-            pkg.append(cpu_seconds([zeek, "-C", "-r", str(cap), str(PACKAGE)], work))
+            pkg.append(cpu_seconds([zeek, "-C", "-r", str(cap), str(package)], work))
             skype = lines(work / "skype.log")
             for log in work.glob("*.log"):
                 log.unlink()
@@ -112,7 +112,7 @@ def instructions(cmd: list[str], cwd: Path) -> int:
     return int(total[-1].split()[-1])
 
 
-def count_instructions(cap: Path, packets: int) -> tuple[int, int]:
+def count_instructions(cap: Path, packets: int, package: Path) -> tuple[int, int]:
     """Instructions of bare Zeek and Zeek + package on the first *packets* packets of
     *cap*, each less the same run on its first packet alone (start-up)."""
     zeek = shutil.which("zeek") or "zeek"
@@ -128,7 +128,7 @@ def count_instructions(cap: Path, packets: int) -> tuple[int, int]:
                 one.write_bytes(data[:pos])
         head.write_bytes(data[:pos])
         counts = []
-        for extra in ([], [str(PACKAGE)]):
+        for extra in ([], [str(package)]):
             full = instructions([zeek, "-C", "-r", str(head), *extra], work)
             start = instructions([zeek, "-C", "-r", str(one), *extra], work)
             counts.append(full - start)
@@ -151,7 +151,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_cluster(parts: list[Path], work: Path, package: bool) -> ClusterRun:
+def run_cluster(parts: list[Path], work: Path, package: Path | None) -> ClusterRun:
     """A manager and one worker per part, on loopback; CPU per node and the events."""
     zeek = shutil.which("zeek") or "zeek"
     nodes = ["manager"] + [f"worker-{i + 1}" for i in range(len(parts))]
@@ -174,7 +174,7 @@ def run_cluster(parts: list[Path], work: Path, package: bool) -> ClusterRun:
         cmd = [zeek]
         if node != "manager":
             cmd += ["-C", "-r", str(parts[int(node.split("-")[1]) - 1])]
-        cmd += [str(PACKAGE)] if package else []
+        cmd += [str(package)] if package else []
         cmd += [str(CLUSTER_SCRIPT)]
         env = {**os.environ, "CLUSTER_NODE": node}
         p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -198,7 +198,7 @@ def run_cluster(parts: list[Path], work: Path, package: bool) -> ClusterRun:
     return ClusterRun(cpu, wall, published, received)
 
 
-def measure_cluster(cap: Path, workers: int = 2) -> None:
+def measure_cluster(cap: Path, package: Path, workers: int = 2) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         subprocess.run(
@@ -208,8 +208,8 @@ def measure_cluster(cap: Path, workers: int = 2) -> None:
             env={**os.environ, "PYTHONPATH": str(REPO / "python" / "src")},
         )
         parts = [work / f"part-{i + 1}.pcap" for i in range(workers)]
-        bare = run_cluster(parts, work / "bare", package=False)
-        pkg = run_cluster(parts, work / "pkg", package=True)
+        bare = run_cluster(parts, work / "bare", None)
+        pkg = run_cluster(parts, work / "pkg", package)
     bare_cpu, pkg_cpu = sum(bare.cpu.values()), sum(pkg.cpu.values())
     print(
         f"cluster, {workers} workers + manager, skype-heavy: CPU bare {bare_cpu:.2f} s,"
@@ -256,6 +256,12 @@ def main() -> None:
         help="also run the Skype-heavy capture on a two-worker cluster: CPU and cluster events",
     )
     ap.add_argument("--keep", action="store_true", help="reuse captures built earlier")
+    ap.add_argument(
+        "--package",
+        type=Path,
+        default=PACKAGE,
+        help="the package directory to measure (default: this repository's zeek/)",
+    )
     args = ap.parse_args()
     DATA.mkdir(exist_ok=True)
     mixes = {
@@ -267,7 +273,7 @@ def main() -> None:
     if args.cluster and "skype-heavy" not in chosen:
         chosen.append("skype-heavy")
     version = subprocess.run(["zeek", "--version"], capture_output=True, text=True)
-    print(f"zeek: {version.stdout.strip()}")
+    print(f"zeek: {version.stdout.strip()}; package: {args.package}")
     print(
         f"{'mix':<13}{'packets':>10}{'conns':>9}{'udp':>8}{'skype.log':>11}{'bare s':>9}"
         f"{'+pkg s':>9}{'ratio':>8}"
@@ -277,16 +283,16 @@ def main() -> None:
         cap = DATA / f"zeek-{name}-{args.packets}.pcap"
         if not (args.keep and cap.exists()):
             build(cap, args.packets, sources, rare, every)
-        r = measure(cap, args.runs)
+        r = measure(cap, args.runs, args.package)
         print(
             f"{name:<13}{args.packets:>10,}{r['conns']:>9,}{r['udp']:>8,}{r['skype']:>11,}"
             f"{r['bare']:>9.2f}{r['pkg']:>9.2f}{r['pkg'] / r['bare']:>7.3f}x",
             flush=True,
         )
         if args.cluster and name == "skype-heavy":
-            measure_cluster(cap)
+            measure_cluster(cap, args.package)
         if args.instructions:
-            bare_i, pkg_i = count_instructions(cap, args.instructions)
+            bare_i, pkg_i = count_instructions(cap, args.instructions, args.package)
             print(
                 f"{'':<13}first {args.instructions:,} packets: {bare_i:,} instructions bare,"
                 f" {pkg_i:,} with the package: {pkg_i / bare_i:.3f}x",

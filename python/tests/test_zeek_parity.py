@@ -402,6 +402,10 @@ def _zeek_options() -> dict[str, object]:
 # Zeek options with no Python counterpart, and why.
 ZEEK_ONLY = {
     "publish_events": "whether Zeek publishes its events at all; the Python side only subscribes",
+    "share_refresh": (
+        "how often a cluster node passes on a repeat of a host-context fact (share.zeek); the"
+        " Python engine is one process"
+    ),
     "notice_tick_lag": (
         "Zeek's live clock: a quiet link moves it on after this much network time; the Python"
         " live bridge's clock follows the wall clock from the last event (live/bridge.py)"
