@@ -53,9 +53,18 @@ signature skype-udp-late-short-reverse {
 	eval Skype::udp_late
 }
 
+# A Skype-typed datagram: if it is the connection's first (no skype-udp-late marked the
+# connection before, on this datagram or an earlier one), Skype::udp_first returns T, which
+# opens the connection to the two rules below.
+signature skype-udp {
+	ip-proto == udp
+	payload /^[\x00-\xff][\x00-\xff][\x02\x03\x05\x07\x0d\x0f\x12\x13\x15\x17\x1d\x1f\x22\x23\x25\x27\x2d\x2f\x32\x33\x35\x37\x3d\x3f\x42\x43\x45\x47\x4d\x4f\x52\x53\x55\x57\x5d\x5f\x62\x63\x65\x67\x6d\x6f\x72\x73\x75\x77\x7d\x7f\x82\x83\x85\x87\x8d\x8f\x92\x93\x95\x97\x9d\x9f\xa2\xa3\xa5\xa7\xad\xaf\xb2\xb3\xb5\xb7\xbd\xbf\xc2\xc3\xc5\xc7\xcd\xcf\xd2\xd3\xd5\xd7\xdd\xdf\xe2\xe3\xe5\xe7\xed\xef\xf2\xf3\xf5\xf7\xfd\xff]/
+	eval Skype::udp_first
+}
+
 # Once skype-udp opened the connection, every datagram of the window, both ways, goes to
-# Skype::udp_datagram; returning T ends the calls for that direction.  (Written before
-# skype-udp: the datagram that opens the connection is not handed over twice.)
+# Skype::udp_datagram, from the one that opened it on; returning T ends the calls for that
+# direction.
 signature skype-udp-inspect {
 	ip-proto == udp
 	payload /^[\x00-\xff]/
@@ -68,14 +77,6 @@ signature skype-udp-inspect-reverse {
 	payload /^[\x00-\xff]/
 	requires-reverse-signature skype-udp
 	eval Skype::udp_datagram
-}
-
-# A Skype-typed datagram: if it is the connection's first, Skype::udp_first takes it and
-# returns T, which opens the connection (the two rules above).
-signature skype-udp {
-	ip-proto == udp
-	payload /^[\x00-\xff][\x00-\xff][\x02\x03\x05\x07\x0d\x0f\x12\x13\x15\x17\x1d\x1f\x22\x23\x25\x27\x2d\x2f\x32\x33\x35\x37\x3d\x3f\x42\x43\x45\x47\x4d\x4f\x52\x53\x55\x57\x5d\x5f\x62\x63\x65\x67\x6d\x6f\x72\x73\x75\x77\x7d\x7f\x82\x83\x85\x87\x8d\x8f\x92\x93\x95\x97\x9d\x9f\xa2\xa3\xa5\xa7\xad\xaf\xb2\xb3\xb5\xb7\xbd\xbf\xc2\xc3\xc5\xc7\xcd\xcf\xd2\xd3\xd5\xd7\xdd\xdf\xe2\xe3\xe5\xe7\xed\xef\xf2\xf3\xf5\xf7\xfd\xff]/
-	eval Skype::udp_first
 }
 
 # The client's first TCP payload: record the host context (a probe just before, or a

@@ -29,8 +29,8 @@ export {
 	global udp_datagram: function(state: signature_state, data: string): bool
 	    &is_used;
 
-	## Eval of the skype-udp signature, on a datagram of a Skype type: if it is the
-	## connection's first, inspects the connection from it on (returns T).
+	## Eval of the skype-udp signature, on a datagram of a Skype type: T if it is the
+	## connection's first, which opens the connection to skype-udp-inspect from it on.
 	global udp_first: function(state: signature_state, data: string): bool
 	    &is_used;
 
@@ -399,12 +399,10 @@ function udp_datagram(state: signature_state, data: string): bool
 function udp_first(state: signature_state, data: string): bool
 	{
 	local c = state$conn;
-	# Decided already (skype-udp-late ran first on this datagram), or inspected: then the
-	# skype-udp-inspect signatures have the datagrams.  No data: the end of the connection.
-	if ( c?$skype_skip || c?$skype_state || |data| == 0 )
-		return F;
-	udp_datagram(state, data);
-	return T;
+	# Opened: skype-udp-inspect, next in line, hands this datagram and the rest to
+	# udp_datagram.  Not if decided already (skype-udp-late ran first, on this datagram or
+	# an earlier one) or inspected; no data: the end of the connection.
+	return ! ( c?$skype_skip || c?$skype_state || |data| == 0 );
 	}
 
 function udp_late(state: signature_state, data: string): bool

@@ -91,13 +91,6 @@ function connection_hits(c: connection): vector of Hit
 	return hits;
 	}
 
-function by_strength_then_name(a: Hit, b: Hit): int
-	{
-	if ( a$strength != b$strength )
-		return enum_to_int(a$strength) > enum_to_int(b$strength) ? -1 : 1;
-	return strcmp(a$name, b$name);
-	}
-
 ## The connection's skype.log record, or none when only weak hits fired.  One pass
 ## over the hits finds the strongest strength, the client and the latest stage of its
 ## start-up, the public address and version; the evidence lists the hits strongest
@@ -162,13 +155,25 @@ function judge(c: connection, hits: vector of Hit): Info
 		++best;
 	info$confidence = confidence_names[best];
 
-	# sort() works in place: sort a copy.
-	local ordered = copy(hits);
-	if ( |ordered| > 1 )
-		sort(ordered, by_strength_then_name);
+	# Strongest first, by name within a strength (a connection's hits have distinct
+	# names): string keys sorted with the strcmp BiF, no script comparator per pair.
 	local texts: vector of string = vector();
-	for ( _, h in ordered )
-		texts += h$evidence;
+	if ( |hits| == 1 )
+		texts += hits[0]$evidence;
+	else if ( |hits| > 1 )
+		{
+		local keys: vector of string = vector();
+		local text_of: table[string] of string = table();
+		for ( _, h in hits )
+			{
+			local key = cat(3 - enum_to_int(h$strength), " ", h$name);
+			keys += key;
+			text_of[key] = h$evidence;
+			}
+		sort(keys, strcmp);
+		for ( _, k in keys )
+			texts += text_of[k];
+		}
 	local evidence = join_string_vec(texts, "; ");
 	if ( |evidence| > max_evidence )
 		evidence = evidence[0 : max_evidence - 3] + "...";

@@ -256,12 +256,13 @@ def test_udp_signatures_gate_on_the_python_nibbles():
         assert bool(other.match(first)) == (not worth_inspecting(first)), first
     short = re.search(r"signature skype-udp-short \{(.*?)\n\}", SIG, re.S)
     assert short and "payload-size < 3" in short.group(1)
-    # the datagram that opens a connection is handed over once: the rules that take the
-    # rest come before skype-udp, whose eval opens it (Zeek runs matches in rule order)
+    # Zeek runs the rules a datagram matched in the order they are written: the late marks
+    # before skype-udp opens a connection, the rule that takes its datagrams after it (so
+    # that it takes the opening one, with its bytes)
     order = re.findall(r"^signature (skype-udp[\w-]*)", SIG, re.M)
-    assert order.index("skype-udp-inspect") < order.index("skype-udp")
-    assert order.index("skype-udp-inspect-reverse") < order.index("skype-udp")
     assert max(order.index(n) for n in typed[1:]) < order.index("skype-udp")
+    assert order.index("skype-udp-inspect") > order.index("skype-udp")
+    assert order.index("skype-udp-inspect-reverse") > order.index("skype-udp")
 
 
 # -- declarations ------------------------------------------------------------------------
