@@ -6,9 +6,9 @@
 ##!   U3  ID(2, echo) type 0x?3 0x01 challenge(4) super node IPv4(4) CRC(4) body: U1 + 5
 ##!   U4  type 0x?2 reply, 18/51/53 bytes in 1.4
 ##!
-##! The skype-udp signatures hand this script the datagrams of Zeek's signature window of
-##! the connections whose first datagram carries a Skype type; the signature engine tells
-##! those from the others, which never reach script land.  Of an inspected one, only what a signature can still use is kept: the datagrams from
+##! The skype-udp signature hands this script the datagrams of Zeek's signature window.
+##! A connection whose first datagram carries no Skype type costs one call and no state.
+##! Of an inspected one, only what a signature can still use is kept: the datagrams from
 ##! the first U1 on (U2-U4 and retransmissions follow a U1), the shape of the first
 ##! datagram each way, and running counts for the call framings (media.zeek).
 
@@ -24,19 +24,10 @@ export {
 	global probe_seen: event(ts: time, uid: string, client: addr,
 	    client_port: port, peer: addr, peer_port: port);
 
-	## Eval of the skype-udp-inspect signatures: keeps the connection's datagrams while it
-	## is inspected; returning T ends the calls for that direction of the connection.
+	## Eval of the skype-udp signature: keeps the connection's datagrams while it is
+	## inspected; returning T ends the calls for that direction of the connection.
 	global udp_datagram: function(state: signature_state, data: string): bool
 	    &is_used;
-
-	## Eval of the skype-udp signature, on a datagram of a Skype type: T if it is the
-	## connection's first, which opens the connection to skype-udp-inspect from it on.
-	global udp_first: function(state: signature_state, data: string): bool
-	    &is_used;
-
-	## Eval of the skype-udp-late signatures, on a datagram of a Skype type after one of
-	## another type: unless its first datagram opened the connection, it is not inspected.
-	global udp_late: function(state: signature_state, data: string): bool &is_used;
 }
 
 ## One UDP payload kept for the probe signatures, with its type byte (``p[2] & 0x8F``).
@@ -394,21 +385,4 @@ function udp_datagram(state: signature_state, data: string): bool
 		}
 
 	return s$n_orig >= max_datagrams && s$n_resp >= max_datagrams;
-	}
-
-function udp_first(state: signature_state, data: string): bool
-	{
-	local c = state$conn;
-	# Opened: skype-udp-inspect, next in line, hands this datagram and the rest to
-	# udp_datagram.  Not if decided already (skype-udp-late ran first, on this datagram or
-	# an earlier one) or inspected; no data: the end of the connection.
-	return ! ( c?$skype_skip || c?$skype_state || |data| == 0 );
-	}
-
-function udp_late(state: signature_state, data: string): bool
-	{
-	local c = state$conn;
-	if ( ! c?$skype_state )
-		c$skype_skip = T;
-	return T;
 	}

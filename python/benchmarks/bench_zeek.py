@@ -25,7 +25,7 @@ alternating runs is what both had when least disturbed).  The figures go to stdo
 share of connections the package logged says which traffic each ratio is about.
 
     python python/benchmarks/bench_zeek.py [--packets 1100000] [--runs 3] [--keep]
-        [--mix sensor|dense-udp|skype-heavy|all] [--cluster] [--instructions N]
+        [--mix sensor|dense-udp|skype-heavy|all] [--cluster] [--instructions N] [--ref DIR]
 """
 
 from __future__ import annotations
@@ -78,11 +78,12 @@ def udp_lines(path: Path) -> int:
         return sum(1 for line in fh if "\tudp\t" in line and not line.startswith("#"))
 
 
-def measure(cap: Path, runs: int, package: Path) -> dict[str, float]:
+def measure(cap: Path, runs: int, package: Path, ref: Path | None) -> dict[str, float]:
+    """Min CPU of bare Zeek, with *package* and (if given) with *ref*, runs alternating."""
     zeek = shutil.which("zeek")
     if zeek is None:
         sys.exit("no 'zeek' on PATH")
-    bare, pkg = [], []
+    bare, pkg, ref_pkg = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for _ in range(runs):
@@ -91,9 +92,18 @@ def measure(cap: Path, runs: int, package: Path) -> dict[str, float]:
             udp = udp_lines(work / "conn.log")
             pkg.append(cpu_seconds([zeek, "-C", "-r", str(cap), str(package)], work))
             skype = lines(work / "skype.log")
+            if ref is not None:
+                ref_pkg.append(cpu_seconds([zeek, "-C", "-r", str(cap), str(ref)], work))
             for log in work.glob("*.log"):
                 log.unlink()
-    return {"bare": min(bare), "pkg": min(pkg), "conns": conns, "udp": udp, "skype": skype}
+    return {
+        "bare": min(bare),
+        "pkg": min(pkg),
+        "ref": min(ref_pkg) if ref_pkg else 0.0,
+        "conns": conns,
+        "udp": udp,
+        "skype": skype,
+    }
 
 
 def instructions(cmd: list[str], cwd: Path) -> int:
@@ -193,7 +203,7 @@ def run_cluster(parts: list[Path], work: Path, package: Path | None) -> ClusterR
     received: Counter[str] = Counter()
     for node in nodes:
         for line in (work / node / "cluster-events.tsv").read_text().splitlines():
-            _, way, handler, _, value = line.split("\t")
+            _, way, handler, _, value = line.split(" ")
             (published if way == "out" else received)[handler] += int(float(value))
     return ClusterRun(cpu, wall, published, received)
 
@@ -262,6 +272,12 @@ def main() -> None:
         default=PACKAGE,
         help="the package directory to measure (default: this repository's zeek/)",
     )
+    ap.add_argument(
+        "--ref",
+        type=Path,
+        help="also measure this package directory (an earlier revision's zeek/, e.g. from"
+        " git archive), alternating with the others: before and after in one run",
+    )
     args = ap.parse_args()
     DATA.mkdir(exist_ok=True)
     mixes = {
@@ -273,24 +289,29 @@ def main() -> None:
     if args.cluster and "skype-heavy" not in chosen:
         chosen.append("skype-heavy")
     version = subprocess.run(["zeek", "--version"], capture_output=True, text=True)
-    print(f"zeek: {version.stdout.strip()}; package: {args.package}")
+    ref = f"; reference package (+ref): {args.ref}" if args.ref else ""
+    print(f"zeek: {version.stdout.strip()}; package: {args.package}{ref}")
     print(
         f"{'mix':<13}{'packets':>10}{'conns':>9}{'udp':>8}{'skype.log':>11}{'bare s':>9}"
-        f"{'+pkg s':>9}{'ratio':>8}"
+        f"{'+pkg s':>9}{'ratio':>8}" + (f"{'+ref s':>9}{'ratio':>8}" if args.ref else "")
     )
     for name in chosen:
         sources, rare, every = mixes[name]
         cap = DATA / f"zeek-{name}-{args.packets}.pcap"
         if not (args.keep and cap.exists()):
             build(cap, args.packets, sources, rare, every)
-        r = measure(cap, args.runs, args.package)
+        r = measure(cap, args.runs, args.package, args.ref)
+        ref = f"{r['ref']:>9.2f}{r['ref'] / r['bare']:>7.3f}x" if args.ref else ""
         print(
             f"{name:<13}{args.packets:>10,}{r['conns']:>9,}{r['udp']:>8,}{r['skype']:>11,}"
-            f"{r['bare']:>9.2f}{r['pkg']:>9.2f}{r['pkg'] / r['bare']:>7.3f}x",
+            f"{r['bare']:>9.2f}{r['pkg']:>9.2f}{r['pkg'] / r['bare']:>7.3f}x{ref}",
             flush=True,
         )
         if args.cluster and name == "skype-heavy":
             measure_cluster(cap, args.package)
+            if args.ref:
+                print(f"  the same with {args.ref}:")
+                measure_cluster(cap, args.ref)
         if args.instructions:
             bare_i, pkg_i = count_instructions(cap, args.instructions, args.package)
             print(

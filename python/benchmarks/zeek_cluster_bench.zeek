@@ -39,7 +39,7 @@ event zeek_done()
 			local labels: table[string] of string = table();
 			for ( i, label in m$label_names )
 				labels[label] = m$label_values[i];
-			print f, fmt("%s\t%s\t%s\t%s\t%.0f", Cluster::node, /outgoing/ in name ?
+			print f, fmt("%s %s %s %s %.0f", Cluster::node, /outgoing/ in name ?
 			    "out" : "in", labels["handler"], labels["topic"],
 			    m$value);
 			}

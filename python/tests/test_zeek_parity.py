@@ -233,38 +233,6 @@ def test_udp_gate_is_the_python_gate():
     assert {int(x, 16) for x in re.findall(r"0x[0-9A-Fa-f]+", known.group(1))} == KNOWN_TYPES
 
 
-def _byte_class(pattern: re.Pattern[bytes]) -> set[int]:
-    """The bytes a one-byte character class such as ``[\\x02\\x03...]`` accepts."""
-    return {b for b in range(256) if pattern.fullmatch(bytes((b,)))}
-
-
-def test_udp_signatures_gate_on_the_python_nibbles():
-    """Zeek's signature engine decides which UDP connections reach script land: byte 2 of
-    the Skype-typed datagrams in exactly the Python gate's nibbles, and the marks of the
-    other datagrams in exactly the rest."""
-    from skypewatch.signatures.udp_layout import KNOWN_NIBBLES, worth_inspecting
-
-    gate = {b for b in range(256) if b & 0x0F in KNOWN_NIBBLES}
-    typed = ("skype-udp", "skype-udp-late", "skype-udp-late-short", "skype-udp-late-reverse")
-    for name in (*typed, "skype-udp-late-short-reverse"):
-        pattern = sig_pattern(name)
-        cls = re.fullmatch(rb"\^\[\\x00-\\xff\]\[\\x00-\\xff\](\[.*\])", pattern.pattern)
-        assert cls, name
-        assert _byte_class(re.compile(cls.group(1))) == gate, name
-    other = sig_pattern("skype-udp-other")
-    for first in (b"\x00\x01" + bytes((b,)) + b"rest" for b in range(256)):
-        assert bool(other.match(first)) == (not worth_inspecting(first)), first
-    short = re.search(r"signature skype-udp-short \{(.*?)\n\}", SIG, re.S)
-    assert short and "payload-size < 3" in short.group(1)
-    # Zeek runs the rules a datagram matched in the order they are written: the late marks
-    # before skype-udp opens a connection, the rule that takes its datagrams after it (so
-    # that it takes the opening one, with its bytes)
-    order = re.findall(r"^signature (skype-udp[\w-]*)", SIG, re.M)
-    assert max(order.index(n) for n in typed[1:]) < order.index("skype-udp")
-    assert order.index("skype-udp-inspect") > order.index("skype-udp")
-    assert order.index("skype-udp-inspect-reverse") > order.index("skype-udp")
-
-
 # -- declarations ------------------------------------------------------------------------
 
 ZEEK_TYPE = {"conn_id": None, "transport_proto": "enum"}
@@ -349,7 +317,7 @@ def test_every_handler_matches_its_declaration():
 def test_every_signature_target_is_declared_with_the_signature_types():
     decls = {name: (kind, _params(args)) for name, kind, args in DECL.findall(ALL)}
     targets = re.findall(r"^\t(event|eval) Skype::(\w+)", SIG, re.M)
-    assert len(targets) == 23
+    assert len(targets) == 17
     sig_args = [("state", "signature_state"), ("data", "string")]
     for kind, name in targets:
         assert name in decls, name
