@@ -20,7 +20,7 @@ import os
 import select
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
@@ -326,7 +326,9 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
         pos += blen
 
 
-def _clock_from_options(buf: bytes, pos: int, end: int, endian: str, broken) -> tuple[float, int]:
+def _clock_from_options(
+    buf: bytes, pos: int, end: int, endian: str, broken: Callable[[str], NoReturn]
+) -> tuple[float, int]:
     """Seconds per timestamp tick (if_tsresol; microseconds when absent) and seconds to add
     to every timestamp (if_tsoffset; 0 when absent) from an IDB's options in ``buf[pos:end]``."""
     unpack = struct.Struct(endian + "HH").unpack_from
