@@ -81,21 +81,3 @@ event Skype::share_context(origin: string, kind: ContextKind, ts: time, a: addr,
 			break;
 		}
 	}
-
-event net_done(t: time)
-	{
-	if ( Cluster::local_node_type() == Cluster::WORKER )
-		Cluster::publish(Cluster::manager_topic, Skype::node_draining, Cluster::node);
-	}
-
-event Skype::node_draining(node: string)
-	{
-	if ( Cluster::local_node_type() == Cluster::MANAGER )
-		add draining[node];
-	}
-
-event Cluster::node_down(name: string, id: string)
-	{
-	if ( name in draining )
-		delete draining[name];
-	}

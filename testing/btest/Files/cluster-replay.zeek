@@ -87,6 +87,15 @@ event ClusterReplay::worker_done(node: string)
 		Cluster::publish(Cluster::worker_topic, ClusterReplay::stop);
 	}
 
+# Every node_draining the manager receives, one line each: run-cluster requires exactly one
+# per worker (a duplicated handler once made every worker send it twice).
+event Skype::node_draining(node: string)
+	{
+	local f = open_for_append("draining.txt");
+	print f, node;
+	close(f);
+	}
+
 event Cluster::node_down(name: string, id: string)
 	{
 	if ( /worker/ !in name )
