@@ -2,7 +2,10 @@
 ##! fan-out, proven endpoints, confirmed hosts) is shared through the manager so that a
 ##! probe seen on one worker explains the TCP connection another worker sees.  The
 ##! detections themselves go to the manager, which correlates them into notices
-##! (events.zeek, notices.zeek).  Loaded only when the cluster framework is enabled.
+##! (events.zeek, notices.zeek).  A verdict that depends on other connections of the
+##! same client (a TCP fallback chain) is held for :zeek:see:`Skype::context_settle`, so
+##! that what the other workers saw before it was due has arrived (context.zeek).  Loaded
+##! only when the cluster framework is enabled.
 
 @load base/frameworks/cluster
 @load ./context
@@ -36,6 +39,14 @@ event Cluster::node_down(name: string, id: string)
 	{
 	if ( name in draining )
 		delete draining[name];
+	}
+
+# A TCP attempt that may belong to a fallback chain waits for the attempts the other
+# workers saw before its verdict was due (see context.zeek's chain_holds).
+hook Skype::hold_verdict(c: connection)
+	{
+	if ( Cluster::local_node_type() == Cluster::WORKER && c$skype_state$attempt )
+		break;
 	}
 
 event Skype::context_update(kind: ContextKind, ts: time, a: addr, b: addr,
@@ -77,7 +88,7 @@ event Skype::share_context(origin: string, kind: ContextKind, ts: time, a: addr,
 			apply_node(ts, a, p, flag);
 			break;
 		case CTX_ATTEMPT:
-			apply_attempt(ts, a, b, p);
+			apply_attempt(ts, a, b, port_to_count(p), flag);
 			break;
 		}
 	}

@@ -166,8 +166,9 @@ function correlated_hits(c: connection): vector of Hit
 function fallback_chain_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();
-	if ( ! c$skype_state$attempt
-	    || ! chain_holds(c$start_time, c$id$orig_h, c$id$resp_h, c$id$resp_p) )
+	local s = c$skype_state;
+	if ( ! s$attempt
+	    || ! chain_holds(c$start_time, c$id$orig_h, c$id$resp_h, c$id$resp_p, s?$judged_at ? s$judged_at : network_time()) )
 		return hits;
 	local n = port_to_count(c$id$resp_p);
 	local which = n == 443 ? "443" : n == 80 ? "80" : fmt("its Skype port %d", n);
