@@ -109,8 +109,9 @@ type Attempt: record {
 
 ## The fallback chain in force between a client and a peer after some attempts.
 type ChainState: record {
+	## Whether a chain started; the fields below are its.
 	active: bool &default=F;
-	first_ts: time &default=double_to_time(0.0);
+	first_ts: time &optional;
 	first_port: count &default=0;
 	fallback: bool &default=F;
 };
@@ -727,10 +728,10 @@ function chain_holds(start: time, client: addr, peer: addr, p: port,
 				member = m;
 			}
 		}
+	if ( ! member || ! st$active )
+		return F;
 	local d = start - st$first_ts;
-	return member
-	    && st$active
-	    && st$fallback
+	return st$fallback
 	    && ( n == st$first_port || n == 443 || n == 80 )
 	    && d >= 0sec
 	    && d <= chain_window;

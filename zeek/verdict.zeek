@@ -191,6 +191,9 @@ function write_verdict(c: connection)
 ## Verdicts held for :zeek:see:`Skype::context_settle` (cluster workers), by uid.
 global held: table[string] of connection;
 
+## Writes the held verdict of connection *uid*.
+global release_verdict: event(uid: string);
+
 ## A held verdict's time has come (or the node is shutting down).
 event Skype::release_verdict(uid: string)
 	{
@@ -214,7 +217,8 @@ hook finalize_skype(c: connection)
 		return;
 
 	c$skype_state$judged_at = network_time();
-	if ( ! zeek_is_terminating() && ! hook hold_verdict(c) )
+	local now = zeek_is_terminating() || hook hold_verdict(c);
+	if ( ! now )
 		{
 		# Written later as of now (judged_at): c$skype is not set before then.
 		held[c$uid] = c;
