@@ -9,6 +9,7 @@
 
 @load base/frameworks/cluster
 @load ./context
+@load ./sn_handshake
 @load ./notices
 
 module Skype;
@@ -41,12 +42,38 @@ event Cluster::node_down(name: string, id: string)
 		delete draining[name];
 	}
 
+# Whether the probes another worker saw can still change the connection's verdict: TCP
+# whose first payload found host context, but not (yet) the client's probe of the peer.
+function probe_pending(s: State): bool
+	{
+	return s$orig_data
+	    && s?$data_ts
+	    && ( ! s$probed_endpoint || ! s$probed_host );
+	}
+
 # A TCP attempt that may belong to a fallback chain waits for the attempts the other
-# workers saw before its verdict was due (see context.zeek's chain_holds).
+# workers saw before its verdict was due (see context.zeek's chain_holds), and TCP that
+# found host context but no probe waits for the probes they saw before its first payload.
 hook Skype::hold_verdict(c: connection)
 	{
-	if ( Cluster::local_node_type() == Cluster::WORKER && c$skype_state$attempt )
+	if ( Cluster::local_node_type() != Cluster::WORKER )
+		return;
+	local s = c$skype_state;
+	if ( s$attempt || probe_pending(s) )
 		break;
+	}
+
+# The client's probes of the peer as of its first payload, those from other workers
+# included (a probe microseconds before the payload may have reached this worker after it).
+hook Skype::refresh_context(c: connection)
+	{
+	local s = c$skype_state;
+	if ( Cluster::local_node_type() != Cluster::WORKER || ! probe_pending(s) )
+		return;
+	if ( ! s$probed_endpoint )
+		s$probed_endpoint = probed(s$data_ts, c$id$orig_h, c$id$resp_h, c$id$resp_p);
+	if ( ! s$probed_host )
+		s$probed_host = probed_host(s$data_ts, c$id$orig_h, c$id$resp_h);
 	}
 
 event Skype::context_update(kind: ContextKind, ts: time, a: addr, b: addr,

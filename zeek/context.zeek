@@ -75,6 +75,11 @@ export {
 	## verdict is written :zeek:see:`Skype::context_settle` later -- or when the node
 	## shuts down -- as of the time it was due.
 	global hold_verdict: hook(c: connection);
+
+	## Called before a connection is judged, so that a cluster worker can re-read host
+	## context that reached it after the connection's packets did (cluster.zeek: the
+	## probes made before the client's first payload).
+	global refresh_context: hook(c: connection);
 }
 
 redef record State += {
@@ -313,14 +318,17 @@ function apply_probe(ts: time, client: addr, peer: addr, peer_p: port)
 	local evidence = shows_evidence(client);
 	if ( [client, peer, n] in probes || room_in_probes(evidence, client) )
 		{
-		probes[client, peer, n] = ts;
+		# The latest probe, also when an older one arrives late from another worker.
+		probes[client, peer, n] = [client, peer, n] in probes && probes[client, peer, n] > ts
+		    ? probes[client, peer, n] : ts;
 		if ( ! evidence )
 			add noise_probes[client, peer, n];
 		}
 	if ( [client, peer] in probed_hosts
 	    || room_in_probed_hosts(evidence, client) )
 		{
-		probed_hosts[client, peer] = ts;
+		probed_hosts[client, peer] = [client, peer] in probed_hosts &&
+		    probed_hosts[client, peer] > ts ? probed_hosts[client, peer] : ts;
 		if ( ! evidence )
 			add noise_probed_hosts[client, peer];
 		}

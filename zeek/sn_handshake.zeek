@@ -50,6 +50,8 @@ redef record State += {
 	## Host context when the client's first payload arrived: it had just probed this
 	## ip:port, or this host, over UDP; the port is a proven Skype UDP endpoint.
 	probed_endpoint: bool &default=F;
+	## When the client's first payload arrived (the host context above is as of then).
+	data_ts: time &optional;
 	probed_host: bool &default=F;
 	to_skype_port: bool &default=F;
 	## The client sent payload, and it begins like a known cleartext protocol.
@@ -97,6 +99,7 @@ function tcp_orig_data(state: signature_state, data: string): bool
 		{
 		local s = state_for(c);
 		s$orig_data = T;
+		s$data_ts = now;
 		s$probed_endpoint = probed_endpoint;
 		s$probed_host = probed_peer_host;
 		s$to_skype_port = skype_port;

@@ -180,6 +180,7 @@ function judge(c: connection, hits: vector of Hit): Info
 ## Judges the connection and writes its skype.log line, if any.
 function write_verdict(c: connection)
 	{
+	hook refresh_context(c);
 	local info = judge(c, connection_hits(c));
 	if ( info$confidence == "" )
 		return;
