@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: bench-flows bench-zeek btest-slow zkg-install demo test browser lint check-docker docker-test docker-live-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
+.PHONY: cluster-jaccard bench-flows bench-zeek btest-slow zkg-install demo test browser lint check-docker docker-test docker-live-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -130,6 +130,11 @@ bench-zeek: $(STAMP)
 # Peak RSS of analyze and bare zeek on 10^6 one-packet UDP flows within 30 s (zeek if on PATH).
 bench-flows: $(STAMP)
 	$(PY) python/benchmarks/bench_flows.py
+
+# Cluster vs standalone Jaccard of skype.log flows on every shared capture (a two-worker
+# cluster in lockstep per capture: a few minutes, not part of `make test`).
+cluster-jaccard: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" testing/cluster-jaccard $(abspath $(SHARED))/pcaps
 
 # Every fuzz target for SECONDS each, two at a time (atheris where installed, else hypothesis);
 # findings in python/fuzz/findings/<target>/.  `make test` runs each target briefly.
