@@ -14,6 +14,7 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..atomic import STDOUT, write_bytes, write_text
@@ -24,6 +25,7 @@ from ..skypelog import STAGES, Confidence, PeerRole
 from ..zeeklog import Lenient
 from .logs import iter_log, log_files
 from .plots import fanout, timeline, top_talkers
+from .views import distinct_joined
 
 MAX_EVIDENCE_ROWS = 12
 
@@ -203,35 +205,51 @@ def _plot_sections(df: pd.DataFrame, png_dir: str | Path | None, pngs: list[Path
 
 
 def _clients(df: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for client, g in df.groupby("client"):
-        rows.append(
-            {
-                "client": client,
-                "first seen": f"{g['ts'].min():%Y-%m-%d %H:%M:%S}",
-                "last seen": f"{g['ts'].max():%Y-%m-%d %H:%M:%S}",
-                "connections": len(g),
-                "stages": ", ".join(s for s in STAGES if (g["stage"] == s).any()),
-                "super nodes": g.loc[g["peer_role"] == PeerRole.SUPER_NODE, "peer"].nunique(),
-                "public IP": ", ".join(sorted(g["client_public_ip"].dropna().unique())),
-                "version": ", ".join(sorted(g["skype_version"].dropna().unique())),
-                "status": _status(g),
-                "best": Confidence.CONFIRMED
-                if (g["confidence"] == Confidence.CONFIRMED).any()
-                else Confidence.LIKELY
-                if (g["confidence"] == Confidence.LIKELY).any()
-                else Confidence.POSSIBLE,
-            }
-        )
-    return pd.DataFrame(rows).sort_values("connections", ascending=False)
+    """One row per client (every line has one: see _read), busiest first; computed in bulk
+    (views.py), the same table as a loop over the clients gave."""
+    client = df["client"]
+    spans = df.groupby(client, sort=True)["ts"].agg(["min", "max", "size"])
+    keys = spans.index
+    out = pd.DataFrame(index=range(len(keys)))
+    out["client"] = keys.to_numpy(object)
+    out["first seen"] = spans["min"].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(object)
+    out["last seen"] = spans["max"].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(object)
+    out["connections"] = spans["size"].to_numpy(np.int64)
+    stage = df["stage"]
+    names = [
+        np.where(_any_per(keys, client, (stage == s)), s.value, None).astype(object) for s in STAGES
+    ]
+    out["stages"] = [", ".join(n for n in row if n) for row in zip(*names, strict=True)]
+    sn = (df["peer_role"] == PeerRole.SUPER_NODE).fillna(False).to_numpy(bool)
+    out["super nodes"] = (
+        df["peer"][sn].groupby(client[sn]).nunique().reindex(keys, fill_value=0).to_numpy(np.int64)
+    )
+    out["public IP"] = distinct_joined(keys, client, df["client_public_ip"], ", ")
+    out["version"] = distinct_joined(keys, client, df["skype_version"], ", ")
+    # "blocked" when nothing any of the client's connections reached answered (logs written
+    # before the answered column count as answered)
+    answered = _any_per(keys, client, df["answered"].astype("boolean").fillna(True))
+    out["status"] = np.where(answered, "answered", "blocked").astype(object)
+    conf = df["confidence"]
+    out["best"] = np.where(
+        _any_per(keys, client, conf == Confidence.CONFIRMED),
+        Confidence.CONFIRMED.value,
+        np.where(
+            _any_per(keys, client, conf == Confidence.LIKELY),
+            Confidence.LIKELY.value,
+            Confidence.POSSIBLE.value,
+        ),
+    ).astype(object)
+    return out.sort_values("connections", ascending=False)
 
 
-def _status(g: pd.DataFrame) -> str:
-    """ "blocked" when nothing any of the client's connections reached answered (logs
-    written before the answered column count as answered)."""
-    if "answered" not in g or g["answered"].isna().all():
-        return "answered"
-    return "answered" if g["answered"].fillna(True).astype(bool).any() else "blocked"
+def _any_per(keys: pd.Index, owners: pd.Series, flags: pd.Series) -> np.ndarray:
+    """Per key of *keys*: whether any of its rows' *flags* is true (missing is not)."""
+    hit = flags.fillna(False).to_numpy(bool)
+    out = np.zeros(len(keys), dtype=bool)
+    codes = keys.get_indexer(owners[hit])
+    out[codes[codes >= 0]] = True
+    return out
 
 
 def _table(df: pd.DataFrame) -> str:
