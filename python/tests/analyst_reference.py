@@ -2,7 +2,8 @@
 pandas groupby per chunk (skypewatch.analyst.query at commit ececb54, and report.py's client
 table).  Test-only: test_analyst_views_reference.py holds the vectorised code to it, and
 benchmarks/bench_analyst.py measures both.  Trimmed to what the views compute (no reading,
-no filters, no rendering); kept as it was, quirks included (one crash aside, marked) -- do not "fix" it."""
+no filters, no rendering); kept as it was, quirks included (one crash aside, marked) -- do
+not "fix" it."""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ class LogShape:
 def _addr(rng: random.Random, inside: bool) -> str:
     if inside:
         return f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-    return f"{rng.choice((24, 62, 81, 86, 212))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    first = rng.choice((24, 62, 81, 86, 212))
+    return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
 def rows(shape: LogShape, seed: int = 1) -> list[list[object]]:

@@ -35,11 +35,17 @@ class Tally:
         default_factory=lambda: {PeerRole.SUPER_NODE: set(), PeerRole.LOGIN_SERVER: set()}
     )
     overflow: int = 0
+    inside: Callable[[str], bool] | None = None
+    """Which hosts are inside (the correlator's --local-nets): a line of an outside client
+    reaching an inside peer is about the inside host, and names no client (views.py)."""
 
     def add(self, r: SkypeRecord) -> None:
         self.by_confidence[r.confidence] += 1
         self.by_stage[r.stage] += 1
         if r.confidence == Confidence.POSSIBLE:
+            return
+        inside = self.inside
+        if inside is not None and not inside(r.client) and inside(r.peer):
             return
         info = self.clients.get(r.client)
         if info is None:
@@ -103,6 +109,7 @@ def analyze(
     summary = Summary(captures=len(captures))
     started = time.perf_counter()
     correlator = HostCorrelator(correlator_options)
+    summary.tally.inside = correlator.is_local
     skype_w = ZeekLogWriter(outdir, "skype", SKYPE_FIELDS, use_json)
     notice_w = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json)
 
