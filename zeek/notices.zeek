@@ -175,9 +175,12 @@ global draining: set[string];
 ## WebSocket endpoints subscribed to the package's detections.
 global correlators: set[string];
 
+## Inside the site: ``redef Site::local_nets`` governs it (with Zeek's default
+## ``Site::private_address_space_is_local = T`` the private address space is in it too).
+## The Python tools' ``--local-nets`` mirrors this; their default is Zeek 8's list.
 function is_local(a: addr): bool
 	{
-	return |Site::local_nets| > 0 ? Site::is_local_addr(a) : Site::is_private_addr(a);
+	return Site::is_local_addr(a);
 	}
 
 ## Confirmed, or likely from two stages; of a start-up nothing answered (it was blocked),

@@ -147,7 +147,12 @@ def skype_records(df: pd.DataFrame) -> Iterator[SkypeRecord]:
 
 def _unset(v: object) -> bool:
     """Missing (None, NA, NaN) or empty text: what ``row.get(name) or default`` replaces."""
-    return v is None or v is pd.NA or (isinstance(v, float) and v != v) or v == ""
+    return (
+        v is None
+        or v is pd.NA
+        or (isinstance(v, float) and v != v)
+        or (isinstance(v, str) and not v)
+    )
 
 
 CSS = """
