@@ -13,6 +13,7 @@ from pathlib import Path
 from .bounded import BoundStats
 from .connections.tracker import Tracker, TrackerOptions
 from .correlation import HostCorrelator, HostCorrelatorOptions
+from .correlation.notices import for_reading
 from .errors import CaptureError, CaptureTruncated
 from .packets.capture import check_readable, read_capture
 from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain
@@ -292,7 +293,9 @@ def format_summary(s: Summary) -> str:
             lines.append(f"{label} ({_count(len(peers), capped)}): {listed}")
     lines.append(f"notice.log: {s.notice_count} notice(s)")
     for n in s.shown_notices:
-        lines.append(f"  {n.note}: {n.msg}")
+        # notice.log's capped counts are ASCII ">=N" (Zeek's and our writers agree on it);
+        # the summary writes them "≥N", as its own capped figures
+        lines.append(f"  {n.note}: {for_reading(n.msg)}")
     if s.notice_count > len(s.shown_notices):
         lines.append(f"  +{s.notice_count - len(s.shown_notices)} more (see notice.log)")
     if s.undecoded:

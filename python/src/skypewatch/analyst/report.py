@@ -22,6 +22,7 @@ from ..atomic import STDOUT, write_bytes, write_text
 from ..correlation.engine import CorrelationEngine, EngineOptions
 from ..correlation.hosts import HostCorrelatorOptions
 from ..correlation.localnets import DEFAULT_LOCAL_NETS, LocalNets
+from ..correlation.notices import for_reading
 from ..correlation.sources import SKYPE_REQUIRED
 from ..errors import SkypewatchError
 from ..skypelog import CONFIDENCES, PEER_ROLES, STAGES, Confidence, PeerRole, SkypeRecord
@@ -361,7 +362,8 @@ def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
             f"<tr><td class=when>{html.escape(f'{ts:%Y-%m-%d %H:%M:%S}' if pd.notna(ts) else '')}"
             "</td>"
             f"<td class=note>{html.escape(_text(n.note))}</td>"
-            f"<td>{html.escape(_text(n.msg))}<br><span class=muted>{html.escape(sub)}</span>"
+            f"<td>{html.escape(for_reading(_text(n.msg)))}<br>"
+            f"<span class=muted>{html.escape(for_reading(sub))}</span>"
             f"<ul>{''.join(evidence)}</ul></td></tr>"
         )
     return (
