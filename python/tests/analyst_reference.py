@@ -198,3 +198,90 @@ def _status(g: pd.DataFrame) -> str:
     if "answered" not in g or g["answered"].isna().all():
         return "answered"
     return "answered" if g["answered"].fillna(True).astype(bool).any() else "blocked"
+
+
+# -- report.py's notices: computed row by row, and their table with a .loc per uid -------------
+
+MAX_EVIDENCE_ROWS = 12
+
+
+def report_computed_notices(df: pd.DataFrame) -> pd.DataFrame:
+    from skypewatch.correlation.engine import CorrelationEngine
+    from skypewatch.correlation.sources import record_from_row
+
+    engine = CorrelationEngine()
+    out = []
+    for row in df.sort_values("ts", kind="stable").to_dict("records"):
+        try:
+            rec = record_from_row({k: _plain(v) for k, v in row.items()})
+        except (KeyError, ValueError, TypeError):
+            continue
+        out += engine.record(rec)
+    out += engine.flush()
+    return pd.DataFrame(
+        [
+            {
+                "ts": pd.Timestamp(n.ts, unit="s", tz="UTC"),
+                "note": n.note,
+                "msg": n.msg,
+                "sub": n.sub,
+                "src": n.src,
+                "n": n.n,
+            }
+            for n in out
+        ]
+    )
+
+
+def _plain(v):
+    if isinstance(v, pd.Timestamp):
+        return v.value / 1e9
+    if isinstance(v, pd.Timedelta):
+        return v.value / 1e9
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    return v
+
+
+def report_notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
+    import html
+
+    if notices.empty:
+        return "<p>No host's evidence adds up to a notice.</p>"
+    by_uid = df.set_index("uid")
+    rows = []
+    for n in notices.itertuples(index=False):
+        sub = _text(getattr(n, "sub", None))
+        uids = (
+            [u.split("(")[0] for u in sub.split("uids=")[-1].split(",")] if "uids=" in sub else []
+        )
+        evidence = []
+        for uid in uids[:MAX_EVIDENCE_ROWS]:
+            if uid in by_uid.index:
+                r = by_uid.loc[uid]
+                r = r.iloc[0] if isinstance(r, pd.DataFrame) else r
+                evidence.append(
+                    f"<li><code>{html.escape(uid)}</code> {html.escape(str(r['stage']))} "
+                    f"{html.escape(str(r['peer']))} ({html.escape(str(r['confidence']))}): "
+                    f"{html.escape(str(r['evidence']))}</li>"
+                )
+        more = len(uids) - len(evidence)
+        if more > 0:
+            evidence.append(f"<li class=muted>… {more} more</li>")
+        ts = getattr(n, "ts", None)
+        rows.append(
+            f"<tr><td class=when>{html.escape(f'{ts:%Y-%m-%d %H:%M:%S}' if pd.notna(ts) else '')}"
+            "</td>"
+            f"<td class=note>{html.escape(_text(n.note))}</td>"
+            f"<td>{html.escape(_text(n.msg))}<br><span class=muted>{html.escape(sub)}</span>"
+            f"<ul>{''.join(evidence)}</ul></td></tr>"
+        )
+    return (
+        "<table><tr><th>time</th><th>note</th><th>finding and evidence</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _text(v: object) -> str:
+    return "" if v is None or v is pd.NA or v is pd.NaT else str(v)

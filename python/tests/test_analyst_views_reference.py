@@ -19,6 +19,8 @@ from conftest import shared_capture
 
 from skypewatch.analyst.query import Filter, run_query, skype_chunks
 from skypewatch.analyst.report import _clients as report_clients
+from skypewatch.analyst.report import _computed_notices as computed_notices
+from skypewatch.analyst.report import _notice_table as notice_table
 from skypewatch.analyst.report import _read as report_read
 from skypewatch.analyst.views import client_rows, per_host_view
 from skypewatch.analyze import analyze
@@ -64,6 +66,9 @@ def _check_report(log: Path, what: str) -> None:
         ref.report_clients(df).reset_index(drop=True),
         f"{what} report clients",
     )
+    notices = computed_notices(df, DEFAULT_LOCAL_NETS)
+    _same(notices, ref.report_computed_notices(df), f"{what} report notices")
+    assert notice_table(notices, df) == ref.report_notice_table(notices, df), what
 
 
 # -- the shared captures and synthesized scenarios -------------------------------------------
