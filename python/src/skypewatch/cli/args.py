@@ -195,10 +195,10 @@ def websocket(text: str) -> str:
 
 
 LOCAL_NETS_HELP = (
-    "networks inside the protected site, replacing the default (Zeek 8's Site::local_nets:"
-    " its private address space, RFC 1918, shared, loopback, link-local, documentation and"
-    " other IANA special-purpose blocks, IPv4 and IPv6; 'private' stands for that list, so"
-    " 'private,198.18.0.0/15' adds to it); as Zeek's redef Site::local_nets"
+    "the default is Zeek 8's Site::local_nets, its private address space (RFC 1918, shared,"
+    " loopback, link-local, documentation, benchmarking, multicast and reserved blocks, IPv4 and"
+    " IPv6); the networks given replace it, and 'private' stands for it"
+    " ('private,192.0.0.0/8' adds to it). Mirrors Zeek's Site::local_nets"
 )
 
 
@@ -209,7 +209,7 @@ def local_nets_option(parser: argparse.ArgumentParser, what: str) -> None:
         type=networks,
         default=None,
         metavar="CIDR[,CIDR...]",
-        help=f"{what}: {LOCAL_NETS_HELP}",
+        help=f"networks inside the site ({what}); {LOCAL_NETS_HELP}",
     )
 
 

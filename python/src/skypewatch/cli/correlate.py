@@ -90,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "offline: seconds of records held to put them in time order",
         high=MAX_REORDER,
     )
-    local_nets_option(r, "inside hosts: which clients and local super nodes are noticed")
+    local_nets_option(r, "an outside host that only reached inside ones is no client")
     r.set_defaults(func=run)
 
 

@@ -38,9 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--png", type=nonempty, metavar="DIR", help="also write the plots as PNG files here"
     )
     rp.add_argument("--title", default="Legacy Skype on the network", help="report title")
-    local_nets_option(
-        rp, "inside hosts: an outside host that only reached inside ones is no client"
-    )
+    local_nets_option(rp, "an outside host that only reached inside ones is no client")
     rp.set_defaults(func=run)
 
 
