@@ -16,12 +16,13 @@ before it has been yielded, so the caller can analyse what was readable.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import NoReturn
 
 from ..errors import CaptureError, CaptureTruncated
 
@@ -61,7 +62,7 @@ _OPT_TSOFFSET = 14
 Frame = tuple[float, int, bytes]
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> io.BufferedReader:
     try:
         return open(path, "rb")
     except (FileNotFoundError, NotADirectoryError):
@@ -113,7 +114,7 @@ class _Input:
 
     __slots__ = ("base", "buf", "fh", "path", "pos")
 
-    def __init__(self, path: Path, fh: BinaryIO) -> None:
+    def __init__(self, path: Path, fh: io.BufferedReader) -> None:
         self.path = path
         self.fh = fh
         self.buf = b""
@@ -131,7 +132,10 @@ class _Input:
         parts = [self.buf[self.pos :]]
         while avail < n:
             try:
-                more = self.fh.read(_CHUNK)
+                # one read(2) per call (read1), back in Python between them: a stop signal
+                # that lands between two reads of a pipe is acted on before the next one
+                # blocks (read() would loop in C and wait for data that may never come)
+                more = self.fh.read1(_CHUNK)
             except OSError as exc:
                 raise CaptureError(self.path, f"read error: {exc.strerror or exc}") from None
             if not more:
