@@ -56,18 +56,9 @@ class Filter:
         if self.min_confidence:
             ranks = df["confidence"].map(CONFIDENCE_RANK)
             keep &= ranks >= CONFIDENCE_RANK[self.min_confidence]
-        if self.networks:
-            keep &= df["client"].map(self._match).astype(bool)
+        if self.networks:  # each distinct client looked up once (localnets.py)
+            keep &= LocalNets([str(n) for n in self.networks]).mask(df["client"])
         return df[keep.fillna(False).astype(bool)]
-
-    def _match(self, addr) -> bool:
-        if not isinstance(addr, str):
-            return False
-        try:
-            ip = ipaddress.ip_address(addr)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks)
 
 
 def parse_time(text: str) -> pd.Timestamp:
