@@ -203,3 +203,25 @@ def _plain(v: object) -> object:
     if isinstance(v, float) and v != v:
         return None
     return v
+
+
+def test_client_filter_matches_ipaddress(tmp_path):
+    """--client keeps the lines whose client ipaddress puts in one of the networks."""
+    import ipaddress
+
+    from skypewatch.analyst.query import parse_network
+
+    log = gen.write(tmp_path, gen.LogShape(clients=300, unset=0.1), 8)
+    df = pd.concat(skype_chunks([log]), ignore_index=True)
+    nets = [
+        parse_network("10.0.0.0/9"),
+        parse_network("86.0.0.0/8"),
+        parse_network("2001:db8::/32"),
+    ]
+    kept = Filter(networks=nets).apply(df)
+
+    def match(a: object) -> bool:
+        return isinstance(a, str) and any(ipaddress.ip_address(a) in n for n in nets)
+
+    assert kept.index.tolist() == [i for i, c in enumerate(df["client"]) if match(c)]
+    assert 0 < len(kept) < len(df)
