@@ -109,3 +109,26 @@ def test_the_report_shows_capped_counts_as_at_least(tmp_path):
                        "evidence": ["e"]})  # fmt: skip
     html = _notice_table(notices, df)
     assert f"probed ≥{MAX_KEPT} super nodes" in html and "(+≥4086)" in html
+
+
+def test_both_engines_write_capped_counts_alike(tmp_path):
+    """One inside host probes 4,200 outside peers from one port, ids climbing by one, and
+    nothing answers: Blocked_Startup in both engines, ">=4096" in its msg, the same notice.log
+    (Zeek where it is on PATH)."""
+    import random
+    import shutil
+
+    from test_blocked_near_misses import Capture, u1_like
+    from test_engine_parity import canonify, run_zeek
+
+    if shutil.which("zeek") is None:
+        pytest.skip("no 'zeek' on PATH: only the Python engine's notice was checked")
+    rng = random.Random(11)
+    cap = Capture()
+    for i in range(MAX_KEPT + 104):
+        cap.udp(i * 0.01, "10.0.0.5", 35_990, _peer(i + 1), 40_001, u1_like(rng, 1000 + i, 18))
+    s = cap.analyze(tmp_path)
+    blocked = [n for n in s.notices if n.note == "Skype::Blocked_Startup"]
+    assert len(blocked) == 1 and f"probed >={MAX_KEPT} super nodes" in blocked[0].msg
+    run_zeek(tmp_path / "c.pcap", tmp_path / "zeek")
+    assert canonify(tmp_path / "out" / "notice.log") == canonify(tmp_path / "zeek" / "notice.log")
