@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: cluster-jaccard bench-flows bench-zeek btest-slow zkg-install demo test browser lint check-docker docker-test docker-live-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
+.PHONY: bench-analyst cluster-jaccard bench-flows bench-zeek btest-slow zkg-install demo test browser lint check-docker docker-test docker-live-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -122,6 +122,12 @@ baselines: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) python/benchmarks/bench_analyze.py
+
+# query --view clients / super-nodes and report on a skype.log of N distinct clients, with
+# the per-client loops they replaced timed on a smaller log in the same run.
+N ?= 100000
+bench-analyst: $(STAMP)
+	$(PY) python/benchmarks/bench_analyst.py --clients $(N)
 
 # CPU time of bare Zeek against Zeek + the package on >= 1 M-packet captures (needs zeek).
 bench-zeek: $(STAMP)

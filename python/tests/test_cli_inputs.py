@@ -73,6 +73,7 @@ TABLE = [
     ("query", "--min-confidence", ["", "sure"]),
     ("report", "--output", [""]),
     ("report", "--png", [""]),
+    ("report", "--local-nets", NETS),
     ("synth", "--clients", [*NUMBERS, "0", "1.5", "1e3", "1000001"]),
     ("synth", "--seed", ["-1", "nan", "1.5", "", HUGE, str(2**64)]),
     ("synth", "--duration", [*NUMBERS, "0", "9.99", "2592001"]),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .bounded import BoundStats
 from .correlation import HostCorrelator, HostCorrelatorOptions
+from .correlation.notices import for_reading
 from .detect.tracker import Tracker, TrackerOptions
 from .errors import CaptureError, CaptureTruncated
 from .packets.capture import check_readable, read_capture
@@ -35,11 +36,17 @@ class Tally:
         default_factory=lambda: {PeerRole.SUPER_NODE: set(), PeerRole.LOGIN_SERVER: set()}
     )
     overflow: int = 0
+    inside: Callable[[str], bool] | None = None
+    """Which hosts are inside (the correlator's --local-nets): a line of an outside client
+    reaching an inside peer is about the inside host, and names no client (views.py)."""
 
     def add(self, r: SkypeRecord) -> None:
         self.by_confidence[r.confidence] += 1
         self.by_stage[r.stage] += 1
         if r.confidence == Confidence.POSSIBLE:
+            return
+        inside = self.inside
+        if inside is not None and not inside(r.client) and inside(r.peer):
             return
         info = self.clients.get(r.client)
         if info is None:
@@ -103,6 +110,7 @@ def analyze(
     summary = Summary(captures=len(captures))
     started = time.perf_counter()
     correlator = HostCorrelator(correlator_options)
+    summary.tally.inside = correlator.is_local
     skype_w = ZeekLogWriter(outdir, "skype", SKYPE_FIELDS, use_json)
     notice_w = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json)
 
@@ -285,7 +293,9 @@ def format_summary(s: Summary) -> str:
             lines.append(f"{label} ({_count(len(peers), capped)}): {listed}")
     lines.append(f"notice.log: {s.notice_count} notice(s)")
     for n in s.shown_notices:
-        lines.append(f"  {n.note}: {n.msg}")
+        # notice.log's capped counts are ASCII ">=N" (Zeek's and our writers agree on it);
+        # the summary writes them "≥N", as its own capped figures
+        lines.append(f"  {n.note}: {for_reading(n.msg)}")
     if s.notice_count > len(s.shown_notices):
         lines.append(f"  +{s.notice_count - len(s.shown_notices)} more (see notice.log)")
     if s.undecoded:

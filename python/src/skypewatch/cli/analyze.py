@@ -79,11 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="open connections tracked at most; beyond it the least recent one with nothing"
         " of value ends early (~1.1 KB each; default: 200000)",
     )
-    local_nets_option(
-        a,
-        "networks counted as inside, for super-node notices"
-        " (default: private and unrouted address space)",
-    )
+    local_nets_option(a, "an outside host that only reached inside ones is no client")
     a.set_defaults(func=run)
 
 
