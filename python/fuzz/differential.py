@@ -94,7 +94,10 @@ def capture(seed: int, path: Path) -> int:
         for i in range(rng.randint(100, 2000)):
             s = bytes([172, 16, i >> 8 & 0xFF, i & 0xFF])
             frames.append(
-                (t + i * 0.001, udp_frame(s, 40000 + i % 1000, hosts[0], 53, _payload(rng, "other")))
+                (
+                    t + i * 0.001,
+                    udp_frame(s, 40000 + i % 1000, hosts[0], 53, _payload(rng, "other")),
+                )
             )
     frames.sort(key=lambda e: e[0])  # stable: ties keep their order
     with PcapWriter(path) as w:

@@ -13,10 +13,14 @@ ARP...) -- goes through the reference path (``Decoder``, ``Tracker``) in capture
 
 What the skipped packets would have done in the tracker is reproduced exactly:
 
-* connection boundaries: in a capture whose times never go back, a UDP connection ends
-  before a packet of its flow exactly when that packet's time is at least the previous
-  one's plus ``udp_timeout`` (the tracker's timer fires at the first packet at or after
-  last + timeout, and UDP's last time is its last packet's);
+* connection boundaries: network time is the latest packet's time so far (the tracker's
+  ``now``: a packet older than it moves nothing).  A UDP connection none of whose packets
+  came late ends before a packet of its flow exactly when the clock at that packet is at
+  least the previous packet's time plus ``udp_timeout`` (its timer fires at the first
+  packet at or after last + timeout, and UDP's last time is its last packet's).  One with a
+  late packet is never skipped: a late packet opens a tracked connection, and one in a
+  skipped connection sends the capture to the reference path.  Any connection of a flow
+  has ended once the clock passed the flow's previous packet's clock + timeout;
 * uids and the connection count: the tracker skips the uids of the connections skipped
   before each packet it is given (``Tracker.skip_connections``);
 * timers: a skipped packet still moves network time, and the timers it makes fire end
@@ -29,9 +33,10 @@ What the skipped packets would have done in the tracker is reproduced exactly:
   skipped ones: the engine gives up (:class:`Unsupported`) and the capture is analysed by
   the reference engine from the start.
 
-It also gives up (same fall-back) on a capture whose times go back, on a UDP packet from a
-frame the full decoder handles that belongs to a skipped connection, and on everything the
-bulk reader does not take (bulk.py).  The differential tests hold it to the reference.
+It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
+A UDP packet that only the full decoder takes (VLAN, a Teredo-looking payload...) is handed
+to the tracker, and opens a tracked connection; in a skipped one the tracker only ticks.
+The differential tests hold it to the reference.
 """
 
 from __future__ import annotations
@@ -108,16 +113,13 @@ def feed(
     stats = FastStats()
     flows = _UdpFlows(tracker.options.udp_timeout)
     limit = tracker.options.max_connections
-    last_ts = -np.inf
+    now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
     addr_cache: dict[int, bytes] = {}
     packet = tracker.packet
     full = decoder.frame
     for c in chunks(path, endian, resolution):
         n = c.ts.size
         ts = c.ts
-        if ts[0] < last_ts or (n > 1 and bool(np.any(ts[1:] < ts[:-1]))):
-            raise Unsupported("packet times go back")
-        last_ts = float(ts[-1])
         d = decode_chunk(c)
         buf = c.buf
         # the frames decode_plain does not take, through the full decoder now, in order
@@ -130,24 +132,30 @@ def feed(
             pkts = full(ts_list[i], 1, buf[s : s + int(c.caplen[i])])
             if pkts:
                 decoded[i] = pkts
-        skip, new_skipped, skipped_sub = _udp_skips(c.ts, d, buf, decoded, flows)
+        # events: frames that call the tracker in the reference path (a frame of the full
+        # decoder without a packet calls nothing); run: network time after each frame
+        event = d.plain.copy()
+        if decoded:
+            event[np.fromiter(decoded, dtype=np.int64)] = True
+        run = np.maximum.accumulate(np.where(event, ts, -np.inf))
+        np.maximum(run, now, out=run)
+        before = np.empty(n)
+        before[0] = now
+        before[1:] = run[:-1]
+        now = float(run[-1])
+        skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
         # the open-connection bound: tracked and skipped ones together must stay below it
         tracked_frames = n - int(skip.sum())
         if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
-            flows.prune(last_ts)
+            flows.prune(now)
             if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
                 raise Unsupported("the open-connection table could fill")
         stats.frames += n
         stats.skipped_packets += int(skip.sum())
-        # events: frames that call the tracker in the reference path (a frame of the full
-        # decoder without a packet calls nothing)
-        event = d.plain.copy()
-        if decoded:
-            event[np.fromiter(decoded, dtype=np.int64)] = True
         tracked = event & ~skip
         starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
         sk_idx = np.flatnonzero(skip)
-        sk_ts = ts[sk_idx]
+        sk_ts = run[sk_idx]  # the network time each skipped packet moves the clock to
         tr_idx = np.flatnonzero(tracked)
         # skipped events before each tracked one: [lo, hi) into sk_idx
         hi_pos = np.searchsorted(sk_idx, tr_idx).tolist()
@@ -185,6 +193,8 @@ def feed(
                             break
                         tracker.tick(float(sk_ts[j]))
                         due = tracker.next_due()
+                    # nothing is due by then: the clock moves (the host context expires)
+                    tracker.tick(gap_end)
                 lo = hi
             sb = skips_before[k]
             if sb != done_skips:
@@ -246,11 +256,12 @@ def feed(
                         break
                     tracker.tick(float(sk_ts[j]))
                     due = tracker.next_due()
+                tracker.tick(gap_end)
         total_new = int(new_skipped.sum())
         if total_new != done_skips:
             tracker.skip_connections(total_new - done_skips)
         stats.skipped_connections += total_new
-        flows.maybe_prune(last_ts)
+        flows.maybe_prune(now)
         if progress is not None:
             progress(c.file_bytes, total_bytes)
     return stats
@@ -258,6 +269,8 @@ def feed(
 
 def _udp_skips(
     ts: np.ndarray,
+    run: np.ndarray,
+    before: np.ndarray,
     d: Decoded,
     buf: bytes,
     decoded: dict[int, list[Packet]],
@@ -299,7 +312,8 @@ def _udp_skips(
     khi = np.maximum(a, b)
     order = np.lexsort((sub, pos, khi, klo))  # a flow's packets in capture order
     klo, khi, pos, forced, sub = klo[order], khi[order], pos[order], forced[order], sub[order]
-    t = ts[pos]
+    t = run[pos]  # network time at each packet: a flow's connection ends by this clock
+    late = ts[pos] < before[pos]  # a packet older than the clock (times went back)
     m = t.size
     first = np.ones(m, dtype=bool)
     first[1:] = (klo[1:] != klo[:-1]) | (khi[1:] != khi[:-1])
@@ -329,7 +343,7 @@ def _udp_skips(
     has3 = (p1 - p0) >= 3
     nib = bb[np.where(has3, p0 + 2, 0)]
     not_worth = (p1 > p0) & ~(has3 & _WORTH_NIBBLE[nib])
-    opens_skipped = opens & ~forced & not_worth
+    opens_skipped = opens & ~forced & not_worth & ~late
     # each connection's decision, spread over its packets: a segment starts where a
     # connection opens or where a flow's packets begin (continuing the carried one)
     seg_start = opens | first
@@ -338,6 +352,9 @@ def _udp_skips(
     decision = seg_val[np.flatnonzero(seg_start)][seg_id]
     # a packet of the full decoder in a skipped connection only moves its counters: the
     # tracker just ticks for it (feed)
+    if bool(np.any(decision & late)):
+        # its connection's last time goes back: when it ends is the tracker's business
+        raise Unsupported("packet times go back inside a skipped connection")
     skipped_sub: dict[int, set[int]] = {}
     fs = np.flatnonzero(decision & forced)
     for i, k in zip(pos[fs].tolist(), sub[fs].tolist(), strict=True):
