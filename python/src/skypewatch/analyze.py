@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from .bounded import BoundStats
 from .correlation import HostCorrelator, HostCorrelatorOptions
@@ -19,14 +20,17 @@ from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain
 from .skypelog import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Confidence, Notice, PeerRole, SkypeRecord
 from .zeeklog import ZeekLogWriter
 
+bulk_engine: ModuleType | None
 try:  # the bulk engine needs numpy; without it every capture takes the reference path
-    from .fastpath import engine as bulk_engine
+    from .fastpath import engine as _bulk
     from .fastpath.bulk import Unsupported
 except ImportError:  # pragma: no cover - numpy is a dependency
-    bulk_engine = None  # type: ignore[assignment]
+    bulk_engine = None
 
     class Unsupported(Exception):  # type: ignore[no-redef]
         pass
+else:
+    bulk_engine = _bulk
 
 
 ENGINES = ("auto", "bulk", "reference")

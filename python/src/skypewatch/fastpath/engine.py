@@ -289,10 +289,10 @@ def _udp_skips(
     extra_a: list[int] = []
     extra_b: list[int] = []
     for i, pkts in decoded.items():
-        for sub, p in enumerate(pkts):
+        for k, p in enumerate(pkts):
             if p[0] == UDP and len(p[1]) == 4 and len(p[3]) == 4:
                 extra_pos.append(i)
-                extra_sub.append(sub)
+                extra_sub.append(k)
                 extra_a.append(_endpoint(p[1], p[2]))
                 extra_b.append(_endpoint(p[3], p[4]))
     if udp.size == 0 and not extra_pos:
