@@ -213,7 +213,7 @@ def _run(
             tracker.stats.packets += fast.frames
             summary.engine = (
                 f"bulk ({fast.skipped_packets:,} packets of {fast.skipped_connections:,}"
-                f" connections ({fast.skipped_tcp:,} TCP) that cannot match counted in bulk)"
+                " UDP connections that cannot match counted in bulk)"
             )
         else:
             summary.truncated = _feed_all(captures, tracker, decoder, progress)

@@ -47,11 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..detect.tracker import Tracker, TrackerOptions
+from ..detect.tracker import Tracker
 from ..packets.decode import UDP, Decoder, Packet
-from ..signatures.udp_layout import KNOWN_NIBBLES, NIBBLE_MASK, PROBE, TYPE_MASK, U1_MIN
-from .bulk import Chunk, Decoded, Unsupported, chunks, decode_chunk, pcap_header
-from .tcp import Delays, Instances, Plan
+from ..signatures.udp_layout import KNOWN_NIBBLES, NIBBLE_MASK
+from .bulk import Decoded, Unsupported, chunks, decode_chunk, pcap_header
 
 _WORTH_NIBBLE = np.array([(i & NIBBLE_MASK) in KNOWN_NIBBLES for i in range(256)], dtype=bool)
 _ADDR_CACHE_MAX = 1 << 16
@@ -64,7 +63,6 @@ class FastStats:
     frames: int = 0
     skipped_packets: int = 0
     skipped_connections: int = 0
-    skipped_tcp: int = 0
 
 
 def supported(path: str | Path) -> tuple[str, float] | None:
@@ -99,88 +97,12 @@ def _endpoint(addr: bytes, port: int) -> int:
     return int.from_bytes(addr, "big") << 16 | port
 
 
-def _decode_others(
-    c: Chunk, d: Decoded, full: Callable[..., list[Packet]]
-) -> dict[int, list[Packet]]:
-    """The frames decode_plain does not take, through the full decoder, in order (its state
-    depends on nothing else): their packets, by frame."""
-    buf = c.buf
-    decoded: dict[int, list[Packet]] = {}
-    ts_list = c.ts.tolist()
-    data = c.data
-    caplen = c.caplen
-    for i in np.flatnonzero(~d.plain).tolist():
-        s = int(data[i])
-        pkts = full(ts_list[i], 1, buf[s : s + int(caplen[i])])
-        if pkts:
-            decoded[i] = pkts
-    return decoded
-
-
-def _clock(
-    ts: np.ndarray, d: Decoded, decoded: dict[int, list[Packet]], now: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Which frames call the tracker; network time after each frame and before it, as the tracker keeps it: only frames
-    that give a packet move it (a frame of the full decoder without one calls nothing)."""
-    event = d.plain.copy()
-    if decoded:
-        event[np.fromiter(decoded, dtype=np.int64)] = True
-    run = np.maximum.accumulate(np.where(event, ts, -np.inf))
-    np.maximum(run, now, out=run)
-    before = np.empty(ts.size)
-    before[0] = now
-    before[1:] = run[:-1]
-    return event, run, before, float(run[-1])
-
-
-def _first_pass(path: str | Path, endian: str, resolution: float, o: TrackerOptions) -> Plan:
-    """Which TCP instances are one inert connection, and which hosts are touched (tcp.py):
-    the capture read once without the tracker, with a decoder of its own."""
-    plan = Plan(Delays(o.tcp_close_delay, o.tcp_attempt_delay))
-    flows = _UdpFlows(o.udp_timeout)
-    instances = Instances(o.tcp_timeout)
-    full = Decoder().frame
-    now = -np.inf
-    for c in chunks(path, endian, resolution):
-        d = decode_chunk(c)
-        decoded = _decode_others(c, d, full)
-        _, run, before, now = _clock(c.ts, d, decoded, now)
-        skip, _, _ = _udp_skips(c.ts, run, before, d, c.buf, decoded, flows)
-        # Only a UDP connection with a type-2 datagram (a U1's shape) writes into the host
-        # context (a probe, a fan-out, a proven endpoint or node, a confirmed host: every such
-        # signature starts from one): the hosts of each such handled datagram are touched.
-        handled = d.plain & (d.proto == UDP) & ~skip
-        bb = np.frombuffer(c.buf, dtype=np.uint8)
-        long = (d.pay_end - d.pay_start) >= U1_MIN
-        third = bb[np.where(handled & long, d.pay_start + 2, 0)]
-        shaped = np.flatnonzero(handled & long & ((third & TYPE_MASK) == PROBE))
-        plan.touch(d.src[shaped])
-        plan.touch(d.dst[shaped])
-        extra = [
-            int.from_bytes(a, "big")
-            for pkts in decoded.values()
-            for pk in pkts
-            if pk[0] == UDP and len(pk[7]) >= U1_MIN and pk[7][2] & TYPE_MASK == PROBE
-            for a in (pk[1], pk[3])
-            if len(a) == 4
-        ]
-        if extra:
-            plan.touch(np.array(extra, dtype=np.int64))
-        plan.observe(c.ts, run, before, d, c.buf, instances.assign(d, run, decoded))
-        plan.finish_chunk(now, o.tcp_timeout)
-        flows.maybe_prune(now)
-        instances.maybe_prune(now)
-    plan.finish()
-    return plan
-
-
 def feed(
     path: str | Path,
     tracker: Tracker,
     decoder: Decoder,
     progress: Progress | None = None,
     total_bytes: int = 0,
-    tcp: bool = True,
 ) -> FastStats:
     """Every frame of the capture into *tracker* and *decoder*, or :class:`Unsupported`
     (nothing of it must then be used: the caller starts over with the reference engine)."""
@@ -188,53 +110,45 @@ def feed(
     if header is None:
         raise Unsupported("not a regular-file Ethernet pcap")
     endian, resolution = header
-    o = tracker.options
-    plan = _first_pass(path, endian, resolution, o) if tcp else None
     stats = FastStats()
-    flows = _UdpFlows(o.udp_timeout)
-    instances = Instances(o.tcp_timeout)
-    limit = o.max_connections
+    flows = _UdpFlows(tracker.options.udp_timeout)
+    limit = tracker.options.max_connections
     now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
     addr_cache: dict[int, bytes] = {}
     packet = tracker.packet
     full = decoder.frame
-    tcp_skipped_open = 0
     for c in chunks(path, endian, resolution):
         n = c.ts.size
         ts = c.ts
         d = decode_chunk(c)
         buf = c.buf
-        decoded = _decode_others(c, d, full)
-        event, run, before, now = _clock(ts, d, decoded, now)
+        # the frames decode_plain does not take, through the full decoder now, in order
+        # (the decoder's state depends on nothing else), their packets kept for the tracker
+        others = np.flatnonzero(~d.plain).tolist()
+        decoded: dict[int, list[Packet]] = {}
+        ts_list = ts.tolist()
+        for i in others:
+            s = int(c.data[i])
+            pkts = full(ts_list[i], 1, buf[s : s + int(c.caplen[i])])
+            if pkts:
+                decoded[i] = pkts
+        # events: frames that call the tracker in the reference path (a frame of the full
+        # decoder without a packet calls nothing); run: network time after each frame
+        event = d.plain.copy()
+        if decoded:
+            event[np.fromiter(decoded, dtype=np.int64)] = True
+        run = np.maximum.accumulate(np.where(event, ts, -np.inf))
+        np.maximum(run, now, out=run)
+        before = np.empty(n)
+        before[0] = now
+        before[1:] = run[:-1]
+        now = float(run[-1])
         skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
-        if plan is not None:
-            p = instances.assign(d, run, decoded)
-            ok = plan.skippable(p.inst) & ~p.forced
-            if plan.touched_array.size:
-                ok &= ~np.isin(p.a >> 16, plan.touched_array)
-                ok &= ~np.isin(p.b >> 16, plan.touched_array)
-            skip[p.pos[ok]] = True
-            opened = p.pos[ok & p.new]
-            new_skipped[opened] += 1
-            stats.skipped_tcp += int(opened.size)
-            tcp_skipped_open += int(opened.size)
         # the open-connection bound: tracked and skipped ones together must stay below it
         tracked_frames = n - int(skip.sum())
-        if (
-            flows.skipped_open + tcp_skipped_open + tracker.open_connections + 2 * tracked_frames
-            >= limit
-        ):
+        if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
             flows.prune(now)
-            if plan is not None:
-                instances.prune(now)
-                tcp_skipped_open = int(plan.skippable(instances.open_ids()).sum())
-            if (
-                flows.skipped_open
-                + tcp_skipped_open
-                + tracker.open_connections
-                + 2 * tracked_frames
-                >= limit
-            ):
+            if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
                 raise Unsupported("the open-connection table could fill")
         stats.frames += n
         stats.skipped_packets += int(skip.sum())
@@ -348,7 +262,6 @@ def feed(
             tracker.skip_connections(total_new - done_skips)
         stats.skipped_connections += total_new
         flows.maybe_prune(now)
-        instances.maybe_prune(now)
         if progress is not None:
             progress(c.file_bytes, total_bytes)
     return stats
