@@ -135,3 +135,25 @@ def test_a_fifo_is_read_by_the_reference_path(tmp_path):
         whole.connections,
         whole.notice_count,
     )
+
+
+def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from skypewatch.cli import main
+
+    cap = tmp_path / "d.pcap"
+    capture(8, cap)
+    assert main(["analyze", "--engine", "reference", str(cap), "-o", str(tmp_path / "r")]) == 0
+    assert main(["analyze", str(cap), "-o", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    r, b = (tmp_path / x / "skype.log" for x in "rb")
+    assert [x for x in r.read_text().splitlines() if not x.startswith("#")] == [
+        x for x in b.read_text().splitlines() if not x.startswith("#")
+    ]
+    monkeypatch.setenv("SKYPEWATCH_ENGINE", "nonsense")
+    assert main(["analyze", str(cap), "-o", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SKYPEWATCH_ENGINE" in err
+    monkeypatch.setenv("SKYPEWATCH_ENGINE", "bulk")
+    ng = shared_capture("benign", "http.pcapng")
+    assert main(["analyze", "-q", str(ng), "-o", str(tmp_path / "g")]) == 0
+    assert "the bulk engine did not run" in capsys.readouterr().err
