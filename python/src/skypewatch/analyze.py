@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -140,6 +141,9 @@ def analyze(
         else:
             summary.seconds = time.perf_counter() - started
             return summary
+        # what the attempt held (its traceback is gone now; cycles too, which the entry
+        # points leave to a rarer collection) goes before the reference run builds its own
+        gc.collect()
     summary = _run(
         captures,
         outdir,
