@@ -161,21 +161,39 @@ def feed(
         hi_pos = np.searchsorted(sk_idx, tr_idx).tolist()
         skips_before = starts_before[tr_idx].tolist()
         tr_plain = d.plain[tr_idx].tolist()
-        proto = d.proto[tr_idx].tolist()
-        src = d.src[tr_idx].tolist()
-        dst = d.dst[tr_idx].tolist()
-        sport = d.sport[tr_idx].tolist()
-        dport = d.dport[tr_idx].tolist()
-        flags = d.flags[tr_idx].tolist()
-        seq = d.seq[tr_idx].tolist()
-        ack = d.ack[tr_idx].tolist()
-        p0 = d.pay_start[tr_idx].tolist()
-        p1 = d.pay_end[tr_idx].tolist()
-        wire = d.wire[tr_idx].tolist()
+        # the plain packets as decode_plain gives them, built at C speed by zip (a UDP
+        # packet's flags, seq, ack and wire length are 0 in the arrays, as decode_plain has)
+        pi = tr_idx[d.plain[tr_idx]]
+        srcs = d.src[pi].tolist()
+        dsts = d.dst[pi].tolist()
+        if len(addr_cache) >= _ADDR_CACHE_MAX:
+            addr_cache.clear()
+        for a in set(srcs).union(dsts):
+            if a not in addr_cache:
+                addr_cache[a] = a.to_bytes(4, "big")
+        plain_pkts = list(
+            zip(
+                d.proto[pi].tolist(),
+                [addr_cache[a] for a in srcs],
+                d.sport[pi].tolist(),
+                [addr_cache[a] for a in dsts],
+                d.dport[pi].tolist(),
+                d.flags[pi].tolist(),
+                d.seq[pi].tolist(),
+                [
+                    buf[a:b]
+                    for a, b in zip(d.pay_start[pi].tolist(), d.pay_end[pi].tolist(), strict=True)
+                ],
+                d.ack[pi].tolist(),
+                d.wire[pi].tolist(),
+                strict=True,
+            )
+        )
         tts = ts[tr_idx].tolist()
         idx = tr_idx.tolist()
         done_skips = 0
         lo = 0
+        next_plain = 0
         for k in range(len(idx)):
             hi = hi_pos[k]
             if hi > lo:
@@ -202,36 +220,8 @@ def feed(
                 done_skips = sb
             t = tts[k]
             if tr_plain[k]:
-                a = src[k]
-                sa = addr_cache.get(a)
-                if sa is None:
-                    if len(addr_cache) >= _ADDR_CACHE_MAX:
-                        addr_cache.clear()
-                    sa = addr_cache[a] = a.to_bytes(4, "big")
-                b_ = dst[k]
-                da = addr_cache.get(b_)
-                if da is None:
-                    if len(addr_cache) >= _ADDR_CACHE_MAX:
-                        addr_cache.clear()
-                    da = addr_cache[b_] = b_.to_bytes(4, "big")
-                if proto[k] == UDP:
-                    packet(t, (UDP, sa, sport[k], da, dport[k], 0, 0, buf[p0[k] : p1[k]], 0, 0))
-                else:
-                    packet(
-                        t,
-                        (
-                            6,
-                            sa,
-                            sport[k],
-                            da,
-                            dport[k],
-                            flags[k],
-                            seq[k],
-                            buf[p0[k] : p1[k]],
-                            ack[k],
-                            wire[k],
-                        ),
-                    )
+                packet(t, plain_pkts[next_plain])
+                next_plain += 1
             else:
                 i = idx[k]
                 gone = skipped_sub.get(i)
