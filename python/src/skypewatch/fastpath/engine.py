@@ -33,6 +33,9 @@ What the skipped packets would have done in the tracker is reproduced exactly:
   skipped ones: the engine gives up (:class:`Unsupported`) and the capture is analysed by
   the reference engine from the start.
 
+One figure differs: ``Summary.max_open`` counts the tracker's connections only.  The summary
+shows it only when the table was full, which never happens here (above).
+
 It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
 A UDP packet that only the full decoder takes (VLAN, a Teredo-looking payload...) is handed
 to the tracker, and opens a tracked connection; in a skipped one the tracker only ticks.
