@@ -146,8 +146,11 @@ cluster-jaccard: $(STAMP)
 # findings in python/fuzz/findings/<target>/.  `make test` runs each target briefly.
 SECONDS ?= 60
 FUZZ_TARGETS ?=
+# Then the bulk engine's differential run: random captures (Skype start-ups among UDP flows
+# built for its edges) through both engines for SECONDS, every difference printed.
 fuzz: $(STAMP)
 	cd python && SKYPEWATCH_SHARED=$(abspath $(SHARED)) ../$(PY) -m fuzz.run --seconds $(SECONDS) --jobs 2 $(FUZZ_TARGETS)
+	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS)
 
 clean:
 	rm -rf demo-out python/.pytest_cache testing/btest/.tmp

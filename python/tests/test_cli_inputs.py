@@ -55,6 +55,7 @@ TABLE = [
     ("analyze", "--fanout-peers", [*NUMBERS, "0", "1", "2.5", "1001", "1e3"]),
     ("analyze", "--max-connections", [*NUMBERS, "0", "999", "2.5", "100000001", "1e6"]),
     ("analyze", "--local-nets", NETS),
+    ("analyze", "--engine", ["", "fast", "Reference", "bulk,reference"]),
     ("analyze", "--output", ["", " "]),
     ("correlate", "--probe-window", SECONDS),
     ("correlate", "--settle", SECONDS),
