@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 DEMO_CAPTURE ?= testing/btest/Traces/skype-open-1.4-background.pcap
 
-.PHONY: bench-flows bench-zeek btest-slow zkg-install demo test browser lint check-docker docker-test docker-live-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
+.PHONY: bench-analyst cluster-jaccard bench-flows bench-zeek btest-slow zkg-install demo test browser lint check-docker docker-test docker-live-test format-zeek check-zeek btest test-python traces baselines bench fuzz clean
 
 $(STAMP): python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -123,6 +123,12 @@ baselines: $(STAMP)
 bench: $(STAMP)
 	$(PY) python/benchmarks/bench_analyze.py
 
+# query --view clients / super-nodes and report on a skype.log of N distinct clients, with
+# the per-client loops they replaced timed on a smaller log in the same run.
+N ?= 100000
+bench-analyst: $(STAMP)
+	$(PY) python/benchmarks/bench_analyst.py --clients $(N)
+
 # CPU time of bare Zeek against Zeek + the package on >= 1 M-packet captures (needs zeek).
 bench-zeek: $(STAMP)
 	$(PY) python/benchmarks/bench_zeek.py
@@ -131,12 +137,20 @@ bench-zeek: $(STAMP)
 bench-flows: $(STAMP)
 	$(PY) python/benchmarks/bench_flows.py
 
+# Cluster vs standalone Jaccard of skype.log flows on every shared capture (a two-worker
+# cluster in lockstep per capture: a few minutes, not part of `make test`).
+cluster-jaccard: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" testing/cluster-jaccard $(abspath $(SHARED))/pcaps
+
 # Every fuzz target for SECONDS each, two at a time (atheris where installed, else hypothesis);
 # findings in python/fuzz/findings/<target>/.  `make test` runs each target briefly.
 SECONDS ?= 60
 FUZZ_TARGETS ?=
+# Then the bulk engine's differential run: random captures (Skype start-ups among UDP flows
+# built for its edges) through both engines for SECONDS, every difference printed.
 fuzz: $(STAMP)
 	cd python && SKYPEWATCH_SHARED=$(abspath $(SHARED)) ../$(PY) -m fuzz.run --seconds $(SECONDS) --jobs 2 $(FUZZ_TARGETS)
+	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS)
 
 clean:
 	rm -rf demo-out python/.pytest_cache testing/btest/.tmp

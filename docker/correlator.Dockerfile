@@ -4,7 +4,8 @@
 # pulled (docker/local/make-bases.sh makes one from Debian's Python).
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
-# Build stage: the package and its one dependency (websockets) in a virtual environment.
+# Build stage: the package and its dependencies (websockets; numpy, for analyze's bulk engine)
+# in a virtual environment.
 FROM ${PYTHON_IMAGE} AS build
 COPY python/ /src/python/
 # The host's pip configuration (index, CA bundle) may arrive as build secrets; they are

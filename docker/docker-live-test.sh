@@ -14,10 +14,7 @@ cd "$repo"
 # shellcheck source=docker/lib.sh
 . docker/lib.sh
 
-if ! sw_engine; then
-    echo "docker-live-test: SKIPPED -- no container engine here (no docker daemon, no podman)"
-    exit 0
-fi
+sw_engine_or_skip docker-live-test
 say() { printf 'docker-live-test: %s\n' "$*"; }
 fail() { printf 'docker-live-test: FAILED: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "needs root (a veth pair and a sniffing container)"

@@ -13,10 +13,7 @@ cd "$repo"
 # shellcheck source=docker/lib.sh
 . docker/lib.sh
 
-if ! sw_engine; then
-    echo "docker-test: SKIPPED -- no container engine here (no docker daemon, no podman)"
-    exit 0
-fi
+sw_engine_or_skip docker-test
 [ -n "$COMPOSE" ] || { echo "docker-test: $ENGINE is here but no compose tool (docker compose, docker-compose, podman-compose)" >&2; exit 1; }
 
 PROJECT=skypewatch

@@ -20,6 +20,15 @@ sw_engine() {
     export ENGINE COMPOSE
 }
 
+# A test script's start: the engine, or one line saying the test is skipped and exit 0 (a
+# machine with no container engine is not a failure of the stack).
+sw_engine_or_skip() {
+    if ! sw_engine; then
+        echo "$1: SKIPPED -- no container engine here (no docker daemon, no podman)"
+        exit 0
+    fi
+}
+
 # Podman reads its defaults from CONTAINERS_CONF, podman-compose's calls included.  runc where
 # installed (crun fails on a hybrid cgroup v1 layout), cgroupfs (no systemd to ask), and
 # explicit ulimits (the inherited defaults can exceed what the container may set).

@@ -43,7 +43,8 @@ export {
 		CTX_CONFIRMED_HOST,
 		## *a*:*p* is a super node (*flag* F) or a login server (*flag* T).
 		CTX_NODE,
-		## *a* attempted TCP to *b*:*p*.
+		## *a* attempted TCP to *b*:*p*; *flag*: the attempt could start a fallback
+		## chain (the probe evidence held where it was seen).
 		CTX_ATTEMPT,
 	};
 
@@ -60,7 +61,31 @@ export {
 
 	## Time from a client's TCP attempt on a peer's Skype port to its 443/80 fallback.
 	option chain_window: interval = 30sec;
+
+	## How long a cluster worker holds a verdict that depends on other connections of
+	## the same client -- today a TCP attempt that may belong to a fallback chain --
+	## before it writes it.  Attempts made before the verdict on other workers reach this
+	## one through the manager within that time (a round trip takes milliseconds), and
+	## the held verdict is then re-read as of the time it was due, so it comes out as a
+	## standalone Zeek's.  Unused outside a cluster.
+	option context_settle: interval = 5sec;
+
+	## Asked when a connection's verdict is due; a handler that breaks holds it (as
+	## cluster.zeek does on workers for possible fallback-chain attempts).  A held
+	## verdict is written :zeek:see:`Skype::context_settle` later -- or when the node
+	## shuts down -- as of the time it was due.
+	global hold_verdict: hook(c: connection);
+
+	## Called before a connection is judged, so that a cluster worker can re-read host
+	## context that reached it after the connection's packets did (cluster.zeek: the
+	## probes made before the client's first payload).
+	global refresh_context: hook(c: connection);
 }
+
+redef record State += {
+	## When the connection's verdict was due (it ended); set when it is first judged.
+	judged_at: time &optional;
+};
 
 ## Fan-out and message-id bookkeeping of one UDP (address, port).
 type Endpoint: record {
@@ -78,12 +103,38 @@ type Endpoint: record {
 	id_times: table[addr] of time &default=table();
 };
 
-## A client's TCP attempts to one peer: the first on its Skype port, then 443 or 80.
-type Chain: record {
-	first_ts: time;
-	first_port: count;
+## One TCP attempt of a client to a peer.
+type Attempt: record {
+	ts: time;
+	## The peer's port number.
+	n: count;
+	## It could start a chain: probe evidence held where the attempt was seen.
+	start: bool;
+};
+
+## The fallback chain in force between a client and a peer after some attempts.
+type ChainState: record {
+	## Whether a chain started; the fields below are its.
+	active: bool &default=F;
+	first_ts: time &optional;
+	first_port: count &default=0;
 	fallback: bool &default=F;
 };
+
+## A client's TCP attempts to one peer: the first on its Skype port, then 443 or 80.
+## In a cluster the attempts of the last moments are kept, in time order, beside the
+## state they lead from: one that reaches this worker late from another worker is placed
+## by its time, not its arrival, and the chain re-read from there (a standalone node keeps
+## none, every attempt reaching it in time order).
+type Chain: record {
+	## The state after the attempts no longer kept.
+	base: ChainState;
+	## Later attempts, oldest first (at most :zeek:see:`Skype::chain_log_max`).
+	recent: vector of Attempt &default=vector();
+};
+
+## Attempts kept per (client, peer) in a cluster; a pair with more folds its oldest.
+const chain_log_max = 32;
 
 # Ports are kept as numbers: Skype listens on one port number for UDP and TCP, so a
 # UDP probe to peer:N explains TCP to peer:N, and a port value carries its protocol.
@@ -267,14 +318,17 @@ function apply_probe(ts: time, client: addr, peer: addr, peer_p: port)
 	local evidence = shows_evidence(client);
 	if ( [client, peer, n] in probes || room_in_probes(evidence, client) )
 		{
-		probes[client, peer, n] = ts;
+		# The latest probe, also when an older one arrives late from another worker.
+		probes[client, peer, n] = [client, peer, n] in probes && probes[client, peer, n] > ts
+		    ? probes[client, peer, n] : ts;
 		if ( ! evidence )
 			add noise_probes[client, peer, n];
 		}
 	if ( [client, peer] in probed_hosts
 	    || room_in_probed_hosts(evidence, client) )
 		{
-		probed_hosts[client, peer] = ts;
+		probed_hosts[client, peer] = [client, peer] in probed_hosts &&
+		    probed_hosts[client, peer] > ts ? probed_hosts[client, peer] : ts;
 		if ( ! evidence )
 			add noise_probed_hosts[client, peer];
 		}
@@ -434,7 +488,11 @@ function apply_prove(ts: time, a: addr, p: port)
 
 function apply_confirm(ts: time, a: addr)
 	{
-	if ( a in confirmed || room_for(|confirmed|, "confirmed", a) )
+	# The first confirmation is kept (each one still renews the entry): a verdict held
+	# in a cluster asks whether the host was confirmed by the time it was due.
+	if ( a in confirmed )
+		confirmed[a] = confirmed[a] < ts ? confirmed[a] : ts;
+	else if ( room_for(|confirmed|, "confirmed", a) )
 		confirmed[a] = ts;
 	}
 
@@ -465,34 +523,96 @@ function probed_host(ts: time, client: addr, peer: addr): bool
 	return d >= 0sec && d <= probe_tcp_window;
 	}
 
-## A TCP attempt (the originator's SYN).  From a client with probe evidence for the peer,
-## one on the peer's Skype port (the port it probed, or any high port) starts a chain;
-## 443 or 80 within chain_window continues it.  T if the attempt belongs to a chain.
-function apply_attempt(ts: time, client: addr, peer: addr, p: port): bool
+## One attempt moves a chain on (in time order).  T if the attempt belongs to it: on
+## the first attempt's port or 443/80 within chain_window of it, or (*a*$start) the
+## first attempt of a new one.
+function chain_step(st: ChainState, a: Attempt): bool
 	{
-	local n = port_to_count(p);
-	if ( [client, peer] in chains
-	    && ts - chains[client, peer]$first_ts <= chain_window )
+	if ( st$active && a$ts - st$first_ts <= chain_window )
 		{
-		local chain = chains[client, peer];
-		if ( n == 443 || n == 80 )
+		if ( a$n == 443 || a$n == 80 )
 			{
-			chain$fallback = T;
+			st$fallback = T;
 			return T;
 			}
-		return n == chain$first_port;
+		return a$n == st$first_port;
 		}
+	if ( ! a$start )
+		return F;
+	st$active = T;
+	st$first_ts = a$ts;
+	st$first_port = a$n;
+	st$fallback = F;
+	return T;
+	}
+
+## Whether an attempt on port *n* could start a chain: from a client with probe evidence
+## for the peer, on the port it probed or any high port (not 443/80).
+function chain_start(ts: time, client: addr, peer: addr, p: port): bool
+	{
+	local n = port_to_count(p);
 	if ( n == 443 || n == 80 || ! ( n >= 1024 || probed(ts, client, peer, p) ) )
 		return F;
-	if ( ! probed_host(ts, client, peer) && client !in marked )
-		return F;
+	return probed_host(ts, client, peer) || client in marked;
+	}
+
+## Records a TCP attempt of *client* on *peer*:*n* (local or from another worker).  T if
+## it belongs to the chain as the attempts known now make it.
+function apply_attempt(ts: time, client: addr, peer: addr, n: count,
+    start: bool): bool
+	{
+	local cluster = Cluster::is_enabled();
 	local evidence = shows_evidence(client);
-	if ( [client, peer] !in chains && ! room_in_chains(evidence, client) )
-		return F;
-	chains[client, peer] = Chain($first_ts=ts, $first_port=n);
-	if ( ! evidence )
+	if ( [client, peer] !in chains )
+		{
+		# Standalone, a fallback attempt with no chain before it is part of none.  In a
+		# cluster its chain's first attempt may still be on its way from another worker.
+		if ( ! start && ! cluster )
+			return F;
+		if ( ! room_in_chains(evidence, client) )
+			return F;
+		chains[client, peer] = Chain($base=ChainState());
+		}
+	local chain = chains[client, peer];
+	# A host with weak evidence only makes the chain it starts the first to go.
+	if ( start
+	    && ! evidence
+	    && ( ! chain$base$active || ts - chain$base$first_ts > chain_window ) )
 		add noise_chains[client, peer];
-	return T;
+	local attempt = Attempt($ts=ts, $n=n, $start=start);
+	if ( ! cluster )
+		return chain_step(chain$base, attempt);
+
+	# Placed by its time; equal times keep their arrival order.
+	local recent: vector of Attempt = vector();
+	local placed = F;
+	for ( _, a in chain$recent )
+		{
+		if ( ! placed && ts < a$ts )
+			{
+			recent += attempt;
+			placed = T;
+			}
+		recent += a;
+		}
+	if ( ! placed )
+		recent += attempt;
+	while ( |recent| > chain_log_max )
+		{
+		chain_step(chain$base, recent[0]);
+		recent = recent[1:];
+		}
+	chain$recent = recent;
+
+	local st = copy(chain$base);
+	local member = F;
+	for ( _, a in recent )
+		{
+		local m = chain_step(st, a);
+		if ( a$ts == ts && a$n == n )
+			member = m;
+		}
+	return member;
 	}
 
 ## A client sent a U1-shaped datagram to *peer*:*peer_p*.
@@ -533,15 +653,26 @@ function prove_node(ts: time, a: addr, p: port, login_server: bool)
 	event Skype::context_update(CTX_NODE, ts, a, a, p, login_server, 0);
 	}
 
-## *client* attempted TCP to *peer*:*p*; T if the attempt belongs to a fallback chain.
+## *client* attempted TCP to *peer*:*p* (the originator's SYN).  Standalone: T if the
+## attempt belongs to a fallback chain.  In a cluster: T if it may (its chain can start on
+## another worker an instant before), to be settled when the connection is judged
+## (:zeek:see:`Skype::chain_holds`).
 function note_attempt(ts: time, client: addr, peer: addr, p: port): bool
 	{
-	local part = apply_attempt(ts, client, peer, p);
-	# Every worker knows the same probes and marks, so an attempt that is part of no
-	# chain here is part of none elsewhere: only chain members travel.
-	if ( part )
-		event Skype::context_update(CTX_ATTEMPT, ts, client, peer, p, T, 0);
-	return part;
+	local n = port_to_count(p);
+	local start = chain_start(ts, client, peer, p);
+	if ( ! Cluster::is_enabled() )
+		return apply_attempt(ts, client, peer, n, start);
+
+	# Only attempts a chain can hold travel: the possible first attempts, and 443/80 or
+	# another attempt from a client that probed the peer or is known to run Skype.
+	if ( ! start
+	    && [client, peer] !in chains
+	    && ! ( ( n == 443 || n == 80 ) && ( [client, peer] in probed_hosts || client in marked ) ) )
+		return F;
+	apply_attempt(ts, client, peer, n, start);
+	event Skype::context_update(CTX_ATTEMPT, ts, client, peer, p, start, 0);
+	return T;
 	}
 
 function endpoint_proven(a: addr, p: port): bool
@@ -562,9 +693,10 @@ function endpoint_id_sequence(a: addr, p: port): bool
 	return [a, n] in endpoints && endpoints[a, n]$id_sequence;
 	}
 
-function is_confirmed(a: addr): bool
+## Whether *a* had confirmed evidence by *as_of*.
+function is_confirmed(a: addr, as_of: time): bool
 	{
-	return a in confirmed;
+	return a in confirmed && confirmed[a] <= as_of;
 	}
 
 ## Whether *host* showed itself a Skype client: a proven, fanning-out or counting Skype
@@ -574,17 +706,38 @@ function skype_client(ts: time, host: addr, peer: addr): bool
 	return host in marked || host in confirmed || probed_host(ts, host, peer);
 	}
 
-## Whether a connection from *client* to *peer*:*p* that began at *start* belongs to a
-## fallback chain that reached 443 or 80.
-function chain_holds(start: time, client: addr, peer: addr, p: port): bool
+## Whether the connection from *client* to *peer*:*p* that began with the attempt at
+## *start* belongs to a fallback chain that reached 443 or 80, as the attempts made by
+## *as_of* (when its verdict was due) show.  Standalone that is the chain as it stands;
+## in a cluster the attempts kept are replayed up to *as_of*, the connection's own
+## attempt deciding whether it is part of the chain (one folded away long since is taken
+## to be).
+function chain_holds(start: time, client: addr, peer: addr, p: port,
+    as_of: time): bool
 	{
 	if ( [client, peer] !in chains )
 		return F;
 	local chain = chains[client, peer];
 	local n = port_to_count(p);
-	local d = start - chain$first_ts;
-	return chain$fallback
-	    && ( n == chain$first_port || n == 443 || n == 80 )
+	local st = chain$base;
+	local member = T;
+	if ( |chain$recent| > 0 )
+		{
+		st = copy(chain$base);
+		for ( _, a in chain$recent )
+			{
+			if ( a$ts > as_of )
+				break;
+			local m = chain_step(st, a);
+			if ( a$ts == start && a$n == n )
+				member = m;
+			}
+		}
+	if ( ! member || ! st$active )
+		return F;
+	local d = start - st$first_ts;
+	return st$fallback
+	    && ( n == st$first_port || n == 443 || n == 80 )
 	    && d >= 0sec
 	    && d <= chain_window;
 	}

@@ -175,9 +175,12 @@ global draining: set[string];
 ## WebSocket endpoints subscribed to the package's detections.
 global correlators: set[string];
 
+## Inside the site: ``redef Site::local_nets`` governs it (with Zeek's default
+## ``Site::private_address_space_is_local = T`` the private address space is in it too).
+## The Python tools' ``--local-nets`` mirrors this; their default is Zeek 8's list.
 function is_local(a: addr): bool
 	{
-	return |Site::local_nets| > 0 ? Site::is_local_addr(a) : Site::is_private_addr(a);
+	return Site::is_local_addr(a);
 	}
 
 ## Confirmed, or likely from two stages; of a start-up nothing answered (it was blocked),
@@ -269,6 +272,13 @@ function note_value(values: set[string], x: string)
 		add values[x];
 	}
 
+## The size of a per-host set, which stops growing at max_kept: ">=N" once it reached
+## the cap (more were seen than kept), else the count (as the Python engine writes it).
+function capped(n: count): string
+	{
+	return n >= max_kept ? fmt(">=%d", n) : cat(n);
+	}
+
 ## Up to ten values, sorted (records arrive as connections end, in no set order).
 function listing(values: set[string]): string
 	{
@@ -284,7 +294,8 @@ function listing(values: set[string]): string
 		}
 	local text = join_string_vec(shown, ",");
 	if ( |names| > listed_max )
-		text += fmt("(+%d)", |names| - listed_max);
+		text += ( |names| >= max_kept ? "(+>=" : "(+" ) + fmt("%d)", |names| -
+		    listed_max);
 	return text;
 	}
 
@@ -317,9 +328,9 @@ function raise_blocked_notice(a: addr, s: ClientSession)
 		parts += "super_nodes=" + listing(s$probed);
 	parts += "tcp_ports=" + tried;
 	parts += uid_listing(s);
-	local n = Notice::Info($note=Blocked_Startup, $ts=s$last_ts, $msg=fmt("%s tried to start legacy Skype and nothing answered: probed %d super nodes over UDP, tried TCP ports %s; %d connections",
-	    a, |s$probed|, tried, s$n), $sub=join_string_vec(parts, " "),
-	    $src=a, $n=s$n, $uid=s$best_uid, $identifier=cat(a),
+	local n = Notice::Info($note=Blocked_Startup, $ts=s$last_ts, $msg=fmt("%s tried to start legacy Skype and nothing answered: probed %s super nodes over UDP, tried TCP ports %s; %d connections",
+	    a, capped(|s$probed|), tried, s$n), $sub=join_string_vec(parts,
+	    " "), $src=a, $n=s$n, $uid=s$best_uid, $identifier=cat(a),
 	    $suppress_for=session_gap);
 	if ( s?$best_id )
 		{
@@ -376,8 +387,8 @@ function raise_node_notice(node: addr, c: NodeCandidate)
 	{
 	c$notified = T;
 	NOTICE(Notice::Info($note=Local_Super_Node, $ts=c$last_ts, $msg=fmt(
-	    "%s relays legacy Skype: probed by %d outside clients", node,
-	    |c$clients|), $sub="clients=" + listing(
+	    "%s relays legacy Skype: probed by %s outside clients", node,
+	    capped(|c$clients|)), $sub="clients=" + listing(
 	    c$clients) + " uids=" + join_string_vec(c$uids, ","), $src=node,
 	    $n=|c$clients|, $uid=c$uids[0], $identifier=cat(node),
 	    $suppress_for=session_gap));

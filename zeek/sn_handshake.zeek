@@ -50,6 +50,8 @@ redef record State += {
 	## Host context when the client's first payload arrived: it had just probed this
 	## ip:port, or this host, over UDP; the port is a proven Skype UDP endpoint.
 	probed_endpoint: bool &default=F;
+	## When the client's first payload arrived (the host context above is as of then).
+	data_ts: time &optional;
 	probed_host: bool &default=F;
 	to_skype_port: bool &default=F;
 	## The client sent payload, and it begins like a known cleartext protocol.
@@ -97,6 +99,7 @@ function tcp_orig_data(state: signature_state, data: string): bool
 		{
 		local s = state_for(c);
 		s$orig_data = T;
+		s$data_ts = now;
 		s$probed_endpoint = probed_endpoint;
 		s$probed_host = probed_peer_host;
 		s$to_skype_port = skype_port;
@@ -166,8 +169,9 @@ function correlated_hits(c: connection): vector of Hit
 function fallback_chain_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();
-	if ( ! c$skype_state$attempt
-	    || ! chain_holds(c$start_time, c$id$orig_h, c$id$resp_h, c$id$resp_p) )
+	local s = c$skype_state;
+	if ( ! s$attempt
+	    || ! chain_holds(c$start_time, c$id$orig_h, c$id$resp_h, c$id$resp_p, s?$judged_at ? s$judged_at : network_time()) )
 		return hits;
 	local n = port_to_count(c$id$resp_p);
 	local which = n == 443 ? "443" : n == 80 ? "80" : fmt("its Skype port %d", n);

@@ -151,7 +151,8 @@ function judge(c: connection, hits: vector of Hit): Info
 		}
 	# Hosts are confirmed only as signatures fire on packets, never here: the order in
 	# which connections end (Zeek drains them in no set order) cannot matter.
-	if ( best < 3 && is_confirmed(info$client) )
+	if ( best < 3
+	    && is_confirmed(info$client, c$skype_state?$judged_at ? c$skype_state$judged_at : network_time()) )
 		++best;
 	info$confidence = confidence_names[best];
 
@@ -181,15 +182,59 @@ function judge(c: connection, hits: vector of Hit): Info
 	return info;
 	}
 
-hook finalize_skype(c: connection)
+## Judges the connection and writes its skype.log line, if any.
+function write_verdict(c: connection)
 	{
-	if ( ! c?$skype_state )
-		return;
-
+	hook refresh_context(c);
 	local info = judge(c, connection_hits(c));
 	if ( info$confidence == "" )
 		return;
 	c$skype = info;
 	Log::write(Skype::LOG, info);
 	publish_detection(info);
+	}
+
+## Verdicts held for :zeek:see:`Skype::context_settle` (cluster workers), by uid.
+global held: table[string] of connection;
+
+## Writes the held verdict of connection *uid*.
+global release_verdict: event(uid: string);
+
+## A held verdict's time has come (or the node is shutting down).
+event Skype::release_verdict(uid: string)
+	{
+	if ( uid !in held )
+		return;
+	local c = held[uid];
+	delete held[uid];
+	write_verdict(c);
+	}
+
+## Writes every held verdict now: a node going down has no time left to wait.
+function release_held()
+	{
+	for ( uid in copy(held) )
+		event Skype::release_verdict(uid);
+	}
+
+hook finalize_skype(c: connection)
+	{
+	if ( ! c?$skype_state )
+		return;
+
+	c$skype_state$judged_at = network_time();
+	local now = zeek_is_terminating() || hook hold_verdict(c);
+	if ( ! now )
+		{
+		# Written later as of now (judged_at): c$skype is not set before then.
+		held[c$uid] = c;
+		schedule context_settle { Skype::release_verdict(c$uid) };
+		return;
+		}
+	write_verdict(c);
+	}
+
+event net_done(t: time)
+	{
+	release_held();
 	}

@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import json
 import os
 import signal
 import statistics
@@ -34,32 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+HERE = Path(__file__).resolve().parents[1]
+SRC = HERE / "src"
+sys.path.insert(0, str(HERE / "tests"))
+from zeek_wire import RawPeer  # noqa: E402  (the live tests' hand-made Zeek peer)
+
 PING = b"\x89\x7d" + b"p" * 125  # an unmasked ping frame with a 125-byte payload
-
-
-async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """The WebSocket upgrade and Zeek's ack, by hand (the client's topic frame is skipped)."""
-    request = await reader.readuntil(b"\r\n\r\n")
-    key = next(
-        line.split(b":", 1)[1].strip()
-        for line in request.split(b"\r\n")
-        if line.lower().startswith(b"sec-websocket-key:")
-    )
-    accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-    writer.write(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-    )
-    _, b1 = await reader.readexactly(2)
-    size = b1 & 0x7F
-    if size == 126:
-        size = int.from_bytes(await reader.readexactly(2), "big")
-    await reader.readexactly(4 + size)  # mask and the topic list
-    ack = json.dumps({"type": "ack", "endpoint": "bench", "version": "8.0.10"}).encode()
-    writer.write(bytes([0x81, len(ack)]) + ack)
-    await writer.drain()
 
 
 def rss(pid: int) -> tuple[int, int]:
@@ -95,81 +72,62 @@ class Correlator:
 
 
 async def ping_flood(seconds: float) -> None:
-    connections, sent = [], [0]
+    sent = [0]
     first = asyncio.get_running_loop().create_future()
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(time.monotonic())
-        try:
-            await handshake(reader, writer)
-            if not first.done():
-                first.set_result(None)
-                await asyncio.sleep(1.0)  # the baseline is measured now
-            writer.transport.pause_reading()
-            while True:
-                writer.write(PING * 64)
-                sent[0] += 64
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.transport.abort()
+    async def flood(peer: RawPeer, n: int) -> None:
+        if not first.done():
+            first.set_result(None)
+            await asyncio.sleep(1.0)  # the baseline is measured now
+        writer = peer.writers[n]
+        writer.transport.pause_reading()
+        while True:
+            writer.write(PING * 64)
+            sent[0] += 64
+            await writer.drain()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    peer = RawPeer(flood)
     with tempfile.TemporaryDirectory() as out:
-        c = Correlator(f"ws://127.0.0.1:{port}", Path(out))
-        await asyncio.wait_for(first, 30)
-        await asyncio.sleep(0.5)
-        base, _ = rss(c.proc.pid)
-        t0 = time.monotonic()
-        peak_seen = base
-        while time.monotonic() - t0 < seconds:
-            await asyncio.sleep(0.1)
-            now, _ = rss(c.proc.pid)
-            peak_seen = max(peak_seen, now)
-        _, hwm = rss(c.proc.pid)
-        server.close()
-        last = await asyncio.to_thread(c.stop)
+        async with peer as url:
+            c = Correlator(url, Path(out))
+            await asyncio.wait_for(first, 30)
+            await asyncio.sleep(0.5)
+            base, _ = rss(c.proc.pid)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                await asyncio.sleep(0.1)
+            _, hwm = rss(c.proc.pid)
+            last = await asyncio.to_thread(c.stop)
     print(f"ping flood, {seconds:g} s, pongs never read:")
     print(f"  resident memory before the flood  {base / 1024:8.1f} MiB")
     print(f"  peak resident memory (VmHWM)      {hwm / 1024:8.1f} MiB")
     print(f"  growth                            {(hwm - base) / 1024:8.1f} MiB")
     mib = sent[0] * len(PING) / 2**20
     print(f"  pings sent to it                  {sent[0]:>10,} ({mib:,.0f} MiB)")
-    print(f"  connections                       {len(connections):>10}")
+    print(f"  connections                       {len(peer.opened):>10}")
     print(f"  its last line: {last[:200]}")
 
 
 async def protocol_errors(count: int) -> None:
-    opened: list[float] = []
     errors: list[float] = []
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        opened.append(time.monotonic())
-        try:
-            await handshake(reader, writer)
-            await asyncio.sleep(0.2)
-            errors.append(time.monotonic())
-            writer.write(b"\x83\x01x")  # opcode 3: reserved
-            await writer.drain()
-            while await reader.read(65536):  # silent, never closes: only the client may
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError):
+    async def reserved_opcode_then_silence(peer: RawPeer, n: int) -> None:
+        await asyncio.sleep(0.2)
+        errors.append(time.monotonic())
+        peer.writers[n].write(b"\x83\x01x")  # opcode 3: reserved
+        await peer.writers[n].drain()
+        while await peer.readers[n].read(65536):  # silent, never closes: only the client may
             pass
-        finally:
-            writer.transport.abort()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    peer = RawPeer(reserved_opcode_then_silence)
     with tempfile.TemporaryDirectory() as out:
-        c = Correlator(f"ws://127.0.0.1:{port}", Path(out))
-        deadline = time.monotonic() + 60 * count
-        while len(opened) <= count and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        server.close()
-        await asyncio.to_thread(c.stop)
-    delays = [b - a for a, b in zip(errors, opened[1:], strict=False)]
+        async with peer as url:
+            c = Correlator(url, Path(out))
+            deadline = time.monotonic() + 60 * count
+            while len(peer.opened) <= count and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(c.stop)
+    delays = [b - a for a, b in zip(errors, peer.opened[1:], strict=False)]
     print(f"protocol error (reserved opcode), then a silent open connection, {count} times:")
     if delays:
         print(
@@ -185,33 +143,20 @@ async def stops(count: int) -> None:
     for _ in range(count):
         connected = asyncio.get_running_loop().create_future()
 
-        async def serve(
-            reader: asyncio.StreamReader,
-            writer: asyncio.StreamWriter,
-            connected: asyncio.Future = connected,
-        ) -> None:
-            try:
-                await handshake(reader, writer)
-                connected.set_result(None)
-                while await reader.read(65536):
-                    pass
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.transport.abort()
+        async def idle(peer: RawPeer, n: int, connected: asyncio.Future = connected) -> None:
+            connected.set_result(None)
+            await peer.read_until_closed(n)
 
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
         with tempfile.TemporaryDirectory() as out:
-            c = Correlator(f"ws://127.0.0.1:{port}", Path(out))
-            await asyncio.wait_for(connected, 30)
-            await asyncio.sleep(0.5)  # connected and idle
-            t0 = time.monotonic()
-            c.proc.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(c.proc.wait, 30)
-            times.append(time.monotonic() - t0)
-            c.stop()
-        server.close()
+            async with RawPeer(idle) as url:
+                c = Correlator(url, Path(out))
+                await asyncio.wait_for(connected, 30)
+                await asyncio.sleep(0.5)  # connected and idle
+                t0 = time.monotonic()
+                c.proc.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(c.proc.wait, 30)
+                times.append(time.monotonic() - t0)
+                c.stop()
     print(f"stop (SIGTERM) while connected and idle, {count} times:")
     print(f"  seconds to the exit: {', '.join(f'{t:.2f}' for t in times)}")
 

@@ -122,7 +122,7 @@ def test_local_nets_with_host_bits_are_the_network():
     )
 
 
-@pytest.mark.parametrize("command", ["analyze", "correlate", "query"])
+@pytest.mark.parametrize("command", ["analyze", "correlate", "query", "report"])
 def test_every_command_takes_local_nets_with_host_bits(tmp_path, capsys, command):
     logs_dir = tmp_path / "logs"
     assert main(["analyze", str(TRACES / "skype-nat.pcap"), "-o", str(logs_dir), "-q"]) == 0
@@ -130,6 +130,7 @@ def test_every_command_takes_local_nets_with_host_bits(tmp_path, capsys, command
         "analyze": [str(TRACES / "skype-nat.pcap"), "-o", str(tmp_path / "a"), "-q"],
         "correlate": [str(logs_dir), "-o", str(tmp_path / "c")],
         "query": [str(logs_dir), "--view", "local-super-nodes"],
+        "report": [str(logs_dir), "-o", str(tmp_path / "r.html")],
     }[command]
     assert main([command, *args, "--local-nets", "192.168.1.2/24"]) == 0, capsys.readouterr().err
 

@@ -213,11 +213,14 @@ EXCLUDED = ("client_public_ip", "skype_version", "answered", "evidence", "signat
 @pytest.mark.parametrize("view", VIEWS)
 def test_excluded_columns_come_out_empty_in_every_view(tmp_path, run, skype, capsys, view):
     (tmp_path / "skype.log").write_text(skype.without(*EXCLUDED).write())
+    # the trace's outside clients reach its inside relay only: with nothing inside, every line
+    # names its client, so that the client views have hosts to compare
+    nets = [] if view == "local-super-nodes" else ["--local-nets", "127.0.0.0/8"]
     code, out, err = _cli(["query", str(tmp_path / "skype.log"), "--view", view,
-                           "--format", "csv"], capsys)  # fmt: skip
+                           "--format", "csv", *nets], capsys)  # fmt: skip
     assert code == 0 and err == []
-    code, full, _ = _cli(["query", str(run / "skype.log"), "--view", view, "--format", "csv"],
-                         capsys)  # fmt: skip
+    code, full, _ = _cli(["query", str(run / "skype.log"), "--view", view, "--format", "csv",
+                          *nets], capsys)  # fmt: skip
     got = pd.read_csv(pd.io.common.StringIO(out)) if out else pd.DataFrame()
     want = pd.read_csv(pd.io.common.StringIO(full))
     if view == "public-ips":  # made of an excluded column: nothing to say

@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"signatures"},
     {"verdict"},
     {"detect"},
+    {"fastpath"},  # the bulk engine: drives the detector over whole chunks of a capture
     {"correlation"},
     {"analyze", "live", "synth"},
     {"analyst"},

@@ -64,6 +64,19 @@ class Run:
         return [m for m in self.log if text in m]
 
 
+def run_against(peer: RawPeer | FakeZeek, what: Callable[[Run], bool], why: str, **kwargs) -> Run:
+    """A client against *peer* until *what* holds of it, then stopped as a user stops it."""
+
+    async def go() -> Run:
+        async with peer as url:
+            run = Run(url, **kwargs)
+            await run.until(what, why)
+            await run.finish()
+            return run
+
+    return asyncio.run(go())
+
+
 # -- 1. a peer that pings and never reads the pongs -------------------------------------------
 
 
@@ -89,14 +102,9 @@ def test_a_ping_flood_that_is_never_read_costs_a_reconnect_not_memory(monkeypatc
             await writer.drain()  # ConnectionError once the client hangs up
         await asyncio.sleep(3600)
 
-    async def go() -> Run:
-        async with RawPeer(behave) as url:
-            run = Run(url)
-            await run.until(lambda r: r.client.stats.connections >= 2, "a second connection")
-            await run.finish()
-            return run
-
-    run = asyncio.run(go())
+    run = run_against(
+        RawPeer(behave), lambda r: r.client.stats.connections >= 2, "a second connection"
+    )
     said = run.said("does not read what we send")
     assert len(said) == 1, run.log
     assert f"limit {limit:,}" in said[0]
@@ -215,14 +223,7 @@ def test_a_close_the_peer_starts_but_never_finishes_costs_close_timeout(monkeypa
 
     peer = RawPeer(behave)
 
-    async def go() -> Run:
-        async with peer as url:
-            run = Run(url)
-            await run.until(lambda r: r.client.stats.connections >= 2, "a second connection")
-            await run.finish()
-            return run
-
-    run = asyncio.run(go())
+    run = run_against(peer, lambda r: r.client.stats.connections >= 2, "a second connection")
     assert not run.client.stats.dropped
     answer = [p for c, op, p in peer.received if c == 0 and op == CLOSE]
     assert int.from_bytes(answer[0][:2], "big") == 1001, "the close was answered"
@@ -328,14 +329,7 @@ def test_events_count_only_on_the_topic_zeek_publishes_them_on():
     ]
     fake = FakeZeek([[*stray, *(detection(r) for r in GOOD)]])
 
-    async def go() -> Run:
-        async with fake as url:
-            run = Run(url)
-            await run.until(lambda r: r.client.stats.frames >= 7, "every frame")
-            await run.finish()
-            return run
-
-    run = asyncio.run(go())
+    run = run_against(fake, lambda r: r.client.stats.frames >= 7, "every frame")
     st = run.client.stats
     assert st.events == 3 and st.dropped == {"wrong-topic": 4}
     assert [n.src for n, _ in run.notices] == ["10.0.0.5"]
@@ -347,14 +341,9 @@ def test_events_count_only_on_the_topic_zeek_publishes_them_on():
 def test_a_custom_prefix_moves_every_topic():
     fake = FakeZeek([[schema.detection_event("site/skype/detection", r) for r in GOOD]])
 
-    async def go() -> Run:
-        async with fake as url:
-            run = Run(url, topic_prefix="site/skype/")
-            await run.until(lambda r: r.client.stats.frames >= 3, "every frame")
-            await run.finish()
-            return run
-
-    run = asyncio.run(go())
+    run = run_against(
+        fake, lambda r: r.client.stats.frames >= 3, "every frame", topic_prefix="site/skype/"
+    )
     assert run.client.stats.events == 3 and not run.client.stats.dropped
     assert fake.handshakes[0] == ["site/skype/probe", "site/skype/tcp", "site/skype/detection"]
     assert fake.notices()[0].topic == "site/skype/notice"

@@ -379,6 +379,10 @@ ZEEK_ONLY = {
         "Zeek's live clock: a quiet link moves it on after this much network time; the Python"
         " live bridge's clock follows the wall clock from the last event (live/bridge.py)"
     ),
+    "context_settle": (
+        "how long a Zeek cluster worker holds a fallback-chain verdict for the other workers'"
+        " attempts; one Python process sees every connection itself"
+    ),
 }
 # Python options with no Zeek counterpart, and why.
 PYTHON_ONLY = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -9,9 +10,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from .bounded import BoundStats
 from .correlation import HostCorrelator, HostCorrelatorOptions
+from .correlation.notices import for_reading
 from .detect.tracker import Tracker, TrackerOptions
 from .errors import CaptureError, CaptureTruncated
 from .packets.capture import check_readable, read_capture
@@ -19,6 +22,20 @@ from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain
 from .skypelog import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Confidence, Notice, PeerRole, SkypeRecord
 from .zeeklog import ZeekLogWriter
 
+bulk_engine: ModuleType | None
+try:  # the bulk engine needs numpy; without it every capture takes the reference path
+    from .fastpath import engine as _bulk
+    from .fastpath.bulk import Unsupported
+except ImportError:  # pragma: no cover - numpy is a dependency
+    bulk_engine = None
+
+    class Unsupported(Exception):  # type: ignore[no-redef]
+        pass
+else:
+    bulk_engine = _bulk
+
+
+ENGINES = ("auto", "bulk", "reference")
 MAX_SUMMARY_HOSTS = 10_000  # clients and peers kept for the summary; beyond that, counted
 SHOWN_CLIENTS = 50  # lines of the summary's client list; the rest are "+N more"
 SHOWN_NOTICES = 50  # lines of its notice list, likewise
@@ -35,11 +52,17 @@ class Tally:
         default_factory=lambda: {PeerRole.SUPER_NODE: set(), PeerRole.LOGIN_SERVER: set()}
     )
     overflow: int = 0
+    inside: Callable[[str], bool] | None = None
+    """Which hosts are inside (the correlator's --local-nets): a line of an outside client
+    reaching an inside peer is about the inside host, and names no client (views.py)."""
 
     def add(self, r: SkypeRecord) -> None:
         self.by_confidence[r.confidence] += 1
         self.by_stage[r.stage] += 1
         if r.confidence == Confidence.POSSIBLE:
+            return
+        inside = self.inside
+        if inside is not None and not inside(r.client) and inside(r.peer):
             return
         info = self.clients.get(r.client)
         if info is None:
@@ -79,6 +102,8 @@ class Summary:
     max_open: int = 0
     undecoded: Counter = field(default_factory=Counter)  # frames that gave no packet, by reason
     max_connections: int = 0
+    engine: str = ""
+    """Which engine analysed the capture (``bulk (...)``, ``reference (why)``)."""
 
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -92,6 +117,7 @@ def analyze(
     correlator_options: HostCorrelatorOptions | None = None,
     progress: Progress | None = None,
     keep_records: bool = False,
+    engine: str | None = None,
 ) -> Summary:
     """Analyse the captures as one stream (like ``zeek -r a -r b``) and write the logs.
 
@@ -100,9 +126,72 @@ def analyze(
     and the :class:`CaptureTruncated` is returned in ``Summary.truncated`` for the caller.
     """
     outdir = _prepare(outdir, captures)
-    summary = Summary(captures=len(captures))
     started = time.perf_counter()
+    engine = engine or os.environ.get("SKYPEWATCH_ENGINE", "auto") or "auto"
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    why = _bulk_refused(captures) if engine != "reference" else "asked for"
+    if why is None:
+        try:
+            summary = _run(
+                captures,
+                outdir,
+                use_json,
+                tracker_options,
+                correlator_options,
+                progress,
+                keep_records,
+                bulk=True,
+            )
+        except Unsupported as exc:
+            why = str(exc)
+        else:
+            summary.seconds = time.perf_counter() - started
+            return summary
+        # what the attempt held (its traceback is gone now; cycles too, which the entry
+        # points leave to a rarer collection) goes before the reference run builds its own
+        gc.collect()
+    summary = _run(
+        captures,
+        outdir,
+        use_json,
+        tracker_options,
+        correlator_options,
+        progress,
+        keep_records,
+        bulk=False,
+    )
+    summary.engine = f"reference ({why})"
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _bulk_refused(captures: Sequence[str | Path]) -> str | None:
+    """Why the bulk engine cannot take these captures, or None if it can try."""
+    if len(captures) != 1:
+        return "more than one capture"
+    if bulk_engine is None:
+        return "numpy is not installed"
+    if bulk_engine.supported(captures[0]) is None:
+        return "not a regular-file Ethernet pcap"
+    return None
+
+
+def _run(
+    captures: Sequence[str | Path],
+    outdir: Path,
+    use_json: bool,
+    tracker_options: TrackerOptions | None,
+    correlator_options: HostCorrelatorOptions | None,
+    progress: Progress | None,
+    keep_records: bool,
+    bulk: bool,
+) -> Summary:
+    """One analysis; with *bulk*, through the bulk engine, which raises Unsupported (no log
+    left behind) for a capture it cannot take."""
+    summary = Summary(captures=len(captures))
     correlator = HostCorrelator(correlator_options)
+    summary.tally.inside = correlator.is_local
     skype_w = ZeekLogWriter(outdir, "skype", SKYPE_FIELDS, use_json)
     notice_w = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json)
 
@@ -127,7 +216,19 @@ def analyze(
     tracker = Tracker(on_record, tracker_options)
     decoder = Decoder()
     try:
-        summary.truncated = _feed_all(captures, tracker, decoder, progress)
+        if bulk:
+            assert bulk_engine is not None
+            total = _size(captures[0])
+            fast = bulk_engine.feed(captures[0], tracker, decoder, progress, total)
+            if fast.frames == 0:
+                raise bulk_engine.Unsupported("no packets")
+            tracker.stats.packets += fast.frames
+            summary.engine = (
+                f"bulk ({fast.skipped_packets:,} packets of {fast.skipped_connections:,}"
+                " UDP connections that cannot match counted in bulk)"
+            )
+        else:
+            summary.truncated = _feed_all(captures, tracker, decoder, progress)
         decoder.finish()
         draining = True
         tracker.finish_all()
@@ -152,7 +253,6 @@ def analyze(
     summary.max_open = tracker.stats.max_open
     summary.undecoded = decoder.undecoded
     summary.max_connections = tracker.options.max_connections
-    summary.seconds = time.perf_counter() - started
     return summary
 
 
@@ -285,7 +385,9 @@ def format_summary(s: Summary) -> str:
             lines.append(f"{label} ({_count(len(peers), capped)}): {listed}")
     lines.append(f"notice.log: {s.notice_count} notice(s)")
     for n in s.shown_notices:
-        lines.append(f"  {n.note}: {n.msg}")
+        # notice.log's capped counts are ASCII ">=N" (Zeek's and our writers agree on it);
+        # the summary writes them "≥N", as its own capped figures
+        lines.append(f"  {n.note}: {for_reading(n.msg)}")
     if s.notice_count > len(s.shown_notices):
         lines.append(f"  +{s.notice_count - len(s.shown_notices)} more (see notice.log)")
     if s.undecoded:

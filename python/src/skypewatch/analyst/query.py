@@ -17,21 +17,21 @@ be queried; only the (small) aggregates are held.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from ..atomic import replacing, write_text
-from ..correlation.hosts import DEFAULT_LOCAL_NETS
+from ..correlation.localnets import DEFAULT_LOCAL_NETS, LocalNets
 from ..errors import SkypewatchError
-from ..skypelog import CONFIDENCE_RANK, STAGES, PeerRole, Stage
+from ..skypelog import CONFIDENCE_RANK
 from ..zeeklog import Lenient
 from .csvcells import csv_text
 from .logs import iter_log, log_files
+from .views import ViewBuilder
 
 VIEWS = ("clients", "lines", "super-nodes", "local-super-nodes", "public-ips")
 FORMATS = ("table", "csv", "json", "parquet")
@@ -56,18 +56,9 @@ class Filter:
         if self.min_confidence:
             ranks = df["confidence"].map(CONFIDENCE_RANK)
             keep &= ranks >= CONFIDENCE_RANK[self.min_confidence]
-        if self.networks:
-            keep &= df["client"].map(self._match).astype(bool)
+        if self.networks:  # each distinct client looked up once (localnets.py)
+            keep &= LocalNets([str(n) for n in self.networks]).mask(df["client"])
         return df[keep.fillna(False).astype(bool)]
-
-    def _match(self, addr) -> bool:
-        if not isinstance(addr, str):
-            return False
-        try:
-            ip = ipaddress.ip_address(addr)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks)
 
 
 def parse_time(text: str) -> pd.Timestamp:
@@ -108,25 +99,6 @@ def skype_chunks(
     lenient.done()
 
 
-class _Agg:
-    """Per-key first/last seen, counts and distinct values, merged chunk by chunk."""
-
-    def __init__(self) -> None:
-        # keyed by a host, or by (client, public ip) in the public-ips view
-        self.rows: dict[Any, dict[str, Any]] = {}
-
-    def add(self, key, ts_min, ts_max, n, **sets) -> dict:
-        r = self.rows.get(key)
-        if r is None:
-            r = self.rows[key] = {"first_seen": ts_min, "last_seen": ts_max, "connections": 0}
-        r["first_seen"] = min(r["first_seen"], ts_min)
-        r["last_seen"] = max(r["last_seen"], ts_max)
-        r["connections"] += int(n)
-        for name, values in sets.items():
-            r.setdefault(name, set()).update(v for v in values if isinstance(v, str) and v)
-        return r
-
-
 def run_query(
     paths: Iterable[str | Path],
     view: str,
@@ -134,146 +106,23 @@ def run_query(
     local_nets: Iterable[str] = DEFAULT_LOCAL_NETS,
     lenient: Lenient | None = None,
 ) -> pd.DataFrame:
+    """*view* of the skype.log lines among *paths* that *flt* keeps; *local_nets* says which
+    hosts are inside (skypewatch.correlation.localnets; views.py for what that changes)."""
     if view not in VIEWS:
         raise SkypewatchError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
-    is_local = _local_test(local_nets)
     lines: list[pd.DataFrame] = []
-    agg = _Agg()
-    best: dict[str, int] = {}
+    builder = None if view == "lines" else ViewBuilder(view, LocalNets(local_nets))
     for chunk in skype_chunks(paths, lenient=lenient):
         df = flt.apply(chunk)
         if df.empty:
             continue
-        if view == "lines":
+        if builder is None:
             lines.append(df)
-        elif view == "clients":
-            _add_clients(agg, best, df)
-        elif view == "super-nodes":
-            sn = df[df["peer_role"] == PeerRole.SUPER_NODE]
-            for peer, g in sn.groupby("peer", sort=False):
-                agg.add(peer, g["ts"].min(), g["ts"].max(), len(g), clients=g["client"])
-        elif view == "local-super-nodes":
-            _add_local_super_nodes(agg, df, is_local)
-        elif view == "public-ips":
-            known = df[df["client_public_ip"].notna()]
-            for (client, public), g in known.groupby(["client", "client_public_ip"], sort=False):
-                agg.add((client, public), g["ts"].min(), g["ts"].max(), len(g))
-    if view == "lines":
-        return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame()
-    return _finish(view, agg, best)
-
-
-def _local_test(local_nets: Iterable[str]) -> Callable[[object], bool]:
-    """Whether an address (any cell: not an address is not local) is inside *local_nets*."""
-    local = [ipaddress.ip_network(n) for n in local_nets]
-
-    def is_local(a) -> bool:
-        try:
-            ip = ipaddress.ip_address(a)
-        except (ValueError, TypeError):
-            return False
-        return any(ip in n for n in local)
-
-    return is_local
-
-
-def _add_clients(agg: _Agg, best: dict[str, int], df: pd.DataFrame) -> None:
-    """One chunk into the clients view; *best* keeps each client's highest confidence rank."""
-    for client, g in df.groupby("client", sort=False):
-        r = agg.add(
-            client,
-            g["ts"].min(),
-            g["ts"].max(),
-            len(g),
-            stages=g["stage"],
-            login_servers=g.loc[g["peer_role"] == PeerRole.LOGIN_SERVER, "peer"],
-            public_ips=g["client_public_ip"],
-            versions=g["skype_version"],
-        )
-        r.setdefault("super_nodes", set()).update(
-            g.loc[g["peer_role"] == PeerRole.SUPER_NODE, "peer"].dropna()
-        )
-        # no answer to any connection: a start-up a firewall stopped (a log from
-        # before the answered column counts as answered)
-        answered = g["answered"].fillna(True).astype(bool).any() if "answered" in g else True
-        r["answered"] = r.get("answered", False) or bool(answered)
-        if not answered:
-            r.setdefault("tcp_ports", set()).update(
-                str(int(p)) for p in g.loc[g["proto"] == "tcp", "id.resp_p"].dropna()
-            )
-        rank = g["confidence"].map(CONFIDENCE_RANK).max()  # NaN: no known confidence
-        if rank == rank:
-            best[client] = max(best.get(client, 0), int(rank))
-
-
-def _add_local_super_nodes(agg: _Agg, df: pd.DataFrame, is_local: Callable) -> None:
-    """One chunk into the local-super-nodes view: inside hosts that outside clients probed
-    as a super node, or connected to as a peer."""
-    probe = df[(df["peer_role"] == PeerRole.SUPER_NODE) & (df["stage"] == Stage.PROBE)]
-    inbound = df[(df["peer_role"] == PeerRole.PEER) & (df["id.orig_h"] == df["peer"])]
-    pairs = pd.concat(
-        [
-            pd.DataFrame({"node": probe["peer"], "outside": probe["client"], "ts": probe["ts"]}),
-            pd.DataFrame(
-                {"node": inbound["client"], "outside": inbound["peer"], "ts": inbound["ts"]}
-            ),
-        ]
-    )
-    # as bool: an empty column maps to strings, and strings do not combine with &
-    pairs = pairs[
-        pairs["node"].map(is_local).astype(bool) & ~pairs["outside"].map(is_local).astype(bool)
-    ]
-    for node, g in pairs.groupby("node", sort=False):
-        agg.add(node, g["ts"].min(), g["ts"].max(), len(g), outside_clients=g["outside"])
-
-
-def _finish(view: str, agg: _Agg, best: dict[str, int]) -> pd.DataFrame:
-    rows = []
-    names = {v: k for k, v in CONFIDENCE_RANK.items()}
-    for key, r in agg.rows.items():
-        row: dict[str, Any] = {}
-        if view == "public-ips":
-            row["client"], row["public_ip"] = key
         else:
-            row[
-                "node"
-                if view == "local-super-nodes"
-                else PeerRole.SUPER_NODE
-                if view == "super-nodes"
-                else "client"
-            ] = key
-        row.update(
-            first_seen=r["first_seen"], last_seen=r["last_seen"], connections=r["connections"]
-        )
-        if view == "clients":
-            row["stages"] = ",".join(s for s in STAGES if s in r.get("stages", ()))
-            row["super_nodes"] = len(r.get("super_nodes", ()))
-            row["login_servers"] = ",".join(sorted(r.get("login_servers", ())))
-            row["public_ips"] = ",".join(sorted(r.get("public_ips", ())))
-            row["versions"] = ",".join(sorted(r.get("versions", ())))
-            row["confidence"] = names.get(best.get(key, -1), "")
-            row["status"] = "answered" if r.get("answered", True) else "blocked"
-            row["tcp_ports_tried"] = (
-                ",".join(sorted(r.get("tcp_ports", ()), key=int))
-                if row["status"] == "blocked"
-                else ""
-            )
-        elif view == "super-nodes":
-            row["clients"] = len(r.get("clients", ()))
-        elif view == "local-super-nodes":
-            row["outside_clients"] = len(r.get("outside_clients", ()))
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    order = {
-        "clients": ["connections"],
-        "super-nodes": ["clients", "connections"],
-        "local-super-nodes": ["outside_clients"],
-        "public-ips": ["first_seen"],
-    }[view]
-    ascending = view == "public-ips"
-    return out.sort_values(order, ascending=ascending, kind="stable").reset_index(drop=True)
+            builder.add(df)
+    if builder is None:
+        return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame()
+    return builder.result()
 
 
 def render(df: pd.DataFrame, fmt: str, output: str | None) -> str | None:

@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..atomic import STDOUT, write_bytes, write_text
-from ..correlation.engine import CorrelationEngine
-from ..correlation.sources import record_from_row
+from ..correlation.engine import CorrelationEngine, EngineOptions
+from ..correlation.hosts import HostCorrelatorOptions
+from ..correlation.localnets import DEFAULT_LOCAL_NETS, LocalNets
+from ..correlation.notices import for_reading
+from ..correlation.sources import SKYPE_REQUIRED
 from ..errors import SkypewatchError
-from ..skypelog import STAGES, Confidence, PeerRole
+from ..skypelog import CONFIDENCES, PEER_ROLES, STAGES, Confidence, PeerRole, SkypeRecord
 from ..zeeklog import Lenient
 from .logs import iter_log, log_files
 from .plots import fanout, timeline, top_talkers
+from .views import client_rows, distinct_joined
 
 MAX_EVIDENCE_ROWS = 12
 
@@ -66,14 +72,13 @@ def _read(paths, lenient: Lenient) -> tuple[pd.DataFrame, pd.DataFrame | None, i
     return sk, nt, files
 
 
-def _computed_notices(df: pd.DataFrame) -> pd.DataFrame:
-    engine = CorrelationEngine()
+def _computed_notices(df: pd.DataFrame, local_nets: tuple[str, ...]) -> pd.DataFrame:
+    """What the correlator (with *local_nets* inside) says of *df*'s lines, fed in time order."""
+    engine = CorrelationEngine(
+        EngineOptions(correlator=HostCorrelatorOptions(local_nets=local_nets))
+    )
     out = []
-    for row in df.sort_values("ts", kind="stable").to_dict("records"):
-        try:
-            rec = record_from_row({k: _plain(v) for k, v in row.items()})
-        except (KeyError, ValueError, TypeError):
-            continue  # a line the correlator cannot use (as `skypewatch correlate` says)
+    for rec in skype_records(df):
         out += engine.record(rec)
     out += engine.flush()
     return pd.DataFrame(
@@ -91,15 +96,64 @@ def _computed_notices(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _plain(v):
-    """A DataFrame cell as the per-line reader gives it: None for missing, seconds for times."""
-    if isinstance(v, pd.Timestamp):
-        return v.value / 1e9
-    if isinstance(v, pd.Timedelta):
-        return v.value / 1e9
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    return v
+def skype_records(df: pd.DataFrame) -> Iterator[SkypeRecord]:
+    """*df*'s lines as the correlator's records, in time order (stable), converted column by
+    column: the records ``record_from_row`` makes of the lines it takes, and no record for a
+    line it refuses (a required cell unset; an unknown stage, role or confidence)."""
+    usable = np.ones(len(df), dtype=bool)
+    for name in SKYPE_REQUIRED:
+        usable &= df[name].notna().to_numpy(bool)
+    for name, allowed in (
+        ("confidence", CONFIDENCES),
+        ("stage", STAGES),
+        ("peer_role", PEER_ROLES),
+    ):
+        usable &= df[name].isin([str(a) for a in allowed]).fillna(False).to_numpy(bool)
+    d = df[usable].sort_values("ts", kind="stable")
+
+    def cells(name: str, default: object = None) -> list:
+        """The column's cells, a falsy one (unset, empty) as *default*."""
+        return [default if _unset(v) else v for v in d[name].astype(object).tolist()]
+
+    def seconds(s: pd.Series) -> list:
+        secs = (s.array.as_unit("ns").asi8 / 1e9).astype(object)
+        secs[s.isna().to_numpy(bool)] = 0.0
+        return secs.tolist()
+
+    sigs = [frozenset(map(str, v)) if v is not None else frozenset() for v in cells("signatures")]
+    answered = d["answered"].astype("boolean").fillna(True).astype(bool).tolist()
+    columns = (
+        seconds(d["ts"]),
+        [str(v) for v in d["uid"].tolist()],
+        [str(v) for v in d["id.orig_h"].tolist()],
+        d["id.orig_p"].astype("int64").tolist(),
+        [str(v) for v in d["id.resp_h"].tolist()],
+        d["id.resp_p"].astype("int64").tolist(),
+        [str(v) for v in cells("proto", "udp")],
+        seconds(d["duration"]),
+        [str(v) for v in d["stage"].tolist()],
+        sigs,
+        [str(v) for v in d["client"].tolist()],
+        [str(v) for v in d["peer"].tolist()],
+        [str(v) for v in d["peer_role"].tolist()],
+        cells("client_public_ip"),
+        cells("skype_version"),
+        d["confidence"].astype(object).tolist(),
+        [str(v) for v in cells("evidence", "")],
+        answered,
+    )
+    for values in zip(*columns, strict=True):
+        yield SkypeRecord(*values)
+
+
+def _unset(v: object) -> bool:
+    """Missing (None, NA, NaN) or empty text: what ``row.get(name) or default`` replaces."""
+    return (
+        v is None
+        or v is pd.NA
+        or (isinstance(v, float) and v != v)
+        or (isinstance(v, str) and not v)
+    )
 
 
 CSS = """
@@ -124,9 +178,11 @@ def build_report(
     png_dir: str | Path | None = None,
     title: str = "Legacy Skype on the network",
     lenient: Lenient | None = None,
+    local_nets: tuple[str, ...] = DEFAULT_LOCAL_NETS,
 ) -> ReportResult:
     """Read *paths* leniently (bad lines reported on stderr unless *lenient* says otherwise)
-    and write the report."""
+    and write the report.  *local_nets* are inside (views.py): an outside host that only
+    reached inside ones is no client here, as in notice.log and ``query``."""
     out = Path(out)
     df, notices, files = _read(paths, lenient if lenient is not None else Lenient())
     result = ReportResult(html=out, rows=len(df))
@@ -139,15 +195,16 @@ def build_report(
         _write(out, title, parts)
         return result
     if notices is None:
-        notices = _computed_notices(df)
+        notices = _computed_notices(df, local_nets)
         notice_source = "computed by the correlator from skype.log"
     else:
         notice_source = "from notice.log"
-    clients = _clients(df)
+    own = client_rows(df, LocalNets(local_nets)).reset_index(drop=True)
+    clients = _clients(own)
     result.clients = len(clients)
     result.notices = len(notices)
-    parts += _summary(df, clients, notices)
-    parts += _plot_sections(df, png_dir, result.pngs)
+    parts += _summary(df, own, clients, notices)
+    parts += _plot_sections(own, png_dir, result.pngs)
     parts.append("<h2>Notices</h2>")
     parts.append(f"<p class=muted>{len(notices)} notice(s), {html.escape(notice_source)}.</p>")
     parts.append(_notice_table(notices, df))
@@ -157,15 +214,18 @@ def build_report(
     return result
 
 
-def _summary(df: pd.DataFrame, clients: pd.DataFrame, notices: pd.DataFrame) -> list[str]:
-    """The key figures and the time span the logs cover."""
+def _summary(
+    df: pd.DataFrame, own: pd.DataFrame, clients: pd.DataFrame, notices: pd.DataFrame
+) -> list[str]:
+    """The key figures and the time span the logs cover; clients and the servers they
+    reached from *own*, the lines about their clients (views.client_rows)."""
     span = f"{df['ts'].min():%Y-%m-%d %H:%M:%S} to {df['ts'].max():%Y-%m-%d %H:%M:%S} UTC"
     kpis = [
         ("clients", len(clients)),
         ("Skype connections", len(df)),
         (Confidence.CONFIRMED, int((df["confidence"] == Confidence.CONFIRMED).sum())),
-        ("super nodes", df.loc[df["peer_role"] == PeerRole.SUPER_NODE, "peer"].nunique()),
-        ("login servers", df.loc[df["peer_role"] == PeerRole.LOGIN_SERVER, "peer"].nunique()),
+        ("super nodes", own.loc[own["peer_role"] == PeerRole.SUPER_NODE, "peer"].nunique()),
+        ("login servers", own.loc[own["peer_role"] == PeerRole.LOGIN_SERVER, "peer"].nunique()),
         ("notices", len(notices)),
     ]
     return [
@@ -179,11 +239,15 @@ def _summary(df: pd.DataFrame, clients: pd.DataFrame, notices: pd.DataFrame) -> 
 def _plot_sections(df: pd.DataFrame, png_dir: str | Path | None, pngs: list[Path]) -> list[str]:
     """Each plot under its heading, embedded as a data URI (and written to *png_dir*, its
     path added to *pngs*, when given)."""
-    plots = [
-        ("timeline", "Timeline of start-up stages", timeline(df)),
-        ("fanout", "Super-node fan-out", fanout(df)),
-        ("top-talkers", "Top talkers", top_talkers(df)),
-    ]
+    plots = (
+        []
+        if df.empty  # only outside hosts reaching inside ones: no client to draw
+        else [
+            ("timeline", "Timeline of start-up stages", timeline(df)),
+            ("fanout", "Super-node fan-out", fanout(df)),
+            ("top-talkers", "Top talkers", top_talkers(df)),
+        ]
+    )
     if png_dir is not None:
         Path(png_dir).mkdir(parents=True, exist_ok=True)
     parts = []
@@ -203,35 +267,52 @@ def _plot_sections(df: pd.DataFrame, png_dir: str | Path | None, pngs: list[Path
 
 
 def _clients(df: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for client, g in df.groupby("client"):
-        rows.append(
-            {
-                "client": client,
-                "first seen": f"{g['ts'].min():%Y-%m-%d %H:%M:%S}",
-                "last seen": f"{g['ts'].max():%Y-%m-%d %H:%M:%S}",
-                "connections": len(g),
-                "stages": ", ".join(s for s in STAGES if (g["stage"] == s).any()),
-                "super nodes": g.loc[g["peer_role"] == PeerRole.SUPER_NODE, "peer"].nunique(),
-                "public IP": ", ".join(sorted(g["client_public_ip"].dropna().unique())),
-                "version": ", ".join(sorted(g["skype_version"].dropna().unique())),
-                "status": _status(g),
-                "best": Confidence.CONFIRMED
-                if (g["confidence"] == Confidence.CONFIRMED).any()
-                else Confidence.LIKELY
-                if (g["confidence"] == Confidence.LIKELY).any()
-                else Confidence.POSSIBLE,
-            }
-        )
-    return pd.DataFrame(rows).sort_values("connections", ascending=False)
+    """One row per client (every line has one: see _read), busiest first; computed in bulk
+    (views.py), the same table as a loop over the clients gave."""
+    client = df["client"]
+    spans = df.groupby(client, sort=True)["ts"].agg(["min", "max", "size"])
+    keys = spans.index
+    out = pd.DataFrame(index=range(len(keys)))
+    out["client"] = keys.to_numpy(object)
+    out["first seen"] = spans["min"].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(object)
+    out["last seen"] = spans["max"].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(object)
+    out["connections"] = spans["size"].to_numpy(np.int64)
+    stage = df["stage"]
+    has = [_any_per(keys, client, stage == s) for s in STAGES]
+    out["stages"] = [
+        ", ".join(s for s, h in zip(STAGES, row, strict=True) if h)
+        for row in zip(*has, strict=True)
+    ]
+    sn = (df["peer_role"] == PeerRole.SUPER_NODE).fillna(False).to_numpy(bool)
+    out["super nodes"] = (
+        df["peer"][sn].groupby(client[sn]).nunique().reindex(keys, fill_value=0).to_numpy(np.int64)
+    )
+    out["public IP"] = distinct_joined(keys, client, df["client_public_ip"], ", ")
+    out["version"] = distinct_joined(keys, client, df["skype_version"], ", ")
+    # "blocked" when nothing any of the client's connections reached answered (logs written
+    # before the answered column count as answered)
+    answered = _any_per(keys, client, df["answered"].astype("boolean").fillna(True))
+    out["status"] = np.where(answered, "answered", "blocked").astype(object)
+    conf = df["confidence"]
+    out["best"] = np.where(
+        _any_per(keys, client, conf == Confidence.CONFIRMED),
+        Confidence.CONFIRMED.value,
+        np.where(
+            _any_per(keys, client, conf == Confidence.LIKELY),
+            Confidence.LIKELY.value,
+            Confidence.POSSIBLE.value,
+        ),
+    ).astype(object)
+    return out.sort_values("connections", ascending=False)
 
 
-def _status(g: pd.DataFrame) -> str:
-    """ "blocked" when nothing any of the client's connections reached answered (logs
-    written before the answered column count as answered)."""
-    if "answered" not in g or g["answered"].isna().all():
-        return "answered"
-    return "answered" if g["answered"].fillna(True).astype(bool).any() else "blocked"
+def _any_per(keys: pd.Index, owners: pd.Series, flags: pd.Series) -> np.ndarray:
+    """Per key of *keys*: whether any of its rows' *flags* is true (missing is not)."""
+    hit = flags.fillna(False).to_numpy(bool)
+    out = np.zeros(len(keys), dtype=bool)
+    codes = keys.get_indexer(owners[hit])
+    out[codes[codes >= 0]] = True
+    return out
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -246,7 +327,19 @@ def _table(df: pd.DataFrame) -> str:
 def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
     if notices.empty:
         return "<p>No host's evidence adds up to a notice.</p>"
-    by_uid = df.set_index("uid")
+    # the first line of each uid, as text per column (a dict: one lookup per uid named)
+    first = df.drop_duplicates("uid")
+    by_uid = {
+        u: (stage, peer, conf, ev)
+        for u, stage, peer, conf, ev in zip(
+            first["uid"].to_numpy(object),
+            first["stage"].to_numpy(object),
+            first["peer"].to_numpy(object),
+            first["confidence"].to_numpy(object),
+            first["evidence"].to_numpy(object),
+            strict=True,
+        )
+    }
     rows = []
     for n in notices.itertuples(index=False):
         sub = _text(getattr(n, "sub", None))
@@ -255,13 +348,11 @@ def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
         )
         evidence = []
         for uid in uids[:MAX_EVIDENCE_ROWS]:
-            if uid in by_uid.index:
-                r = by_uid.loc[uid]
-                r = r.iloc[0] if isinstance(r, pd.DataFrame) else r
+            r = by_uid.get(uid)
+            if r is not None:
+                stage, peer, conf, ev = (html.escape(str(v)) for v in r)
                 evidence.append(
-                    f"<li><code>{html.escape(uid)}</code> {html.escape(str(r['stage']))} "
-                    f"{html.escape(str(r['peer']))} ({html.escape(str(r['confidence']))}): "
-                    f"{html.escape(str(r['evidence']))}</li>"
+                    f"<li><code>{html.escape(uid)}</code> {stage} {peer} ({conf}): {ev}</li>"
                 )
         more = len(uids) - len(evidence)
         if more > 0:
@@ -271,7 +362,8 @@ def _notice_table(notices: pd.DataFrame, df: pd.DataFrame) -> str:
             f"<tr><td class=when>{html.escape(f'{ts:%Y-%m-%d %H:%M:%S}' if pd.notna(ts) else '')}"
             "</td>"
             f"<td class=note>{html.escape(_text(n.note))}</td>"
-            f"<td>{html.escape(_text(n.msg))}<br><span class=muted>{html.escape(sub)}</span>"
+            f"<td>{html.escape(for_reading(_text(n.msg)))}<br>"
+            f"<span class=muted>{html.escape(for_reading(sub))}</span>"
             f"<ul>{''.join(evidence)}</ul></td></tr>"
         )
     return (

@@ -21,6 +21,7 @@ from .gcpolicy import fewer_collections
 from .paths import output_dir
 
 MAX_CONNECTIONS = 100_000_000
+ENGINES = ("auto", "bulk", "reference")  # analyze.ENGINES, without importing numpy for --help
 
 ANALYZE_EPILOG = """\
 output (in DIR, default ./skypewatch-out):
@@ -79,11 +80,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="open connections tracked at most; beyond it the least recent one with nothing"
         " of value ends early (~1.1 KB each; default: 200000)",
     )
-    local_nets_option(
-        a,
-        "networks counted as inside, for super-node notices"
-        " (default: private and unrouted address space)",
+    a.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="auto (default; or $SKYPEWATCH_ENGINE): the bulk engine where it applies -- one"
+        " regular-file Ethernet pcap -- else the reference; bulk: the same, but say so when it"
+        " did not run; reference: every packet through the full connection model (the"
+        " specification the bulk engine is tested against; same logs, slower)",
     )
+    local_nets_option(a, "an outside host that only reached inside ones is no client")
     a.set_defaults(func=run)
 
 
@@ -117,14 +123,23 @@ def run(args: argparse.Namespace) -> int:
         **({"max_connections": args.max_connections} if args.max_connections else {}),
         host=HostOptions(probe_tcp_window=args.probe_window, fanout_min_peers=args.fanout_peers),
     )
+    engine = args.engine or os.environ.get("SKYPEWATCH_ENGINE") or "auto"
+    if engine not in ENGINES:
+        raise SkypewatchError(
+            f"SKYPEWATCH_ENGINE={engine!r}: not an engine (one of {', '.join(ENGINES)})"
+        )
     bar = TerminalProgress()
     try:
         with fewer_collections():
-            summary = analyze(args.captures, args.output, args.json, topts, corr, progress=bar)
+            summary = analyze(
+                args.captures, args.output, args.json, topts, corr, progress=bar, engine=engine
+            )
     finally:
         bar.close()
     if not args.quiet:
         print(format_summary(summary))
+    if engine == "bulk" and not summary.engine.startswith("bulk"):
+        print(f"skypewatch: the bulk engine did not run: {summary.engine}", file=sys.stderr)
     if summary.truncated is not None:
         print(f"skypewatch: {summary.truncated}", file=sys.stderr)
         return EXIT_INPUT

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from ..correlation.localnets import DEFAULT_LOCAL_NETS, PRIVATE
 from ..errors import one_line
 
 # Times beyond this are no capture's (pandas' nanosecond clock ends in 2262).
@@ -115,12 +116,16 @@ def network(text: str) -> str:
 
 def networks(text: str) -> tuple[str, ...]:
     """``CIDR[,CIDR...]``: at least one network, each valid; host bits allowed and cleared
-    (``192.168.1.2/24`` is ``192.168.1.0/24``), so what reads them may be strict."""
+    (``192.168.1.2/24`` is ``192.168.1.0/24``), so what reads them may be strict.  The word
+    ``private`` stands for Zeek's Site::private_address_space (correlation/localnets.py)."""
     nets = tuple(n.strip() for n in text.split(",") if n.strip())
     if not nets:
         raise argparse.ArgumentTypeError("give at least one network (CIDR[,CIDR...])")
-    out = []
+    out: list[str] = []
     for n in nets:
+        if n.lower() == PRIVATE:
+            out.extend(DEFAULT_LOCAL_NETS)
+            continue
         try:
             out.append(str(ipaddress.ip_network(n, strict=False)))
         except ValueError:
@@ -189,9 +194,22 @@ def websocket(text: str) -> str:
     return text.strip()
 
 
-def local_nets_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+LOCAL_NETS_HELP = (
+    "the default is Zeek 8's Site::local_nets, its private address space (RFC 1918, shared,"
+    " loopback, link-local, documentation, benchmarking, multicast and reserved blocks, IPv4 and"
+    " IPv6); the networks given replace it, and 'private' stands for it"
+    " ('private,192.0.0.0/8' adds to it). Mirrors Zeek's Site::local_nets"
+)
+
+
+def local_nets_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--local-nets``: which hosts are inside; *what* says what it decides here."""
     parser.add_argument(
-        "--local-nets", type=networks, default=None, metavar="CIDR[,CIDR...]", help=help_text
+        "--local-nets",
+        type=networks,
+        default=None,
+        metavar="CIDR[,CIDR...]",
+        help=f"networks inside the site ({what}); {LOCAL_NETS_HELP}",
     )
 
 

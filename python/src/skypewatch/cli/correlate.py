@@ -90,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "offline: seconds of records held to put them in time order",
         high=MAX_REORDER,
     )
-    local_nets_option(r, "networks counted as inside (default: private address space)")
+    local_nets_option(r, "an outside host that only reached inside ones is no client")
     r.set_defaults(func=run)
 
 

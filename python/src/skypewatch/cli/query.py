@@ -59,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="write to FILE, replaced only when complete; - is stdout (parquet needs -o)",
     )
-    local_nets_option(q, "inside networks, for local-super-nodes (default: private space)")
+    local_nets_option(q, "an outside host that only reached inside ones is no client")
     q.set_defaults(func=run)
 
 

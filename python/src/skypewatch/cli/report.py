@@ -9,7 +9,7 @@ from pathlib import Path
 from ..atomic import STDOUT
 from ..zeeklog import Lenient, log_files
 from .analyst import require_analyst_extra
-from .args import nonempty
+from .args import local_nets_option, nonempty
 from .exits import EXIT_CODES, EXIT_OK
 from .paths import output_dir, output_file
 from .progress import ReadProgress
@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--png", type=nonempty, metavar="DIR", help="also write the plots as PNG files here"
     )
     rp.add_argument("--title", default="Legacy Skype on the network", help="report title")
+    local_nets_option(rp, "an outside host that only reached inside ones is no client")
     rp.set_defaults(func=run)
 
 
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         out = args.output
         if out != STDOUT and Path(out) == Path(STDOUT):  # ./- is a file named "-", not stdout
             out = str(Path(out).absolute())
-        r = build_report(args.logs, out, args.png, title, Lenient(progress=bar))
+        nets = {"local_nets": args.local_nets} if args.local_nets else {}
+        r = build_report(args.logs, out, args.png, title, Lenient(progress=bar), **nets)
     finally:
         bar.close()
     # with the report on stdout (-o -), what was written is said on stderr

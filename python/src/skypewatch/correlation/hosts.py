@@ -23,29 +23,15 @@ What it keeps per host is in :mod:`.sessions`, what its notices say in :mod:`.no
 from __future__ import annotations
 
 import heapq
-import ipaddress
 import math
-import socket
 from dataclasses import dataclass, field
 
 from ..bounded import EVIDENCE, NOISE, PENDING, BoundStats, TieredTable
 from ..skypelog import CONFIDENCE_RANK, Confidence, Notice, PeerRole, SkypeRecord, Stage
+from .localnets import DEFAULT_LOCAL_NETS, LocalNets
 from .notices import client_notice, node_notice
 from .sessions import MAX_KEPT, MAX_UIDS, ClientSession, NodeCandidate, note
 
-# Inside unless told otherwise (--local-nets, Zeek's Site::local_nets): the private, shared,
-# loopback and link-local parts of Zeek's Site::private_address_space.
-DEFAULT_LOCAL_NETS = (
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-    "::1/128",
-)
 _LIKELY = CONFIDENCE_RANK[Confidence.LIKELY]
 _CONFIRMED = CONFIDENCE_RANK[Confidence.CONFIRMED]
 
@@ -59,7 +45,7 @@ class HostCorrelatorOptions:
     sn_min_clients: int = 5
     """Distinct outside clients that make a local host a reported super node."""
     local_nets: tuple[str, ...] = DEFAULT_LOCAL_NETS
-    """Networks counted as inside (Zeek: Site::local_nets)."""
+    """Networks counted as inside (Zeek: Site::local_nets; see localnets.py)."""
     max_hosts: int = 100_000
     """Upper bound on tracked clients, and on super-node candidates.  When full, a host with
     weak evidence only makes room first (least recent first); a host with a pending notice
@@ -84,14 +70,7 @@ class HostCorrelatorStats:
 class HostCorrelator:
     def __init__(self, options: HostCorrelatorOptions | None = None) -> None:
         self.options = options or HostCorrelatorOptions()
-        self._local = [ipaddress.ip_network(n) for n in self.options.local_nets]
-        # IPv4 ranges by prefix length -> network numbers: a few set lookups per address
-        self._local_v4: dict[int, set[int]] = {}
-        for n in self._local:
-            if n.version == 4:
-                bits = n.prefixlen
-                self._local_v4.setdefault(bits, set()).add(int(n.network_address) >> (32 - bits))
-        self._local_cache: dict[str, bool] = {}
+        self._local = LocalNets(self.options.local_nets)
         # noise, evidence, pending notice (bounded.py); a pending notice that must leave is
         # raised at once instead (into _early, handed out with the next notices)
         self._early: list[Notice] = []
@@ -115,26 +94,7 @@ class HostCorrelator:
         self.now = float("-inf")
 
     def is_local(self, addr: str) -> bool:
-        known = self._local_cache.get(addr)
-        if known is not None:
-            return known
-        local = False
-        if ":" not in addr:
-            try:
-                n = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
-                local = any(n >> (32 - bits) in nets for bits, nets in self._local_v4.items())
-            except OSError:
-                local = False
-        else:
-            try:
-                ip = ipaddress.ip_address(addr)
-                local = any(ip in net for net in self._local)
-            except ValueError:
-                local = False
-        if len(self._local_cache) >= 65536:  # bounded: a flood of addresses just re-parses
-            self._local_cache.clear()
-        self._local_cache[addr] = local
-        return local
+        return addr in self._local
 
     # -- input -----------------------------------------------------------------------------
     def observe(

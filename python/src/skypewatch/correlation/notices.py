@@ -4,7 +4,7 @@ over a client session or a super-node candidate (each marks its host as noticed)
 from __future__ import annotations
 
 from ..skypelog import STAGES, Confidence, Notice, Stage
-from .sessions import ClientSession, NodeCandidate
+from .sessions import MAX_KEPT, ClientSession, NodeCandidate
 
 MAX_LISTED = 10  # addresses named in a notice before "+N more"
 
@@ -19,7 +19,7 @@ def node_notice(node: str, c: NodeCandidate, suppress_for: float) -> Notice:
     return Notice(
         ts=c.last_ts,
         note=LOCAL_SUPER_NODE,
-        msg=f"{node} relays legacy Skype: probed by {len(c.clients)} outside clients",
+        msg=f"{node} relays legacy Skype: probed by {capped(len(c.clients))} outside clients",
         sub="clients=" + _listing(c.clients) + " uids=" + ",".join(c.uids),
         src=node,
         n=len(c.clients),
@@ -64,7 +64,7 @@ def _blocked_notice(addr: str, s: ClientSession, suppress_for: float) -> Notice:
     parts.append(f"tcp_ports={ports}")
     msg = (
         f"{addr} tried to start legacy Skype and nothing answered: probed"
-        f" {len(s.probed)} super nodes over UDP, tried TCP ports {ports}"
+        f" {capped(len(s.probed))} super nodes over UDP, tried TCP ports {ports}"
     )
     return _session_notice(addr, s, BLOCKED_STARTUP, msg, parts, suppress_for)
 
@@ -95,9 +95,22 @@ def _uids(s: ClientSession) -> str:
     return "uids=" + ",".join(s.uids) + more
 
 
+def capped(n: int) -> str:
+    """The size of a per-host set, which stops growing at MAX_KEPT: ">=N" once it reached
+    the cap (more were seen than kept), else the count.  ASCII, so that notice.log reads the
+    same from Zeek (notices.zeek's capped) and from here; analyze's summary shows it as "≥"."""
+    return f">={n}" if n >= MAX_KEPT else str(n)
+
+
+def for_reading(text: str) -> str:
+    """A notice's text for people (the summary, the report): capped counts as "≥N"."""
+    return text.replace(" >=", " ≥").replace("(+>=", "(+≥")
+
+
 def _listing(items: dict[str, None]) -> str:
     # Sorted, not in arrival order: records arrive as connections end, and Zeek ends them
     # in its own order (notices.zeek lists the same way).
     names = sorted(items)
     extra = len(names) - MAX_LISTED
-    return ",".join(names[:MAX_LISTED]) + (f"(+{extra})" if extra > 0 else "")
+    more = f"(+>={extra})" if len(names) >= MAX_KEPT else f"(+{extra})"
+    return ",".join(names[:MAX_LISTED]) + (more if extra > 0 else "")

@@ -19,6 +19,7 @@ is counted and named in the summary (bounded.py).
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from .hits import (
 _SYN, _ACK = 0x02, 0x10
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
+_DUE_MARGIN = 1e-3  # seconds; far above the rounding of a time plus a delay at epoch magnitudes
 _STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retransmit"))
 
 
@@ -125,6 +127,41 @@ class Tracker:
             after, self._after = self._after, []
             for t, orig, resp, resp_p, names in after:
                 self._strong_tcp(t, orig, resp, resp_p, names)
+
+    # -- what the bulk engine (fastpath/) needs: packets it keeps out of the tracker --------
+    def tick(self, ts: float) -> None:
+        """What a packet at *ts* does before it is handled, for a packet that is not handed
+        over (fastpath/: a flow that can never match): the timers due by then fire, and what
+        they ended is judged, as after that packet."""
+        if ts > self.now:
+            self.now = ts
+            self.sweep(ts)
+        if self._ended:
+            ended, self._ended = self._ended, []
+            for conn in ended:
+                self._judge(conn)
+
+    def next_due(self) -> float:
+        """A network time before which :meth:`sweep` ends or re-queues nothing (a lower
+        bound: a sweep at or after it may still find nothing due)."""
+        o = self.options
+        due = self._idle[0][0] if self._idle else math.inf
+        if self._closing:
+            due = min(due, self._closing[0].closing + o.tcp_close_delay)
+        if self._attempts:
+            due = min(due, self._attempts[0].ts + o.tcp_attempt_delay)
+        # the close and attempt checks subtract where this adds: a margin covers the rounding
+        return due - _DUE_MARGIN
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    def skip_connections(self, n: int) -> None:
+        """*n* connections opened and ended outside the tracker (fastpath/): counted, and
+        their uids used up, so that every later connection keeps the uid it would have."""
+        self.stats.connections += n
+        self._uid_state = (self._uid_state + n * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
 
     def _packet(self, ts: float, pkt: Packet) -> None:
         proto, src, sport, dst, dport, flags, seq, payload, ack, length = pkt

@@ -35,7 +35,7 @@ import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..correlation.engine import CorrelationEngine, Input
 from ..skypelog import Notice
@@ -43,6 +43,9 @@ from . import codec, schema
 from .codec import clip, show
 from .stats import LiveStats
 from .transport import websocket_url
+
+if TYPE_CHECKING:  # websockets is imported when a connection is made, not with the CLI
+    from websockets.asyncio.client import ClientConnection
 
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
@@ -206,7 +209,7 @@ class ZeekBridge:
         )
         return ws
 
-    async def _receive(self, ws) -> None:
+    async def _receive(self, ws: ClientConnection) -> None:
         """Frames until Zeek closes the connection (ConnectionClosed); first the notices that
         waited for a connection."""
         if self._outbox:
@@ -414,7 +417,7 @@ class ZeekBridge:
         self.on_notice(n, delivered)
 
 
-async def _close(ws, polite: bool = True) -> None:
+async def _close(ws: ClientConnection, polite: bool = True) -> None:
     """Close politely if Zeek answers quickly, else just drop the connection."""
     try:
         if polite:

@@ -30,7 +30,7 @@ def run_live(
     stop: asyncio.Event | None = None,
     tls: ssl.SSLContext | None = None,
     max_future: float = MAX_FUTURE,
-):
+) -> tuple[ZeekBridge, CorrelationEngine]:
     """Run until SIGINT/SIGTERM (or *stop*); returns the client with its statistics.  Either
     signal is the normal way to end it: the client stops within a second whatever it is
     doing, the pending notices are written (and sent to Zeek if it is connected).
@@ -62,7 +62,7 @@ def _live(
     previous: dict,
     tls: ssl.SSLContext | None,
     max_future: float,
-):
+) -> tuple[ZeekBridge, CorrelationEngine]:
     outdir.mkdir(parents=True, exist_ok=True)
     engine = CorrelationEngine(options)
     writer = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json, streaming=True)

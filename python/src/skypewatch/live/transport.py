@@ -33,7 +33,16 @@ class PromptLoop(asyncio.SelectorEventLoop):
     run in its default executor, which is joined when the loop closes, so a resolver that
     hangs would hold up the exit (for 30 s and more) after the stop."""
 
-    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+    async def getaddrinfo(  # the same call as the loop's, answered from a thread
+        self,
+        host: bytes | str | None,
+        port: bytes | str | int | None,
+        *,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> Any:
         done = self.create_future()
 
         def settle(result: Any, failed: bool) -> None:

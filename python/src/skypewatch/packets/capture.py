@@ -16,13 +16,14 @@ before it has been yielded, so the caller can analyse what was readable.
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import NoReturn
 
 from ..errors import CaptureError, CaptureTruncated
 
@@ -67,7 +68,7 @@ _OPT_TSOFFSET = 14
 Frame = tuple[float, int, bytes]
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> io.BufferedReader:
     try:
         return open(path, "rb")
     except (FileNotFoundError, NotADirectoryError):
@@ -119,7 +120,7 @@ class _Input:
 
     __slots__ = ("base", "buf", "fh", "path", "pipe", "pos")
 
-    def __init__(self, path: Path, fh: BinaryIO) -> None:
+    def __init__(self, path: Path, fh: io.BufferedReader) -> None:
         self.path = path
         self.fh = fh
         self.buf = b""
@@ -159,8 +160,7 @@ class _Input:
         ``_PIPE_POLL`` seconds however long the writer stays silent."""
         while not select.select([self.fh], [], [], _PIPE_POLL)[0]:
             pass
-        read1 = getattr(self.fh, "read1", None)
-        return read1(_CHUNK) if read1 is not None else self.fh.read(_CHUNK)
+        return self.fh.read1(_CHUNK)
 
 
 def _read_pcap(src: _Input, magic: bytes) -> Iterator[Frame]:
@@ -326,7 +326,9 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
         pos += blen
 
 
-def _clock_from_options(buf: bytes, pos: int, end: int, endian: str, broken) -> tuple[float, int]:
+def _clock_from_options(
+    buf: bytes, pos: int, end: int, endian: str, broken: Callable[[str], NoReturn]
+) -> tuple[float, int]:
     """Seconds per timestamp tick (if_tsresol; microseconds when absent) and seconds to add
     to every timestamp (if_tsoffset; 0 when absent) from an IDB's options in ``buf[pos:end]``."""
     unpack = struct.Struct(endian + "HH").unpack_from

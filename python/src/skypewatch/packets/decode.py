@@ -375,7 +375,9 @@ class Decoder:
         return self._ip(data, start, depth + 1)
 
 
-def _transport(proto: int, src: bytes, dst: bytes, frame: bytes, pos: int, wire_end: int):
+def _transport(
+    proto: int, src: bytes, dst: bytes, frame: bytes, pos: int, wire_end: int
+) -> Packet | None:
     """The transport header at ``pos``; ``wire_end`` is where the IP header says the packet
     ends, which may lie beyond the captured bytes."""
     end = min(wire_end, len(frame))

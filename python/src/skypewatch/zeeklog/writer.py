@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,7 +44,7 @@ def format_value(ztype: str, value: Any) -> str:
     return escape(str(value))
 
 
-def _formatter(ztype: str):
+def _formatter(ztype: str) -> Callable[[Any], str]:
     """A one-argument formatter for values of ``ztype`` (the writer's per-column fast path)."""
     if ztype in ("time", "interval", "double"):
         return lambda v: UNSET if v is None else "%.6f" % v  # noqa: UP031 - fastest here
@@ -197,7 +197,7 @@ class ZeekLogWriter:
     def __enter__(self) -> ZeekLogWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.close()
         else:

@@ -1,0 +1,213 @@
+"""A classic pcap file read in chunks and decoded with numpy, many records per step.
+
+:func:`chunks` walks the record headers of a regular-file pcap (Ethernet) and hands out
+chunks of whole records: the chunk's bytes, each record's data offset and captured length,
+and its time computed exactly as ``packets.capture`` computes it.  :func:`decode_chunk`
+applies ``packets.decode.decode_plain``'s rules to every record at once: a frame it marks
+``plain`` is one ``decode_plain`` would decode, with the same fields; every other frame
+goes to the full :class:`~skypewatch.packets.decode.Decoder`, as in the reference path.
+
+Anything this reader does not take on -- pcapng, another link type, a record that breaks
+the file's structure, a time beyond 2100 -- raises :class:`Unsupported`: the caller then
+analyses the capture with the reference engine, which says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..packets.capture import MAX_CAPLEN, MAX_SECONDS
+from ..packets.decode import LINKTYPE_ETHERNET, TCP, TUNNEL_UDP_PORTS, UDP
+
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+CHUNK_BYTES = 1 << 22  # records per step: a few tens of thousands, memory a few MB
+
+# decode_plain's Teredo lead test: 0x00 or an IPv6 version nibble
+_TEREDO_LEAD = np.array([1 if b == 0 or b >> 4 == 6 else 0 for b in range(256)], dtype=bool)
+_TUNNEL_PORTS = np.array(sorted(TUNNEL_UDP_PORTS), dtype=np.int64)
+
+
+class Unsupported(Exception):
+    """The capture is not one the bulk reader takes on; the reason says why."""
+
+
+@dataclass(slots=True)
+class Chunk:
+    buf: bytes
+    data: np.ndarray  # int64: offset of each record's frame in buf
+    caplen: np.ndarray  # int64
+    ts: np.ndarray  # float64, as capture.py computes it
+    file_bytes: int  # bytes of the file consumed through this chunk
+
+
+def pcap_header(path: str | Path) -> tuple[str, float] | None:
+    """(byte order, seconds per tick) of a regular-file Ethernet pcap; None for anything else
+    (a pipe, pcapng, another link type, an unreadable file: the reference path's business)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except (OSError, ValueError):
+        return None
+    if len(head) < 24 or head[:4] not in _PCAP_MAGICS:
+        return None
+    endian, resolution = _PCAP_MAGICS[head[:4]]
+    link = struct.unpack_from(endian + "I", head, 20)[0] & 0x0FFFFFFF
+    if link != LINKTYPE_ETHERNET:
+        return None
+    return endian, resolution
+
+
+def chunks(path: str | Path, endian: str, resolution: float) -> Iterator[Chunk]:
+    u32 = struct.Struct(endian + "I").unpack_from
+    with open(path, "rb") as fh:
+        fh.seek(24)
+        consumed = 24
+        rest = b""
+        while True:
+            more = fh.read(CHUNK_BYTES)
+            buf = rest + more if rest else more
+            if not buf:
+                return
+            starts: list[int] = []
+            append = starts.append
+            pos, n = 0, len(buf)
+            while pos + 16 <= n:
+                incl = u32(buf, pos + 8)[0]
+                if incl > MAX_CAPLEN:
+                    raise Unsupported("corrupt record")
+                end = pos + 16 + incl
+                if end > n:
+                    break
+                append(pos)
+                pos = end
+            if not more and pos < n:
+                raise Unsupported("capture cut short")
+            rest = buf[pos:]
+            consumed += pos
+            if not starts:
+                if not more:
+                    return
+                continue
+            yield _chunk(buf, np.array(starts, dtype=np.int64), endian, resolution, consumed)
+
+
+def _u32(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
+    w = [b[at + k].astype(np.int64) for k in range(4)]
+    if endian == "<":
+        return w[0] | w[1] << 8 | w[2] << 16 | w[3] << 24
+    return w[3] | w[2] << 8 | w[1] << 16 | w[0] << 24
+
+
+def _chunk(buf: bytes, starts: np.ndarray, endian: str, res: float, consumed: int) -> Chunk:
+    b = np.frombuffer(buf, dtype=np.uint8)
+    sec = _u32(b, starts, endian)
+    frac = _u32(b, starts + 4, endian)
+    caplen = _u32(b, starts + 8, endian)
+    # capture.py: ts = sec + frac * resolution, in Python floats (IEEE doubles, same steps)
+    ts = sec.astype(np.float64) + frac.astype(np.float64) * res
+    if ts.size and float(ts.max()) > MAX_SECONDS:
+        raise Unsupported("time beyond 2100")
+    return Chunk(buf, starts + 16, caplen, ts, consumed)
+
+
+@dataclass(slots=True)
+class Decoded:
+    """decode_plain's answer for every frame of a chunk, as arrays (valid where ``plain``)."""
+
+    plain: np.ndarray  # bool
+    proto: np.ndarray  # int64: TCP or UDP
+    src: np.ndarray  # int64 IPv4 address
+    dst: np.ndarray
+    sport: np.ndarray
+    dport: np.ndarray
+    flags: np.ndarray
+    seq: np.ndarray
+    ack: np.ndarray
+    pay_start: np.ndarray  # offsets in the chunk's buf
+    pay_end: np.ndarray
+    wire: np.ndarray  # TCP: the segment's length on the wire (decode_plain's tcp_len)
+
+
+def _be16(b: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return b[at].astype(np.int64) << 8 | b[at + 1]
+
+
+def _be32(b: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return _be16(b, at) << 16 | _be16(b, at + 2)
+
+
+def decode_chunk(c: Chunk) -> Decoded:
+    """decode_plain over every frame at once (Ethernet, option-less unfragmented IPv4, TCP or
+    a UDP datagram no tunnel analyzer would claim)."""
+    b = np.frombuffer(c.buf, dtype=np.uint8)
+    n = c.data.size
+    o = c.data
+    cap = c.caplen
+    plain = cap >= 54
+    # every header byte below lies in the first 54 of a frame: read them for long-enough
+    # frames only (others point at offset 0 of their own frame, then masked out)
+    oo = np.where(plain, o, o[0] if n else 0)
+    if n and int(oo.max()) + 54 > b.size:  # cannot happen for records wholly in buf
+        raise Unsupported("record past its chunk")
+    plain &= b[oo + 14] == 0x45
+    plain &= _be16(b, oo + 12) == 0x0800
+    total = _be16(b, oo + 16)
+    plain &= total >= 20
+    plain &= (_be16(b, oo + 20) & 0x3FFF) == 0
+    proto = b[oo + 23].astype(np.int64)
+    src = _be32(b, oo + 26)
+    dst = _be32(b, oo + 30)
+    end = np.minimum(14 + total, cap)  # relative to the frame
+    sport = _be16(b, oo + 34)
+    dport = _be16(b, oo + 36)
+    is_udp = plain & (proto == UDP)
+    is_tcp = plain & (proto == TCP)
+    # UDP: what decode_plain refuses
+    udp_ok = is_udp & (end >= 42)
+    udp_ok &= ~np.isin(sport, _TUNNEL_PORTS) & ~np.isin(dport, _TUNNEL_PORTS)
+    long45 = end >= 45
+    b0 = b[oo + 42]
+    b1 = b[oo + 43]
+    b2 = b[oo + 44]
+    teredo = long45 & _TEREDO_LEAD[b0] & (end >= 82) & ((b0 != 0) | (b1 <= 1))
+    ayiya = long45 & (b2 == 0x11) & (b1 == 0x52)
+    udp_ok &= ~teredo & ~ayiya
+    # TCP
+    seq = _be32(b, oo + 38)
+    ack = _be32(b, oo + 42)
+    data_off = (b[oo + 46].astype(np.int64) >> 4) * 4
+    flags = b[oo + 47].astype(np.int64)
+    tcp_ok = is_tcp & (data_off >= 20) & (end >= 34 + data_off)
+    ok = udp_ok | tcp_ok
+    rel_start = np.where(udp_ok, 42, 34 + data_off)
+    pay_len = np.maximum(end - rel_start, 0)
+    wire = np.maximum(total - 20 - data_off, pay_len)
+    zeros = np.zeros(n, dtype=np.int64)
+    return Decoded(
+        plain=ok,
+        proto=proto,
+        src=src,
+        dst=dst,
+        sport=sport,
+        dport=dport,
+        flags=np.where(tcp_ok, flags, zeros),
+        seq=np.where(tcp_ok, seq, zeros),
+        ack=np.where(tcp_ok, ack, zeros),
+        pay_start=o + rel_start,
+        pay_end=o + rel_start + pay_len,
+        wire=np.where(tcp_ok, wire, zeros),
+    )

@@ -1,0 +1,367 @@
+"""The bulk engine: UDP connections that can never match are counted, not handled.
+
+A UDP connection whose first datagram with payload is not a legacy Skype message
+(``signatures.udp_layout.worth_inspecting`` is false: QUIC, DNS, uTP, most of a sensor's
+UDP) is never looked at again by the tracker: it keeps no datagram, writes nothing into the
+host context and can raise no hit (``detect.hits.udp_hits`` needs a kept datagram).  What
+it leaves behind is only its count, its uid (connections are numbered in the order they
+open) and its share of the open-connection table.  This engine finds those connections a
+chunk of records at a time with numpy and keeps their packets out of the interpreter; every
+other packet -- TCP, UDP connections that open with a Skype-shaped datagram or with an empty
+one, and every frame that ``decode_plain`` does not take (tunnels, VLAN, IPv6, fragments,
+ARP...) -- goes through the reference path (``Decoder``, ``Tracker``) in capture order.
+
+What the skipped packets would have done in the tracker is reproduced exactly:
+
+* connection boundaries: network time is the latest packet's time so far (the tracker's
+  ``now``: a packet older than it moves nothing).  A UDP connection none of whose packets
+  came late ends before a packet of its flow exactly when the clock at that packet is at
+  least the previous packet's time plus ``udp_timeout`` (its timer fires at the first
+  packet at or after last + timeout, and UDP's last time is its last packet's).  One with a
+  late packet is never skipped: a late packet opens a tracked connection, and one in a
+  skipped connection sends the capture to the reference path.  Any connection of a flow
+  has ended once the clock passed the flow's previous packet's clock + timeout;
+* uids and the connection count: the tracker skips the uids of the connections skipped
+  before each packet it is given (``Tracker.skip_connections``);
+* timers: a skipped packet still moves network time, and the timers it makes fire end
+  tracked connections, judged after that packet.  Before each packet it is given, the
+  tracker ticks at the first skipped time at or after its next due time, again and again
+  (``Tracker.tick``); between those, nothing it holds is due, and the host context's expiry
+  is monotone, so a skipped sweep changes nothing;
+* the open-connection bound: if tracked and skipped connections open together could ever
+  fill the table (``max_connections``), a full table's evictions would depend on the
+  skipped ones: the engine gives up (:class:`Unsupported`) and the capture is analysed by
+  the reference engine from the start.
+
+One figure differs: ``Summary.max_open`` counts the tracker's connections only.  The summary
+shows it only when the table was full, which never happens here (above).
+
+It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
+A UDP packet that only the full decoder takes (VLAN, a Teredo-looking payload...) is handed
+to the tracker, and opens a tracked connection; in a skipped one the tracker only ticks.
+The differential tests hold it to the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..detect.tracker import Tracker
+from ..packets.decode import UDP, Decoder, Packet
+from ..signatures.udp_layout import KNOWN_NIBBLES, NIBBLE_MASK
+from .bulk import Decoded, Unsupported, chunks, decode_chunk, pcap_header
+
+_WORTH_NIBBLE = np.array([(i & NIBBLE_MASK) in KNOWN_NIBBLES for i in range(256)], dtype=bool)
+_ADDR_CACHE_MAX = 1 << 16
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class FastStats:
+    frames: int = 0
+    skipped_packets: int = 0
+    skipped_connections: int = 0
+
+
+def supported(path: str | Path) -> tuple[str, float] | None:
+    return pcap_header(path)
+
+
+class _UdpFlows:
+    """Per UDP flow (both directions): the last packet's time and whether the connection
+    open now is skipped.  A flow silent for ``timeout`` is dropped: its next packet opens a
+    new connection anyway."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.flows: dict[tuple[int, int], tuple[float, bool]] = {}
+        self.skipped_open = 0  # flows whose open connection is skipped (an upper bound)
+
+        self._pruned_size = 0
+
+    def prune(self, now: float) -> None:
+        t = self.timeout
+        self.flows = {k: v for k, v in self.flows.items() if not v[0] + t <= now}
+        self.skipped_open = sum(1 for v in self.flows.values() if v[1])
+        self._pruned_size = len(self.flows)
+
+    def maybe_prune(self, now: float) -> None:
+        """Prune once the table doubled since the last time: O(1) amortised per flow."""
+        if len(self.flows) > 2 * self._pruned_size + 4096:
+            self.prune(now)
+
+
+def _endpoint(addr: bytes, port: int) -> int:
+    return int.from_bytes(addr, "big") << 16 | port
+
+
+def feed(
+    path: str | Path,
+    tracker: Tracker,
+    decoder: Decoder,
+    progress: Progress | None = None,
+    total_bytes: int = 0,
+) -> FastStats:
+    """Every frame of the capture into *tracker* and *decoder*, or :class:`Unsupported`
+    (nothing of it must then be used: the caller starts over with the reference engine)."""
+    header = pcap_header(path)
+    if header is None:
+        raise Unsupported("not a regular-file Ethernet pcap")
+    endian, resolution = header
+    stats = FastStats()
+    flows = _UdpFlows(tracker.options.udp_timeout)
+    limit = tracker.options.max_connections
+    now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
+    addr_cache: dict[int, bytes] = {}
+    packet = tracker.packet
+    full = decoder.frame
+    for c in chunks(path, endian, resolution):
+        n = c.ts.size
+        ts = c.ts
+        d = decode_chunk(c)
+        buf = c.buf
+        # the frames decode_plain does not take, through the full decoder now, in order
+        # (the decoder's state depends on nothing else), their packets kept for the tracker
+        others = np.flatnonzero(~d.plain).tolist()
+        decoded: dict[int, list[Packet]] = {}
+        ts_list = ts.tolist()
+        for i in others:
+            s = int(c.data[i])
+            pkts = full(ts_list[i], 1, buf[s : s + int(c.caplen[i])])
+            if pkts:
+                decoded[i] = pkts
+        # events: frames that call the tracker in the reference path (a frame of the full
+        # decoder without a packet calls nothing); run: network time after each frame
+        event = d.plain.copy()
+        if decoded:
+            event[np.fromiter(decoded, dtype=np.int64)] = True
+        run = np.maximum.accumulate(np.where(event, ts, -np.inf))
+        np.maximum(run, now, out=run)
+        before = np.empty(n)
+        before[0] = now
+        before[1:] = run[:-1]
+        now = float(run[-1])
+        skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
+        # the open-connection bound: tracked and skipped ones together must stay below it
+        tracked_frames = n - int(skip.sum())
+        if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
+            flows.prune(now)
+            if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
+                raise Unsupported("the open-connection table could fill")
+        stats.frames += n
+        stats.skipped_packets += int(skip.sum())
+        tracked = event & ~skip
+        starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
+        sk_idx = np.flatnonzero(skip)
+        sk_ts = run[sk_idx]  # the network time each skipped packet moves the clock to
+        tr_idx = np.flatnonzero(tracked)
+        # skipped events before each tracked one: [lo, hi) into sk_idx
+        hi_pos = np.searchsorted(sk_idx, tr_idx).tolist()
+        skips_before = starts_before[tr_idx].tolist()
+        tr_plain = d.plain[tr_idx].tolist()
+        # the plain packets as decode_plain gives them, built at C speed by zip (a UDP
+        # packet's flags, seq, ack and wire length are 0 in the arrays, as decode_plain has)
+        pi = tr_idx[d.plain[tr_idx]]
+        srcs = d.src[pi].tolist()
+        dsts = d.dst[pi].tolist()
+        if len(addr_cache) >= _ADDR_CACHE_MAX:
+            addr_cache.clear()
+        for a in set(srcs).union(dsts):
+            if a not in addr_cache:
+                addr_cache[a] = a.to_bytes(4, "big")
+        plain_pkts = list(
+            zip(
+                d.proto[pi].tolist(),
+                [addr_cache[a] for a in srcs],
+                d.sport[pi].tolist(),
+                [addr_cache[a] for a in dsts],
+                d.dport[pi].tolist(),
+                d.flags[pi].tolist(),
+                d.seq[pi].tolist(),
+                [
+                    buf[a:b]
+                    for a, b in zip(d.pay_start[pi].tolist(), d.pay_end[pi].tolist(), strict=True)
+                ],
+                d.ack[pi].tolist(),
+                d.wire[pi].tolist(),
+                strict=True,
+            )
+        )
+        tts = ts[tr_idx].tolist()
+        idx = tr_idx.tolist()
+        done_skips = 0
+        lo = 0
+        next_plain = 0
+        for k in range(len(idx)):
+            hi = hi_pos[k]
+            if hi > lo:
+                # skipped packets since the last tracked one: fire what their times make due
+                gap_end = float(sk_ts[hi - 1])
+                if gap_end > tracker.now:
+                    due = tracker.next_due()
+                    while due <= gap_end:
+                        j = max(
+                            int(np.searchsorted(sk_ts, due, "left")),
+                            int(np.searchsorted(sk_ts, tracker.now, "right")),
+                            lo,
+                        )
+                        if j >= hi:
+                            break
+                        tracker.tick(float(sk_ts[j]))
+                        due = tracker.next_due()
+                    # nothing is due by then: the clock moves (the host context expires)
+                    tracker.tick(gap_end)
+                lo = hi
+            sb = skips_before[k]
+            if sb != done_skips:
+                tracker.skip_connections(sb - done_skips)
+                done_skips = sb
+            t = tts[k]
+            if tr_plain[k]:
+                packet(t, plain_pkts[next_plain])
+                next_plain += 1
+            else:
+                i = idx[k]
+                gone = skipped_sub.get(i)
+                for sub, pkt in enumerate(decoded[i]):
+                    if gone is not None and sub in gone:
+                        tracker.tick(t)  # what the reference does for it: timers, judging
+                    else:
+                        packet(t, pkt)
+        # skipped packets after the last tracked one
+        hi = sk_idx.size
+        if hi > lo:
+            gap_end = float(sk_ts[hi - 1])
+            if gap_end > tracker.now:
+                due = tracker.next_due()
+                while due <= gap_end:
+                    j = max(
+                        int(np.searchsorted(sk_ts, due, "left")),
+                        int(np.searchsorted(sk_ts, tracker.now, "right")),
+                        lo,
+                    )
+                    if j >= hi:
+                        break
+                    tracker.tick(float(sk_ts[j]))
+                    due = tracker.next_due()
+                tracker.tick(gap_end)
+        total_new = int(new_skipped.sum())
+        if total_new != done_skips:
+            tracker.skip_connections(total_new - done_skips)
+        stats.skipped_connections += total_new
+        flows.maybe_prune(now)
+        if progress is not None:
+            progress(c.file_bytes, total_bytes)
+    return stats
+
+
+def _udp_skips(
+    ts: np.ndarray,
+    run: np.ndarray,
+    before: np.ndarray,
+    d: Decoded,
+    buf: bytes,
+    decoded: dict[int, list[Packet]],
+    flows: _UdpFlows,
+) -> tuple[np.ndarray, np.ndarray, dict[int, set[int]]]:
+    """Per frame of the chunk: is it a packet of a skipped UDP connection, and does it open
+    one.  *flows* carries each flow's state from chunk to chunk."""
+    n = ts.size
+    skip = np.zeros(n, dtype=bool)
+    new_skipped = np.zeros(n, dtype=np.int64)
+    udp = np.flatnonzero(d.plain & (d.proto == UDP))
+    # UDP packets of the full decoder's frames (IPv4 ones can share a flow with plain
+    # frames): they must be tracked, so their connection must not be a skipped one
+    extra_pos: list[int] = []
+    extra_sub: list[int] = []
+    extra_a: list[int] = []
+    extra_b: list[int] = []
+    for i, pkts in decoded.items():
+        for k, p in enumerate(pkts):
+            if p[0] == UDP and len(p[1]) == 4 and len(p[3]) == 4:
+                extra_pos.append(i)
+                extra_sub.append(k)
+                extra_a.append(_endpoint(p[1], p[2]))
+                extra_b.append(_endpoint(p[3], p[4]))
+    if udp.size == 0 and not extra_pos:
+        return skip, new_skipped, {}
+    a = d.src[udp] << 16 | d.sport[udp]
+    b = d.dst[udp] << 16 | d.dport[udp]
+    pos = udp
+    forced = np.zeros(udp.size, dtype=bool)
+    sub = np.zeros(udp.size, dtype=np.int64)
+    if extra_pos:
+        a = np.concatenate([a, np.array(extra_a, dtype=np.int64)])
+        b = np.concatenate([b, np.array(extra_b, dtype=np.int64)])
+        pos = np.concatenate([pos, np.array(extra_pos, dtype=np.int64)])
+        sub = np.concatenate([sub, np.array(extra_sub, dtype=np.int64)])
+        forced = np.concatenate([forced, np.ones(len(extra_pos), dtype=bool)])
+    klo = np.minimum(a, b)
+    khi = np.maximum(a, b)
+    order = np.lexsort((sub, pos, khi, klo))  # a flow's packets in capture order
+    klo, khi, pos, forced, sub = klo[order], khi[order], pos[order], forced[order], sub[order]
+    t = run[pos]  # network time at each packet: a flow's connection ends by this clock
+    late = ts[pos] < before[pos]  # a packet older than the clock (times went back)
+    m = t.size
+    first = np.ones(m, dtype=bool)
+    first[1:] = (klo[1:] != klo[:-1]) | (khi[1:] != khi[:-1])
+    prev_t = np.empty(m)
+    prev_t[0] = -np.inf
+    prev_t[1:] = t[:-1]
+    carry_skip = np.zeros(m, dtype=bool)
+    gstart = np.flatnonzero(first)
+    known = flows.flows
+    glo = klo[gstart].tolist()
+    ghi = khi[gstart].tolist()
+    g_prev = np.full(gstart.size, -np.inf)
+    g_skip = np.zeros(gstart.size, dtype=bool)
+    for g, key in enumerate(zip(glo, ghi, strict=True)):
+        st = known.get(key)
+        if st is not None:
+            g_prev[g] = st[0]
+            g_skip[g] = st[1]
+    prev_t[gstart] = g_prev
+    carry_skip[gstart] = g_skip
+    opens = t >= prev_t + flows.timeout
+    # first payload of the packet: plain frames only (forced ones are tracked anyway)
+    plain_pos = np.where(forced, 0, pos)
+    p0 = d.pay_start[plain_pos]
+    p1 = d.pay_end[plain_pos]
+    bb = np.frombuffer(buf, dtype=np.uint8)
+    has3 = (p1 - p0) >= 3
+    nib = bb[np.where(has3, p0 + 2, 0)]
+    not_worth = (p1 > p0) & ~(has3 & _WORTH_NIBBLE[nib])
+    opens_skipped = opens & ~forced & not_worth & ~late
+    # each connection's decision, spread over its packets: a segment starts where a
+    # connection opens or where a flow's packets begin (continuing the carried one)
+    seg_start = opens | first
+    seg_val = np.where(opens, opens_skipped, carry_skip)
+    seg_id = np.cumsum(seg_start) - 1
+    decision = seg_val[np.flatnonzero(seg_start)][seg_id]
+    # a packet of the full decoder in a skipped connection only moves its counters: the
+    # tracker just ticks for it (feed)
+    if bool(np.any(decision & late)):
+        # its connection's last time goes back: when it ends is the tracker's business
+        raise Unsupported("packet times go back inside a skipped connection")
+    skipped_sub: dict[int, set[int]] = {}
+    fs = np.flatnonzero(decision & forced)
+    for i, k in zip(pos[fs].tolist(), sub[fs].tolist(), strict=True):
+        skipped_sub.setdefault(i, set()).add(k)
+    plain_skip = decision & ~forced
+    skip[pos[plain_skip]] = True
+    new_skipped[pos[opens_skipped]] = 1
+    # the flows' state for the next chunk
+    last = np.ones(m, dtype=bool)
+    last[:-1] = first[1:]
+    li = np.flatnonzero(last)
+    for key_lo, key_hi, lt, dec in zip(
+        klo[li].tolist(), khi[li].tolist(), t[li].tolist(), decision[li].tolist(), strict=True
+    ):
+        known[(key_lo, key_hi)] = (lt, dec)
+    flows.skipped_open += int(opens_skipped.sum())
+    return skip, new_skipped, skipped_sub

@@ -1,0 +1,159 @@
+"""The bulk engine (skypewatch/fastpath) gives the reference path's logs and summary, exactly.
+
+Every shared capture, every synth scenario, every encapsulated and fragmented form, a few
+seeds of the randomized differential capture (fuzz/differential.py; ``make fuzz`` runs
+thousands), and the inputs it must leave to the reference path: streams, captures whose
+times go back, truncated ones, and a table that could fill.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import PCAPS, shared_capture
+
+from fuzz.differential import capture, compare
+from skypewatch.analyze import analyze
+from skypewatch.detect.tracker import TrackerOptions
+from skypewatch.synth.conditions import SCENARIOS
+from skypewatch.synth.encapsulate import FORMS, rewrap_capture
+from skypewatch.synth.flood import write_flooded_startup
+from skypewatch.synth.scenarios import SynthOptions, synthesize
+
+SHARED_CAPTURES = sorted(
+    str(p.relative_to(PCAPS)) for p in PCAPS.glob("*/*") if p.suffix in (".pcap", ".cap", ".pcapng")
+)
+
+
+def _bulk_can_run(path: Path) -> bool:
+    head = path.read_bytes()[:24]
+    return head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") and (
+        struct.unpack("<I" if head[0] == 0xD4 else ">I", head[20:24])[0] == 1
+    )
+
+
+@pytest.mark.parametrize("rel", SHARED_CAPTURES or ["skype/SkypeIRC.cap"])
+def test_shared_captures(rel, tmp_path):
+    path = shared_capture(*rel.split("/"))
+    assert compare(path, tmp_path, require_bulk=_bulk_can_run(path)) == []
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_synth_scenarios(scenario, tmp_path):
+    res = synthesize(
+        scenario, tmp_path / "s.pcap", SynthOptions(clients=2, duration=200.0, background=100.0)
+    )
+    assert compare(res.pcap, tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def startup(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("startup")
+    return synthesize("open-1.4", d / "s.pcap", SynthOptions(duration=120.0, background=50.0)).pcap
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_encapsulated_forms(form, startup, tmp_path):
+    cap = tmp_path / "wrapped.pcap"
+    rewrap_capture(startup, cap, form)
+    assert compare(cap, tmp_path, require_bulk=_bulk_can_run(cap)) == []
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_randomized_differential(seed, tmp_path):
+    cap = tmp_path / "d.pcap"
+    gen = capture(seed, cap)
+    assert compare(cap, tmp_path, late=gen.late) == []
+
+
+def test_the_bulk_engine_skips_what_cannot_match(tmp_path):
+    """Not a tautology: on a capture with non-Skype UDP the bulk engine does skip packets."""
+    cap = tmp_path / "d.pcap"
+    capture(3, cap)
+    s = analyze([cap], tmp_path / "o", engine="bulk")
+    assert s.engine.startswith("bulk (") and not s.engine.startswith("bulk (0 packets")
+
+
+def test_times_that_go_back(tmp_path):
+    """The clock is the latest packet's time: a late packet moves nothing, and one in a
+    skipped connection (whose end it would blur) sends the capture to the reference path."""
+    src = tmp_path / "d.pcap"
+    capture(5, src)
+    data = bytearray(src.read_bytes())
+    # move the last record's time 100 s back
+    offs, pos = [], 24
+    while pos + 16 <= len(data):
+        offs.append(pos)
+        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+    sec = struct.unpack_from("<I", data, offs[-1])[0]
+    struct.pack_into("<I", data, offs[-1], sec - 100)
+    cap = tmp_path / "back.pcap"
+    cap.write_bytes(bytes(data))
+    assert compare(cap, tmp_path, require_bulk=False) == []
+
+
+def test_a_truncated_capture_takes_the_reference_path(tmp_path):
+    src = tmp_path / "d.pcap"
+    capture(6, src)
+    cap = tmp_path / "cut.pcap"
+    cap.write_bytes(src.read_bytes()[:-7])
+    s = analyze([cap], tmp_path / "o", engine="bulk")
+    assert s.engine == "reference (capture cut short)" and s.truncated is not None
+
+
+def test_a_table_that_could_fill_takes_the_reference_path(tmp_path):
+    cap = tmp_path / "flood.pcap"
+    write_flooded_startup(cap, 3000, "during", kinds=("udp",))
+    opts = TrackerOptions(max_connections=1000)
+    ref = analyze([cap], tmp_path / "r", tracker_options=opts, engine="reference")
+    bulk = analyze([cap], tmp_path / "b", tracker_options=opts, engine="bulk")
+    assert bulk.engine == "reference (the open-connection table could fill)"
+    assert ref.conn_state.evicted > 0  # the bound mattered
+    assert (bulk.connections, bulk.conn_state.evicted) == (ref.connections, ref.conn_state.evicted)
+    # with room to spare, the bulk engine takes the same flood
+    assert compare(cap, tmp_path) == []
+
+
+def test_a_fifo_is_read_by_the_reference_path(tmp_path):
+    src = tmp_path / "d.pcap"
+    assert not capture(9, src).late  # in order: the bulk engine takes the file
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(src.read_bytes()))
+    writer.start()
+    s = analyze([fifo], tmp_path / "o", engine="auto")
+    writer.join()
+    assert s.engine == "reference (not a regular-file Ethernet pcap)"
+    whole = analyze([src], tmp_path / "w", engine="bulk")
+    assert whole.engine.startswith("bulk")
+    assert (s.packets, s.connections, s.notice_count) == (
+        whole.packets,
+        whole.connections,
+        whole.notice_count,
+    )
+
+
+def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from skypewatch.cli import main
+
+    cap = tmp_path / "d.pcap"
+    capture(8, cap)
+    assert main(["analyze", "--engine", "reference", str(cap), "-o", str(tmp_path / "r")]) == 0
+    assert main(["analyze", str(cap), "-o", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    r, b = (tmp_path / x / "skype.log" for x in "rb")
+    assert [x for x in r.read_text().splitlines() if not x.startswith("#")] == [
+        x for x in b.read_text().splitlines() if not x.startswith("#")
+    ]
+    monkeypatch.setenv("SKYPEWATCH_ENGINE", "nonsense")
+    assert main(["analyze", str(cap), "-o", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SKYPEWATCH_ENGINE" in err
+    monkeypatch.setenv("SKYPEWATCH_ENGINE", "bulk")
+    ng = shared_capture("benign", "http.pcapng")
+    assert main(["analyze", "-q", str(ng), "-o", str(tmp_path / "g")]) == 0
+    assert "the bulk engine did not run" in capsys.readouterr().err
