@@ -131,18 +131,22 @@ def analyze(
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     why = _bulk_refused(captures) if engine != "reference" else "asked for"
+
+    def run(bulk: bool) -> Summary:
+        return _run(
+            captures,
+            outdir,
+            use_json,
+            tracker_options,
+            correlator_options,
+            progress,
+            keep_records,
+            bulk=bulk,
+        )
+
     if why is None:
         try:
-            summary = _run(
-                captures,
-                outdir,
-                use_json,
-                tracker_options,
-                correlator_options,
-                progress,
-                keep_records,
-                bulk=True,
-            )
+            summary = run(bulk=True)
         except Unsupported as exc:
             why = str(exc)
         else:
@@ -151,16 +155,7 @@ def analyze(
         # what the attempt held (its traceback is gone now; cycles too, which the entry
         # points leave to a rarer collection) goes before the reference run builds its own
         gc.collect()
-    summary = _run(
-        captures,
-        outdir,
-        use_json,
-        tracker_options,
-        correlator_options,
-        progress,
-        keep_records,
-        bulk=False,
-    )
+    summary = run(bulk=False)
     summary.engine = f"reference ({why})"
     summary.seconds = time.perf_counter() - started
     return summary

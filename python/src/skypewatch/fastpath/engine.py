@@ -199,23 +199,8 @@ def feed(
         next_plain = 0
         for k in range(len(idx)):
             hi = hi_pos[k]
-            if hi > lo:
-                # skipped packets since the last tracked one: fire what their times make due
-                gap_end = float(sk_ts[hi - 1])
-                if gap_end > tracker.now:
-                    due = tracker.next_due()
-                    while due <= gap_end:
-                        j = max(
-                            int(np.searchsorted(sk_ts, due, "left")),
-                            int(np.searchsorted(sk_ts, tracker.now, "right")),
-                            lo,
-                        )
-                        if j >= hi:
-                            break
-                        tracker.tick(float(sk_ts[j]))
-                        due = tracker.next_due()
-                    # nothing is due by then: the clock moves (the host context expires)
-                    tracker.tick(gap_end)
+            if hi > lo:  # skipped packets since the last tracked one
+                _pass_skipped(tracker, sk_ts, lo, hi)
                 lo = hi
             sb = skips_before[k]
             if sb != done_skips:
@@ -234,22 +219,8 @@ def feed(
                     else:
                         packet(t, pkt)
         # skipped packets after the last tracked one
-        hi = sk_idx.size
-        if hi > lo:
-            gap_end = float(sk_ts[hi - 1])
-            if gap_end > tracker.now:
-                due = tracker.next_due()
-                while due <= gap_end:
-                    j = max(
-                        int(np.searchsorted(sk_ts, due, "left")),
-                        int(np.searchsorted(sk_ts, tracker.now, "right")),
-                        lo,
-                    )
-                    if j >= hi:
-                        break
-                    tracker.tick(float(sk_ts[j]))
-                    due = tracker.next_due()
-                tracker.tick(gap_end)
+        if sk_idx.size > lo:
+            _pass_skipped(tracker, sk_ts, lo, sk_idx.size)
         total_new = int(new_skipped.sum())
         if total_new != done_skips:
             tracker.skip_connections(total_new - done_skips)
@@ -365,3 +336,24 @@ def _udp_skips(
         known[(key_lo, key_hi)] = (lt, dec)
     flows.skipped_open += int(opens_skipped.sum())
     return skip, new_skipped, skipped_sub
+
+
+def _pass_skipped(tracker: Tracker, sk_ts: np.ndarray, lo: int, hi: int) -> None:
+    """What the skipped packets ``sk_ts[lo:hi]`` do to the tracker: each fires the timers its
+    time makes due (as the reference's per-packet sweep would), and the last moves the clock,
+    which expires the host context, though nothing is due by then."""
+    gap_end = float(sk_ts[hi - 1])
+    if gap_end <= tracker.now:
+        return
+    due = tracker.next_due()
+    while due <= gap_end:
+        j = max(
+            int(np.searchsorted(sk_ts, due, "left")),
+            int(np.searchsorted(sk_ts, tracker.now, "right")),
+            lo,
+        )
+        if j >= hi:
+            break
+        tracker.tick(float(sk_ts[j]))
+        due = tracker.next_due()
+    tracker.tick(gap_end)
