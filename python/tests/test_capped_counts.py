@@ -7,30 +7,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from records import rec
 
 from skypewatch.analyze import Summary, format_summary
 from skypewatch.correlation import HostCorrelator
 from skypewatch.correlation.sessions import MAX_KEPT
-from skypewatch.skypelog import SkypeRecord
 
-PROBE = SkypeRecord(
-    ts=1000.0,
+PROBE = rec(
     uid="C0",
-    orig_h="10.0.0.5",
-    orig_p=35990,
     resp_h="81.0.0.1",
     resp_p=40001,
-    proto="udp",
     duration=0.0,
-    stage="probe",
     signatures=frozenset({"u1_shape"}),
-    client="10.0.0.5",
     peer="81.0.0.1",
-    peer_role="super_node",
     client_public_ip=None,
-    skype_version=None,
-    confidence="likely",
-    evidence="x",
     answered=False,
 )
 

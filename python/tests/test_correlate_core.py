@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from records import rec
 
 from skypewatch.correlation import HostCorrelator, HostCorrelatorOptions
 from skypewatch.correlation.engine import CorrelationEngine, EngineOptions
 from skypewatch.correlation.events import EARLIEST, LATEST, ProbeEvent, TcpEvent
 from skypewatch.skypelog import CONFIDENCES, PEER_ROLES, STAGES, SkypeRecord
-
-BASE = SkypeRecord(
-    ts=1000.0,
-    uid="C1",
-    orig_h="10.0.0.5",
-    orig_p=35990,
-    resp_h="81.1.1.1",
-    resp_p=4000,
-    proto="udp",
-    duration=1.0,
-    stage="probe",
-    signatures=frozenset({"u1_u2_nack"}),
-    client="10.0.0.5",
-    peer="81.1.1.1",
-    peer_role="super_node",
-    client_public_ip="86.1.1.1",
-    skype_version=None,
-    confidence="likely",
-    evidence="x",
-)
-
-
-def rec(**kw) -> SkypeRecord:
-    return replace(BASE, **kw)
 
 
 def test_one_likely_stage_is_not_enough():
