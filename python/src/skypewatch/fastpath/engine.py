@@ -52,10 +52,11 @@ import numpy as np
 
 from ..detect.tracker import Tracker
 from ..packets.decode import UDP, Decoder, Packet
-from ..signatures.udp_layout import KNOWN_NIBBLES, NIBBLE_MASK
+from ..signatures.udp_layout import worth_inspecting
 from .bulk import Decoded, Unsupported, chunks, decode_chunk, pcap_header
 
-_WORTH_NIBBLE = np.array([(i & NIBBLE_MASK) in KNOWN_NIBBLES for i in range(256)], dtype=bool)
+# worth_inspecting by the third byte, for whole columns (the length is checked beside it)
+_WORTH_NIBBLE = np.array([worth_inspecting(bytes((0, 0, i))) for i in range(256)], dtype=bool)
 _ADDR_CACHE_MAX = 1 << 16
 
 Progress = Callable[[int, int], None]
@@ -81,7 +82,6 @@ class _UdpFlows:
         self.timeout = timeout
         self.flows: dict[tuple[int, int], tuple[float, bool]] = {}
         self.skipped_open = 0  # flows whose open connection is skipped (an upper bound)
-
         self._pruned_size = 0
 
     def prune(self, now: float) -> None:
@@ -148,13 +148,14 @@ def feed(
         now = float(run[-1])
         skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
         # the open-connection bound: tracked and skipped ones together must stay below it
-        tracked_frames = n - int(skip.sum())
+        n_skipped = int(skip.sum())
+        tracked_frames = n - n_skipped
         if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
             flows.prune(now)
             if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
                 raise Unsupported("the open-connection table could fill")
         stats.frames += n
-        stats.skipped_packets += int(skip.sum())
+        stats.skipped_packets += n_skipped
         tracked = event & ~skip
         starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
         sk_idx = np.flatnonzero(skip)
