@@ -82,6 +82,33 @@ def test_membership_agrees_with_ipaddress():
     assert 0 < mask.sum() < len(samples)
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ["0.0.0.0/0"],
+        ["10.0.0.0/7", "172.16.0.0/12"],  # /7: two whole first octets
+        ["96.0.0.0/3", "200.0.0.0/9"],  # wider than /8; part of one octet
+        ["8.0.0.0/8", "8.8.8.0/24", "::/0"],
+        ["1.2.3.4/32"],
+    ],
+)
+def test_first_octet_shortcuts_agree_with_ipaddress(spec):
+    """Whole first octets inside, octets no network reaches, and the rest looked up per
+    prefix: the same answers as ipaddress, for every first octet and for text that is no
+    address but starts like one."""
+    rng = random.Random(len(spec))
+    local = LocalNets(spec)
+    nets = [ipaddress.ip_network(n) for n in spec]
+    for first in range(256):
+        for _ in range(8):
+            a = f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"
+            ip = ipaddress.ip_address(a)
+            assert (a in local) == any(ip in n for n in nets), (spec, a)
+        for bad in (f"{first}.1.2", f"{first}.1.2.256", f"{first}.x.1.1", f"0{first}.1.1.1"):
+            assert bad not in local, (spec, bad)
+    assert ("8.8.8.8" in local) == ("8.0.0.0/8" in spec or "0.0.0.0/0" in spec)
+
+
 def test_not_an_address_is_not_inside():
     local = LocalNets()
     for v in (None, "", "not-an-ip", "10.0.0.300", 7, float("nan")):

@@ -32,6 +32,9 @@ from .plots import fanout, timeline, top_talkers
 from .views import client_rows, distinct_joined
 
 MAX_EVIDENCE_ROWS = 12
+MAX_TABLE_ROWS = 2_000
+"""Rows of the notice and client tables: a page a browser still scrolls (100,000 clients made
+a 58 MB file); what is left out is counted, and named where to find it whole."""
 
 
 @dataclass(slots=True)
@@ -75,24 +78,23 @@ def _read(paths, lenient: Lenient) -> tuple[pd.DataFrame, pd.DataFrame | None, i
 def _computed_notices(df: pd.DataFrame, local_nets: tuple[str, ...]) -> pd.DataFrame:
     """What the correlator (with *local_nets* inside) says of *df*'s lines, fed in time order."""
     engine = CorrelationEngine(
-        EngineOptions(correlator=HostCorrelatorOptions(local_nets=local_nets))
+        EngineOptions(join_tcp=False, correlator=HostCorrelatorOptions(local_nets=local_nets))
     )
     out = []
     for rec in skype_records(df):
         out += engine.record(rec)
     out += engine.flush()
+    if not out:
+        return pd.DataFrame()
     return pd.DataFrame(
-        [
-            {
-                "ts": pd.Timestamp(n.ts, unit="s", tz="UTC"),
-                "note": n.note,
-                "msg": n.msg,
-                "sub": n.sub,
-                "src": n.src,
-                "n": n.n,
-            }
-            for n in out
-        ]
+        {
+            "ts": pd.to_datetime([n.ts for n in out], unit="s", utc=True),
+            "note": [n.note for n in out],
+            "msg": [n.msg for n in out],
+            "sub": [n.sub for n in out],
+            "src": [n.src for n in out],
+            "n": [n.n for n in out],
+        }
     )
 
 
@@ -113,14 +115,28 @@ def skype_records(df: pd.DataFrame) -> Iterator[SkypeRecord]:
 
     def cells(name: str, default: object = None) -> list:
         """The column's cells, a falsy one (unset, empty) as *default*."""
-        return [default if _unset(v) else v for v in d[name].astype(object).tolist()]
+        col = d[name]
+        if isinstance(col.dtype, pd.StringDtype):  # unset is None here, and "" is falsy
+            return [v or default for v in col.to_numpy(object, na_value=None).tolist()]
+        return [default if _unset(v) else v for v in col.astype(object).tolist()]
 
     def seconds(s: pd.Series) -> list:
         secs = (s.array.as_unit("ns").asi8 / 1e9).astype(object)
         secs[s.isna().to_numpy(bool)] = 0.0
         return secs.tolist()
 
-    sigs = [frozenset(map(str, v)) if v is not None else frozenset() for v in cells("signatures")]
+    sets: dict[tuple, frozenset[str]] = {}  # a log has few distinct signature sets
+
+    def sig_set(v: object) -> frozenset[str]:
+        if v is None:
+            return frozenset()
+        key: tuple[object, ...] = tuple(v)  # type: ignore[arg-type]
+        got = sets.get(key)
+        if got is None:
+            got = sets[key] = frozenset(map(str, key))
+        return got
+
+    sigs = [sig_set(v) for v in cells("signatures")]
     answered = d["answered"].astype("boolean").fillna(True).astype(bool).tolist()
     columns = (
         seconds(d["ts"]),
@@ -206,10 +222,24 @@ def build_report(
     parts += _summary(df, own, clients, notices)
     parts += _plot_sections(own, png_dir, result.pngs)
     parts.append("<h2>Notices</h2>")
-    parts.append(f"<p class=muted>{len(notices)} notice(s), {html.escape(notice_source)}.</p>")
-    parts.append(_notice_table(notices, df))
+    parts.append(
+        f"<p class=muted>{len(notices)} notice(s){_by_note(notices)}, "
+        f"{html.escape(notice_source)}.</p>"
+    )
+    parts.append(_notice_table(notices.head(MAX_TABLE_ROWS), df))
+    parts += _left_out(
+        len(notices),
+        "notices",
+        "the earliest are shown; notice.log has them all"
+        + ("" if notice_source == "from notice.log" else " (skypewatch correlate LOG -o DIR)"),
+    )
     parts.append("<h2>Clients</h2>")
-    parts.append(_table(clients))
+    parts.append(_table(clients.head(MAX_TABLE_ROWS)))
+    parts += _left_out(
+        len(clients),
+        "clients",
+        "the busiest are shown; skypewatch query --view clients LOG lists every one",
+    )
     _write(out, title, parts)
     return result
 
@@ -313,6 +343,23 @@ def _any_per(keys: pd.Index, owners: pd.Series, flags: pd.Series) -> np.ndarray:
     codes = keys.get_indexer(owners[hit])
     out[codes[codes >= 0]] = True
     return out
+
+
+def _by_note(notices: pd.DataFrame) -> str:
+    """ " (Note_A 3, Note_B 1)": the count of each note, most frequent first."""
+    if notices.empty or "note" not in notices.columns:
+        return ""
+    counts = notices["note"].map(_text).value_counts(sort=True)
+    return " (" + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ")"
+
+
+def _left_out(total: int, what: str, how: str) -> list[str]:
+    """The line under a table cut at MAX_TABLE_ROWS; nothing when nothing was cut."""
+    if total <= MAX_TABLE_ROWS:
+        return []
+    return [
+        f"<p class=muted>+{total - MAX_TABLE_ROWS} more {what} not shown: {html.escape(how)}.</p>"
+    ]
 
 
 def _table(df: pd.DataFrame) -> str:

@@ -35,6 +35,9 @@ class EngineOptions:
     weak evidence only make room first, least recent first."""
     max_uids: int = 500_000
     """Upper bound on remembered connection uids (for de-duplication)."""
+    join_tcp: bool = True
+    """Remember probes for the TCP sessions that may follow them.  False when no TCP session
+    event will come (skype.log alone): the notices are the same, without the bookkeeping."""
     correlator: HostCorrelatorOptions = field(default_factory=HostCorrelatorOptions)
 
 
@@ -76,7 +79,7 @@ class CorrelationEngine:
     def record(self, rec: SkypeRecord) -> list[Notice]:
         self.stats.records += 1
         ts = _ms(rec.ts)
-        if rec.stage == Stage.PROBE and rec.client == rec.orig_h:
+        if self.options.join_tcp and rec.stage == Stage.PROBE and rec.client == rec.orig_h:
             self._note_probe(ts, rec.client, rec.peer, rec.resp_p)
         duplicate = not self._first_sight(rec.uid)
         self.stats.duplicates += duplicate

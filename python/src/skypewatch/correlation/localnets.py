@@ -90,7 +90,7 @@ class LocalNets:
     log: per address family, the network numbers of each prefix length in a set (a lookup per
     distinct prefix length), and a bounded cache of answers."""
 
-    __slots__ = ("_cache", "_v4", "_v6", "networks")
+    __slots__ = ("_cache", "_inside_octets", "_outside_octets", "_v4", "_v6", "networks")
 
     def __init__(self, nets: Iterable[str] = DEFAULT_LOCAL_NETS) -> None:
         self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in expand(nets))
@@ -101,6 +101,20 @@ class LocalNets:
             bits = n.prefixlen
             table.setdefault(bits, set()).add(int(n.network_address) >> (width - bits))
         self._cache: dict[str, bool] = {}
+        # IPv4 first octets (as canonical text) that no network reaches, and those a network
+        # of /8 or wider covers whole: most addresses are answered without the per-prefix
+        # look-ups (text that is no address is outside whichever way it is answered)
+        reach: set[int] = set()
+        whole: set[int] = set()
+        for n in self.networks:
+            if n.version == 4:
+                first = int(n.network_address) >> 24
+                octets = range(first, first + (1 << max(0, 8 - n.prefixlen)))
+                reach.update(octets)
+                if n.prefixlen <= 8:
+                    whole.update(octets)
+        self._outside_octets = frozenset(str(o) for o in range(256) if o not in reach)
+        self._inside_octets = frozenset(str(o) for o in whole)
 
     def __contains__(self, addr: object) -> bool:
         """Whether *addr* (address text; anything else is not inside) is in the networks."""
@@ -126,10 +140,16 @@ class LocalNets:
                 return any(n >> (128 - bits) in nets for bits, nets in self._v6.items())
             n = int(v4)
         else:
+            head = addr.partition(".")[0]
+            if head in self._outside_octets:
+                return False
             try:
-                n = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
+                packed = socket.inet_pton(socket.AF_INET, addr)
             except OSError:
                 return False
+            if head in self._inside_octets:
+                return True
+            n = int.from_bytes(packed, "big")
         return any(n >> (32 - bits) in nets for bits, nets in self._v4.items())
 
     def mask(self, values: object) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 from collections.abc import Callable, Iterator
@@ -52,6 +53,8 @@ def run_offline(
         itertools.chain.from_iterable(skype_records(f, lenient, stats) for f in skype_files),
         itertools.chain.from_iterable(conn_sessions(f, lenient, stats) for f in conn_files),
     ]
+    if not conn_files:  # no TCP session will come to join a probe to
+        options = dataclasses.replace(options, join_tcp=False)
     engine = CorrelationEngine(options)
     outdir.mkdir(parents=True, exist_ok=True)
     with ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json) as writer:
