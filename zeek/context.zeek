@@ -133,6 +133,14 @@ type Chain: record {
 	recent: vector of Attempt &default=vector();
 };
 
+## A chain's kept attempts replayed (:zeek:see:`Skype::replay`).
+type Replay: record {
+	## The chain's state after them.
+	st: ChainState;
+	## Whether the attempt looked for belongs to the chain.
+	member: bool;
+};
+
 ## Attempts kept per (client, peer) in a cluster; a pair with more folds its oldest.
 const chain_log_max = 32;
 
@@ -556,6 +564,26 @@ function chain_start(ts: time, client: addr, peer: addr, p: port): bool
 	return probed_host(ts, client, peer) || client in marked;
 	}
 
+## The kept attempts of *chain* made by *as_of* (they are ordered by time), stepped over a
+## copy of its base: the state they leave, and whether the attempt at *ts* on port *n* is a
+## member (*unseen* when no kept attempt is that one).  Both the verdict of a new attempt
+## and the later check of a connection's own attempt read the chain this way.
+function replay(chain: Chain, ts: time, n: count, as_of: time, unseen: bool)
+    : Replay
+	{
+	local st = copy(chain$base);
+	local member = unseen;
+	for ( _, a in chain$recent )
+		{
+		if ( a$ts > as_of )
+			break;
+		local m = chain_step(st, a);
+		if ( a$ts == ts && a$n == n )
+			member = m;
+		}
+	return Replay($st=st, $member=member);
+	}
+
 ## Records a TCP attempt of *client* on *peer*:*n* (local or from another worker).  T if
 ## it belongs to the chain as the attempts known now make it.
 function apply_attempt(ts: time, client: addr, peer: addr, n: count,
@@ -604,15 +632,8 @@ function apply_attempt(ts: time, client: addr, peer: addr, n: count,
 		}
 	chain$recent = recent;
 
-	local st = copy(chain$base);
-	local member = F;
-	for ( _, a in recent )
-		{
-		local m = chain_step(st, a);
-		if ( a$ts == ts && a$n == n )
-			member = m;
-		}
-	return member;
+	# Sorted by time: the last attempt's time replays them all.
+	return replay(chain, ts, n, recent[|recent| - 1]$ts, F)$member;
 	}
 
 ## A client sent a U1-shaped datagram to *peer*:*peer_p*.
@@ -723,15 +744,9 @@ function chain_holds(start: time, client: addr, peer: addr, p: port,
 	local member = T;
 	if ( |chain$recent| > 0 )
 		{
-		st = copy(chain$base);
-		for ( _, a in chain$recent )
-			{
-			if ( a$ts > as_of )
-				break;
-			local m = chain_step(st, a);
-			if ( a$ts == start && a$n == n )
-				member = m;
-			}
+		local r = replay(chain, start, n, as_of, T);
+		st = r$st;
+		member = r$member;
 		}
 	if ( ! member || ! st$active )
 		return F;
