@@ -21,7 +21,8 @@ export {
 	global unshared_repeats: count = 0;
 }
 
-## When this node last passed on each repeatable fact (kind, host, port, flag).
+## When this node last passed on each repeatable fact (kind, host, port, flag); at most
+## :zeek:see:`Skype::max_entries` of them.
 global passed_on: table[ContextKind, addr, port, bool] of time
     &write_expire=share_refresh;
 
@@ -42,9 +43,12 @@ function worth_sharing(kind: ContextKind, ts: time, a: addr, p: port,
 			return F;
 			}
 		}
-	passed_on[kind, a, p, flag] = ts;
 	# A node proven a login server after a super node (or back) is news again.
 	if ( [kind, a, p, ! flag] in passed_on )
 		delete passed_on[kind, a, p, ! flag];
+	# Bounded like the host tables: when full, a fact not remembered is only passed on
+	# again (one message more); no evidence is lost either way.
+	if ( [kind, a, p, flag] in passed_on || |passed_on| < max_entries )
+		passed_on[kind, a, p, flag] = ts;
 	return T;
 	}
