@@ -18,7 +18,7 @@ module Skype;
 export {
 	## A host-context update travelling worker -> manager -> other workers.
 	global share_context: event(origin: string, kind: ContextKind, ts: time,
-	    a: addr, b: addr, p: port, flag: bool, n: count) &is_used;
+	    a: addr, b: addr, p: port, flag: bool, n: count, q: port) &is_used;
 
 	## Sent by a worker to the manager when it starts judging its open connections at
 	## shutdown: the manager's notice clock stands still until that worker is down.
@@ -78,22 +78,22 @@ hook Skype::refresh_context(c: connection)
 	}
 
 event Skype::context_update(kind: ContextKind, ts: time, a: addr, b: addr,
-    p: port, flag: bool, n: count)
+    p: port, flag: bool, n: count, q: port)
 	{
 	if ( Cluster::local_node_type() == Cluster::WORKER
 	    && worth_sharing(kind, ts, a, p, flag) )
 		Cluster::publish(Cluster::manager_topic, Skype::share_context, Cluster::node,
-		    kind, ts, a, b, p, flag, n);
+		    kind, ts, a, b, p, flag, n, q);
 	}
 
 event Skype::share_context(origin: string, kind: ContextKind, ts: time, a: addr,
-    b: addr, p: port, flag: bool, n: count)
+    b: addr, p: port, flag: bool, n: count, q: port)
 	{
 	if ( Cluster::local_node_type() == Cluster::MANAGER )
 		{
 		if ( worth_sharing(kind, ts, a, p, flag) )
 			Cluster::publish(Cluster::worker_topic, Skype::share_context, origin, kind, ts, a, b,
-			    p, flag, n);
+			    p, flag, n, q);
 		return;
 		}
 	if ( origin == Cluster::node )
@@ -102,8 +102,9 @@ event Skype::share_context(origin: string, kind: ContextKind, ts: time, a: addr,
 	# Apply without raising context_update again: no echo.
 	switch ( kind )
 		{
-		case CTX_PROBE:
+		case CTX_PROBE_FLOW:
 			apply_probe(ts, a, b, p);
+			apply_new_flow(ts, a, q, b, T, n);
 			break;
 		case CTX_NEW_FLOW:
 			apply_new_flow(ts, a, p, b, flag, n);

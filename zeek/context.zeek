@@ -32,10 +32,11 @@ export {
 
 	## What a host-context update is about (see :zeek:see:`Skype::context_update`).
 	type ContextKind: enum {
-		## *a* probed *b*:*p*.
-		CTX_PROBE,
-		## *a*:*p* opened a UDP flow to *b*; *flag*: its first datagram is U1-shaped,
-		## with id *n*.
+		## *a*:*q* opened a UDP flow to *b*:*p* with a U1-shaped datagram of id *n*:
+		## a probe of *b*:*p* and a new flow of *a*:*q* in one update.
+		CTX_PROBE_FLOW,
+		## *a*:*p* opened a UDP flow to *b* with a datagram that is not U1-shaped
+		## (*flag* F; passed on only for a Skype endpoint).
 		CTX_NEW_FLOW,
 		## *a*:*p* speaks Skype.
 		CTX_PROVEN_ENDPOINT,
@@ -50,8 +51,9 @@ export {
 
 	## Raised for every host-context update this node makes, so that cluster.zeek can
 	## share it.
+	## *q* is a second port, where the kind names one.
 	global context_update: event(kind: ContextKind, ts: time, a: addr, b: addr,
-	    p: port, flag: bool, n: count);
+	    p: port, flag: bool, n: count, q: port);
 
 	## U1s to distinct peers whose ids climb in small steps that make an id sequence.
 	option id_seq_min: count = 8;
@@ -636,42 +638,47 @@ function apply_attempt(ts: time, client: addr, peer: addr, n: count,
 	return replay(chain, ts, n, recent[|recent| - 1]$ts, F)$member;
 	}
 
-## A client sent a U1-shaped datagram to *peer*:*peer_p*.
-function note_probe(ts: time, client: addr, peer: addr, peer_p: port)
+## A UDP flow of *client*:*client_p* began with a U1-shaped datagram (id *ident*) to
+## *peer*:*peer_p*: a probe and a new flow, which travel as one update.
+function note_probe_flow(ts: time, client: addr, client_p: port, peer: addr,
+    peer_p: port, ident: count)
 	{
 	apply_probe(ts, client, peer, peer_p);
-	event Skype::context_update(CTX_PROBE, ts, client, peer, peer_p, T, 0);
+	apply_new_flow(ts, client, client_p, peer, T, ident);
+	event Skype::context_update(CTX_PROBE_FLOW, ts, client, peer, peer_p, T, ident,
+	    client_p);
 	}
 
-## The first datagram of a UDP flow that *a*:*p* started; *ident*: a U1's id.
-function note_new_flow(ts: time, a: addr, p: port, peer: addr, shaped: bool,
-    ident: count)
+## The first datagram of a UDP flow that *a*:*p* started, not U1-shaped: it counts
+## only for a known Skype endpoint.
+function note_new_flow(ts: time, a: addr, p: port, peer: addr, ident: count)
 	{
-	if ( ! shaped && [a, port_to_count(p)] !in endpoints )
+	if ( [a, port_to_count(p)] !in endpoints )
 		return;
-	apply_new_flow(ts, a, p, peer, shaped, ident);
-	event Skype::context_update(CTX_NEW_FLOW, ts, a, peer, p, shaped, ident);
+	apply_new_flow(ts, a, p, peer, F, ident);
+	event Skype::context_update(CTX_NEW_FLOW, ts, a, peer, p, F, ident, 0/unknown);
 	}
 
 ## A strong signature proved that *a*:*p* speaks Skype.
 function prove_endpoint(ts: time, a: addr, p: port)
 	{
 	apply_prove(ts, a, p);
-	event Skype::context_update(CTX_PROVEN_ENDPOINT, ts, a, a, p, T, 0);
+	event Skype::context_update(CTX_PROVEN_ENDPOINT, ts, a, a, p, T, 0, 0/unknown);
 	}
 
 ## A confirmed signature fired on a connection of *a*.
 function confirm_host(ts: time, a: addr)
 	{
 	apply_confirm(ts, a);
-	event Skype::context_update(CTX_CONFIRMED_HOST, ts, a, a, 0/unknown, T, 0);
+	event Skype::context_update(CTX_CONFIRMED_HOST, ts, a, a, 0/unknown, T, 0,
+	    0/unknown);
 	}
 
 ## A strong signature showed *a*:*p* to be a super node or (*login_server*) a login server.
 function prove_node(ts: time, a: addr, p: port, login_server: bool)
 	{
 	apply_node(ts, a, p, login_server);
-	event Skype::context_update(CTX_NODE, ts, a, a, p, login_server, 0);
+	event Skype::context_update(CTX_NODE, ts, a, a, p, login_server, 0, 0/unknown);
 	}
 
 ## *client* attempted TCP to *peer*:*p* (the originator's SYN).  Standalone: T if the
@@ -692,7 +699,8 @@ function note_attempt(ts: time, client: addr, peer: addr, p: port): bool
 	    && ! ( ( n == 443 || n == 80 ) && ( [client, peer] in probed_hosts || client in marked ) ) )
 		return F;
 	apply_attempt(ts, client, peer, n, start);
-	event Skype::context_update(CTX_ATTEMPT, ts, client, peer, p, start, 0);
+	event Skype::context_update(CTX_ATTEMPT, ts, client, peer, p, start, 0,
+	    0/unknown);
 	return T;
 	}
 

@@ -350,15 +350,17 @@ function udp_datagram(state: signature_state, data: string): bool
 
 	if ( first && is_orig )
 		{
+		local ident = bytestring_to_count(data[0:2]);
 		if ( shaped )
 			{
-			note_probe(now, c$id$orig_h, c$id$resp_h, c$id$resp_p);
+			note_probe_flow(now, c$id$orig_h, c$id$orig_p, c$id$resp_h, c$id$resp_p,
+			    ident);
 			if ( publish_events )
 				event Skype::probe_seen(now, c$uid, c$id$orig_h, c$id$orig_p, c$id$resp_h,
 				    c$id$resp_p);
 			}
-		note_new_flow(now, c$id$orig_h, c$id$orig_p, c$id$resp_h, shaped,
-		    bytestring_to_count(data[0:2]));
+		else
+			note_new_flow(now, c$id$orig_h, c$id$orig_p, c$id$resp_h, ident);
 		}
 
 	if ( s$strong_candidate )
