@@ -5,12 +5,17 @@ are counted per note above the table, over all of them."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import skypelog_gen as gen
 
 from skypewatch.analyst import report
+from skypewatch.analyst.views import client_rows
+from skypewatch.correlation.engine import EngineOptions
+from skypewatch.correlation.localnets import LocalNets
+from skypewatch.correlation.offline import run_offline
 from skypewatch.zeeklog import Lenient
 
 
@@ -62,10 +67,31 @@ def test_busiest_clients_are_the_ones_shown(tmp_path, monkeypatch):
     shown = re.findall(r"<tr><td>([^<]+)</td><td>[^<]*</td><td>[^<]*</td><td>(\d+)</td>", html)
     assert len(shown) == 5
     df, _, _ = report._read([tmp_path / "logs"], Lenient(report=lambda _m: None))
-    from skypewatch.analyst.views import client_rows
-    from skypewatch.correlation.localnets import LocalNets
-
     table = report._clients(client_rows(df, LocalNets()))
     fifth = sorted(table["connections"].tolist(), reverse=True)[4]
     assert all(int(n) >= fifth for _, n in shown)
     assert [c for c, _ in shown] == table["client"].head(5).tolist()
+
+
+def test_earliest_notices_shown_whatever_the_file_order(tmp_path, monkeypatch):
+    """Two notice.logs given later one first: the capped table holds the earliest notices of
+    both, in time order, as its "+N more" line says."""
+    log = gen.write(tmp_path / "logs", gen.LogShape(clients=60), seed=3)
+    run_offline([str(log)], [], tmp_path / "off", EngineOptions(), report=print)
+    lines = (tmp_path / "off" / "notice.log").read_text().splitlines(keepends=True)
+    head = [ln for ln in lines if ln.startswith("#") and not ln.startswith("#close")]
+    data = [ln for ln in lines if not ln.startswith("#")]
+    assert len(data) > 10
+    half = len(data) // 2
+    (tmp_path / "late.log").write_text("".join(head + data[half:]))
+    (tmp_path / "early.log").write_text("".join(head + data[:half]))
+    monkeypatch.setattr(report, "MAX_TABLE_ROWS", 5)
+    out = tmp_path / "r.html"
+    report.build_report(
+        [log, tmp_path / "late.log", tmp_path / "early.log"],
+        out,
+        lenient=Lenient(report=lambda _m: None),
+    )
+    shown = re.findall(r"<td class=when>([^<]*)</td>", out.read_text())
+    times = sorted(float(ln.split("\t")[0]) for ln in data)
+    assert shown == [f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S}" for t in times[:5]]

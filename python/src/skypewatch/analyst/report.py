@@ -215,6 +215,9 @@ def build_report(
         notice_source = "computed by the correlator from skype.log"
     else:
         notice_source = "from notice.log"
+    if "ts" in notices.columns:  # several notice.logs, or settle order: the table reads by time
+        notices = notices.sort_values("ts", kind="stable", na_position="last")
+        notices = notices.reset_index(drop=True)
     own = client_rows(df, LocalNets(local_nets)).reset_index(drop=True)
     clients = _clients(own)
     result.clients = len(clients)
