@@ -10,7 +10,6 @@ redef max_entries = 3;
 event zeek_init()
 	{
 	local t0 = double_to_time(1000.0);
-	local i = 0;
 	local hosts: vector of addr = vector(10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5);
 	for ( _, h in hosts )
 		print fmt("first %s: %s", h, worth_sharing(CTX_CONFIRMED_HOST, t0, h, 0/unknown, T));
