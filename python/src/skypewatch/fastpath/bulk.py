@@ -50,6 +50,7 @@ class Chunk:
     caplen: np.ndarray  # int64
     ts: np.ndarray  # float64, as capture.py computes it
     file_bytes: int  # bytes of the file consumed through this chunk
+    file_offset: int  # where buf begins in the file
 
 
 def pcap_header(path: str | Path) -> tuple[str, float] | None:
@@ -97,12 +98,15 @@ def chunks(path: str | Path, endian: str, resolution: float) -> Iterator[Chunk]:
             if not more and pos < n:
                 raise Unsupported("capture cut short")
             rest = buf[pos:]
+            offset = consumed
             consumed += pos
             if not starts:
                 if not more:
                     return
                 continue
-            yield _chunk(buf, np.array(starts, dtype=np.int64), endian, resolution, consumed)
+            yield _chunk(
+                buf, np.array(starts, dtype=np.int64), endian, resolution, consumed, offset
+            )
 
 
 def _u32(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
@@ -112,7 +116,9 @@ def _u32(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
     return w[3] | w[2] << 8 | w[1] << 16 | w[0] << 24
 
 
-def _chunk(buf: bytes, starts: np.ndarray, endian: str, res: float, consumed: int) -> Chunk:
+def _chunk(
+    buf: bytes, starts: np.ndarray, endian: str, res: float, consumed: int, offset: int
+) -> Chunk:
     b = np.frombuffer(buf, dtype=np.uint8)
     sec = _u32(b, starts, endian)
     frac = _u32(b, starts + 4, endian)
@@ -121,7 +127,7 @@ def _chunk(buf: bytes, starts: np.ndarray, endian: str, res: float, consumed: in
     ts = sec.astype(np.float64) + frac.astype(np.float64) * res
     if ts.size and float(ts.max()) > MAX_SECONDS:
         raise Unsupported("time beyond 2100")
-    return Chunk(buf, starts + 16, caplen, ts, consumed)
+    return Chunk(buf, starts + 16, caplen, ts, consumed, offset)
 
 
 @dataclass(slots=True)

@@ -44,7 +44,7 @@ The differential tests hold it to the reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +90,12 @@ class _UdpFlows:
         self.skipped_open = sum(1 for v in self.flows.values() if v[1])
         self._pruned_size = len(self.flows)
 
+    def prune_now_and_then(self, now: float, limit: int) -> None:
+        """Prune if the table grew by an eighth of *limit* since the last time: a table of
+        many open skipped flows is not walked at every chunk."""
+        if len(self.flows) >= self._pruned_size + limit // 8:
+            self.prune(now)
+
     def maybe_prune(self, now: float) -> None:
         """Prune once the table doubled since the last time: O(1) amortised per flow."""
         if len(self.flows) > 2 * self._pruned_size + 4096:
@@ -100,25 +106,48 @@ def _endpoint(addr: bytes, port: int) -> int:
     return int.from_bytes(addr, "big") << 16 | port
 
 
-def feed(
+@dataclass(slots=True)
+class Batch:
+    """A chunk's work for the tracker, worked out without the tracker (so that another
+    process can: pipeline.py).  Arrays are per tracked frame unless said otherwise."""
+
+    frames: int
+    file_bytes: int  # bytes of the file consumed through this chunk
+    file_offset: int  # where the chunk's bytes begin in the file
+    size: int  # how many bytes the chunk has
+    buf: bytes | None  # the chunk's bytes; None once sent to another process (read again)
+    n_skipped: int  # skipped packets
+    total_new: int  # skipped connections opened
+    skipped_open: int  # skipped connections that may be open after the chunk (a bound)
+    tracked_frames: int
+    tts: np.ndarray  # time
+    idx: np.ndarray  # position in the chunk
+    tr_plain: np.ndarray  # decode_plain took it
+    hi_pos: np.ndarray  # skipped packets before it: sk_ts[:hi_pos]
+    skips_before: np.ndarray  # skipped connections opened before it in the chunk
+    sk_ts: np.ndarray  # per skipped packet: the network time it moves the clock to
+    plain: tuple[np.ndarray, ...]  # the plain tracked frames' fields, in Packet's order
+    decoded: dict[int, list[Packet]]  # the full decoder's packets, by position
+    skipped_sub: dict[int, set[int]]  # of those, the ones in skipped connections
+
+
+def batches(
     path: str | Path,
-    tracker: Tracker,
     decoder: Decoder,
-    progress: Progress | None = None,
-    total_bytes: int = 0,
-) -> FastStats:
-    """Every frame of the capture into *tracker* and *decoder*, or :class:`Unsupported`
-    (nothing of it must then be used: the caller starts over with the reference engine)."""
+    udp_timeout: float,
+    limit: int,
+    open_now: Callable[[], int] | None = None,
+) -> Iterator[Batch]:
+    """The capture's chunks as :class:`Batch` es, or :class:`Unsupported`.  *open_now*: the
+    tracker's open connections, when it runs in this process between batches (then the
+    UDP flow table is pruned exactly when the open-connection bound needs it; else when it
+    could)."""
     header = pcap_header(path)
     if header is None:
         raise Unsupported("not a regular-file Ethernet pcap")
     endian, resolution = header
-    stats = FastStats()
-    flows = _UdpFlows(tracker.options.udp_timeout)
-    limit = tracker.options.max_connections
+    flows = _UdpFlows(udp_timeout)
     now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
-    addr_cache: dict[int, bytes] = {}
-    packet = tracker.packet
     full = decoder.frame
     for c in chunks(path, endian, resolution):
         n = c.ts.size
@@ -147,29 +176,86 @@ def feed(
         before[1:] = run[:-1]
         now = float(run[-1])
         skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
-        # the open-connection bound: tracked and skipped ones together must stay below it
         n_skipped = int(skip.sum())
         tracked_frames = n - n_skipped
-        if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
-            flows.prune(now)
-            if flows.skipped_open + tracker.open_connections + 2 * tracked_frames >= limit:
-                raise Unsupported("the open-connection table could fill")
-        stats.frames += n
-        stats.skipped_packets += n_skipped
+        # the open-connection bound (checked by the tracker's side): a tighter count of the
+        # skipped connections still open when it could matter
+        if open_now is not None:
+            if flows.skipped_open + open_now() + 2 * tracked_frames >= limit:
+                flows.prune(now)
+        elif flows.skipped_open + 2 * tracked_frames >= limit // 2:
+            flows.prune_now_and_then(now, limit)
         tracked = event & ~skip
         starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
         sk_idx = np.flatnonzero(skip)
-        sk_ts = run[sk_idx]  # the network time each skipped packet moves the clock to
         tr_idx = np.flatnonzero(tracked)
-        # skipped events before each tracked one: [lo, hi) into sk_idx
-        hi_pos = np.searchsorted(sk_idx, tr_idx).tolist()
-        skips_before = starts_before[tr_idx].tolist()
-        tr_plain = d.plain[tr_idx].tolist()
+        pi = tr_idx[d.plain[tr_idx]]
+        yield Batch(
+            frames=n,
+            file_bytes=c.file_bytes,
+            file_offset=c.file_offset,
+            size=len(buf),
+            buf=buf,
+            n_skipped=n_skipped,
+            total_new=int(new_skipped.sum()),
+            skipped_open=flows.skipped_open,
+            tracked_frames=tracked_frames,
+            tts=ts[tr_idx],
+            idx=tr_idx,
+            tr_plain=d.plain[tr_idx],
+            # skipped events before each tracked one: [lo, hi) into sk_idx
+            hi_pos=np.searchsorted(sk_idx, tr_idx),
+            skips_before=starts_before[tr_idx],
+            sk_ts=run[sk_idx],
+            plain=(
+                d.proto[pi],
+                d.src[pi],
+                d.sport[pi],
+                d.dst[pi],
+                d.dport[pi],
+                d.flags[pi],
+                d.seq[pi],
+                d.pay_start[pi],
+                d.pay_end[pi],
+                d.ack[pi],
+                d.wire[pi],
+            ),
+            decoded=decoded,
+            skipped_sub=skipped_sub,
+        )
+        flows.maybe_prune(now)
+
+
+class Applier:
+    """The tracker's side: each :class:`Batch` into the tracker, in capture order."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self.stats = FastStats()
+        self._addr_cache: dict[int, bytes] = {}
+
+    def apply(self, b: Batch, buf: bytes) -> None:
+        tracker = self.tracker
+        if b.skipped_open + tracker.open_connections + 2 * b.tracked_frames >= (
+            tracker.options.max_connections
+        ):
+            # tracked and skipped ones together could fill the table, whose evictions
+            # would then depend on the skipped ones
+            raise Unsupported("the open-connection table could fill")
+        stats = self.stats
+        stats.frames += b.frames
+        stats.skipped_packets += b.n_skipped
+        packet = tracker.packet
+        sk_ts = b.sk_ts
+        hi_pos = b.hi_pos.tolist()
+        skips_before = b.skips_before.tolist()
+        tr_plain = b.tr_plain.tolist()
         # the plain packets as decode_plain gives them, built at C speed by zip (a UDP
         # packet's flags, seq, ack and wire length are 0 in the arrays, as decode_plain has)
-        pi = tr_idx[d.plain[tr_idx]]
-        srcs = d.src[pi].tolist()
-        dsts = d.dst[pi].tolist()
+        proto, src, sport, dst, dport, flags, seq, pay_start, pay_end, ack, wire = b.plain
+        srcs = src.tolist()
+        dsts = dst.tolist()
+        addr_cache = self._addr_cache
         if len(addr_cache) >= _ADDR_CACHE_MAX:
             addr_cache.clear()
         for a in set(srcs).union(dsts):
@@ -177,24 +263,23 @@ def feed(
                 addr_cache[a] = a.to_bytes(4, "big")
         plain_pkts = list(
             zip(
-                d.proto[pi].tolist(),
+                proto.tolist(),
                 [addr_cache[a] for a in srcs],
-                d.sport[pi].tolist(),
+                sport.tolist(),
                 [addr_cache[a] for a in dsts],
-                d.dport[pi].tolist(),
-                d.flags[pi].tolist(),
-                d.seq[pi].tolist(),
-                [
-                    buf[a:b]
-                    for a, b in zip(d.pay_start[pi].tolist(), d.pay_end[pi].tolist(), strict=True)
-                ],
-                d.ack[pi].tolist(),
-                d.wire[pi].tolist(),
+                dport.tolist(),
+                flags.tolist(),
+                seq.tolist(),
+                [buf[a:z] for a, z in zip(pay_start.tolist(), pay_end.tolist(), strict=True)],
+                ack.tolist(),
+                wire.tolist(),
                 strict=True,
             )
         )
-        tts = ts[tr_idx].tolist()
-        idx = tr_idx.tolist()
+        tts = b.tts.tolist()
+        idx = b.idx.tolist()
+        decoded = b.decoded
+        skipped_sub = b.skipped_sub
         done_skips = 0
         lo = 0
         next_plain = 0
@@ -220,16 +305,32 @@ def feed(
                     else:
                         packet(t, pkt)
         # skipped packets after the last tracked one
-        if sk_idx.size > lo:
-            _pass_skipped(tracker, sk_ts, lo, sk_idx.size)
-        total_new = int(new_skipped.sum())
-        if total_new != done_skips:
-            tracker.skip_connections(total_new - done_skips)
-        stats.skipped_connections += total_new
-        flows.maybe_prune(now)
+        if sk_ts.size > lo:
+            _pass_skipped(tracker, sk_ts, lo, sk_ts.size)
+        if b.total_new != done_skips:
+            tracker.skip_connections(b.total_new - done_skips)
+        stats.skipped_connections += b.total_new
+
+
+def feed(
+    path: str | Path,
+    tracker: Tracker,
+    decoder: Decoder,
+    progress: Progress | None = None,
+    total_bytes: int = 0,
+) -> FastStats:
+    """Every frame of the capture into *tracker* and *decoder*, or :class:`Unsupported`
+    (nothing of it must then be used: the caller starts over with the reference engine)."""
+    applier = Applier(tracker)
+    opts = tracker.options
+    for b in batches(
+        path, decoder, opts.udp_timeout, opts.max_connections, lambda: tracker.open_connections
+    ):
+        assert b.buf is not None
+        applier.apply(b, b.buf)
         if progress is not None:
-            progress(c.file_bytes, total_bytes)
-    return stats
+            progress(b.file_bytes, total_bytes)
+    return applier.stats
 
 
 def _udp_skips(
