@@ -4,8 +4,9 @@ Two mixes, built by repeating the shared real captures with every IPv4 address s
 repetition, so the engine sees ever new connections, as on a real sensor (mixcap.py):
 ``skype-heavy`` (the Skype captures every round among five benign ones) and ``sensor`` (every
 benign and modern capture, the Skype ones one round in 100).  On each, `analyze` runs with
-its default engine (bulk where it applies) and with ``--engine reference``, and ndpiReader
-runs in the same loop, so that the ratios hold on a loaded machine; the load average is
+its default engine (bulk where it applies) on one core (``--workers 1``, the targets' terms)
+and on two (``--workers 2``: reading and decoding in a second process), and with ``--engine
+reference``, and ndpiReader runs in the same loop, so that the ratios hold on a loaded machine; the load average is
 printed.  Also: peak memory (max RSS of the child process), skypewatch's peak memory at
 twice the packets (flat as finished connections pile up?), a synthesized capture and tshark.
 Without ndpiReader on PATH the comparison is skipped, and said so.  Not a test: it prints
@@ -109,7 +110,14 @@ def main() -> None:
         for mix, (cap, *_rest) in mixes.items():
             n = sizes[cap]
             # the tools alternate, so that a change in the machine's load hits all of them
-            best(f"{mix}: skypewatch", [sw, "analyze", str(cap), "-o", tmp, "-q"], n, tmpd)
+            # one core (the targets' terms) and two (fastpath/pipeline.py)
+            for w in ("1", "2"):
+                best(
+                    f"{mix}: skypewatch --workers {w}",
+                    [sw, "analyze", "--workers", w, str(cap), "-o", tmp, "-q"],
+                    n,
+                    tmpd,
+                )
             if ndpi:
                 best(f"{mix}: ndpiReader", [ndpi, "-i", str(cap), "-q"], n, tmpd)
             best(
@@ -119,8 +127,8 @@ def main() -> None:
                 tmpd,
             )
         best(
-            "skype-heavy 2x packets: skypewatch",
-            [sw, "analyze", str(cap2), "-o", tmp, "-q"],
+            "skype-heavy 2x packets: skypewatch --workers 2",
+            [sw, "analyze", "--workers", "2", str(cap2), "-o", tmp, "-q"],
             sizes[cap2],
             tmpd,
         )
@@ -131,8 +139,8 @@ def main() -> None:
             SynthOptions(clients=50, duration=args.packets / 16000, background=16000),
         )
         best(
-            "synthesized: skypewatch",
-            [sw, "analyze", str(syn.pcap), "-o", tmp, "-q"],
+            "synthesized: skypewatch --workers 1",
+            [sw, "analyze", "--workers", "1", str(syn.pcap), "-o", tmp, "-q"],
             syn.packets,
             tmpd,
         )
@@ -147,25 +155,37 @@ def main() -> None:
                 tmpd,
             )
     load_after = os.getloadavg()
-    print(f"\n{'run':<40}{'seconds':>9}{'packets/s':>13}{'peak RSS MiB':>14}")
+    # peak RSS: of the largest process (with --workers 2, the tracker's)
+    print(f"\n{'run':<45}{'seconds':>9}{'packets/s':>13}{'peak RSS MiB':>14}")
     for name, (secs, rss, n) in results.items():
-        print(f"{name:<40}{secs:>9.2f}{n / secs:>13,.0f}{rss / 1024:>14.0f}")
+        print(f"{name:<45}{secs:>9.2f}{n / secs:>13,.0f}{rss / 1024:>14.0f}")
     targets = {"skype-heavy": 1.5, "sensor": 1.0, "synthesized": None}
     for mix, target in targets.items():
-        sw_t = results[f"{mix}: skypewatch"][0]
-        if f"{mix}: ndpiReader" in results:
-            ratio = sw_t / results[f"{mix}: ndpiReader"][0]
-            goal = f" (target <= {target}x)" if target else ""
-            print(f"{mix}: skypewatch takes {ratio:.2f}x ndpiReader's time{goal}")
-        ref = results.get(f"{mix}: skypewatch --engine reference")
-        if ref:
-            print(f"{mix}: the bulk engine is {ref[0] / sw_t:.2f}x as fast as the reference")
+        for w in ("1", "2"):
+            run = results.get(f"{mix}: skypewatch --workers {w}")
+            if run is None:
+                continue
+            sw_t = run[0]
+            if f"{mix}: ndpiReader" in results:
+                ratio = sw_t / results[f"{mix}: ndpiReader"][0]
+                goal = f" (target <= {target}x on one core)" if target and w == "1" else ""
+                print(f"{mix}: skypewatch --workers {w} takes {ratio:.2f}x ndpiReader's time{goal}")
+            ref = results.get(f"{mix}: skypewatch --engine reference")
+            if ref:
+                print(
+                    f"{mix}: the bulk engine (--workers {w}) is {ref[0] / sw_t:.2f}x as fast as"
+                    " the reference"
+                )
+        one = results.get(f"{mix}: skypewatch --workers 1")
+        two = results.get(f"{mix}: skypewatch --workers 2")
+        if one and two:
+            print(f"{mix}: --workers 2 is {one[0] / two[0]:.2f}x as fast as --workers 1")
     if "skype-heavy: tshark -z conv,udp" in results:
         t = results["skype-heavy: tshark -z conv,udp"][0]
-        heavy = results["skype-heavy: skypewatch"][0]
-        print(f"skype-heavy: skypewatch takes {heavy / t:.2f}x tshark's time")
-    m1 = results["skype-heavy: skypewatch"][1]
-    m2 = results["skype-heavy 2x packets: skypewatch"][1]
+        heavy = results["skype-heavy: skypewatch --workers 1"][0]
+        print(f"skype-heavy: skypewatch --workers 1 takes {heavy / t:.2f}x tshark's time")
+    m1 = results["skype-heavy: skypewatch --workers 2"][1]
+    m2 = results["skype-heavy 2x packets: skypewatch --workers 2"][1]
     print(f"skypewatch peak memory at 2x the packets: {m2 / m1:.2f}x")
     print(
         "load average (1, 5, 15 min) before: "

@@ -148,12 +148,14 @@ def compare(
     require_bulk: bool = True,
     late: bool = False,
     engines: list[str] | None = None,
+    workers: int = 1,
 ) -> list[str]:
     """What differs between the two engines on *path* (empty: nothing).  With
     *require_bulk*, the bulk engine must have run, unless *late* packets sent the capture
-    to the reference path for the one reason they may.  *engines* gets which one ran."""
+    to the reference path for the one reason they may.  *engines* gets which one ran.
+    *workers*: the bulk engine's processes (2: fastpath/pipeline.py)."""
     ref = analyze([path], work / "reference", engine="reference")
-    bulk = analyze([path], work / "bulk", engine="bulk")
+    bulk = analyze([path], work / "bulk", engine="bulk", workers=workers)
     if engines is not None:
         engines.append(bulk.engine)
     problems = []
@@ -185,6 +187,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=200, help="how many seeds")
     ap.add_argument("--first", type=int, default=0, help="first seed")
     ap.add_argument("--seconds", type=float, default=0.0, help="stop after this long (0: no)")
+    ap.add_argument(
+        "--workers", type=int, choices=(1, 2), default=1, help="the bulk engine's processes"
+    )
     args = ap.parse_args()
     started = time.monotonic()
     failed = 0
@@ -200,7 +205,7 @@ def main() -> None:
             gen = capture(seed, cap)
             packets += gen.packets
             engines: list[str] = []
-            problems = compare(cap, work, late=gen.late, engines=engines)
+            problems = compare(cap, work, late=gen.late, engines=engines, workers=args.workers)
             done += 1
             fell_back += engines[0] == LATE_IN_SKIPPED
             if problems:

@@ -23,19 +23,24 @@ from .skypelog import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Confidence, Notice, P
 from .zeeklog import ZeekLogWriter
 
 bulk_engine: ModuleType | None
+bulk_pipeline: ModuleType | None
 try:  # the bulk engine needs numpy; without it every capture takes the reference path
     from .fastpath import engine as _bulk
+    from .fastpath import pipeline as _pipeline
     from .fastpath.bulk import Unsupported
 except ImportError:  # pragma: no cover - numpy is a dependency
-    bulk_engine = None
+    bulk_engine = bulk_pipeline = None
 
     class Unsupported(Exception):  # type: ignore[no-redef]
         pass
 else:
     bulk_engine = _bulk
+    bulk_pipeline = _pipeline
 
 
 ENGINES = ("auto", "bulk", "reference")
+# below this a second process costs more to start than it saves (fork ~10 ms, spawn ~0.5 s)
+PIPELINE_MIN_BYTES = 64 << 20
 MAX_SUMMARY_HOSTS = 10_000  # clients and peers kept for the summary; beyond that, counted
 SHOWN_CLIENTS = 50  # lines of the summary's client list; the rest are "+N more"
 SHOWN_NOTICES = 50  # lines of its notice list, likewise
@@ -118,6 +123,7 @@ def analyze(
     progress: Progress | None = None,
     keep_records: bool = False,
     engine: str | None = None,
+    workers: int = 1,
 ) -> Summary:
     """Analyse the captures as one stream (like ``zeek -r a -r b``) and write the logs.
 
@@ -142,6 +148,7 @@ def analyze(
             progress,
             keep_records,
             bulk=bulk,
+            workers=workers,
         )
 
     if why is None:
@@ -159,6 +166,19 @@ def analyze(
     summary.engine = f"reference ({why})"
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def auto_workers(captures: Sequence[str | Path]) -> int:
+    """Processes for ``--workers auto``: 2 (the bulk engine's reading and decoding beside
+    its tracker, fastpath/pipeline.py) for one capture of at least ``PIPELINE_MIN_BYTES``
+    when this process may run on two CPUs or more; else 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    if cpus < 2 or len(captures) != 1:
+        return 1
+    return 2 if _size(captures[0]) >= PIPELINE_MIN_BYTES else 1
 
 
 def _bulk_refused(captures: Sequence[str | Path]) -> str | None:
@@ -181,6 +201,7 @@ def _run(
     progress: Progress | None,
     keep_records: bool,
     bulk: bool,
+    workers: int = 1,
 ) -> Summary:
     """One analysis; with *bulk*, through the bulk engine, which raises Unsupported (no log
     left behind) for a capture it cannot take."""
@@ -212,15 +233,17 @@ def _run(
     decoder = Decoder()
     try:
         if bulk:
-            assert bulk_engine is not None
+            assert bulk_engine is not None and bulk_pipeline is not None
             total = _size(captures[0])
-            fast = bulk_engine.feed(captures[0], tracker, decoder, progress, total)
+            feed = bulk_engine.feed if workers < 2 else bulk_pipeline.feed
+            fast = feed(captures[0], tracker, decoder, progress, total)
             if fast.frames == 0:
                 raise bulk_engine.Unsupported("no packets")
             tracker.stats.packets += fast.frames
+            on = "" if workers < 2 else ", reading and decoding in a second process"
             summary.engine = (
                 f"bulk ({fast.skipped_packets:,} packets of {fast.skipped_connections:,}"
-                " UDP connections that cannot match counted in bulk)"
+                f" UDP connections that cannot match counted in bulk{on})"
             )
         else:
             summary.truncated = _feed_all(captures, tracker, decoder, progress)

@@ -1,0 +1,185 @@
+"""The bulk engine on two processes (fastpath/pipeline.py) gives the reference path's logs.
+
+The same differential checks as test_bulk_engine.py with ``workers=2``, and what the
+second process must never do: leave a different result, a process behind, or a log
+behind when it fails or the run is interrupted.  Failures of the child are provoked by
+patching what it runs, which a forked child inherits (so those tests need fork).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from conftest import PCAPS, shared_capture
+
+from fuzz.differential import capture, compare
+from skypewatch import analyze as analyze_module
+from skypewatch.analyze import PIPELINE_MIN_BYTES, analyze, auto_workers
+from skypewatch.detect.tracker import TrackerOptions
+from skypewatch.fastpath import pipeline
+from skypewatch.synth.conditions import SCENARIOS
+from skypewatch.synth.encapsulate import FORMS, rewrap_capture
+from skypewatch.synth.flood import write_flooded_startup
+from skypewatch.synth.scenarios import SynthOptions, synthesize
+
+SHARED_CAPTURES = sorted(
+    str(p.relative_to(PCAPS)) for p in PCAPS.glob("*/*") if p.suffix in (".pcap", ".cap", ".pcapng")
+)
+needs_fork = pytest.mark.skipif(
+    "fork" not in mp.get_all_start_methods(), reason="patches reach the child only by fork"
+)
+
+
+def _is_ethernet_pcap(path: Path) -> bool:
+    head = path.read_bytes()[:24]
+    return head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") and (
+        struct.unpack("<I" if head[0] == 0xD4 else ">I", head[20:24])[0] == 1
+    )
+
+
+def _body(path: Path) -> list[str]:
+    return [x for x in path.read_text().splitlines() if not x.startswith("#")]
+
+
+@pytest.mark.parametrize("rel", SHARED_CAPTURES or ["skype/SkypeIRC.cap"])
+def test_shared_captures(rel, tmp_path):
+    path = shared_capture(*rel.split("/"))
+    engines: list[str] = []
+    assert compare(path, tmp_path, _is_ethernet_pcap(path), engines=engines, workers=2) == []
+    if _is_ethernet_pcap(path):
+        assert "second process" in engines[0]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_synth_scenarios(scenario, tmp_path):
+    res = synthesize(
+        scenario, tmp_path / "s.pcap", SynthOptions(clients=2, duration=200.0, background=100.0)
+    )
+    assert compare(res.pcap, tmp_path, workers=2) == []
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_encapsulated_forms(form, tmp_path):
+    start = synthesize(
+        "open-1.4", tmp_path / "s.pcap", SynthOptions(duration=120.0, background=50.0)
+    ).pcap
+    cap = tmp_path / "wrapped.pcap"
+    rewrap_capture(start, cap, form)
+    assert compare(cap, tmp_path, require_bulk=_is_ethernet_pcap(cap), workers=2) == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_randomized_differential(seed, tmp_path):
+    cap = tmp_path / "d.pcap"
+    gen = capture(seed, cap)
+    assert compare(cap, tmp_path, late=gen.late, workers=2) == []
+
+
+def test_a_table_that_could_fill_takes_the_reference_path(tmp_path):
+    """The bound is checked on the tracker's side, with the child's count of open skipped
+    connections: same fall-back as in one process."""
+    cap = tmp_path / "flood.pcap"
+    write_flooded_startup(cap, 3000, "during", kinds=("udp",))
+    opts = TrackerOptions(max_connections=1000)
+    ref = analyze([cap], tmp_path / "r", tracker_options=opts, engine="reference")
+    two = analyze([cap], tmp_path / "b", tracker_options=opts, engine="bulk", workers=2)
+    assert two.engine == "reference (the open-connection table could fill)"
+    assert (two.connections, two.conn_state.evicted) == (ref.connections, ref.conn_state.evicted)
+    assert _body(two.skype_log) == _body(ref.skype_log)
+
+
+def test_a_truncated_capture_takes_the_reference_path(tmp_path):
+    src = tmp_path / "d.pcap"
+    capture(6, src)
+    cap = tmp_path / "cut.pcap"
+    cap.write_bytes(src.read_bytes()[:-7])
+    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine == "reference (capture cut short)" and s.truncated is not None
+
+
+@needs_fork
+def test_a_failing_child_takes_the_reference_path(tmp_path, monkeypatch):
+    cap = tmp_path / "d.pcap"
+    capture(2, cap)
+    ref = analyze([cap], tmp_path / "r", engine="reference")
+
+    def broken(*_a, **_k):
+        raise RuntimeError("disk on fire")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(pipeline, "batches", broken)
+    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine == "reference (bulk reader process failed: RuntimeError: disk on fire)"
+    assert _body(s.skype_log) == _body(ref.skype_log)
+    assert _body(s.notice_log) == _body(ref.notice_log)
+    assert mp.active_children() == []
+
+
+@needs_fork
+def test_a_child_that_dies_takes_the_reference_path(tmp_path, monkeypatch):
+    cap = tmp_path / "d.pcap"
+    capture(2, cap)
+
+    def dies(*_a, **_k):
+        os._exit(9)
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(pipeline, "batches", dies)
+    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine == "reference (the bulk reader process ended (exit code 9))"
+    assert s.packets > 0 and mp.active_children() == []
+
+
+def test_a_capture_changed_while_read(tmp_path, monkeypatch):
+    cap = tmp_path / "d.pcap"
+    capture(2, cap)
+    real = os.pread
+    monkeypatch.setattr(pipeline.os, "pread", lambda fd, n, off: real(fd, n, off)[:-1])
+    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine == "reference (the capture changed while it was read)"
+
+
+def test_an_interrupted_run_leaves_no_process_and_no_log(tmp_path):
+    """Ctrl-C (or SIGTERM, which the CLI turns into the same) while the tracker works: the
+    child is stopped and joined, and no log is left behind."""
+    cap = tmp_path / "d.pcap"
+    capture(4, cap)
+
+    def interrupt(_done: int, _total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        analyze([cap], tmp_path / "o", engine="bulk", workers=2, progress=interrupt)
+    assert mp.active_children() == []
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == []
+
+
+def test_auto_workers(tmp_path, monkeypatch):
+    small = tmp_path / "small.pcap"
+    capture(1, small)
+    big = tmp_path / "big.pcap"
+    with open(big, "wb") as fh:  # sparse: only its size is looked at
+        fh.truncate(PIPELINE_MIN_BYTES)
+    monkeypatch.setattr(analyze_module.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert (auto_workers([small]), auto_workers([big]), auto_workers([big, big])) == (1, 2, 1)
+    monkeypatch.setattr(analyze_module.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert auto_workers([big]) == 1
+
+
+def test_workers_on_the_command_line(tmp_path, capsys):
+    from skypewatch.cli import main
+
+    cap = tmp_path / "d.pcap"
+    capture(8, cap)
+    assert main(["analyze", "-q", "--workers", "1", str(cap), "-o", str(tmp_path / "a")]) == 0
+    assert main(["analyze", "-q", "--workers", "2", str(cap), "-o", str(tmp_path / "b")]) == 0
+    a, b = (_body(tmp_path / x / "skype.log") for x in "ab")
+    assert a == b and a
+    capsys.readouterr()
+    assert main(["analyze", "--workers", "3", str(cap), "-o", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--workers" in err
