@@ -151,6 +151,7 @@ FUZZ_TARGETS ?=
 fuzz: $(STAMP)
 	cd python && SKYPEWATCH_SHARED=$(abspath $(SHARED)) ../$(PY) -m fuzz.run --seconds $(SECONDS) --jobs 2 $(FUZZ_TARGETS)
 	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS)
+	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS) --workers 2
 
 clean:
 	rm -rf demo-out python/.pytest_cache testing/btest/.tmp
