@@ -56,6 +56,7 @@ TABLE = [
     ("analyze", "--max-connections", [*NUMBERS, "0", "999", "2.5", "100000001", "1e6"]),
     ("analyze", "--local-nets", NETS),
     ("analyze", "--engine", ["", "fast", "Reference", "bulk,reference"]),
+    ("analyze", "--workers", ["", "0", "3", "-1", "two", "2.0", " 2", "AUTO"]),
     ("analyze", "--output", ["", " "]),
     ("correlate", "--probe-window", SECONDS),
     ("correlate", "--settle", SECONDS),

@@ -165,6 +165,19 @@ class TieredTable(Generic[K, V]):
         self._n += 1
         return True
 
+    def changes_front(self, key: K, tier: int) -> bool:
+        """Whether ``put(key, value, tier)`` may change a tier's least recent entry or its
+        time -- the only entries :meth:`prune` and :meth:`first_time` look at: *key* is one,
+        or it goes into an empty tier.  (A new key put into a full table evicts one: the
+        caller's to check.)"""
+        tiers = self._tiers
+        if not tiers[min(tier, len(tiers) - 1)]:
+            return True
+        for t in tiers:
+            if key in t:
+                return next(iter(t)) == key
+        return False  # a new key goes behind its tier's least recent one
+
     def touch(self, key: K) -> None:
         """Make *key* the most recent entry of its tier (a use that keeps it alive)."""
         for t in self._tiers:

@@ -162,7 +162,8 @@ class HostContext:
         self.node_hosts: TieredTable[Addr, tuple[float, str]] = table("node", describe=_host)
         # No table's oldest entry is due before this network time.  Expiry runs per packet;
         # this makes all but the due ones one comparison.  Anything that may change a
-        # table's oldest entry resets it.
+        # tier's oldest entry (the only ones expiry reads) resets it: an eviction, a
+        # refresh of that entry, a first entry in a tier -- not a refresh of another one.
         self._next_due = -math.inf
 
     # -- updates -------------------------------------------------------------------------
@@ -221,6 +222,8 @@ class HostContext:
         o = self.options
         if len(recent) >= o.fanout_min_peers and ep.u1_flows >= o.fanout_min_share * ep.flows:
             ep.fanout = True
+            if self.endpoints.changes_front((addr, port), EVIDENCE):
+                self._next_due = -math.inf
             self.endpoints.put((addr, port), ep, EVIDENCE)
             self._put(self.marked, addr, ts, EVIDENCE)
 
@@ -355,17 +358,23 @@ class HostContext:
         ep = eps.get(key)
         if ep is None:
             ep = Endpoint(ts)
-            if not eps or len(eps) >= eps.limit:
-                self._next_due = -math.inf  # a new oldest entry, or one displaced
-            if not eps.put(key, ep, EVIDENCE if self.known(addr) else tier):
+            tier = EVIDENCE if self.known(addr) else tier
+            if len(eps) >= eps.limit or eps.changes_front(key, tier):
+                self._next_due = -math.inf  # one displaced, or a tier's first entry
+            if not eps.put(key, ep, tier):
                 return None
         else:
+            tier = max(tier, self._worth_of_endpoint(key, ep))
+            # expiry reads only each tier's oldest entry: a refresh of another one, which
+            # moves to the end of its tier, leaves the next due time as it is
+            if eps.changes_front(key, tier):
+                self._next_due = -math.inf
             ep.last_seen = max(ep.last_seen, ts)
-            eps.put(key, ep, max(tier, self._worth_of_endpoint(key, ep)))
-            self._next_due = -math.inf  # it may have been the oldest
+            eps.put(key, ep, tier)
         return ep
 
     def _put(self, table: TieredTable, key: Any, value: Any, tier: int) -> None:
-        if not table or key in table or len(table) >= table.limit:
-            self._next_due = -math.inf  # a new oldest entry, the oldest may move or go
+        # an eviction (the oldest may go), or a tier's oldest entry changes
+        if len(table) >= table.limit or table.changes_front(key, tier):
+            self._next_due = -math.inf
         table.put(key, value, tier)
