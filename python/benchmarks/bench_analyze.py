@@ -6,9 +6,10 @@ repetition, so the engine sees ever new connections, as on a real sensor (mixcap
 benign and modern capture, the Skype ones one round in 100).  On each, `analyze` runs with
 its default engine (bulk where it applies) on one core (``--workers 1``, the targets' terms)
 and on two (``--workers 2``: reading and decoding in a second process), and with ``--engine
-reference``, and ndpiReader runs in the same loop, so that the ratios hold on a loaded machine; the load average is
-printed.  Also: peak memory (max RSS of the child process), skypewatch's peak memory at
-twice the packets (flat as finished connections pile up?), a synthesized capture and tshark.
+reference``, and ndpiReader runs in the same loop, so that the ratios hold on a loaded
+machine; the load average is printed.  Also: peak memory (max RSS of the largest process),
+skypewatch's peak memory at twice the packets (flat as finished connections pile up?), a
+synthesized capture and tshark.
 Without ndpiReader on PATH the comparison is skipped, and said so.  Not a test: it prints
 figures.
 
