@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,3 +187,57 @@ def test_workers_on_the_command_line(tmp_path, capsys):
     assert main(["analyze", "--workers", "3", str(cap), "-o", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--workers" in err
+
+
+# The run's tracker made slow (a pause per batch), so that the signal comes mid-run.
+_SLOW_RUN = (
+    "import sys, time\n"
+    "from skypewatch.fastpath import engine\n"
+    "apply = engine.Applier.apply\n"
+    "def slow(self, b, buf):\n"
+    "    time.sleep(0.3)\n"
+    "    apply(self, b, buf)\n"
+    "engine.Applier.apply = slow\n"
+    "from skypewatch.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc for the child")
+@pytest.mark.parametrize(
+    "sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)]
+)
+def test_a_stop_signal_stops_both_processes_and_leaves_no_file(tmp_path, sig, code):
+    cap = tmp_path / "flood.pcap"
+    write_flooded_startup(cap, 60_000, "during")  # 18 MB: five chunks, 0.3 s each at least
+    out = tmp_path / "out"
+    run = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_RUN, "analyze", "--workers", "2", str(cap), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (_children(run.pid) and out.exists() and any(out.iterdir())):
+            assert run.poll() is None, "the run ended before the signal: make it longer"
+            assert time.monotonic() < deadline, "no second process and no temporary log"
+            time.sleep(0.02)
+        child = _children(run.pid)[0]
+        run.send_signal(sig)
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == code, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # stopped and reaped
