@@ -157,3 +157,19 @@ def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):
     ng = shared_capture("benign", "http.pcapng")
     assert main(["analyze", "-q", str(ng), "-o", str(tmp_path / "g")]) == 0
     assert "the bulk engine did not run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_frames_without_a_packet_do_not_count_towards_the_bound(tmp_path, workers):
+    """Records that decode to nothing (cut to nothing, ARP...) open no connection: thousands
+    of them do not make the bulk engine fear a full table."""
+    src = tmp_path / "d.pcap"
+    capture(1, src)
+    data = src.read_bytes()
+    empty = data[24:32] + bytes(8)  # the first record's time, caplen 0, length 0
+    cap = tmp_path / "empties.pcap"
+    cap.write_bytes(data[:24] + empty * 300_000 + data[24:])  # more than half the bound
+    s = analyze([cap], tmp_path / "b", engine="bulk", workers=workers)
+    assert s.engine.startswith("bulk")
+    ref = analyze([cap], tmp_path / "r", engine="reference")
+    assert (s.packets, s.connections) == (ref.packets, ref.connections)

@@ -8,12 +8,15 @@ patching what it runs, which a forked child inherits (so those tests need fork).
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -138,13 +141,69 @@ def test_a_child_that_dies_takes_the_reference_path(tmp_path, monkeypatch):
     assert s.packets > 0 and mp.active_children() == []
 
 
-def test_a_capture_changed_while_read(tmp_path, monkeypatch):
+@needs_fork
+def test_a_capture_swapped_under_its_name_gives_one_files_logs(tmp_path, monkeypatch):
+    """The tracker gets the very bytes the reader decoded: a capture replaced under its name
+    after the run began gives the logs of one whole file, never a mix of two (here the
+    reader itself swaps it, just before it opens it)."""
+    path, other = tmp_path / "cap.pcap", tmp_path / "other.pcap"
+    capture(2, path)
+    capture(11, other)
+    want = analyze([other], tmp_path / "r", engine="reference")
+    swap_in = tmp_path / "swap-in.pcap"
+    shutil.copy(other, swap_in)
+    real = pipeline.batches
+
+    def swapped(p, *args, **kwargs):
+        os.replace(swap_in, p)
+        return real(p, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "batches", swapped)
+    s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine.startswith("bulk")
+    assert _body(s.skype_log) == _body(want.skype_log) and _body(want.skype_log)
+    assert _body(s.notice_log) == _body(want.notice_log)
+
+
+def test_a_reader_that_cannot_start_takes_the_reference_path(tmp_path, monkeypatch):
+    """No file descriptor or process left for the second process: the reference engine."""
     cap = tmp_path / "d.pcap"
     capture(2, cap)
-    real = os.pread
-    monkeypatch.setattr(pipeline.os, "pread", lambda fd, n, off: real(fd, n, off)[:-1])
+
+    def no_pipe(*_a, **_k):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(pipeline, "_context", lambda: type("Ctx", (), {"Pipe": no_pipe})())
     s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
-    assert s.engine == "reference (the capture changed while it was read)"
+    assert s.engine == "reference (cannot start the bulk reader process: Too many open files)"
+    assert s.packets > 0
+
+
+@needs_fork
+def test_a_child_killed_mid_batch_takes_the_reference_path(tmp_path, monkeypatch):
+    """Killed while it sends a batch larger than the pipe holds: this process reads
+    end-of-file and falls back, it does not wait for the rest of the batch."""
+    cap = tmp_path / "d.pcap"
+    capture(3, cap)
+    ref = analyze([cap], tmp_path / "r", engine="reference")
+    real = pipeline.batches
+
+    def dies_mid_send(p, *args, **kwargs):
+        for b in real(p, *args, **kwargs):
+            yield b
+            # then a batch far past the pipe's buffer, and death while it is being sent
+            threading.Timer(0.3, os._exit, (9,)).start()
+            yield dataclasses.replace(b, buf=bytes(8 << 20))
+
+    def slow(_done: int, _total: int) -> None:
+        time.sleep(1.0)  # this process reads nothing meanwhile: the child is stuck in send
+
+    monkeypatch.setattr(pipeline, "batches", dies_mid_send)
+    started = time.monotonic()
+    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2, progress=slow)
+    assert time.monotonic() - started < 30
+    assert s.engine.startswith("reference (the bulk reader process ended")
+    assert _body(s.skype_log) == _body(ref.skype_log)
 
 
 def test_an_interrupted_run_leaves_no_process_and_no_log(tmp_path):
@@ -241,3 +300,49 @@ def test_a_stop_signal_stops_both_processes_and_leaves_no_file(tmp_path, sig, co
     assert list(out.iterdir()) == []
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)  # stopped and reaped
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc for the child")
+def test_the_second_process_leaves_when_the_first_is_killed(tmp_path):
+    """SIGKILL leaves no clean-up to the first process: the second one's next send fails
+    on the closed pipe, and it leaves on its own."""
+    cap = tmp_path / "flood.pcap"
+    write_flooded_startup(cap, 60_000, "during")
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _SLOW_RUN,
+            "analyze",
+            "--workers",
+            "2",
+            str(cap),
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(run.pid):
+            assert run.poll() is None and time.monotonic() < deadline, "no second process"
+            time.sleep(0.02)
+        child = _children(run.pid)[0]
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+            assert time.monotonic() < deadline, "the second process outlived the first"
+            time.sleep(0.05)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

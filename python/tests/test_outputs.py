@@ -345,3 +345,30 @@ def test_a_capture_named_twice_is_refused(tmp_path, capsys):
     # the control: two captures, each once, are one stream as before
     other = TRACES / "skype-open-1.4.pcap"
     assert main(["analyze", str(nat), str(other), "-o", str(tmp_path / "b"), "-q"]) == 0
+
+
+# -- started without stdout or stderr (``>&-``, ``2>&-``) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "closed, flags, code",
+    [(1, [], 1), (1, ["-q"], 0), (2, [], 0), (2, ["--workers", "2"], 0)],
+)
+def test_a_closed_stdout_or_stderr(tmp_path, closed, flags, code):
+    """Python has None for a descriptor closed at start: the summary that cannot be shown
+    is one line and exit 1, as a full disk is; nothing else changes."""
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [*SW, "analyze", *flags, str(TRACES / "skype-open-1.4-background.pcap"), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        preexec_fn=lambda: os.close(closed),
+    )
+    assert run.returncode == code, run.stderr
+    if closed == 1 and code:
+        assert len(run.stderr.splitlines()) == 1 and "skypewatch: stdout: " in run.stderr
+    elif closed == 1:
+        assert run.stderr == ""
+    skype = (out / "skype.log").read_text().splitlines()
+    assert skype[-1].startswith("#close") and len(skype) > 10

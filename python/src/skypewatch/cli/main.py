@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -50,11 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # started with stdout or stderr closed (``>&-``), Python has None for them
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's lifetime
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (already reported in one line), --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    except OSError as exc:  # --help or --version to a closed stdout
+        print(f"skypewatch: stdout: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
     _tolerant(sys.stdout)
     _tolerant(sys.stderr)
     stdout, sys.stdout = sys.stdout, _NamedStdout(sys.stdout)
@@ -117,6 +127,24 @@ class _NamedStdout:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+class _ClosedStdout:
+    """stdout when the process was started without one: writing to it fails as writing to
+    a closed descriptor does (one line, exit 1), and a run that writes nothing there (-q)
+    is not failed by it."""
+
+    def write(self, _text: str) -> int:
+        raise OSError(errno.EBADF, "closed when skypewatch started")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("stdout is closed")
 
 
 def _stdout_error(exc: OSError) -> OSError:

@@ -119,7 +119,7 @@ class Batch:
     n_skipped: int  # skipped packets
     total_new: int  # skipped connections opened
     skipped_open: int  # skipped connections that may be open after the chunk (a bound)
-    tracked_frames: int
+    handed: int  # packets handed to the tracker: each may open a connection
     tts: np.ndarray  # time
     idx: np.ndarray  # position in the chunk
     tr_plain: np.ndarray  # decode_plain took it
@@ -177,15 +177,16 @@ def batches(
         now = float(run[-1])
         skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
         n_skipped = int(skip.sum())
-        tracked_frames = n - n_skipped
+        tracked = event & ~skip
+        # a frame that gives no packet (ARP, a record cut to nothing) opens nothing
+        handed = int(np.count_nonzero(tracked & d.plain)) + sum(map(len, decoded.values()))
         # the open-connection bound (checked by the tracker's side): a tighter count of the
         # skipped connections still open when it could matter
         if open_now is not None:
-            if flows.skipped_open + open_now() + 2 * tracked_frames >= limit:
+            if flows.skipped_open + open_now() + 2 * handed >= limit:
                 flows.prune(now)
-        elif flows.skipped_open + 2 * tracked_frames >= limit // 2:
+        elif flows.skipped_open + 2 * handed >= limit // 2:
             flows.prune_now_and_then(now, limit)
-        tracked = event & ~skip
         starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
         sk_idx = np.flatnonzero(skip)
         tr_idx = np.flatnonzero(tracked)
@@ -199,7 +200,7 @@ def batches(
             n_skipped=n_skipped,
             total_new=int(new_skipped.sum()),
             skipped_open=flows.skipped_open,
-            tracked_frames=tracked_frames,
+            handed=handed,
             tts=ts[tr_idx],
             idx=tr_idx,
             tr_plain=d.plain[tr_idx],
@@ -236,7 +237,7 @@ class Applier:
 
     def apply(self, b: Batch, buf: bytes) -> None:
         tracker = self.tracker
-        if b.skipped_open + tracker.open_connections + 2 * b.tracked_frames >= (
+        if b.skipped_open + tracker.open_connections + 2 * b.handed >= (
             tracker.options.max_connections
         ):
             # tracked and skipped ones together could fill the table, whose evictions

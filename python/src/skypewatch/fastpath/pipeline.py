@@ -3,28 +3,32 @@
 The bulk engine's work splits in two at a clean seam: :func:`engine.batches` (read the
 chunk, decode every frame, decide which UDP connections are skipped) needs nothing of the
 tracker, and :class:`engine.Applier` (every tracked packet through the tracker, in capture
-order) needs nothing else.  Here the first runs in a child process and hands its batches
-over a bounded queue; this process applies them in the order they come, so the tracker
-sees exactly what it sees in one process and the logs are the same, by construction.
+order) needs nothing else.  Here the first runs in a child process and sends its batches
+down a one-way pipe; this process applies them in the order they come, so the tracker sees
+exactly what it sees in one process and the logs are the same, by construction.
 
-What travels is numpy arrays and the full decoder's few packets: the chunk's bytes are not
-sent but read again here from the file (``os.pread``, from the page cache), which costs a
-copy where pickling them would cost two.  The decoder lives in the child; what it could
-not decode comes back at the end.
+Each batch travels with the chunk's bytes themselves (``send_bytes``: one copy each side),
+so the packets this process builds are cut from the very bytes the child decoded: a capture
+renamed, swapped or rewritten while it is read cannot mix two files.  The pipe's own buffer
+is the flow control: the child works on the next batch while this process applies one.
 
-Gains are bounded by the slower side (the tracker: about two thirds of the work on the
-benchmark mixes), so a third worker would have nothing to do: see the README's Performance
-section for what two cores give.  The child is a daemon that ignores SIGINT (the terminal
-sends it to both: this process decides) and leaves when its parent is gone; any failure
-of it, or a capture that changed while read, is :class:`Unsupported`, and the caller starts
-over with the reference engine as for any other capture the bulk engine does not take.
+Failures end in :class:`Unsupported`, and the caller starts over with the reference engine
+as for any other capture the bulk engine does not take: a child that cannot start (no file
+descriptor, no process left), that fails (its exception's text comes back), or that dies
+(this process holds no write end of the pipe, so a dead child is end-of-file, even in the
+middle of a batch).  The child is a daemon that ignores SIGINT (the terminal sends it to
+both: this process decides); if this process dies, the child's next send fails on the
+closed pipe and it leaves.  The decoder lives in the child; what it could not decode comes
+back at the end.
+
+Gains are bounded by the slower side (the tracker), so a third worker would have nothing to
+do: see the README's Performance section for what two cores give.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
 import signal
 import threading
 from collections import Counter
@@ -37,42 +41,38 @@ from ..packets.decode import Decoder
 from .bulk import Unsupported
 from .engine import Applier, FastStats, batches
 
-DEPTH = 4  # batches in flight: a few chunks' arrays (a few MB each) ahead of the tracker
-_POLL = 0.5  # seconds between checks that the other side is still there
+_POLL = 0.5  # seconds between checks that the child is still there
 
 Progress = Callable[[int, int], None]
 
 
-def _produce(path: str, udp_timeout: float, limit: int, out: Any, parent: int) -> None:
-    """The child: every batch onto *out*, then ("done", undecoded counts), or ("error",
-    why).  Sends give up when the parent is gone."""
+def _produce(path: str, udp_timeout: float, limit: int, out: Any, unused: Any) -> None:
+    """The child: every batch down *out* (the batch, then the chunk's bytes), then ("done",
+    undecoded counts) or ("error", why).  A send to a parent that is gone fails: it leaves."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):  # a forked child has the CLI's unwinding handlers
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
-
-    def send(item: object) -> None:
-        while True:
-            try:
-                out.put(item, timeout=_POLL)
-                return
-            except queue.Full:
-                if os.getppid() != parent:
-                    os._exit(0)
-
+    if unused is not None:
+        unused.close()  # the parent's end: with it closed here, a dead parent is EPIPE
     decoder = Decoder()
     try:
-        for b in batches(path, decoder, udp_timeout, limit):
-            b.buf = None
-            send(("batch", b))
-        decoder.finish()
-        send(("done", dict(decoder.undecoded)))
-    except Unsupported as exc:
-        send(("error", str(exc)))
-    except Exception as exc:  # any failure: the reference engine runs
-        send(("error", f"bulk reader process failed: {type(exc).__name__}: {exc}"))
+        try:
+            for b in batches(path, decoder, udp_timeout, limit):
+                buf, b.buf = b.buf, None
+                out.send(("batch", b))
+                out.send_bytes(buf)
+            decoder.finish()
+            out.send(("done", dict(decoder.undecoded)))
+        except (BrokenPipeError, ConnectionResetError):
+            os._exit(0)  # the parent is gone
+        except Unsupported as exc:
+            out.send(("error", str(exc)))
+        except Exception as exc:  # any failure: the reference engine runs
+            out.send(("error", f"bulk reader process failed: {type(exc).__name__}: {exc}"))
+    except OSError:
+        os._exit(0)
     out.close()
-    out.join_thread()
 
 
 def _context() -> Any:
@@ -93,47 +93,64 @@ def feed(
     """:func:`engine.feed` with the reading and decoding in a child process: the same
     packets into *tracker*, the undecoded counts into *decoder*; or :class:`Unsupported`."""
     ctx = _context()
-    out = ctx.Queue(maxsize=DEPTH)
     opts = tracker.options
-    child = ctx.Process(
-        target=_produce,
-        args=(str(path), opts.udp_timeout, opts.max_connections, out, os.getpid()),
-        daemon=True,
-        name="skypewatch-reader",
-    )
     applier = Applier(tracker)
+    child = None
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        raise Unsupported(f"cannot open the capture again: {exc.strerror}") from None
-    try:
-        child.start()
-        while True:
+        try:
+            inbox, out = ctx.Pipe(duplex=False)
+        except OSError as exc:
+            raise Unsupported(f"cannot start the bulk reader process: {exc.strerror}") from None
+        try:
             try:
-                kind, value = out.get(timeout=_POLL)
-            except queue.Empty:
-                if not child.is_alive():
-                    raise Unsupported(
-                        f"the bulk reader process ended (exit code {child.exitcode})"
-                    ) from None
-                continue
-            if kind == "error":
-                raise Unsupported(value)
-            if kind == "done":
-                decoder.undecoded.update(Counter(value))
-                break
-            buf = os.pread(fd, value.size, value.file_offset)
-            if len(buf) != value.size:
-                raise Unsupported("the capture changed while it was read")
-            applier.apply(value, buf)
-            if progress is not None:
-                progress(value.file_bytes, total_bytes)
+                child = ctx.Process(
+                    target=_produce,
+                    args=(str(path), opts.udp_timeout, opts.max_connections, out, inbox),
+                    daemon=True,
+                    name="skypewatch-reader",
+                )
+                child.start()
+            except OSError as exc:
+                raise Unsupported(f"cannot start the bulk reader process: {exc.strerror}") from None
+            finally:
+                out.close()  # the child's end: once it is gone, reading here is end-of-file
+            _receive(inbox, child, applier, decoder, progress, total_bytes)
+        finally:
+            inbox.close()
     finally:
-        os.close(fd)
-        if child.is_alive():
-            child.terminate()
-        if child.pid is not None:
+        if child is not None and child.pid is not None:
+            if child.is_alive():
+                child.terminate()
             child.join()
-        out.close()
-        out.cancel_join_thread()
     return applier.stats
+
+
+def _receive(
+    inbox: Any,
+    child: Any,
+    applier: Applier,
+    decoder: Decoder,
+    progress: Progress | None,
+    total_bytes: int,
+) -> None:
+    while True:
+        try:
+            while not inbox.poll(_POLL):
+                if not child.is_alive() and not inbox.poll(0):
+                    raise EOFError
+            kind, value = inbox.recv()
+            if kind == "batch":
+                buf = inbox.recv_bytes()
+        except (EOFError, OSError):
+            child.join(timeout=5)
+            raise Unsupported(
+                f"the bulk reader process ended (exit code {child.exitcode})"
+            ) from None
+        if kind == "error":
+            raise Unsupported(value)
+        if kind == "done":
+            decoder.undecoded.update(Counter(value))
+            return
+        applier.apply(value, buf)
+        if progress is not None:
+            progress(value.file_bytes, total_bytes)
