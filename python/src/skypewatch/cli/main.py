@@ -15,7 +15,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from .. import __version__
 from ..errors import SkypewatchError, one_line
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's lifetime
     if sys.stdout is None:
-        sys.stdout = _ClosedStdout()
+        sys.stdout = cast(TextIO, _ClosedStdout())
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
