@@ -66,6 +66,23 @@ const gate_nibbles: set[count] = {
 	0xF
 };
 
+## The bytes (as one-byte strings) whose low nibble is one of :zeek:see:`Skype::gate_nibbles`.
+function gate_byte_set(): set[string]
+	{
+	local bytes: set[string] = set();
+	local i = 0;
+	while ( i < 256 )
+		{
+		if ( ( i & 0x0F ) in gate_nibbles )
+			add bytes[hexstr_to_bytestring(fmt("%02x", i))];
+		++i;
+		}
+	return bytes;
+	}
+
+## Byte 2 of a first datagram that opens an inspected UDP connection.
+const gate_bytes: set[string] = gate_byte_set();
+
 ## ``p[2] & 0x8F`` values of the Skype UDP messages (docs/signatures.md#message-layouts).
 const known_udp_types: set[count] = {
 	0x02,
@@ -300,15 +317,15 @@ function udp_datagram(state: signature_state, data: string): bool
 	if ( |data| == 0 )
 		return F; # an empty datagram: not part of the window
 
-	local is_orig = state$is_orig;
+	# The first datagram decides; most flows end here, so this path is one set lookup.
 	local first = ! c?$skype_state;
-	local t = ptype(data);
-	if ( first
-	    && ( |data| < 3 || ( bytestring_to_count(data[2]) & 0x0F ) !in gate_nibbles ) )
+	if ( first && ( |data| < 3 || data[2] !in gate_bytes ) )
 		{
 		c$skype_skip = T;
 		return T;
 		}
+	local is_orig = state$is_orig;
+	local t = ptype(data);
 
 	local s = state_for(c);
 	if ( is_orig )
