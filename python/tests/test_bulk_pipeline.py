@@ -33,13 +33,6 @@ from skypewatch.synth.encapsulate import FORMS, rewrap_capture
 from skypewatch.synth.flood import write_flooded_startup
 from skypewatch.synth.scenarios import SynthOptions, synthesize
 
-SHARED_CAPTURES = sorted(
-    str(p.relative_to(PCAPS)) for p in PCAPS.glob("*/*") if p.suffix in (".pcap", ".cap", ".pcapng")
-)
-needs_fork = pytest.mark.skipif(
-    "fork" not in mp.get_all_start_methods(), reason="patches reach the child only by fork"
-)
-
 
 def _is_ethernet_pcap(path: Path) -> bool:
     head = path.read_bytes()[:24]
@@ -48,17 +41,28 @@ def _is_ethernet_pcap(path: Path) -> bool:
     )
 
 
+SHARED_CAPTURES = sorted(
+    str(p.relative_to(PCAPS))
+    for p in PCAPS.glob("*/*")
+    if p.suffix in (".pcap", ".cap", ".pcapng") and _is_ethernet_pcap(p)
+)
+needs_fork = pytest.mark.skipif(
+    "fork" not in mp.get_all_start_methods(), reason="patches reach the child only by fork"
+)
+
+
 def _body(path: Path) -> list[str]:
     return [x for x in path.read_text().splitlines() if not x.startswith("#")]
 
 
 @pytest.mark.parametrize("rel", SHARED_CAPTURES or ["skype/SkypeIRC.cap"])
 def test_shared_captures(rel, tmp_path):
+    """Those the bulk engine takes (Ethernet pcaps; the others never reach a second process,
+    and test_bulk_engine.py holds them)."""
     path = shared_capture(*rel.split("/"))
     engines: list[str] = []
-    assert compare(path, tmp_path, _is_ethernet_pcap(path), engines=engines, workers=2) == []
-    if _is_ethernet_pcap(path):
-        assert "second process" in engines[0]
+    assert compare(path, tmp_path, engines=engines, workers=2) == []
+    assert "second process" in engines[0]
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -69,13 +73,16 @@ def test_synth_scenarios(scenario, tmp_path):
     assert compare(res.pcap, tmp_path, workers=2) == []
 
 
+@pytest.fixture(scope="module")
+def startup(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("startup")
+    return synthesize("open-1.4", d / "s.pcap", SynthOptions(duration=120.0, background=50.0)).pcap
+
+
 @pytest.mark.parametrize("form", FORMS)
-def test_encapsulated_forms(form, tmp_path):
-    start = synthesize(
-        "open-1.4", tmp_path / "s.pcap", SynthOptions(duration=120.0, background=50.0)
-    ).pcap
+def test_encapsulated_forms(form, startup, tmp_path):
     cap = tmp_path / "wrapped.pcap"
-    rewrap_capture(start, cap, form)
+    rewrap_capture(startup, cap, form)
     assert compare(cap, tmp_path, require_bulk=_is_ethernet_pcap(cap), workers=2) == []
 
 
