@@ -149,10 +149,10 @@ def test_a_child_that_dies_takes_the_reference_path(tmp_path, monkeypatch):
 
 
 @needs_fork
-def test_a_capture_swapped_under_its_name_gives_one_files_logs(tmp_path, monkeypatch):
-    """The tracker gets the very bytes the reader decoded: a capture replaced under its name
-    after the run began gives the logs of one whole file, never a mix of two (here the
-    reader itself swaps it, just before it opens it)."""
+def test_a_capture_swapped_under_its_name_falls_back(tmp_path, monkeypatch):
+    """The tracker cuts packets from its own descriptor's bytes: a path that names another
+    file by the time the reader opens it (here the reader itself swaps it) is refused, and
+    the reference engine reads what the path names now -- never a mix of two files."""
     path, other = tmp_path / "cap.pcap", tmp_path / "other.pcap"
     capture(2, path)
     capture(11, other)
@@ -167,9 +167,31 @@ def test_a_capture_swapped_under_its_name_gives_one_files_logs(tmp_path, monkeyp
 
     monkeypatch.setattr(pipeline, "batches", swapped)
     s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
-    assert s.engine.startswith("bulk")
+    assert s.engine == "reference (the capture changed while it was read)"
     assert _body(s.skype_log) == _body(want.skype_log) and _body(want.skype_log)
     assert _body(s.notice_log) == _body(want.notice_log)
+
+
+@needs_fork
+def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch):
+    """Same file, other bytes (rewritten after the reader decoded a chunk, before the tracker
+    read it): the chunk's CRC-32 differs, and the reference engine reads the file as it is."""
+    path = tmp_path / "cap.pcap"
+    capture(2, path)
+    real = pipeline.batches
+
+    def rewritten(p, *args, **kwargs):
+        for b in real(p, *args, **kwargs):
+            with open(p, "r+b") as fh:  # the first record's payload, zeroed in place
+                fh.seek(24 + 16 + 42)
+                fh.write(bytes(8))
+            yield b
+
+    monkeypatch.setattr(pipeline, "batches", rewritten)
+    s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine == "reference (the capture changed while it was read)"
+    want = analyze([path], tmp_path / "r", engine="reference")
+    assert _body(s.skype_log) == _body(want.skype_log)
 
 
 def test_a_reader_that_cannot_start_takes_the_reference_path(tmp_path, monkeypatch):
@@ -200,7 +222,8 @@ def test_a_child_killed_mid_batch_takes_the_reference_path(tmp_path, monkeypatch
             yield b
             # then a batch far past the pipe's buffer, and death while it is being sent
             threading.Timer(0.3, os._exit, (9,)).start()
-            yield dataclasses.replace(b, buf=bytes(8 << 20))
+            big = {0: [(17, b"", 0, b"", 0, bytes(8 << 20))]}
+            yield dataclasses.replace(b, buf=b"", decoded=big)
 
     def slow(_done: int, _total: int) -> None:
         time.sleep(1.0)  # this process reads nothing meanwhile: the child is stuck in send

@@ -72,9 +72,16 @@ def pcap_header(path: str | Path) -> tuple[str, float] | None:
     return endian, resolution
 
 
-def chunks(path: str | Path, endian: str, resolution: float) -> Iterator[Chunk]:
+def chunks(
+    path: str | Path, endian: str, resolution: float, identity: tuple[int, int] | None = None
+) -> Iterator[Chunk]:
+    """*identity*: the (device, inode) the file must have (another process's view of it)."""
     u32 = struct.Struct(endian + "I").unpack_from
     with open(path, "rb") as fh:
+        if identity is not None:
+            st = os.fstat(fh.fileno())
+            if (st.st_dev, st.st_ino) != identity:
+                raise Unsupported("the capture changed while it was read")
         fh.seek(24)
         consumed = 24
         rest = b""

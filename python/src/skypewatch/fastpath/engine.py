@@ -129,6 +129,7 @@ class Batch:
     plain: tuple[np.ndarray, ...]  # the plain tracked frames' fields, in Packet's order
     decoded: dict[int, list[Packet]]  # the full decoder's packets, by position
     skipped_sub: dict[int, set[int]]  # of those, the ones in skipped connections
+    buf_crc: int = 0  # CRC-32 of buf, once buf is left out (pipeline.py)
 
 
 def batches(
@@ -137,11 +138,12 @@ def batches(
     udp_timeout: float,
     limit: int,
     open_now: Callable[[], int] | None = None,
+    identity: tuple[int, int] | None = None,
 ) -> Iterator[Batch]:
     """The capture's chunks as :class:`Batch` es, or :class:`Unsupported`.  *open_now*: the
     tracker's open connections, when it runs in this process between batches (then the
     UDP flow table is pruned exactly when the open-connection bound needs it; else when it
-    could)."""
+    could).  *identity*: the (device, inode) the file must have."""
     header = pcap_header(path)
     if header is None:
         raise Unsupported("not a regular-file Ethernet pcap")
@@ -149,7 +151,7 @@ def batches(
     flows = _UdpFlows(udp_timeout)
     now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
     full = decoder.frame
-    for c in chunks(path, endian, resolution):
+    for c in chunks(path, endian, resolution, identity):
         n = c.ts.size
         ts = c.ts
         d = decode_chunk(c)
