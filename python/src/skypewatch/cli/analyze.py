@@ -95,8 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=WORKERS,
         default="auto",
         help="processes for the bulk engine: 2 reads and decodes the capture in a second"
-        " process while this one tracks connections (same logs; up to ~1.3x faster on two"
-        " free cores where most traffic is not Skype, ~1x where it is: the tracker is the"
+        " process while this one tracks connections (same logs; about 1.2x faster on two"
+        " free cores where most traffic is not Skype, 1.1x where it is: the tracker is the"
         " slower half, so a third process would idle); 1 keeps to one core; auto (default):"
         " 2 for a capture of 64 MiB or more when two CPUs are available, else 1",
     )
