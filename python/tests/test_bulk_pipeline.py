@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
+import runpy
 import shutil
 import signal
 import struct
@@ -376,3 +377,23 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "Z"
+
+
+def test_the_spawn_start_method_gives_the_same_logs(tmp_path, monkeypatch):
+    """Where fork is not used (no fork, or other threads running) the child is spawned: a
+    fresh interpreter that imports what it runs."""
+    cap = tmp_path / "d.pcap"
+    capture(4, cap)
+    monkeypatch.setattr(pipeline, "_context", lambda: mp.get_context("spawn"))
+    s = analyze([cap], tmp_path / "s", engine="bulk", workers=2)
+    assert "second process" in s.engine
+    ref = analyze([cap], tmp_path / "r", engine="reference")
+    assert _body(s.skype_log) == _body(ref.skype_log) and _body(s.notice_log) == _body(
+        ref.notice_log
+    )
+
+
+def test_python_dash_m_does_not_run_again_in_a_spawned_child():
+    """``python -m skypewatch`` is the main module a spawned child imports first, under the
+    name ``__mp_main__``: importing it so must not run the command."""
+    runpy.run_module("skypewatch", run_name="__mp_main__")  # no SystemExit

@@ -176,7 +176,10 @@ def _receive(
         if kind == "done":
             decoder.undecoded.update(Counter(value))
             return
-        buf = os.pread(fd, value.size, value.file_offset)
+        try:
+            buf = os.pread(fd, value.size, value.file_offset)
+        except OSError as exc:
+            raise Unsupported(f"cannot read the capture again: {exc.strerror}") from None
         if len(buf) != value.size or zlib.crc32(buf) != value.buf_crc:
             raise Unsupported("the capture changed while it was read")
         applier.apply(value, buf)
