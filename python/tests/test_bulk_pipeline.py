@@ -397,3 +397,30 @@ def test_python_dash_m_does_not_run_again_in_a_spawned_child():
     """``python -m skypewatch`` is the main module a spawned child imports first, under the
     name ``__mp_main__``: importing it so must not run the command."""
     runpy.run_module("skypewatch", run_name="__mp_main__")  # no SystemExit
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc for the child")
+def test_a_stop_signal_while_the_second_process_is_stopped(tmp_path):
+    """A stopped child (SIGSTOP) keeps a SIGTERM pending: the run still ends at once, and
+    the child is killed and reaped."""
+    cap = tmp_path / "flood.pcap"
+    write_flooded_startup(cap, 60_000, "during")
+    out = tmp_path / "out"
+    argv = [sys.executable, "-c", _SLOW_RUN, "analyze", "--workers", "2", str(cap), "-o"]
+    run = subprocess.Popen([*argv, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(run.pid):
+            assert run.poll() is None and time.monotonic() < deadline, "no second process"
+            time.sleep(0.02)
+        child = _children(run.pid)[0]
+        os.kill(child, signal.SIGSTOP)
+        run.send_signal(signal.SIGTERM)
+        run.communicate(timeout=20)
+    finally:
+        if run.poll() is None:
+            os.kill(child, signal.SIGCONT)
+            run.kill()
+            run.wait()
+    assert run.returncode == 143
+    assert not Path(f"/proc/{child}").exists() or _state(child) == "Z"

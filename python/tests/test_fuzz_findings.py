@@ -377,8 +377,7 @@ def test_a_full_stdout_is_named(tmp_path):
         )
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
-        "skypewatch: stdout: No space left on device; the run could not finish,"
-        " its output is incomplete"
+        "skypewatch: stdout: No space left on device; what was to be printed there is lost"
     ]
 
 

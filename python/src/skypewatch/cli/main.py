@@ -102,6 +102,8 @@ def _tolerant(stream: Any) -> None:
 def _write_failure(exc: OSError, args: argparse.Namespace) -> str:
     what = exc.filename or getattr(args, "output", None)  # a failed write names no file
     why = exc.strerror or str(exc) or type(exc).__name__
+    if what == "stdout":  # files written before it are whole; what stdout was to get is not
+        return one_line(f"stdout: {why}; what was to be printed there is lost")
     return one_line(
         (f"{what}: " if what else "") + f"{why}; the run could not finish, its output is incomplete"
     )

@@ -30,13 +30,14 @@ do: see the README's Performance section for what two cores give.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ def _produce(
     for name in ("SIGTERM", "SIGHUP"):  # a forked child has the CLI's unwinding handlers
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # held by the parent across the fork
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if unused is not None:
         unused.close()  # the parent's end: with it closed here, a dead parent is EPIPE
     decoder = Decoder()
@@ -86,6 +89,26 @@ def _produce(
     except OSError:
         os._exit(0)
     out.close()
+
+
+_STOP_SIGNALS = {
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+}
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """A stop signal that lands between the fork and the moment this process knows its
+    child's pid would leave the child unreaped: held across the start, delivered after
+    (and unblocked in the child once its own handlers are set)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _context() -> Any:
@@ -134,7 +157,8 @@ def feed(
                     daemon=True,
                     name="skypewatch-reader",
                 )
-                child.start()
+                with _stop_signals_held():
+                    child.start()
             except OSError as exc:
                 raise Unsupported(f"cannot start the bulk reader process: {exc.strerror}") from None
             finally:
@@ -147,7 +171,10 @@ def feed(
         if child is not None and child.pid is not None:
             if child.is_alive():
                 child.terminate()
-            child.join()
+            child.join(timeout=_POLL)
+            if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits, SIGKILL not
+                child.kill()
+                child.join()
     return applier.stats
 
 
