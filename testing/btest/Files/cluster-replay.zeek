@@ -194,4 +194,25 @@ event Cluster::node_down(name: string, id: string)
 	if ( name == "manager" )
 		terminate();
 	}
+
+# On a tiny capture the manager can be done before the proxy's first connection retry:
+# the proxy then never sees it go down.  A proxy that never met the manager gives up.
+global manager_met = F;
+
+event Cluster::node_up(name: string, id: string)
+	{
+	if ( name == "manager" )
+		manager_met = T;
+	}
+
+event proxy_watchdog()
+	{
+	if ( ! manager_met )
+		terminate();
+	}
+
+event zeek_init()
+	{
+	schedule 30sec { proxy_watchdog() };
+	}
 @endif
