@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from skypewatch.connections.connection import Connection
 from skypewatch.packets.decode import TCP, UDP
 from skypewatch.signatures.udp_layout import worth_inspecting
 from skypewatch.synth.frames import addr_bytes
+from skypewatch.synth.scenarios import SynthOptions, synthesize
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("SKYPEWATCH_SHARED", REPO.parent / "shared"))
@@ -19,6 +21,21 @@ PCAPS = SHARED / "pcaps"
 
 CLIENT = "10.0.0.5"
 SN = "198.51.100.7"
+
+
+def bulk_can_run(path: Path) -> bool:
+    """A classic Ethernet pcap (microsecond times): the captures the bulk engine takes."""
+    head = path.read_bytes()[:24]
+    return head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") and (
+        struct.unpack("<I" if head[0] == 0xD4 else ">I", head[20:24])[0] == 1
+    )
+
+
+@pytest.fixture(scope="module")
+def startup_pcap(tmp_path_factory) -> Path:
+    """One synthesized Skype start-up, for the encapsulated and fragmented forms."""
+    d = tmp_path_factory.mktemp("startup")
+    return synthesize("open-1.4", d / "s.pcap", SynthOptions(duration=120.0, background=50.0)).pcap
 
 
 def shared_capture(*parts: str) -> Path:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from pathlib import Path
 
 import pytest
-from conftest import PCAPS, shared_capture
+from conftest import PCAPS, bulk_can_run, shared_capture
 
 from fuzz.differential import capture, compare
 from skypewatch.analyze import analyze
@@ -29,17 +28,10 @@ SHARED_CAPTURES = sorted(
 )
 
 
-def _bulk_can_run(path: Path) -> bool:
-    head = path.read_bytes()[:24]
-    return head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") and (
-        struct.unpack("<I" if head[0] == 0xD4 else ">I", head[20:24])[0] == 1
-    )
-
-
 @pytest.mark.parametrize("rel", SHARED_CAPTURES or ["skype/SkypeIRC.cap"])
 def test_shared_captures(rel, tmp_path):
     path = shared_capture(*rel.split("/"))
-    assert compare(path, tmp_path, require_bulk=_bulk_can_run(path)) == []
+    assert compare(path, tmp_path, require_bulk=bulk_can_run(path)) == []
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -50,17 +42,11 @@ def test_synth_scenarios(scenario, tmp_path):
     assert compare(res.pcap, tmp_path) == []
 
 
-@pytest.fixture(scope="module")
-def startup(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("startup")
-    return synthesize("open-1.4", d / "s.pcap", SynthOptions(duration=120.0, background=50.0)).pcap
-
-
 @pytest.mark.parametrize("form", FORMS)
-def test_encapsulated_forms(form, startup, tmp_path):
+def test_encapsulated_forms(form, startup_pcap, tmp_path):
     cap = tmp_path / "wrapped.pcap"
-    rewrap_capture(startup, cap, form)
-    assert compare(cap, tmp_path, require_bulk=_bulk_can_run(cap)) == []
+    rewrap_capture(startup_pcap, cap, form)
+    assert compare(cap, tmp_path, require_bulk=bulk_can_run(cap)) == []
 
 
 @pytest.mark.parametrize("seed", range(12))

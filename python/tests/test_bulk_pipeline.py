@@ -14,7 +14,6 @@ import os
 import runpy
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PCAPS, shared_capture
+from conftest import PCAPS, bulk_can_run, shared_capture
 
 from fuzz.differential import capture, compare
 from skypewatch import analyze as analyze_module
@@ -34,18 +33,10 @@ from skypewatch.synth.encapsulate import FORMS, rewrap_capture
 from skypewatch.synth.flood import write_flooded_startup
 from skypewatch.synth.scenarios import SynthOptions, synthesize
 
-
-def _is_ethernet_pcap(path: Path) -> bool:
-    head = path.read_bytes()[:24]
-    return head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") and (
-        struct.unpack("<I" if head[0] == 0xD4 else ">I", head[20:24])[0] == 1
-    )
-
-
 SHARED_CAPTURES = sorted(
     str(p.relative_to(PCAPS))
     for p in PCAPS.glob("*/*")
-    if p.suffix in (".pcap", ".cap", ".pcapng") and _is_ethernet_pcap(p)
+    if p.suffix in (".pcap", ".cap", ".pcapng") and bulk_can_run(p)
 )
 needs_fork = pytest.mark.skipif(
     "fork" not in mp.get_all_start_methods(), reason="patches reach the child only by fork"
@@ -74,17 +65,11 @@ def test_synth_scenarios(scenario, tmp_path):
     assert compare(res.pcap, tmp_path, workers=2) == []
 
 
-@pytest.fixture(scope="module")
-def startup(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("startup")
-    return synthesize("open-1.4", d / "s.pcap", SynthOptions(duration=120.0, background=50.0)).pcap
-
-
 @pytest.mark.parametrize("form", FORMS)
-def test_encapsulated_forms(form, startup, tmp_path):
+def test_encapsulated_forms(form, startup_pcap, tmp_path):
     cap = tmp_path / "wrapped.pcap"
-    rewrap_capture(startup, cap, form)
-    assert compare(cap, tmp_path, require_bulk=_is_ethernet_pcap(cap), workers=2) == []
+    rewrap_capture(startup_pcap, cap, form)
+    assert compare(cap, tmp_path, require_bulk=bulk_can_run(cap), workers=2) == []
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -298,28 +283,40 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in path.read_text().split()] if path.exists() else []
 
 
+def _slow_run(tmp_path: Path, stderr: int) -> tuple[subprocess.Popen, Path]:
+    """``analyze --workers 2`` made slow, on an 18 MB capture (five chunks, 0.3 s each at
+    least), with SIGINT's default action (a shell's background job has it ignored)."""
+    cap = tmp_path / "flood.pcap"
+    write_flooded_startup(cap, 60_000, "during")
+    out = tmp_path / "out"
+    run = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_RUN, "analyze", "--workers", "2", str(cap), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    return run, out
+
+
+def _second_process(run: subprocess.Popen, out: Path | None = None) -> int:
+    """The run's child, once it exists (and, with *out*, once a log is being written)."""
+    deadline = time.monotonic() + 60
+    while not (_children(run.pid) and (out is None or (out.exists() and any(out.iterdir())))):
+        assert run.poll() is None, "the run ended before the signal: make it longer"
+        assert time.monotonic() < deadline, "no second process (or no temporary log)"
+        time.sleep(0.02)
+    return _children(run.pid)[0]
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc for the child")
 @pytest.mark.parametrize(
     "sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)]
 )
 def test_a_stop_signal_stops_both_processes_and_leaves_no_file(tmp_path, sig, code):
-    cap = tmp_path / "flood.pcap"
-    write_flooded_startup(cap, 60_000, "during")  # 18 MB: five chunks, 0.3 s each at least
-    out = tmp_path / "out"
-    run = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_RUN, "analyze", "--workers", "2", str(cap), "-o", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    run, out = _slow_run(tmp_path, subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while not (_children(run.pid) and out.exists() and any(out.iterdir())):
-            assert run.poll() is None, "the run ended before the signal: make it longer"
-            assert time.monotonic() < deadline, "no second process and no temporary log"
-            time.sleep(0.02)
-        child = _children(run.pid)[0]
+        child = _second_process(run, out)
         run.send_signal(sig)
         _, err = run.communicate(timeout=60)
     finally:
@@ -337,29 +334,9 @@ def test_a_stop_signal_stops_both_processes_and_leaves_no_file(tmp_path, sig, co
 def test_the_second_process_leaves_when_the_first_is_killed(tmp_path):
     """SIGKILL leaves no clean-up to the first process: the second one's next send fails
     on the closed pipe, and it leaves on its own."""
-    cap = tmp_path / "flood.pcap"
-    write_flooded_startup(cap, 60_000, "during")
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _SLOW_RUN,
-            "analyze",
-            "--workers",
-            "2",
-            str(cap),
-            "-o",
-            str(tmp_path / "out"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    run, _ = _slow_run(tmp_path, subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while not _children(run.pid):
-            assert run.poll() is None and time.monotonic() < deadline, "no second process"
-            time.sleep(0.02)
-        child = _children(run.pid)[0]
+        child = _second_process(run)
         run.kill()
         run.wait()
         deadline = time.monotonic() + 30
@@ -403,17 +380,9 @@ def test_python_dash_m_does_not_run_again_in_a_spawned_child():
 def test_a_stop_signal_while_the_second_process_is_stopped(tmp_path):
     """A stopped child (SIGSTOP) keeps a SIGTERM pending: the run still ends at once, and
     the child is killed and reaped."""
-    cap = tmp_path / "flood.pcap"
-    write_flooded_startup(cap, 60_000, "during")
-    out = tmp_path / "out"
-    argv = [sys.executable, "-c", _SLOW_RUN, "analyze", "--workers", "2", str(cap), "-o"]
-    run = subprocess.Popen([*argv, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run, _ = _slow_run(tmp_path, subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while not _children(run.pid):
-            assert run.poll() is None and time.monotonic() < deadline, "no second process"
-            time.sleep(0.02)
-        child = _children(run.pid)[0]
+        child = _second_process(run)
         os.kill(child, signal.SIGSTOP)
         run.send_signal(signal.SIGTERM)
         run.communicate(timeout=20)
