@@ -168,15 +168,14 @@ class TieredTable(Generic[K, V]):
     def changes_front(self, key: K, tier: int) -> bool:
         """Whether ``put(key, value, tier)`` may change a tier's least recent entry or its
         time -- the only entries :meth:`prune` and :meth:`first_time` look at: *key* is one,
-        or it goes into an empty tier.  (A new key put into a full table evicts one: the
-        caller's to check.)"""
+        it goes into an empty tier, or it is new to a full table (which evicts one)."""
         tiers = self._tiers
         if not tiers[min(tier, len(tiers) - 1)]:
             return True
         for t in tiers:
             if key in t:
                 return next(iter(t)) == key
-        return False  # a new key goes behind its tier's least recent one
+        return self._n >= self.limit  # else a new key goes behind its tier's least recent
 
     def touch(self, key: K) -> None:
         """Make *key* the most recent entry of its tier (a use that keeps it alive)."""

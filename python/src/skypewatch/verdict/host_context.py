@@ -359,8 +359,8 @@ class HostContext:
         if ep is None:
             ep = Endpoint(ts)
             tier = EVIDENCE if self.known(addr) else tier
-            if len(eps) >= eps.limit or eps.changes_front(key, tier):
-                self._next_due = -math.inf  # one displaced, or a tier's first entry
+            if eps.changes_front(key, tier):
+                self._next_due = -math.inf
             if not eps.put(key, ep, tier):
                 return None
         else:
@@ -374,7 +374,6 @@ class HostContext:
         return ep
 
     def _put(self, table: TieredTable, key: Any, value: Any, tier: int) -> None:
-        # an eviction (the oldest may go), or a tier's oldest entry changes
-        if len(table) >= table.limit or table.changes_front(key, tier):
+        if table.changes_front(key, tier):
             self._next_due = -math.inf
         table.put(key, value, tier)
