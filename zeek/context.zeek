@@ -710,24 +710,6 @@ function endpoint_proven(a: addr, p: port): bool
 	return [a, n] in endpoints && endpoints[a, n]$proven;
 	}
 
-function endpoint_fanout(a: addr, p: port): bool
-	{
-	local n = port_to_count(p);
-	return [a, n] in endpoints && endpoints[a, n]$fanout;
-	}
-
-function endpoint_id_sequence(a: addr, p: port): bool
-	{
-	local n = port_to_count(p);
-	return [a, n] in endpoints && endpoints[a, n]$id_sequence;
-	}
-
-## Whether *a* had confirmed evidence by *as_of*.
-function is_confirmed(a: addr, as_of: time): bool
-	{
-	return a in confirmed && confirmed[a] <= as_of;
-	}
-
 ## Whether *host* showed itself a Skype client: a proven, fanning-out or counting Skype
 ## port, confirmed evidence, or a probe to *peer* just before.
 function skype_client(ts: time, host: addr, peer: addr): bool

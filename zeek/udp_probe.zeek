@@ -231,6 +231,9 @@ function probe_hits(c: connection): vector of Hit
 	{
 	local hits: vector of Hit = vector();
 	local d = c$skype_state$dgrams;
+	# Every probe pattern pairs two datagrams; a lone U1 (most probes) needs no look.
+	if ( |d| < 2 )
+		return hits;
 	local i = 0;
 	while ( i < |d| )
 		{

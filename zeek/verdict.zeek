@@ -37,6 +37,34 @@ const inbound_hits: set[string] = {
 const confidence_names: vector of string = vector("weak", "possible", "likely",
     "confirmed");
 
+## Each hit name's place in byte order among the names seen so far, for the evidence
+## order (judge).  A name not seen before re-ranks them all (learn_names): a few dozen
+## times per run.
+global hit_names: vector of string = vector();
+global hit_rank: table[string] of count = table();
+
+## Keys of the evidence sort: (strength, name rank, index) in one count.
+const rank_span = 4096;
+
+function learn_names(hits: vector of Hit)
+	{
+	local added = F;
+	for ( _, h in hits )
+		{
+		if ( h$name !in hit_rank )
+			{
+			hit_names += h$name;
+			hit_rank[h$name] = 0;
+			added = T;
+			}
+		}
+	if ( ! added )
+		return;
+	sort(hit_names, strcmp);
+	for ( i, n in hit_names )
+		hit_rank[n] = i;
+	}
+
 ## Every signature hit of a finished connection, including host-context ones.
 function connection_hits(c: connection): vector of Hit
 	{
@@ -54,25 +82,40 @@ function connection_hits(c: connection): vector of Hit
 		for ( _, h in media_hits(c) )
 			hits += h;
 		local framed = s$first_framed;
-		if ( framed && endpoint_proven(c$id$orig_h, c$id$orig_p) )
+		local weak = weak_hits(c);
+		# The originator's endpoint entry, looked at once (a look keeps it: endpoint_idle)
+		# and only when a hit can use it.
+		local on = port_to_count(c$id$orig_p);
+		local ep_proven = F;
+		local ep_sequence = F;
+		local ep_fanout = F;
+		if ( ( framed || |weak| > 0 ) && [c$id$orig_h, on] in endpoints )
+			{
+			local ep = endpoints[c$id$orig_h, on];
+			ep_proven = ep$proven;
+			ep_sequence = ep$id_sequence;
+			ep_fanout = ep$fanout;
+			}
+		if ( framed && ep_proven )
 			hits += Hit($name="skype_endpoint", $stage=PROBE, $strength=LIKELY,
 			    $evidence=fmt(
 			    "flow from proven Skype endpoint %s:%d",
-			    c$id$orig_h, port_to_count(c$id$orig_p)));
+			    c$id$orig_h, on));
 		else if ( framed && endpoint_proven(c$id$resp_h, c$id$resp_p) )
 			hits += Hit($name="to_skype_endpoint", $stage=PROBE, $strength=LIKELY,
 			    $evidence=fmt("flow to proven Skype endpoint %s:%d",
 			    c$id$resp_h, port_to_count(c$id$resp_p)));
-		local weak = weak_hits(c);
-		if ( |weak| > 0 && endpoint_id_sequence(c$id$orig_h, c$id$orig_p) )
+		if ( |weak| == 0 )
+			return hits;
+		if ( ep_sequence )
 			hits += Hit($name="probe_id_sequence", $stage=PROBE, $strength=LIKELY,
 			    $evidence=fmt("port %d probed %d+ new peers with U1 ids climbing in small steps (one message counter)",
-			    port_to_count(c$id$orig_p), id_seq_min));
-		if ( |weak| > 0 && endpoint_fanout(c$id$orig_h, c$id$orig_p) )
+			    on, id_seq_min));
+		if ( ep_fanout )
 			hits += Hit($name="probe_fanout", $stage=PROBE, $strength=POSSIBLE,
 			    $evidence=fmt("one of the U1-shaped flows port %d sent to %d+ hosts within %.0fs",
-			    port_to_count(c$id$orig_p), fanout_min_peers,
-			    interval_to_double(fanout_window)));
+			    on, fanout_min_peers, interval_to_double(
+			    fanout_window)));
 		for ( _, h in weak )
 			hits += h;
 		return hits;
@@ -151,31 +194,34 @@ function judge(c: connection, hits: vector of Hit): Info
 		}
 	# Hosts are confirmed only as signatures fire on packets, never here: the order in
 	# which connections end (Zeek drains them in no set order) cannot matter.
-	if ( best < 3
-	    && is_confirmed(info$client, c$skype_state?$judged_at ? c$skype_state$judged_at : network_time()) )
-		++best;
+	if ( best < 3 && info$client in confirmed )
+		{
+		local as_of = c$skype_state?$judged_at ? c$skype_state$judged_at :
+		    network_time();
+		if ( confirmed[info$client] <= as_of )
+			++best;
+		}
 	info$confidence = confidence_names[best];
 
 	# Strongest first, by name within a strength (a connection's hits have distinct
-	# names): string keys sorted with the strcmp BiF, no script comparator per pair.
-	local texts: vector of string = vector();
+	# names): one count per hit -- strength, the name's rank, the hit's index -- sorted
+	# in C++, instead of string keys and a comparator call per pair.
+	local evidence: string;
 	if ( |hits| == 1 )
-		texts += hits[0]$evidence;
-	else if ( |hits| > 1 )
+		evidence = hits[0]$evidence;
+	else
 		{
-		local keys: vector of string = vector();
-		local text_of: table[string] of string = table();
-		for ( _, h in hits )
-			{
-			local key = cat(3 - enum_to_int(h$strength), " ", h$name);
-			keys += key;
-			text_of[key] = h$evidence;
-			}
-		sort(keys, strcmp);
+		learn_names(hits);
+		local keys: vector of count = vector();
+		for ( i, h in hits )
+			keys += ( ( 3 - int_to_count(enum_to_int(h$strength)) ) * rank_span +
+			    hit_rank[h$name] ) * rank_span + i;
+		sort(keys);
+		local texts: vector of string = vector();
 		for ( _, k in keys )
-			texts += text_of[k];
+			texts += hits[k % rank_span]$evidence;
+		evidence = join_string_vec(texts, "; ");
 		}
-	local evidence = join_string_vec(texts, "; ");
 	if ( |evidence| > max_evidence )
 		evidence = evidence[0 : max_evidence - 3] + "...";
 	info$evidence = evidence;
