@@ -175,13 +175,10 @@ global draining: set[string];
 ## WebSocket endpoints subscribed to the package's detections.
 global correlators: set[string];
 
-## Inside the site: ``redef Site::local_nets`` governs it (with Zeek's default
-## ``Site::private_address_space_is_local = T`` the private address space is in it too).
-## The Python tools' ``--local-nets`` mirrors this; their default is Zeek 8's list.
-function is_local(a: addr): bool
-	{
-	return Site::is_local_addr(a);
-	}
+# Inside the site is ``a in Site::local_nets`` (what Site::is_local_addr answers, without
+# two calls per record): ``redef Site::local_nets`` governs it, and with Zeek's default
+# ``Site::private_address_space_is_local = T`` the private address space is in it too.
+# The Python tools' ``--local-nets`` mirrors this; their default is Zeek 8's list.
 
 ## Confirmed, or likely from two stages; of a start-up nothing answered (it was blocked),
 ## likely evidence from one stage is enough.
@@ -289,8 +286,9 @@ function listing(values: set[string]): string
 	local shown: vector of string = vector();
 	for ( i, x in names )
 		{
-		if ( i < listed_max )
-			shown += x;
+		if ( i >= listed_max )
+			break;
+		shown += x;
 		}
 	local text = join_string_vec(shown, ",");
 	if ( |names| > listed_max )
@@ -487,7 +485,7 @@ function observe_node(ts: time, uid: string, orig_h: addr, client: addr,
 	else
 		return;
 
-	if ( ! is_local(node) || is_local(outside) )
+	if ( node !in Site::local_nets || outside in Site::local_nets )
 		return;
 	if ( node in nodes && ts - nodes[node]$last_ts > session_gap )
 		delete nodes[node];
@@ -524,34 +522,35 @@ function observe(ts: time, uid: string, id: conn_id, stage: string,
     client: addr, peer: addr, peer_role: string, client_public_ip: string,
     skype_version: string, confidence: string, answered: bool)
 	{
-	if ( ! holding() )
+	# (advance() returns at once for a time not past the clock: most records)
+	if ( ts > clock && ! holding() )
 		advance(ts);
-	if ( client in clients
-	    && clients[client]$notified
-	    && ts - clients[client]$last_ts <= session_gap )
+	local relayed = peer_role == "super_node" || peer_role == "peer";
+	if ( client in clients )
 		{
-		# Noticed already: the record only keeps the session going.
 		local known = clients[client];
-		if ( ts > known$last_ts )
-			known$last_ts = ts;
-		if ( peer_role == "super_node" || peer_role == "peer" )
-			observe_node(ts, uid, id$orig_h, client, peer, peer_role, stage);
-		return;
-		}
-	if ( client in clients && ts - clients[client]$last_ts > session_gap )
-		{
-		if ( qualified(clients[client])
-		    && ! clients[client]$notified
-		    && ! clients[client]$handed_over )
-			raise_client_notice(client, clients[client]);
-		delete clients[client];
+		if ( ts - known$last_ts > session_gap )
+			{
+			if ( qualified(known) && ! known$notified && ! known$handed_over )
+				raise_client_notice(client, known);
+			delete clients[client];
+			}
+		else if ( known$notified )
+			{
+			# Noticed already: the record only keeps the session going.
+			if ( ts > known$last_ts )
+				known$last_ts = ts;
+			if ( relayed )
+				observe_node(ts, uid, id$orig_h, client, peer, peer_role, stage);
+			return;
+			}
 		}
 	local rank = confidence == "confirmed" ? 3 : confidence == "likely" ? 2 : 1;
 	if ( client !in clients )
 		{
 		if ( ! room_for_client(rank >= 2, client) )
 			{
-			if ( peer_role == "super_node" || peer_role == "peer" )
+			if ( relayed )
 				observe_node(ts, uid, id$orig_h, client, peer, peer_role, stage);
 			return;
 			}
@@ -568,7 +567,8 @@ function observe(ts: time, uid: string, id: conn_id, stage: string,
 	if ( |correlators| == 0 )
 		s$handed_over = F;
 	++s$n;
-	if ( ! s$reportable && ( is_local(client) || ! is_local(peer) ) )
+	if ( ! s$reportable
+	    && ( client in Site::local_nets || peer !in Site::local_nets ) )
 		s$reportable = T;
 	add s$stages[stage];
 	if ( rank >= 2 )
@@ -611,7 +611,7 @@ function observe(ts: time, uid: string, id: conn_id, stage: string,
 			queue_notice(client, b, F);
 			}
 		}
-	if ( peer_role == "super_node" || peer_role == "peer" )
+	if ( relayed )
 		observe_node(ts, uid, id$orig_h, client, peer, peer_role, stage);
 	}
 
