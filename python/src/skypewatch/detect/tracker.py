@@ -108,6 +108,10 @@ class Tracker:
         self._idle_seq = 0
         self._closing: deque[Connection] = deque()
         self._attempts: deque[Connection] = deque()
+        # No timer of those three queues is due before this network time (a lower bound:
+        # set by each sweep, lowered by what is queued after it).  A packet earlier than it
+        # and than the host context's expiry_due needs no sweep: most packets.
+        self._due = -math.inf
         # Zeek judges a connection that a packet's time (or the packet itself) ended after
         # the packet: with what the packet's signature evals changed in the host context,
         # but before the signature events it raised (the TCP strong checks, kept here).
@@ -135,7 +139,8 @@ class Tracker:
         they ended is judged, as after that packet."""
         if ts > self.now:
             self.now = ts
-            self.sweep(ts)
+            if ts >= self._due or ts >= self.ctx.expiry_due:
+                self.sweep(ts)
         if self._ended:
             ended, self._ended = self._ended, []
             for conn in ended:
@@ -168,7 +173,8 @@ class Tracker:
         if ts > self.now:
             # Zeek fires every timer due by a packet's time before handling the packet
             self.now = ts
-            self.sweep(ts)
+            if ts >= self._due or ts >= self.ctx.expiry_due:
+                self.sweep(ts)
         conn = self._by_key.get((src, sport, dst, dport, proto))
         if conn is not None and proto == TCP and self._ended_attempt(conn, ts):
             self._finish(conn)
@@ -183,6 +189,9 @@ class Tracker:
                 if conn is not None and proto == TCP and flags & _SYN:
                     conn.attempt = True
                     self._attempts.append(conn)
+                    due = ts + self.options.tcp_attempt_delay - _DUE_MARGIN
+                    if due < self._due:
+                        self._due = due
                     self.ctx.note_attempt(ts, src, dst, dport)
             if conn is None:  # a full table of connections worth more
                 self.stats.untracked_packets += 1
@@ -208,6 +217,9 @@ class Tracker:
         if close.complete and not conn.closing:
             conn.closing = conn.last_ts  # Zeek: deleted tcp_close_delay after its last time
             self._closing.append(conn)
+            due = conn.closing + self.options.tcp_close_delay - _DUE_MARGIN
+            if due < self._due:
+                self._due = due
         if (payload or flags & _SYN) and conn.inspecting:
             self._tcp_segment(conn, ts, is_orig, flags, seq, payload)
 
@@ -301,6 +313,8 @@ class Tracker:
         timeout = self.options.udp_timeout if proto == UDP else self.options.tcp_timeout
         heapq.heappush(self._idle, (ts + timeout, self._idle_seq, conn.uid))
         self._idle_seq += 1
+        if ts + timeout - _DUE_MARGIN < self._due:
+            self._due = ts + timeout - _DUE_MARGIN
         self.stats.connections += 1
         open_now = len(self._open)
         if open_now > self.stats.max_open:
@@ -334,6 +348,7 @@ class Tracker:
             if self._ended_attempt(conn, now) and conn.uid in self._open:
                 self._finish(conn)
         self.ctx.expire(now)
+        self._due = self.next_due()
 
     def finish_all(self) -> None:
         """End of input: judge every open connection, oldest first (as Zeek flushes)."""

@@ -160,11 +160,12 @@ class HostContext:
         self.chains: TieredTable[tuple[Addr, Addr], Chain] = table("TCP chain of", by_host)
         self.nodes: TieredTable[tuple[Addr, int], tuple[float, str]] = table("node")
         self.node_hosts: TieredTable[Addr, tuple[float, str]] = table("node", describe=_host)
-        # No table's oldest entry is due before this network time.  Expiry runs per packet;
-        # this makes all but the due ones one comparison.  Anything that may change a
+        # No table's oldest entry is due before this network time (public: the tracker
+        # skips its whole timer sweep before it).  Expiry runs per packet; this makes all
+        # but the due ones one comparison.  Anything that may change a
         # tier's oldest entry (the only ones expiry reads) resets it: an eviction, a
         # refresh of that entry, a first entry in a tier -- not a refresh of another one.
-        self._next_due = -math.inf
+        self.expiry_due = -math.inf
 
     # -- updates -------------------------------------------------------------------------
     @property
@@ -223,7 +224,7 @@ class HostContext:
         if len(recent) >= o.fanout_min_peers and ep.u1_flows >= o.fanout_min_share * ep.flows:
             ep.fanout = True
             if self.endpoints.changes_front((addr, port), EVIDENCE):
-                self._next_due = -math.inf
+                self.expiry_due = -math.inf
             self.endpoints.put((addr, port), ep, EVIDENCE)
             self._put(self.marked, addr, ts, EVIDENCE)
 
@@ -318,10 +319,10 @@ class HostContext:
 
     # -- housekeeping --------------------------------------------------------------------
     def expire(self, now: float) -> None:
-        if now < self._next_due:
+        if now < self.expiry_due:
             return
         self._expire(now)
-        self._next_due = self._earliest_due() - _DUE_MARGIN
+        self.expiry_due = self._earliest_due() - _DUE_MARGIN
 
     def _aging(self) -> tuple[tuple[TieredTable, float, Callable[[Any], float]], ...]:
         """Every table, the window after which its entries expire, and each entry's time."""
@@ -360,7 +361,7 @@ class HostContext:
             ep = Endpoint(ts)
             tier = EVIDENCE if self.known(addr) else tier
             if eps.changes_front(key, tier):
-                self._next_due = -math.inf
+                self.expiry_due = -math.inf
             if not eps.put(key, ep, tier):
                 return None
         else:
@@ -368,12 +369,12 @@ class HostContext:
             # expiry reads only each tier's oldest entry: a refresh of another one, which
             # moves to the end of its tier, leaves the next due time as it is
             if eps.changes_front(key, tier):
-                self._next_due = -math.inf
+                self.expiry_due = -math.inf
             ep.last_seen = max(ep.last_seen, ts)
             eps.put(key, ep, tier)
         return ep
 
     def _put(self, table: TieredTable, key: Any, value: Any, tier: int) -> None:
         if table.changes_front(key, tier):
-            self._next_due = -math.inf
+            self.expiry_due = -math.inf
         table.put(key, value, tier)
