@@ -232,7 +232,10 @@ function judge(c: connection, hits: vector of Hit): Info
 function write_verdict(c: connection)
 	{
 	hook refresh_context(c);
-	local info = judge(c, connection_hits(c));
+	local hits = connection_hits(c);
+	if ( |hits| == 0 )
+		return; # (most inspected connections that are not Skype's)
+	local info = judge(c, hits);
 	if ( info$confidence == "" )
 		return;
 	c$skype = info;
