@@ -85,10 +85,13 @@ signature skype-sslv2-junk {
 	event Skype::sslv2_junk
 }
 
-# The server's stream begins like a TLS record.
+# The server's stream begins like a TLS record: only read after Skype's SSLv2-format hello
+# (fake_tls_junk), so it fires only where the client sent one, whichever stream came first
+# (every other TLS server would raise an event for nothing).
 signature skype-resp-tls {
 	ip-proto == tcp
 	tcp-state responder
+	requires-reverse-signature skype-sslv2-hello
 	payload /^[\x14-\x17]\x03[\x00-\x04]/
 	event Skype::resp_tls
 }

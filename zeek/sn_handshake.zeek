@@ -27,7 +27,8 @@ export {
 	## skype-sslv2-junk: raw bytes, not a TLS record, follow that hello.
 	global sslv2_junk: event(state: signature_state, data: string) &is_used;
 
-	## skype-resp-tls: the server's stream begins like a TLS record.
+	## skype-resp-tls: the server's stream begins like a TLS record, in a connection
+	## whose client sent Skype's SSLv2-format hello (raised after sslv2_hello).
 	global resp_tls: event(state: signature_state, data: string) &is_used;
 
 	## skype-fixed-server-hello: the server sent Skype's constant 79-byte ServerHello.
@@ -195,7 +196,7 @@ event Skype::sslv2_junk(state: signature_state, data: string)
 
 event Skype::resp_tls(state: signature_state, data: string)
 	{
-	# Only matters after a hello, which created the state.
+	# The rule requires the hello, whose event (it creates the state) is raised first.
 	if ( state$conn?$skype_state )
 		state$conn$skype_state$resp_tls = T;
 	}
