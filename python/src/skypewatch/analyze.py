@@ -41,6 +41,10 @@ else:
 ENGINES = ("auto", "bulk", "reference")
 # below this a second process costs more to start than it saves (fork ~10 ms, spawn ~0.5 s)
 PIPELINE_MIN_BYTES = 64 << 20
+# a bulk attempt on a capture this large may hold enough to matter when the reference
+# engine starts; below it, a full collection costs more than it frees (it walks the whole
+# heap: in a long-lived process such as the fuzz suite, ~40 ms per fallback, growing)
+COLLECT_MIN_BYTES = 8 << 20
 MAX_SUMMARY_HOSTS = 10_000  # clients and peers kept for the summary; beyond that, counted
 SHOWN_CLIENTS = 50  # lines of the summary's client list; the rest are "+N more"
 SHOWN_NOTICES = 50  # lines of its notice list, likewise
@@ -161,7 +165,8 @@ def analyze(
             return summary
         # what the attempt held (its traceback is gone now; cycles too, which the entry
         # points leave to a rarer collection) goes before the reference run builds its own
-        gc.collect()
+        if _size(captures[0]) >= COLLECT_MIN_BYTES:
+            gc.collect()
     summary = run(bulk=False)
     summary.engine = f"reference ({why})"
     summary.seconds = time.perf_counter() - started
