@@ -161,7 +161,9 @@ type Hit: record {
 
 redef record connection += {
 	## The connection's skype.log record, set when its verdict is final (before logging),
-	## for scripts that handle connection_state_remove below priority -3.
+	## for scripts that handle connection_state_remove below priority -3.  Connections
+	## still open at the end of input are judged later, at zeek_done (oldest first), and
+	## so are verdicts a cluster worker holds: theirs is set then.
 	skype: Info &optional;
 	skype_state: State &optional;
 	## Set on UDP connections whose first datagram is no Skype message.

@@ -266,12 +266,22 @@ function release_held()
 		event Skype::release_verdict(uid);
 	}
 
+## Connections still open at the end of input (standalone), judged at zeek_done oldest
+## first, as the Python engine does: Zeek drains them in an order that can vary from run to
+## run, and what a host's capped sets keep depends on the order its records come in.
+global ending: vector of connection;
+
 hook finalize_skype(c: connection)
 	{
 	if ( ! c?$skype_state )
 		return;
 
 	c$skype_state$judged_at = network_time();
+	if ( zeek_is_terminating() && ! Cluster::is_enabled() )
+		{
+		ending += c;
+		return;
+		}
 	local now = zeek_is_terminating() || hook hold_verdict(c);
 	if ( ! now )
 		{
@@ -286,4 +296,15 @@ hook finalize_skype(c: connection)
 event net_done(t: time)
 	{
 	release_held();
+	}
+
+# Before notices.zeek raises what is still due (priority 0).
+event zeek_done() &priority=10
+	{
+	local starts: vector of double = vector();
+	for ( _, c in ending )
+		starts += time_to_double(c$start_time);
+	for ( _, i in order(starts) )
+		write_verdict(ending[i]);
+	ending = vector();
 	}
