@@ -189,9 +189,7 @@ class Tracker:
                 if conn is not None and proto == TCP and flags & _SYN:
                     conn.attempt = True
                     self._attempts.append(conn)
-                    due = ts + self.options.tcp_attempt_delay - _DUE_MARGIN
-                    if due < self._due:
-                        self._due = due
+                    self._queued(ts + self.options.tcp_attempt_delay)
                     self.ctx.note_attempt(ts, src, dst, dport)
             if conn is None:  # a full table of connections worth more
                 self.stats.untracked_packets += 1
@@ -217,9 +215,7 @@ class Tracker:
         if close.complete and not conn.closing:
             conn.closing = conn.last_ts  # Zeek: deleted tcp_close_delay after its last time
             self._closing.append(conn)
-            due = conn.closing + self.options.tcp_close_delay - _DUE_MARGIN
-            if due < self._due:
-                self._due = due
+            self._queued(conn.closing + self.options.tcp_close_delay)
         if (payload or flags & _SYN) and conn.inspecting:
             self._tcp_segment(conn, ts, is_orig, flags, seq, payload)
 
@@ -313,13 +309,18 @@ class Tracker:
         timeout = self.options.udp_timeout if proto == UDP else self.options.tcp_timeout
         heapq.heappush(self._idle, (ts + timeout, self._idle_seq, conn.uid))
         self._idle_seq += 1
-        if ts + timeout - _DUE_MARGIN < self._due:
-            self._due = ts + timeout - _DUE_MARGIN
+        self._queued(ts + timeout)
         self.stats.connections += 1
         open_now = len(self._open)
         if open_now > self.stats.max_open:
             self.stats.max_open = open_now
         return conn
+
+    def _queued(self, due: float) -> None:
+        """A timer was queued for network time *due*: the sweep bound comes down to it
+        (less the margin next_due keeps for the rounding of the queues' own checks)."""
+        if due - _DUE_MARGIN < self._due:
+            self._due = due - _DUE_MARGIN
 
     def sweep(self, now: float) -> None:
         """End every connection whose timer is due at network time *now*."""
