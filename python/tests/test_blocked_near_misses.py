@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -55,10 +56,13 @@ class Capture:
         frames = [*s.handshake(), *(s.send(c, d) for c, d in exchange), *s.close()]
         self.events += [(T0 + t + i * 0.03, f) for i, (_, f) in enumerate(frames)]
 
-    def analyze(self, tmp_path, host: HostOptions | None = None) -> Summary:
-        pcap = tmp_path / "c.pcap"
+    def write(self, pcap: Path) -> None:
         with PcapWriter(pcap) as w:
             w.write_events(sorted(self.events, key=lambda e: e[0]))
+
+    def analyze(self, tmp_path, host: HostOptions | None = None) -> Summary:
+        pcap = tmp_path / "c.pcap"
+        self.write(pcap)
         opts = TrackerOptions(host=host) if host is not None else None
         return analyze([pcap], tmp_path / "out", tracker_options=opts, keep_records=True)
 

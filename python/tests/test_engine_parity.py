@@ -22,9 +22,7 @@ from conftest import PCAPS, REPO, shared_capture
 
 from skypewatch.analyze import analyze
 from skypewatch.synth.encapsulate import FORMS, rewrap_capture
-from skypewatch.synth.frames import TcpSession, addr_bytes
 from skypewatch.synth.messages import sslv2_hello
-from skypewatch.synth.pcapwriter import PcapWriter
 
 ZEEK = shutil.which("zeek")
 PACKAGE = REPO / "zeek"
@@ -127,15 +125,6 @@ def test_both_engines_write_the_same_lines_on_every_encapsulated_form(
     test_both_engines_write_the_same_lines(capture, tmp_path)
 
 
-def _hello_exchange(path: Path, exchange: list[tuple[bool, bytes]]) -> None:
-    """One TCP connection to port 443 carrying *exchange* ((from client, bytes), in order)."""
-    s = TcpSession(addr_bytes("10.1.1.1"), 40_000, addr_bytes("203.0.113.9"), 443)
-    frames = [*s.handshake(), *(s.send(c, d) for c, d in exchange), *s.close()]
-    with PcapWriter(path) as w:
-        for i, (_, frame) in enumerate(frames):
-            w.write(1_700_000_000.0 + i * 0.03, frame)
-
-
 # Skype's SSLv2-format hello followed by bytes no TLS record begins with, and a server
 # stream that begins like a TLS record (then the junk is not Skype's: no fake_tls_junk).
 _HELLO = sslv2_hello(random.Random(7)) + b"\x42" + bytes(range(40))
@@ -161,8 +150,12 @@ def test_both_engines_read_the_server_stream_whichever_side_spoke_first(
         "server-first": [(False, _TLS), (True, _HELLO)],
         "opaque-server": [(True, _HELLO), (False, b"\x99" * 10)],
     }[order]
+    from test_blocked_near_misses import Capture
+
+    cap = Capture()
+    cap.tcp(0.0, "10.1.1.1", 40_000, "203.0.113.9", 443, exchange)
     capture = tmp_path / "hello.pcap"
-    _hello_exchange(capture, exchange)
+    cap.write(capture)
     test_both_engines_write_the_same_lines(capture, tmp_path)
     lines = [x for x in canonify(tmp_path / "python" / "skype.log") if not x.startswith("#")]
     assert len(lines) == 1
