@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..bounded import EVIDENCE, NOISE, BoundStats, TieredTable
@@ -123,6 +123,24 @@ class Tracker:
     # -- packets -------------------------------------------------------------------------
     def packet(self, ts: float, pkt: Packet) -> None:
         self._packet(ts, pkt)
+        if self._ended or self._after:
+            self._drain()
+
+    def packets(self, times: Sequence[float], pkts: Sequence[Packet], lo: int, hi: int) -> None:
+        """:meth:`packet` for ``times[lo:hi]`` and ``pkts[lo:hi]`` in order (fastpath/: a run
+        of packets with nothing between them); one call instead of one per packet."""
+        step = self._packet
+        ended = self._ended
+        after = self._after
+        for k in range(lo, hi):
+            step(times[k], pkts[k])
+            if ended or after:
+                # the packet ended connections or raised strong TCP checks: as packet()
+                self._drain()
+                ended = self._ended
+                after = self._after
+
+    def _drain(self) -> None:
         if self._ended:
             ended, self._ended = self._ended, []
             for conn in ended:
@@ -176,7 +194,13 @@ class Tracker:
             if ts >= self._due or ts >= self.ctx.expiry_due:
                 self.sweep(ts)
         conn = self._by_key.get((src, sport, dst, dport, proto))
-        if conn is not None and proto == TCP and self._ended_attempt(conn, ts):
+        if (
+            conn is not None
+            and conn.attempt
+            and not conn.resp_pkts
+            and proto == TCP
+            and self._ended_attempt(conn, ts)
+        ):
             self._finish(conn)
             conn = None
         if conn is None or (proto == TCP and conn.closing and flags & _SYN and not flags & _ACK):

@@ -249,6 +249,7 @@ class Applier:
         stats.frames += b.frames
         stats.skipped_packets += b.n_skipped
         packet = tracker.packet
+        packets = tracker.packets
         sk_ts = b.sk_ts
         hi_pos = b.hi_pos.tolist()
         skips_before = b.skips_before.tolist()
@@ -280,13 +281,18 @@ class Applier:
             )
         )
         tts = b.tts.tolist()
+        plain_tts = b.tts[b.tr_plain].tolist()  # beside plain_pkts
         idx = b.idx.tolist()
         decoded = b.decoded
         skipped_sub = b.skipped_sub
         done_skips = 0
         lo = 0
         next_plain = 0
-        for k in range(len(idx)):
+        # runs of plain packets with nothing between them (no skipped packet, no skipped
+        # connection): the tracker takes each run in one call; another frame is a run alone
+        run_at = _runs(b.hi_pos, b.skips_before, b.tr_plain)
+        for r in range(len(run_at) - 1):
+            k = run_at[r]
             hi = hi_pos[k]
             if hi > lo:  # skipped packets since the last tracked one
                 _pass_skipped(tracker, sk_ts, lo, hi)
@@ -295,11 +301,12 @@ class Applier:
             if sb != done_skips:
                 tracker.skip_connections(sb - done_skips)
                 done_skips = sb
-            t = tts[k]
             if tr_plain[k]:
-                packet(t, plain_pkts[next_plain])
-                next_plain += 1
+                end = next_plain + run_at[r + 1] - k
+                packets(plain_tts, plain_pkts, next_plain, end)
+                next_plain = end
             else:
+                t = tts[k]
                 i = idx[k]
                 gone = skipped_sub.get(i)
                 for sub, pkt in enumerate(decoded[i]):
@@ -441,6 +448,21 @@ def _udp_skips(
         known[(key_lo, key_hi)] = (lt, dec)
     flows.skipped_open += int(opens_skipped.sum())
     return skip, new_skipped, skipped_sub
+
+
+def _runs(hi_pos: np.ndarray, skips_before: np.ndarray, tr_plain: np.ndarray) -> list[int]:
+    """Where each run of tracked frames begins (and, last, their count): a run is plain
+    frames with the same skipped packets and connections before them; any other frame is a
+    run of its own."""
+    n = tr_plain.size
+    start = np.ones(n + 1, dtype=bool)
+    start[1:n] = (
+        (hi_pos[1:] != hi_pos[:-1])
+        | (skips_before[1:] != skips_before[:-1])
+        | ~tr_plain[1:]
+        | ~tr_plain[:-1]
+    )
+    return np.flatnonzero(start).tolist()
 
 
 def _pass_skipped(tracker: Tracker, sk_ts: np.ndarray, lo: int, hi: int) -> None:
