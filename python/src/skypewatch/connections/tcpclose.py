@@ -119,23 +119,21 @@ class _Endpoint:
 class TcpCloseState:
     """Zeek's view of one TCP connection's close, fed every packet in order."""
 
-    __slots__ = ("close_deferred", "complete", "ends")
+    __slots__ = ("both_closed", "close_deferred", "complete", "ends")
 
     def __init__(self) -> None:
         self.ends = (_Endpoint(), _Endpoint())  # originator, responder
         self.close_deferred = False
         # Zeek's close_complete: the connection now lingers tcp_close_delay, then ends
         self.complete = False
+        # both endpoints' did_close (an attribute: read on every packet, set in _closed)
+        self.both_closed = False
 
     def responder_size(self) -> int:
         return self.ends[1].size()
 
-    def both_closed(self) -> bool:
-        o, r = self.ends
-        return o.did_close and r.did_close
-
     def packet(self, is_orig: bool, flags: int, seq: int, ack: int, length: int) -> None:
-        """Account for one packet (call *after* reading :meth:`both_closed` for its time)."""
+        """Account for one packet (read :attr:`both_closed` for its time *before*)."""
         ends = self.ends
         ep, peer = (ends[0], ends[1]) if is_orig else (ends[1], ends[0])
         if (
@@ -262,5 +260,6 @@ class TcpCloseState:
         if ep.did_close:
             return
         ep.did_close = True
+        self.both_closed = peer.did_close
         if ep.state == RESET or peer.did_close or peer.state == INACTIVE:
             self.complete = True

@@ -233,7 +233,7 @@ class Tracker:
         # its duration ends at the close, not at the final ACK (tcpclose.py).
         close = conn.close_state
         assert close is not None  # every TCP connection is made with one
-        if not close.both_closed():
+        if not close.both_closed:
             conn.last_ts = ts
         close.packet(is_orig, flags, seq, ack, length)
         if close.complete and not conn.closing:
