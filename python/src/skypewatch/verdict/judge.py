@@ -10,6 +10,7 @@ Rules, in the order they apply (docs/signatures.md#strengths-and-confidence):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from ..connections.connection import Connection
@@ -31,7 +32,10 @@ INBOUND_HITS = frozenset(("to_skype_endpoint", "tcp_to_skype_port", "skype_404")
 MAX_EVIDENCE = 400
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def addr_str(a: bytes) -> str:
+    # a few hosts make most lines (a client's every connection names it): cached, since
+    # ipaddress's objects cost more than the rest of a line's formatting
     return str(ipaddress.ip_address(a))
 
 
