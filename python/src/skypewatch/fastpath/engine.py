@@ -37,8 +37,10 @@ One figure differs: ``Summary.max_open`` counts the tracker's connections only. 
 shows it only when the table was full, which never happens here (above).
 
 It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
-A UDP packet that only the full decoder takes (VLAN, a Teredo-looking payload...) is handed
-to the tracker, and opens a tracked connection; in a skipped one the tracker only ticks.
+An IPv4 UDP packet that only the full decoder takes (VLAN, a payload that could be Teredo,
+such as a long STUN message...) belongs to its flow like any other: it opens a skipped
+connection when its payload is not a Skype message (read from the decoder's packet), and in
+a skipped connection the tracker only ticks for it; otherwise it is handed to the tracker.
 The differential tests hold it to the reference.
 """
 
@@ -128,7 +130,8 @@ class Batch:
     sk_ts: np.ndarray  # per skipped packet: the network time it moves the clock to
     plain: tuple[np.ndarray, ...]  # the plain tracked frames' fields, in Packet's order
     decoded: dict[int, list[Packet]]  # the full decoder's packets, by position
-    skipped_sub: dict[int, set[int]]  # of those, the ones in skipped connections
+    # of those, the ones in skipped connections: sub-packet -> whether it opens one
+    skipped_sub: dict[int, dict[int, bool]]
     buf_crc: int = 0  # CRC-32 of buf, once buf is left out (pipeline.py)
 
 
@@ -310,10 +313,14 @@ class Applier:
                 i = idx[k]
                 gone = skipped_sub.get(i)
                 for sub, pkt in enumerate(decoded[i]):
-                    if gone is not None and sub in gone:
-                        tracker.tick(t)  # what the reference does for it: timers, judging
-                    else:
+                    opens = None if gone is None else gone.get(sub)
+                    if opens is None:
                         packet(t, pkt)
+                        continue
+                    tracker.tick(t)  # what the reference does for it: timers, judging
+                    if opens:  # counted here, in its place among the frame's packets
+                        tracker.skip_connections(1)
+                        done_skips += 1
         # skipped packets after the last tracked one
         if sk_ts.size > lo:
             _pass_skipped(tracker, sk_ts, lo, sk_ts.size)
@@ -359,11 +366,12 @@ def _udp_skips(
     new_skipped = np.zeros(n, dtype=np.int64)
     udp = np.flatnonzero(d.plain & (d.proto == UDP))
     # UDP packets of the full decoder's frames (IPv4 ones can share a flow with plain
-    # frames): they must be tracked, so their connection must not be a skipped one
+    # frames), with whether each could open a skipped connection
     extra_pos: list[int] = []
     extra_sub: list[int] = []
     extra_a: list[int] = []
     extra_b: list[int] = []
+    extra_nw: list[bool] = []
     for i, pkts in decoded.items():
         for k, p in enumerate(pkts):
             if p[0] == UDP and len(p[1]) == 4 and len(p[3]) == 4:
@@ -371,6 +379,7 @@ def _udp_skips(
                 extra_sub.append(k)
                 extra_a.append(_endpoint(p[1], p[2]))
                 extra_b.append(_endpoint(p[3], p[4]))
+                extra_nw.append(bool(p[7]) and not worth_inspecting(p[7]))
     if udp.size == 0 and not extra_pos:
         return skip, new_skipped, {}
     a = d.src[udp] << 16 | d.sport[udp]
@@ -378,16 +387,19 @@ def _udp_skips(
     pos = udp
     forced = np.zeros(udp.size, dtype=bool)
     sub = np.zeros(udp.size, dtype=np.int64)
+    forced_nw = np.zeros(udp.size, dtype=bool)
     if extra_pos:
         a = np.concatenate([a, np.array(extra_a, dtype=np.int64)])
         b = np.concatenate([b, np.array(extra_b, dtype=np.int64)])
         pos = np.concatenate([pos, np.array(extra_pos, dtype=np.int64)])
         sub = np.concatenate([sub, np.array(extra_sub, dtype=np.int64)])
         forced = np.concatenate([forced, np.ones(len(extra_pos), dtype=bool)])
+        forced_nw = np.concatenate([forced_nw, np.array(extra_nw, dtype=bool)])
     klo = np.minimum(a, b)
     khi = np.maximum(a, b)
     order = np.lexsort((sub, pos, khi, klo))  # a flow's packets in capture order
     klo, khi, pos, forced, sub = klo[order], khi[order], pos[order], forced[order], sub[order]
+    forced_nw = forced_nw[order]
     t = run[pos]  # network time at each packet: a flow's connection ends by this clock
     late = ts[pos] < before[pos]  # a packet older than the clock (times went back)
     m = t.size
@@ -411,15 +423,17 @@ def _udp_skips(
     prev_t[gstart] = g_prev
     carry_skip[gstart] = g_skip
     opens = t >= prev_t + flows.timeout
-    # first payload of the packet: plain frames only (forced ones are tracked anyway)
+    # the packet's payload is not a Skype message: read in the chunk for plain frames, from
+    # the full decoder's packet for the others (a STUN message long enough to pass for
+    # Teredo, a VLAN frame...), which then open a skipped connection as plain ones do
     plain_pos = np.where(forced, 0, pos)
     p0 = d.pay_start[plain_pos]
     p1 = d.pay_end[plain_pos]
     bb = np.frombuffer(buf, dtype=np.uint8)
     has3 = (p1 - p0) >= 3
     nib = bb[np.where(has3, p0 + 2, 0)]
-    not_worth = (p1 > p0) & ~(has3 & _WORTH_NIBBLE[nib])
-    opens_skipped = opens & ~forced & not_worth & ~late
+    not_worth = np.where(forced, forced_nw, (p1 > p0) & ~(has3 & _WORTH_NIBBLE[nib]))
+    opens_skipped = opens & not_worth & ~late
     # each connection's decision, spread over its packets: a segment starts where a
     # connection opens or where a flow's packets begin (continuing the carried one)
     seg_start = opens | first
@@ -431,13 +445,13 @@ def _udp_skips(
     if bool(np.any(decision & late)):
         # its connection's last time goes back: when it ends is the tracker's business
         raise Unsupported("packet times go back inside a skipped connection")
-    skipped_sub: dict[int, set[int]] = {}
+    skipped_sub: dict[int, dict[int, bool]] = {}
     fs = np.flatnonzero(decision & forced)
-    for i, k in zip(pos[fs].tolist(), sub[fs].tolist(), strict=True):
-        skipped_sub.setdefault(i, set()).add(k)
+    for i, k, o in zip(pos[fs].tolist(), sub[fs].tolist(), opens_skipped[fs].tolist(), strict=True):
+        skipped_sub.setdefault(i, {})[k] = o
     plain_skip = decision & ~forced
     skip[pos[plain_skip]] = True
-    new_skipped[pos[opens_skipped]] = 1
+    np.add.at(new_skipped, pos[opens_skipped], 1)  # a frame of the full decoder: maybe several
     # the flows' state for the next chunk
     last = np.ones(m, dtype=bool)
     last[:-1] = first[1:]
