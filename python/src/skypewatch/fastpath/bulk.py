@@ -90,18 +90,20 @@ def chunks(
             buf = rest + more if rest else more
             if not buf:
                 return
+            # The one loop over every record in Python: it only follows the lengths.  A
+            # record that does not fit in buf is the last one it takes; it is given back
+            # below, and every length is checked at once afterwards (_chunk).
             starts: list[int] = []
             append = starts.append
             pos, n = 0, len(buf)
-            while pos + 16 <= n:
-                incl = u32(buf, pos + 8)[0]
-                if incl > MAX_CAPLEN:
-                    raise Unsupported("corrupt record")
-                end = pos + 16 + incl
-                if end > n:
-                    break
+            last = n - 16
+            while pos <= last:
                 append(pos)
-                pos = end
+                pos += 16 + u32(buf, pos + 8)[0]
+            if pos > n:  # the last record does not fit: it waits for more bytes
+                pos = starts.pop()
+                if u32(buf, pos + 8)[0] > MAX_CAPLEN:
+                    raise Unsupported("corrupt record")
             if not more and pos < n:
                 raise Unsupported("capture cut short")
             rest = buf[pos:]
@@ -130,6 +132,8 @@ def _chunk(
     sec = _u32(b, starts, endian)
     frac = _u32(b, starts + 4, endian)
     caplen = _u32(b, starts + 8, endian)
+    if caplen.size and int(caplen.max()) > MAX_CAPLEN:
+        raise Unsupported("corrupt record")
     # capture.py: ts = sec + frac * resolution, in Python floats (IEEE doubles, same steps)
     ts = sec.astype(np.float64) + frac.astype(np.float64) * res
     if ts.size and float(ts.max()) > MAX_SECONDS:

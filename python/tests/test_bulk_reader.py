@@ -1,0 +1,81 @@
+"""The bulk reader's record walk (fastpath/bulk.chunks) against the reference reader.
+
+The walk only follows the records' lengths and checks them all at once afterwards, giving
+back the last record of a buffer when it does not fit: small chunk sizes put that edge on
+every few records.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+from skypewatch.fastpath import bulk
+from skypewatch.packets.capture import MAX_CAPLEN, read_capture
+
+
+def _pcap(records: list[tuple[int, int, bytes]], caplens: dict[int, int] | None = None) -> bytes:
+    """A little-endian Ethernet pcap; *caplens* overrides record i's captured length field."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    for i, (sec, usec, frame) in enumerate(records):
+        incl = (caplens or {}).get(i, len(frame))
+        out.append(struct.pack("<IIII", sec, usec, incl, len(frame)) + frame)
+    return b"".join(out)
+
+
+def _walk(path, monkeypatch, chunk_bytes: int) -> list[tuple[float, bytes]]:
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", chunk_bytes)
+    header = bulk.pcap_header(path)
+    assert header is not None
+    got = []
+    for c in bulk.chunks(path, *header):
+        for at, cap, ts in zip(c.data.tolist(), c.caplen.tolist(), c.ts.tolist(), strict=True):
+            got.append((ts, c.buf[at : at + cap]))
+    return got
+
+
+@pytest.mark.parametrize("chunk_bytes", [17, 64, 100, 1000, 1 << 22])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_walk_reads_every_record_as_the_reference_does(
+    tmp_path, monkeypatch, seed, chunk_bytes
+):
+    rng = random.Random(seed)
+    records = [
+        (
+            1_600_000_000 + i,
+            rng.randrange(1_000_000),
+            rng.randbytes(rng.choice((0, 1, 14, 60, 333))),
+        )
+        for i in range(200)
+    ]
+    path = tmp_path / "walk.pcap"
+    path.write_bytes(_pcap(records))
+    want = [(ts, frame) for ts, _link, frame in read_capture(path)]
+    assert _walk(path, monkeypatch, chunk_bytes) == want
+
+
+@pytest.mark.parametrize("where", [0, 57, 199])
+@pytest.mark.parametrize("chunk_bytes", [100, 1 << 22])
+@pytest.mark.parametrize("present", [False, True], ids=["length-only", "whole-record"])
+def test_a_length_past_the_limit_is_refused_wherever_it_is(
+    tmp_path, monkeypatch, where, chunk_bytes, present
+):
+    # a length past MAX_CAPLEN: in a record that does not fit in the buffer (the walk gives
+    # it back), or one whose bytes are all there (only the check of every length finds it)
+    records = [(1_600_000_000, i, bytes(40)) for i in range(200)]
+    if present:
+        records[where] = (1_600_000_000, where, bytes(MAX_CAPLEN + 1))
+    path = tmp_path / "corrupt.pcap"
+    path.write_bytes(_pcap(records, {where: MAX_CAPLEN + 1}))
+    with pytest.raises(bulk.Unsupported, match="corrupt record"):
+        _walk(path, monkeypatch, chunk_bytes)
+
+
+def test_a_record_cut_short_is_refused(tmp_path, monkeypatch):
+    records = [(1_600_000_000, i, bytes(40)) for i in range(20)]
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(_pcap(records)[:-5])
+    with pytest.raises(bulk.Unsupported, match="cut short"):
+        _walk(path, monkeypatch, 100)
