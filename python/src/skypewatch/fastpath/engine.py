@@ -358,7 +358,7 @@ def _udp_skips(
     buf: bytes,
     decoded: dict[int, list[Packet]],
     flows: _UdpFlows,
-) -> tuple[np.ndarray, np.ndarray, dict[int, set[int]]]:
+) -> tuple[np.ndarray, np.ndarray, dict[int, dict[int, bool]]]:
     """Per frame of the chunk: is it a packet of a skipped UDP connection, and does it open
     one.  *flows* carries each flow's state from chunk to chunk."""
     n = ts.size
