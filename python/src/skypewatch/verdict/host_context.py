@@ -162,10 +162,11 @@ class HostContext:
         self.node_hosts: TieredTable[Addr, tuple[float, str]] = table("node", describe=_host)
         # No table's oldest entry is due before this network time (public: the tracker
         # skips its whole timer sweep before it).  Expiry runs per packet; this makes all
-        # but the due ones one comparison.  Anything that may change a
-        # tier's oldest entry (the only ones expiry reads) resets it: an eviction, a
-        # refresh of that entry, a first entry in a tier -- not a refresh of another one.
+        # but the due ones one comparison.  Anything that may change a tier's oldest entry
+        # (the only ones expiry reads) lowers it to that table's new due time: an eviction,
+        # a refresh of that entry, a first entry in a tier -- not a refresh of another one.
         self.expiry_due = -math.inf
+        self._age_of = {id(t): (w, f) for t, w, f in self._aging()}
 
     # -- updates -------------------------------------------------------------------------
     @property
@@ -223,9 +224,7 @@ class HostContext:
         o = self.options
         if len(recent) >= o.fanout_min_peers and ep.u1_flows >= o.fanout_min_share * ep.flows:
             ep.fanout = True
-            if self.endpoints.changes_front((addr, port), EVIDENCE):
-                self.expiry_due = -math.inf
-            self.endpoints.put((addr, port), ep, EVIDENCE)
+            self._put(self.endpoints, (addr, port), ep, EVIDENCE)
             self._put(self.marked, addr, ts, EVIDENCE)
 
     def _id_run(self, ep: Endpoint, ts: float, addr: Addr, peer: Addr, ident: int) -> None:
@@ -360,21 +359,33 @@ class HostContext:
         if ep is None:
             ep = Endpoint(ts)
             tier = EVIDENCE if self.known(addr) else tier
-            if eps.changes_front(key, tier):
-                self.expiry_due = -math.inf
+            front = eps.changes_front(key, tier)
             if not eps.put(key, ep, tier):
                 return None
+            if front:
+                self._front_changed(eps)
         else:
             tier = max(tier, self._worth_of_endpoint(key, ep))
             # expiry reads only each tier's oldest entry: a refresh of another one, which
             # moves to the end of its tier, leaves the next due time as it is
-            if eps.changes_front(key, tier):
-                self.expiry_due = -math.inf
+            front = eps.changes_front(key, tier)
             ep.last_seen = max(ep.last_seen, ts)
             eps.put(key, ep, tier)
+            if front:
+                self._front_changed(eps)
         return ep
 
     def _put(self, table: TieredTable, key: Any, value: Any, tier: int) -> None:
-        if table.changes_front(key, tier):
-            self.expiry_due = -math.inf
+        front = table.changes_front(key, tier)
         table.put(key, value, tier)
+        if front:
+            self._front_changed(table)
+
+    def _front_changed(self, table: TieredTable) -> None:
+        """A put changed a tier's oldest entry of *table* (after the put): the next due
+        time comes down to that table's, if earlier.  The other tables' did not move, and
+        the bound was at most theirs."""
+        window, time_of = self._age_of[id(table)]
+        due = table.first_time(time_of) + window - _DUE_MARGIN
+        if due < self.expiry_due:
+            self.expiry_due = due
