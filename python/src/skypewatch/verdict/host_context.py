@@ -166,7 +166,10 @@ class HostContext:
         # (the only ones expiry reads) lowers it to that table's new due time: an eviction,
         # a refresh of that entry, a first entry in a tier -- not a refresh of another one.
         self.expiry_due = -math.inf
-        self._age_of = {id(t): (w, f) for t, w, f in self._aging()}
+        # the same per table (expiry_due is their least): a run prunes only the due ones
+        self._ages = self._aging()
+        self._dues = [-math.inf] * len(self._ages)
+        self._age_of = {id(t): i for i, (t, _, _) in enumerate(self._ages)}
 
     # -- updates -------------------------------------------------------------------------
     @property
@@ -321,7 +324,6 @@ class HostContext:
         if now < self.expiry_due:
             return
         self._expire(now)
-        self.expiry_due = self._earliest_due() - _DUE_MARGIN
 
     def _aging(self) -> tuple[tuple[TieredTable, float, Callable[[Any], float]], ...]:
         """Every table, the window after which its entries expire, and each entry's time."""
@@ -338,18 +340,16 @@ class HostContext:
         )
 
     def _expire(self, now: float) -> None:
-        for table, window, time_of in self._aging():
-            if table:
-                horizon = now - window
-                table.prune(lambda v, t=time_of, h=horizon: t(v) < h)  # type: ignore[misc]
-
-    def _earliest_due(self) -> float:
-        """The earliest network time at which expire() would drop something."""
-        due = math.inf
-        for table, window, time_of in self._aging():
-            if table:
-                due = min(due, table.first_time(time_of) + window)
-        return due
+        """Prune the tables that may hold something due by *now*; each one's bound is then
+        its oldest entries' earliest due time (first_time: inf when empty)."""
+        dues = self._dues
+        for i, (table, window, time_of) in enumerate(self._ages):
+            if dues[i] <= now:
+                if table:
+                    horizon = now - window
+                    table.prune(lambda v, t=time_of, h=horizon: t(v) < h)  # type: ignore[misc]
+                dues[i] = table.first_time(time_of) + window - _DUE_MARGIN
+        self.expiry_due = min(dues)
 
     def _endpoint(self, ts: float, addr: Addr, port: int, tier: int = NOISE) -> Endpoint | None:
         """The endpoint's bookkeeping, created or refreshed; None if a full table refused it."""
@@ -385,7 +385,10 @@ class HostContext:
         """A put changed a tier's oldest entry of *table* (after the put): the next due
         time comes down to that table's, if earlier.  The other tables' did not move, and
         the bound was at most theirs."""
-        window, time_of = self._age_of[id(table)]
+        i = self._age_of[id(table)]
+        _, window, time_of = self._ages[i]
         due = table.first_time(time_of) + window - _DUE_MARGIN
-        if due < self.expiry_due:
-            self.expiry_due = due
+        if due < self._dues[i]:
+            self._dues[i] = due
+            if due < self.expiry_due:
+                self.expiry_due = due
