@@ -50,7 +50,7 @@ def udp_conn(
     datagrams, orig: str = CLIENT, resp: str = SN, orig_p: int = 35990, resp_p: int = 40001
 ) -> Connection:
     """A UDP connection holding ``datagrams``: (is_orig, seconds, payload) in order."""
-    c = Connection("Ctest", 1000.0, UDP, addr_bytes(orig), orig_p, addr_bytes(resp), resp_p)
+    c = Connection(0x5EED, 1000.0, UDP, addr_bytes(orig), orig_p, addr_bytes(resp), resp_p)
     for is_orig, t, p in datagrams:
         if is_orig:
             c.orig_pkts += 1
@@ -74,7 +74,7 @@ def tcp_conn(
     resp_p: int = 443,
     first_seg: int | None = None,
 ) -> Connection:
-    c = Connection("Ctest", 1000.0, TCP, addr_bytes(orig), 50000, addr_bytes(resp), resp_p)
+    c = Connection(0x5EED, 1000.0, TCP, addr_bytes(orig), 50000, addr_bytes(resp), resp_p)
     c.orig_stream = orig_stream
     c.resp_stream = resp_stream
     c.orig_first_seg = len(orig_stream) if first_seg is None else first_seg

@@ -21,6 +21,27 @@ MAX_DATAGRAMS = 8  # per direction; the seed study's four messages fit twice ove
 
 _NO_DATAGRAMS: list[tuple[bool, float, bytes]] = []  # never appended to (add_datagram)
 
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
+def uid_text(key: int) -> str:
+    """A Zeek-looking uid for *key* (a 64-bit counter state: detect.tracker numbers the
+    connections), the same for the same key: splitmix64's finaliser, written in base 62
+    two digits at a time, 18 digits after the "C"."""
+    z = key
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    z ^= z >> 31
+    z |= 1 << 70  # fixed length: 18 digits
+    pairs = _BASE62_PAIRS
+    out = "C"
+    while z:
+        z, r = divmod(z, 3844)
+        out += pairs[r]
+    return out
+
 
 class Connection:
     __slots__ = (
@@ -30,6 +51,7 @@ class Connection:
         "ctx",
         "datagrams",
         "inspecting",
+        "key",
         "last_ts",
         "n_orig_dgrams",
         "n_resp_dgrams",
@@ -50,15 +72,15 @@ class Connection:
         "resp_stream",
         "strong_checked",
         "ts",
-        "uid",
         "window_bytes",
         "window_chunks",
     )
 
     def __init__(
-        self, uid: str, ts: float, proto: int, orig: bytes, orig_p: int, resp: bytes, resp_p: int
+        self, key: int, ts: float, proto: int, orig: bytes, orig_p: int, resp: bytes, resp_p: int
     ) -> None:
-        self.uid = uid
+        # the uid's number: its text is written only for the connections that make a line
+        self.key = key
         self.ts = ts
         self.last_ts = ts
         self.proto = proto
@@ -92,6 +114,10 @@ class Connection:
         self.resp_next_seq = -1
         self.orig_gap = False
         self.resp_gap = False
+
+    @property
+    def uid(self) -> str:
+        return uid_text(self.key)
 
     def _window_admits(self, size: int) -> bool:
         """Account a payload chunk against the shared window; True if it is inspected."""

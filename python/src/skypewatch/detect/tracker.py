@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..bounded import EVIDENCE, NOISE, BoundStats, TieredTable
-from ..connections.connection import Connection
+from ..connections.connection import Connection, uid_text
 from ..connections.zeekports import zeek_flips
 from ..packets.decode import TCP, UDP, Packet
 from ..signatures.base import Hit
@@ -47,8 +47,6 @@ from .hits import (
 )
 
 _SYN, _ACK = 0x02, 0x10
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_BASE62_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
 _DUE_MARGIN = 1e-3  # seconds; far above the rounding of a time plus a delay at epoch magnitudes
 _STRONG_UDP = frozenset(("u1_u2_nack", "u2_public_ip", "u3_resend", "probe_retransmit"))
 
@@ -93,7 +91,7 @@ class Tracker:
         self.stats = TrackerStats()
         self._by_key: dict[tuple, Connection] = {}
         # uid -> connection, by what it is worth, least recently opened first
-        self._open: TieredTable[str, Connection] = TieredTable(
+        self._open: TieredTable[int, Connection] = TieredTable(
             "connection",
             self.options.max_connections,
             2,
@@ -104,7 +102,7 @@ class Tracker:
         )
         # (when the inactivity timer is due, tie-breaker, connection), like Zeek's timer
         # queue: a due connection that had packets since is put back at last packet + timeout
-        self._idle: list[tuple[float, int, str]] = []  # uids: an ended one is not kept
+        self._idle: list[tuple[float, int, int]] = []  # keys: an ended one is not kept
         self._idle_seq = 0
         self._closing: deque[Connection] = deque()
         self._attempts: deque[Connection] = deque()
@@ -324,14 +322,14 @@ class Tracker:
         self, ts: float, proto: int, orig: bytes, orig_p: int, resp: bytes, resp_p: int
     ) -> Connection | None:
         """A new connection, or None if a full table of connections worth more refused it."""
-        conn = Connection(self._uid(), ts, proto, orig, orig_p, resp, resp_p)
+        conn = Connection(self._next_key(), ts, proto, orig, orig_p, resp, resp_p)
         # stored as noise: what it is worth is asked only when the table is full (_worth)
-        if not self._open.add(conn.uid, conn):
+        if not self._open.add(conn.key, conn):
             return None
         self._by_key[(orig, orig_p, resp, resp_p, proto)] = conn
         self._by_key[(resp, resp_p, orig, orig_p, proto)] = conn
         timeout = self.options.udp_timeout if proto == UDP else self.options.tcp_timeout
-        heapq.heappush(self._idle, (ts + timeout, self._idle_seq, conn.uid))
+        heapq.heappush(self._idle, (ts + timeout, self._idle_seq, conn.key))
         self._idle_seq += 1
         self._queued(ts + timeout)
         self.stats.connections += 1
@@ -365,12 +363,12 @@ class Tracker:
         closing = self._closing
         while closing and now - closing[0].closing >= o.tcp_close_delay:
             conn = closing.popleft()
-            if conn.uid in self._open:
+            if conn.key in self._open:
                 self._finish(conn)
         attempts = self._attempts
         while attempts and now - attempts[0].ts >= o.tcp_attempt_delay:
             conn = attempts.popleft()
-            if self._ended_attempt(conn, now) and conn.uid in self._open:
+            if self._ended_attempt(conn, now) and conn.key in self._open:
                 self._finish(conn)
         self.ctx.expire(now)
         self._due = self.next_due()
@@ -393,7 +391,7 @@ class Tracker:
 
     def _finish(self, conn: Connection) -> None:
         """The connection ends now; it is judged once the current packet is handled."""
-        if self._open.pop(conn.uid) is not None:
+        if self._open.pop(conn.key) is not None:
             self._unlink(conn)
 
     def _unlink(self, conn: Connection) -> None:
@@ -407,7 +405,7 @@ class Tracker:
         self._ended.append(conn)
 
     # -- a full connection table ------------------------------------------------------------
-    def _worth(self, _uid: str, conn: Connection) -> int:
+    def _worth(self, _key: int, conn: Connection) -> int:
         """What an open connection is worth now: both sides spoke and a signature has
         something to look at, or one of its hosts showed likely-or-better evidence, or it
         is a TCP attempt of a fallback chain."""
@@ -418,7 +416,7 @@ class Tracker:
             return EVIDENCE
         return EVIDENCE if ctx.known(conn.orig) or ctx.known(conn.resp) else NOISE
 
-    def _evicted(self, _uid: str, conn: Connection) -> None:
+    def _evicted(self, _key: int, conn: Connection) -> None:
         """Ended early by a full table: judged like a connection whose timer fired."""
         self._unlink(conn)
         # Its timer stays queued until due: under a flood, many more than the open
@@ -430,8 +428,8 @@ class Tracker:
             heapq.heapify(idle)
 
     @staticmethod
-    def _describe(uid: str) -> str:
-        return uid
+    def _describe(key: int) -> str:
+        return uid_text(key)
 
     def _judge(self, conn: Connection) -> None:
         hits = self.connection_hits(conn)
@@ -450,18 +448,8 @@ class Tracker:
         """Every signature hit of a finished connection, including host-context ones."""
         return connection_hits(conn, self.ctx)
 
-    def _uid(self) -> str:
-        # Deterministic, Zeek-looking uids: same capture, same uids (splitmix64 over a counter,
-        # written in base 62 two digits at a time).
+    def _next_key(self) -> int:
+        # Deterministic, Zeek-looking uids: same capture, same uids (a counter stepped by
+        # the golden ratio; connections.connection.uid_text writes it when a line needs it).
         self._uid_state = (self._uid_state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-        z = self._uid_state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        z ^= z >> 31
-        z |= 1 << 70  # fixed length: 18 digits
-        pairs = _BASE62_PAIRS
-        out = "C"
-        while z:
-            z, r = divmod(z, 3844)
-            out += pairs[r]
-        return out
+        return self._uid_state
