@@ -51,8 +51,19 @@ def _formatter(ztype: str) -> Callable[[Any], str]:
     if ztype in ("count", "int", "port"):
         return lambda v: UNSET if v is None else str(int(v))
     if ztype in ("string", "addr", "enum"):
-        return lambda v: UNSET if v is None else escape(str(v))
+        return _text
     return lambda v: format_value(ztype, v)
+
+
+def _text(v: Any) -> str:
+    """A string column: escape()'s test for a value that needs nothing, without its call
+    (most values: addresses, names, uids)."""
+    if v is None:
+        return UNSET
+    s = v if v.__class__ is str else str(v)
+    if s.isascii() and s.isprintable() and "\\" not in s and s and s != UNSET and s != EMPTY:
+        return s
+    return escape(s)
 
 
 def json_value(ztype: str, value: Any) -> Any:
@@ -128,8 +139,9 @@ class ZeekLogWriter:
             else:
                 if len(values) != len(self._formatters):
                     raise ValueError(f"{len(values)} values for {len(self._formatters)} fields")
+                # (the lengths were compared just above: zip need not check them again)
                 self._fh.write(
-                    SEPARATOR.join([f(v) for f, v in zip(self._formatters, values, strict=True)])
+                    SEPARATOR.join([f(v) for f, v in zip(self._formatters, values)])  # noqa: B905
                     + "\n"
                 )
             self.lines += 1
