@@ -1,5 +1,6 @@
-"""The log writer's string columns skip escape() when a value needs nothing (writer._text):
-the same text as escape() for every value, the ones that need escaping included."""
+"""The log writer's string, string-set and bool columns skip the general formatting when a
+value needs nothing (writer._text, _texts, _flag): the same text as escape() and
+format_value() for every value, the ones that need escaping included."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from skypewatch.skypelog import Stage
 from skypewatch.zeeklog.format import EMPTY, UNSET, escape
-from skypewatch.zeeklog.writer import _text
+from skypewatch.zeeklog.writer import _flag, _text, _texts, format_value
 
 
 class _Named(str):
@@ -54,3 +55,41 @@ def test_unset_is_unset():
 @given(st.text())
 def test_any_text_comes_out_as_escape_gives_it(s):
     assert _text(s) == escape(s)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [],
+        [""],
+        ["a", ""],
+        ["sslv2_hello", "fake_tls_junk", "tcp_fallback_chain"],
+        ["a,b"],
+        ["a", "b,"],
+        [UNSET],
+        ["x", EMPTY],
+        ["tab\there"],
+        ["back\\slash"],
+        ["\udcff"],
+        [_Named("x"), "y"],
+        ["10.0.0.1", "10.0.0.2"],
+    ],
+)
+@pytest.mark.parametrize("container", [frozenset, list])
+def test_a_set_or_vector_of_strings_is_written_as_format_value_does(items, container):
+    value = container(items)
+    for ztype in ("set[string]", "vector[string]"):
+        assert _texts(value) == format_value(ztype, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=6), max_size=5), st.booleans())
+def test_any_strings_come_out_as_format_value_gives_them(items, as_set):
+    value = frozenset(items) if as_set else items
+    assert _texts(value) == format_value("set[string]", value)
+
+
+@pytest.mark.parametrize("v", [None, True, False, 0, 1])
+def test_a_bool_column_is_written_as_format_value_does(v):
+    assert _flag(v) == format_value("bool", v)
+    assert _texts(None) == format_value("set[string]", None)

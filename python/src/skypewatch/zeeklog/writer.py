@@ -52,7 +52,44 @@ def _formatter(ztype: str) -> Callable[[Any], str]:
         return lambda v: UNSET if v is None else str(int(v))
     if ztype in ("string", "addr", "enum"):
         return _text
+    if ztype == "bool":
+        return _flag
+    if ztype in _TEXT_CONTAINERS:
+        return _texts
     return lambda v: format_value(ztype, v)
+
+
+_TEXT_CONTAINERS = frozenset(
+    f"{kind}[{t}]" for kind in ("set", "vector") for t in ("string", "addr", "enum")
+)
+_STR_ONLY = {str}
+
+
+def _flag(v: Any) -> str:
+    return UNSET if v is None else ("T" if v else "F")
+
+
+def _texts(v: Any) -> str:
+    """A set or vector of strings: format_value's text, with escape()'s test made once on
+    the joined items when they are all plain str (no separator inside one, no unset or
+    empty look-alike among them)."""
+    if v is None:
+        return UNSET
+    items = sorted(v) if isinstance(v, (set, frozenset)) else list(v)
+    if not items:
+        return EMPTY
+    if set(map(type, items)) == _STR_ONLY:
+        joined = SET_SEPARATOR.join(items)
+        if (
+            joined.isascii()
+            and joined.isprintable()
+            and "\\" not in joined
+            and joined.count(SET_SEPARATOR) == len(items) - 1
+            and UNSET not in items
+            and EMPTY not in items
+        ):
+            return joined
+    return SET_SEPARATOR.join(escape(str(x), in_set=True) for x in items)
 
 
 def _text(v: Any) -> str:
