@@ -90,7 +90,7 @@ class Tracker:
         self.ctx = HostContext(self.options.host)
         self.stats = TrackerStats()
         self._by_key: dict[tuple, Connection] = {}
-        # uid -> connection, by what it is worth, least recently opened first
+        # key (the uid's number) -> connection, by what it is worth, least recently opened first
         self._open: TieredTable[int, Connection] = TieredTable(
             "connection",
             self.options.max_connections,
@@ -139,6 +139,7 @@ class Tracker:
                 after = self._after
 
     def _drain(self) -> None:
+        """Judge what the last packet ended, then its strong TCP checks (Zeek's order)."""
         if self._ended:
             ended, self._ended = self._ended, []
             for conn in ended:

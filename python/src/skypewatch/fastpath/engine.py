@@ -6,10 +6,11 @@ UDP) is never looked at again by the tracker: it keeps no datagram, writes nothi
 host context and can raise no hit (``detect.hits.udp_hits`` needs a kept datagram).  What
 it leaves behind is only its count, its uid (connections are numbered in the order they
 open) and its share of the open-connection table.  This engine finds those connections a
-chunk of records at a time with numpy and keeps their packets out of the interpreter; every
-other packet -- TCP, UDP connections that open with a Skype-shaped datagram or with an empty
-one, and every frame that ``decode_plain`` does not take (tunnels, VLAN, IPv6, fragments,
-ARP...) -- goes through the reference path (``Decoder``, ``Tracker``) in capture order.
+chunk of records at a time with numpy and keeps their packets out of the tracker.  Every
+frame that ``decode_plain`` does not take (tunnels, VLAN, IPv6, fragments, ARP...) goes
+through the full ``Decoder`` in capture order, and its IPv4 UDP packets join their flows'
+decisions (below); every other packet -- TCP, UDP connections that open with a Skype-shaped
+datagram or with an empty one, IPv6 -- goes through the ``Tracker`` in capture order.
 
 What the skipped packets would have done in the tracker is reproduced exactly:
 
