@@ -348,7 +348,7 @@ class HostContext:
                 if table:
                     horizon = now - window
                     table.prune(lambda v, t=time_of, h=horizon: t(v) < h)  # type: ignore[misc]
-                dues[i] = table.first_time(time_of) + window - _DUE_MARGIN
+                dues[i] = self._table_due(i)
         self.expiry_due = min(dues)
 
     def _endpoint(self, ts: float, addr: Addr, port: int, tier: int = NOISE) -> Endpoint | None:
@@ -359,35 +359,37 @@ class HostContext:
         if ep is None:
             ep = Endpoint(ts)
             tier = EVIDENCE if self.known(addr) else tier
-            front = eps.changes_front(key, tier)
-            if not eps.put(key, ep, tier):
+            if not self._put(eps, key, ep, tier):
                 return None
-            if front:
-                self._front_changed(eps)
         else:
             tier = max(tier, self._worth_of_endpoint(key, ep))
             # expiry reads only each tier's oldest entry: a refresh of another one, which
             # moves to the end of its tier, leaves the next due time as it is
-            front = eps.changes_front(key, tier)
             ep.last_seen = max(ep.last_seen, ts)
-            eps.put(key, ep, tier)
-            if front:
-                self._front_changed(eps)
+            self._put(eps, key, ep, tier)
         return ep
 
-    def _put(self, table: TieredTable, key: Any, value: Any, tier: int) -> None:
+    def _put(self, table: TieredTable, key: Any, value: Any, tier: int) -> bool:
+        """``table.put``, keeping the expiry bounds; False if a full table refused it (its
+        attempt to make room may still have moved entries between tiers: the bound is
+        lowered all the same)."""
         front = table.changes_front(key, tier)
-        table.put(key, value, tier)
+        stored = table.put(key, value, tier)
         if front:
             self._front_changed(table)
+        return stored
+
+    def _table_due(self, i: int) -> float:
+        """When table *i*'s oldest entries are due (inf when empty), less the margin."""
+        table, window, time_of = self._ages[i]
+        return table.first_time(time_of) + window - _DUE_MARGIN
 
     def _front_changed(self, table: TieredTable) -> None:
         """A put changed a tier's oldest entry of *table* (after the put): the next due
         time comes down to that table's, if earlier.  The other tables' did not move, and
         the bound was at most theirs."""
         i = self._age_of[id(table)]
-        _, window, time_of = self._ages[i]
-        due = table.first_time(time_of) + window - _DUE_MARGIN
+        due = self._table_due(i)
         if due < self._dues[i]:
             self._dues[i] = due
             if due < self.expiry_due:
