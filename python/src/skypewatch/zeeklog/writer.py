@@ -36,12 +36,30 @@ def format_value(ztype: str, value: Any) -> str:
     if ztype == "bool":
         return "T" if value else "F"
     if ztype.startswith(("set[", "vector[")):
-        # Python sets are sorted (deterministic output); lists keep the order they have.
-        items = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
-        if not items:
-            return EMPTY
-        return SET_SEPARATOR.join(escape(str(v), in_set=True) for v in items)
+        return _container_text(value)
     return escape(str(value))
+
+
+def _container_text(value: Any) -> str:
+    """A set or vector, each item escaped for a set; Python sets sorted (deterministic
+    output), lists in the order they have.  When the items are all plain str, escape()'s
+    test is made once on them joined (no separator inside one, no unset or empty
+    look-alike among them): most sets (signature names) need nothing."""
+    items = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    if not items:
+        return EMPTY
+    if set(map(type, items)) == _STR_ONLY:
+        joined = SET_SEPARATOR.join(items)
+        if (
+            joined.isascii()
+            and joined.isprintable()
+            and "\\" not in joined
+            and joined.count(SET_SEPARATOR) == len(items) - 1
+            and UNSET not in items
+            and EMPTY not in items
+        ):
+            return joined
+    return SET_SEPARATOR.join(escape(str(v), in_set=True) for v in items)
 
 
 def _formatter(ztype: str) -> Callable[[Any], str]:
@@ -70,26 +88,8 @@ def _flag(v: Any) -> str:
 
 
 def _texts(v: Any) -> str:
-    """A set or vector of strings: format_value's text, with escape()'s test made once on
-    the joined items when they are all plain str (no separator inside one, no unset or
-    empty look-alike among them)."""
-    if v is None:
-        return UNSET
-    items = sorted(v) if isinstance(v, (set, frozenset)) else list(v)
-    if not items:
-        return EMPTY
-    if set(map(type, items)) == _STR_ONLY:
-        joined = SET_SEPARATOR.join(items)
-        if (
-            joined.isascii()
-            and joined.isprintable()
-            and "\\" not in joined
-            and joined.count(SET_SEPARATOR) == len(items) - 1
-            and UNSET not in items
-            and EMPTY not in items
-        ):
-            return joined
-    return SET_SEPARATOR.join(escape(str(x), in_set=True) for x in items)
+    """A set or vector of strings, without format_value's chain of type tests."""
+    return UNSET if v is None else _container_text(v)
 
 
 def _text(v: Any) -> str:
