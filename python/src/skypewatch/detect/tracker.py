@@ -158,10 +158,8 @@ class Tracker:
             self.now = ts
             if ts >= self._due or ts >= self.ctx.expiry_due:
                 self.sweep(ts)
-        if self._ended:
-            ended, self._ended = self._ended, []
-            for conn in ended:
-                self._judge(conn)
+        if self._ended:  # (no strong TCP check waits here: only a packet raises them)
+            self._drain()
 
     def next_due(self) -> float:
         """A network time before which :meth:`sweep` ends or re-queues nothing (a lower

@@ -284,8 +284,8 @@ class Applier:
                 strict=True,
             )
         )
-        tts = b.tts.tolist()
-        plain_tts = b.tts[b.tr_plain].tolist()  # beside plain_pkts
+        tts = b.tts
+        plain_tts = tts[b.tr_plain].tolist()  # beside plain_pkts
         idx = b.idx.tolist()
         decoded = b.decoded
         skipped_sub = b.skipped_sub
@@ -310,7 +310,7 @@ class Applier:
                 packets(plain_tts, plain_pkts, next_plain, end)
                 next_plain = end
             else:
-                t = tts[k]
+                t = float(tts[k])  # (a frame of the full decoder: few)
                 i = idx[k]
                 gone = skipped_sub.get(i)
                 for sub, pkt in enumerate(decoded[i]):
