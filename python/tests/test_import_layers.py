@@ -16,7 +16,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "skypewatch"
 
 # Bottom to top.  Units on one line are peers and must not import each other.
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "atomic", "bounded"},  # generic helpers, know no log or packet
+    # generic helpers, know no log or packet
+    {"__init__", "errors", "atomic", "bounded", "processes"},
     {"zeeklog"},  # Zeek's log format: knows nothing of skype.log
     {"skypelog"},  # skype.log's and notice.log's schema
     {"packets"},
@@ -26,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"detect"},
     {"fastpath"},  # the bulk engine: drives the detector over whole chunks of a capture
     {"correlation"},
+    {"outputs"},  # records -> logs, notices, the summary's tally (in this process or another)
     {"analyze", "live", "synth"},
     {"analyst"},
     {"cli"},

@@ -81,12 +81,23 @@ class TrackerStats:
     untracked_packets: int = 0
 
 
+Judged = Callable[[Connection, list[Hit], bool], None]
+"""A finished connection with hits, and whether its client host is confirmed (read when
+it ended): what a verdict needs, for a verdict made elsewhere (``Tracker(on_hits=...)``)."""
+
+
 class Tracker:
     def __init__(
-        self, on_record: Callable[[SkypeRecord, float], None], options: TrackerOptions | None = None
+        self,
+        on_record: Callable[[SkypeRecord, float], None],
+        options: TrackerOptions | None = None,
+        on_hits: Judged | None = None,
     ) -> None:
+        """*on_hits*, if given, takes every finished connection with hits instead of the
+        verdict here (and *on_record*): analyze's outputs process judges them."""
         self.options = options or TrackerOptions()
         self.on_record = on_record
+        self.on_hits = on_hits
         self.ctx = HostContext(self.options.host)
         self.stats = TrackerStats()
         self._by_key: dict[tuple, Connection] = {}
@@ -437,7 +448,11 @@ class Tracker:
         client = host_of_client(conn, hits)
         # Hosts are confirmed only by signatures as they fire on packets, never here: the
         # order in which connections end (Zeek drains them in no set order) cannot matter.
-        record = judge(conn, hits, self.ctx.is_confirmed(client))
+        confirmed = self.ctx.is_confirmed(client)
+        if self.on_hits is not None:
+            self.on_hits(conn, hits, confirmed)
+            return
+        record = judge(conn, hits, confirmed)
         if record is None:
             return
         self.stats.records += 1

@@ -24,25 +24,25 @@ both: this process decides); if this process dies, the child's next send fails o
 closed pipe and it leaves.  The decoder lives in the child; what it could not decode comes
 back at the end.
 
-Gains are bounded by the slower side (the tracker), so a third worker would have nothing to
-do: see the README's Performance section for what two cores give.
+Gains are bounded by the slower side (the tracker); analyze takes the verdicts, the logs and
+the correlation off it too, into a third process (outputs/process.py), which shares the
+second core with this reader.  See the README's Performance section for what two cores give.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
 import os
 import signal
-import threading
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..detect.tracker import Tracker
 from ..packets.decode import Decoder
+from ..processes import context as _context
+from ..processes import stop_signals_held, unblock
 from .bulk import Unsupported
 from .engine import Applier, FastStats, batches
 
@@ -66,8 +66,7 @@ def _produce(
     for name in ("SIGTERM", "SIGHUP"):  # a forked child has the CLI's unwinding handlers
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
-    if hasattr(signal, "pthread_sigmask"):  # held by the parent across the fork
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    unblock()  # held by the parent across the fork
     if unused is not None:
         unused.close()  # the parent's end: with it closed here, a dead parent is EPIPE
     decoder = Decoder()
@@ -89,34 +88,6 @@ def _produce(
     except OSError:
         os._exit(0)
     out.close()
-
-
-_STOP_SIGNALS = {
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-}
-
-
-@contextlib.contextmanager
-def _stop_signals_held() -> Iterator[None]:
-    """A stop signal that lands between the fork and the moment this process knows its
-    child's pid would leave the child unreaped: held across the start, delivered after
-    (and unblocked in the child once its own handlers are set)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _context() -> Any:
-    """fork where it is safe and cheap (Linux, no other thread whose locks the child could
-    inherit held), else spawn."""
-    if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
-        return mp.get_context("fork")
-    return mp.get_context("spawn")
 
 
 def feed(
@@ -157,7 +128,7 @@ def feed(
                     daemon=True,
                     name="skypewatch-reader",
                 )
-                with _stop_signals_held():
+                with stop_signals_held():
                     child.start()
             except OSError as exc:
                 raise Unsupported(f"cannot start the bulk reader process: {exc.strerror}") from None

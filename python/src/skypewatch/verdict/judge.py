@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from typing import NamedTuple
 
-from ..connections.connection import Connection
+from ..connections.connection import Connection, uid_text
 from ..packets.decode import TCP
 from ..signatures.base import Hit
 from ..skypelog import Confidence, PeerRole, SkypeRecord, Stage, Strength
@@ -47,9 +48,46 @@ def client_is_responder(hits: list[Hit]) -> bool:
     return bool(solid) and all(h.name in INBOUND_HITS for h in solid)
 
 
+class Facts(NamedTuple):
+    """All that a verdict reads of its connection, besides the hits: small enough to send
+    to another process (analyze's outputs process) where the connection itself is not."""
+
+    ts: float
+    key: int
+    orig: bytes
+    orig_p: int
+    resp: bytes
+    resp_p: int
+    proto: int
+    last_ts: float
+    answered: bool
+
+
+def facts(conn: Connection) -> Facts:
+    # Zeek's resp$size: for TCP by sequence numbers, so bytes the capture missed count
+    cs = conn.close_state
+    answered = cs.responder_size() > 0 if cs is not None else conn.resp_bytes > 0
+    return Facts(
+        conn.ts,
+        conn.key,
+        conn.orig,
+        conn.orig_p,
+        conn.resp,
+        conn.resp_p,
+        conn.proto,
+        conn.last_ts,
+        answered,
+    )
+
+
 def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecord | None:
     """The connection's verdict; ``host_confirmed`` says whether its client host already has
     confirmed evidence from elsewhere."""
+    return judge_facts(facts(conn), hits, host_confirmed)
+
+
+def judge_facts(conn: Facts, hits: list[Hit], host_confirmed: bool) -> SkypeRecord | None:
+    """:func:`judge` from the connection's :class:`Facts`."""
     solid = [h for h in hits if h.strength is not Strength.WEAK]
     if not solid:
         return None
@@ -72,7 +110,7 @@ def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecor
         evidence = evidence[: MAX_EVIDENCE - 3] + "..."
     return SkypeRecord(
         ts=conn.ts,
-        uid=conn.uid,
+        uid=uid_text(conn.key),
         orig_h=orig_h,
         orig_p=conn.orig_p,
         resp_h=resp_h,
@@ -88,10 +126,7 @@ def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecor
         skype_version=next((h.skype_version for h in hits if h.skype_version), None),
         confidence=confidence,
         evidence=evidence,
-        # Zeek's resp$size: for TCP by sequence numbers, so bytes the capture missed count
-        answered=(
-            conn.close_state.responder_size() > 0 if conn.close_state else conn.resp_bytes > 0
-        ),
+        answered=conn.answered,
     )
 
 
