@@ -299,14 +299,17 @@ def _slow_run(tmp_path: Path, stderr: int) -> tuple[subprocess.Popen, Path]:
     return run, out
 
 
-def _second_process(run: subprocess.Popen, out: Path | None = None) -> int:
-    """The run's child, once it exists (and, with *out*, once a log is being written)."""
+def _helpers(run: subprocess.Popen, out: Path | None = None) -> list[int]:
+    """The run's two children (the outputs process, then the reader), once both exist
+    (and, with *out*, once a log is being written)."""
     deadline = time.monotonic() + 60
-    while not (_children(run.pid) and (out is None or (out.exists() and any(out.iterdir())))):
+    while not (
+        len(_children(run.pid)) == 2 and (out is None or (out.exists() and any(out.iterdir())))
+    ):
         assert run.poll() is None, "the run ended before the signal: make it longer"
         assert time.monotonic() < deadline, "no second process (or no temporary log)"
         time.sleep(0.02)
-    return _children(run.pid)[0]
+    return _children(run.pid)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc for the child")
@@ -316,7 +319,7 @@ def _second_process(run: subprocess.Popen, out: Path | None = None) -> int:
 def test_a_stop_signal_stops_both_processes_and_leaves_no_file(tmp_path, sig, code):
     run, out = _slow_run(tmp_path, subprocess.PIPE)
     try:
-        child = _second_process(run, out)
+        children = _helpers(run, out)
         run.send_signal(sig)
         _, err = run.communicate(timeout=60)
     finally:
@@ -326,27 +329,31 @@ def test_a_stop_signal_stops_both_processes_and_leaves_no_file(tmp_path, sig, co
     assert run.returncode == code, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert list(out.iterdir()) == []
-    with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)  # stopped and reaped
+    for child in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)  # stopped and reaped
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc for the child")
 def test_the_second_process_leaves_when_the_first_is_killed(tmp_path):
-    """SIGKILL leaves no clean-up to the first process: the second one's next send fails
-    on the closed pipe, and it leaves on its own."""
-    run, _ = _slow_run(tmp_path, subprocess.DEVNULL)
+    """SIGKILL leaves no clean-up to the first process: the reader's next send fails on
+    the closed pipe, and it leaves on its own; then the outputs process reads end-of-file,
+    removes its files and leaves."""
+    run, out = _slow_run(tmp_path, subprocess.DEVNULL)
     try:
-        child = _second_process(run)
+        children = _helpers(run, out)
         run.kill()
         run.wait()
         deadline = time.monotonic() + 30
-        while Path(f"/proc/{child}").exists() and "Z" not in _state(child):
-            assert time.monotonic() < deadline, "the second process outlived the first"
-            time.sleep(0.05)
+        for child in children:
+            while Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+                assert time.monotonic() < deadline, "a helper process outlived the first"
+                time.sleep(0.05)
     finally:
         if run.poll() is None:
             run.kill()
             run.wait()
+    assert list(out.iterdir()) == []
 
 
 def _state(pid: int) -> str:
@@ -377,12 +384,14 @@ def test_python_dash_m_does_not_run_again_in_a_spawned_child():
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc for the child")
-def test_a_stop_signal_while_the_second_process_is_stopped(tmp_path):
-    """A stopped child (SIGSTOP) keeps a SIGTERM pending: the run still ends at once, and
-    the child is killed and reaped."""
-    run, _ = _slow_run(tmp_path, subprocess.PIPE)
+@pytest.mark.parametrize("which", [0, 1], ids=["outputs", "reader"])
+def test_a_stop_signal_while_a_helper_process_is_stopped(tmp_path, which):
+    """A stopped child (SIGSTOP) keeps a SIGTERM pending: the run still ends soon, the
+    child is killed and reaped, and no file is left (the outputs process's own files are
+    removed by the run when it cannot)."""
+    run, out = _slow_run(tmp_path, subprocess.PIPE)
     try:
-        child = _second_process(run)
+        child = _helpers(run, out)[which]
         os.kill(child, signal.SIGSTOP)
         run.send_signal(signal.SIGTERM)
         run.communicate(timeout=20)
@@ -393,3 +402,4 @@ def test_a_stop_signal_while_the_second_process_is_stopped(tmp_path):
             run.wait()
     assert run.returncode == 143
     assert not Path(f"/proc/{child}").exists() or _state(child) == "Z"
+    assert list(out.iterdir()) == []

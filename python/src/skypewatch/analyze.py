@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from . import processes
 from .bounded import BoundStats
-from .correlation import HostCorrelator, HostCorrelatorOptions
+from .correlation import HostCorrelatorOptions
 from .correlation.notices import for_reading
 from .detect.tracker import Tracker, TrackerOptions
 from .errors import CaptureError, CaptureTruncated
+from .outputs import MAX_SUMMARY_HOSTS, Outputs, Tally
+from .outputs import SHOWN_NOTICES as SHOWN_NOTICES  # (tests and callers read it here)
+from .outputs.process import OutputsProcess
 from .packets.capture import check_readable, read_capture
 from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain
-from .skypelog import NOTICE_FIELDS, SKYPE_FIELDS, STAGES, Confidence, Notice, PeerRole, SkypeRecord
-from .zeeklog import ZeekLogWriter
+from .skypelog import STAGES, Notice, PeerRole, SkypeRecord
 
 bulk_engine: ModuleType | None
 bulk_pipeline: ModuleType | None
@@ -45,47 +48,7 @@ PIPELINE_MIN_BYTES = 64 << 20
 # engine starts; below it, a full collection costs more than it frees (it walks the whole
 # heap: in a long-lived process such as the fuzz suite, ~40 ms per fallback, growing)
 COLLECT_MIN_BYTES = 8 << 20
-MAX_SUMMARY_HOSTS = 10_000  # clients and peers kept for the summary; beyond that, counted
 SHOWN_CLIENTS = 50  # lines of the summary's client list; the rest are "+N more"
-SHOWN_NOTICES = 50  # lines of its notice list, likewise
-
-
-@dataclass(slots=True)
-class Tally:
-    """What the summary says about the records, in bounded memory."""
-
-    by_confidence: Counter = field(default_factory=Counter)
-    by_stage: Counter = field(default_factory=Counter)
-    clients: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
-    peers: dict[str, set[str]] = field(
-        default_factory=lambda: {PeerRole.SUPER_NODE: set(), PeerRole.LOGIN_SERVER: set()}
-    )
-    overflow: int = 0
-    inside: Callable[[str], bool] | None = None
-    """Which hosts are inside (the correlator's --local-nets): a line of an outside client
-    reaching an inside peer is about the inside host, and names no client (views.py)."""
-
-    def add(self, r: SkypeRecord) -> None:
-        self.by_confidence[r.confidence] += 1
-        self.by_stage[r.stage] += 1
-        if r.confidence == Confidence.POSSIBLE:
-            return
-        inside = self.inside
-        if inside is not None and not inside(r.client) and inside(r.peer):
-            return
-        info = self.clients.get(r.client)
-        if info is None:
-            if len(self.clients) >= MAX_SUMMARY_HOSTS:
-                self.overflow += 1
-                return
-            info = self.clients[r.client] = (set(), set())
-        if r.client_public_ip and len(info[0]) < 8:
-            info[0].add(r.client_public_ip)
-        if r.skype_version and len(info[1]) < 8:
-            info[1].add(r.skype_version)
-        peers = self.peers.get(r.peer_role)
-        if peers is not None and len(peers) < MAX_SUMMARY_HOSTS:
-            peers.add(r.peer)
 
 
 @dataclass(slots=True)
@@ -174,9 +137,9 @@ def analyze(
 
 
 def auto_workers(captures: Sequence[str | Path]) -> int:
-    """Processes for ``--workers auto``: 2 (the bulk engine's reading and decoding beside
-    its tracker, fastpath/pipeline.py) for one capture of at least ``PIPELINE_MIN_BYTES``
-    when this process may run on two CPUs or more; else 1."""
+    """Cores for ``--workers auto``: 2 (the bulk engine's reading and decoding, and the
+    outputs, beside its tracker: fastpath/pipeline.py, outputs/process.py) for one capture
+    of at least ``PIPELINE_MIN_BYTES`` when this process may run on two CPUs or more; else 1."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -211,72 +174,90 @@ def _run(
     """One analysis; with *bulk*, through the bulk engine, which raises Unsupported (no log
     left behind) for a capture it cannot take."""
     summary = Summary(captures=len(captures))
-    correlator = HostCorrelator(correlator_options)
-    summary.tally.inside = correlator.is_local
-    skype_w = ZeekLogWriter(outdir, "skype", SKYPE_FIELDS, use_json)
-    notice_w = ZeekLogWriter(outdir, "notice", NOTICE_FIELDS, use_json)
-
-    def emit_notices(notices: list[Notice]) -> None:
-        for n in notices:
-            notice_w.write(n.values())
-            summary.notice_count += 1
-            if len(summary.shown_notices) < SHOWN_NOTICES:
-                summary.shown_notices.append(n)
-            if keep_records:
-                summary.notices.append(n)
-
-    draining = False  # the end of input: no notice is due until every record is in
-
-    def on_record(rec: SkypeRecord, _now: float) -> None:
-        skype_w.write(rec.values())
-        summary.tally.add(rec)
-        if keep_records:
-            summary.records.append(rec)
-        emit_notices(correlator.observe(rec, advance=not draining))
-
-    tracker = Tracker(on_record, tracker_options)
-    decoder = Decoder()
+    # the verdicts, logs and correlation in a process of their own beside the tracker
+    # (outputs/process.py) on the bulk path with two workers; the reference path reads
+    # streams, where a failing helper could not start over
+    apart = bulk and workers >= 2
+    outputs: Outputs | None = None
+    helper: OutputsProcess | None = None
+    if apart:
+        helper = OutputsProcess(
+            processes.context(), outdir, use_json, correlator_options, keep_records
+        )
     try:
-        if bulk:
-            assert bulk_engine is not None and bulk_pipeline is not None
-            total = _size(captures[0])
-            feed = bulk_engine.feed if workers < 2 else bulk_pipeline.feed
-            fast = feed(captures[0], tracker, decoder, progress, total)
-            if fast.frames == 0:
-                raise bulk_engine.Unsupported("no packets")
-            tracker.stats.packets += fast.frames
-            on = "" if workers < 2 else ", reading and decoding in a second process"
-            summary.engine = (
-                f"bulk ({fast.skipped_packets:,} packets of {fast.skipped_connections:,}"
-                f" UDP connections that cannot match counted in bulk{on})"
-            )
+        if helper is None:
+            outputs = Outputs(outdir, use_json, correlator_options, keep_records)
+            tracker = Tracker(outputs.record, tracker_options)
         else:
-            summary.truncated = _feed_all(captures, tracker, decoder, progress)
-        decoder.finish()
-        draining = True
-        tracker.finish_all()
-        emit_notices(correlator.flush())
-        complete = summary.truncated is None
-        # both finished before either is put in place: a full disk at the end leaves neither
-        skype_w.finish(complete)
-        notice_w.finish(complete)
-    except BaseException:
-        skype_w.abort()
-        notice_w.abort()
-        raise
-    summary.skype_log = skype_w.commit(complete)
-    summary.notice_log = notice_w.commit(complete)
+            tracker = Tracker(_no_record, tracker_options, on_hits=helper.hand)
+        decoder = Decoder()
+        try:
+            if bulk:
+                assert bulk_engine is not None and bulk_pipeline is not None
+                total = _size(captures[0])
+                feed = bulk_engine.feed if workers < 2 else bulk_pipeline.feed
+                fast = feed(captures[0], tracker, decoder, progress, total)
+                if fast.frames == 0:
+                    raise bulk_engine.Unsupported("no packets")
+                tracker.stats.packets += fast.frames
+                on = (
+                    ""
+                    if workers < 2
+                    else ", reading and decoding in a second process, verdicts and logs in a third"
+                )
+                summary.engine = (
+                    f"bulk ({fast.skipped_packets:,} packets of {fast.skipped_connections:,}"
+                    f" UDP connections that cannot match counted in bulk{on})"
+                )
+            else:
+                summary.truncated = _feed_all(captures, tracker, decoder, progress)
+            decoder.finish()
+            complete = summary.truncated is None
+            if helper is None:
+                assert outputs is not None
+                outputs.draining = True
+                tracker.finish_all()
+                outputs.finish(complete)
+            else:
+                helper.drain()
+                tracker.finish_all()
+        except BaseException:
+            if outputs is not None:
+                outputs.abort()
+            raise
+        if helper is not None:
+            produced = helper.end(complete)
+        else:
+            assert outputs is not None
+            produced = outputs.commit(complete)
+    finally:
+        if helper is not None:
+            helper.close()
+    tracker.stats.records = produced.records
+    summary.tally = produced.tally
+    summary.notice_count = produced.notice_count
+    summary.shown_notices = produced.shown_notices
+    if keep_records:
+        summary.records = produced.kept_records
+        summary.notices = produced.kept_notices
+    summary.skype_log = produced.skype_log
+    summary.notice_log = produced.notice_log
     summary.packets = tracker.stats.packets
     summary.connections = tracker.stats.connections
     summary.host_state.add(tracker.ctx.bounds)
-    summary.host_state.add(correlator.stats.bounds)
+    summary.host_state.add(produced.correlator.bounds)
     summary.conn_state = tracker.stats.bounds
     summary.untracked_packets = tracker.stats.untracked_packets
-    summary.early_notices = correlator.stats.early
+    summary.early_notices = produced.correlator.early
     summary.max_open = tracker.stats.max_open
     summary.undecoded = decoder.undecoded
     summary.max_connections = tracker.options.max_connections
     return summary
+
+
+def _no_record(_rec: SkypeRecord, _now: float) -> None:
+    """The tracker's on_record when its verdicts are made elsewhere (it is never called)."""
+    raise AssertionError("records are made in the outputs process")
 
 
 def _prepare(outdir: str | Path, captures: Sequence[str | Path]) -> Path:

@@ -94,11 +94,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--workers",
         choices=WORKERS,
         default="auto",
-        help="processes for the bulk engine: 2 reads and decodes the capture in a second"
-        " process while this one tracks connections (same logs; about 1.2x faster on two"
-        " free cores where most traffic is not Skype, 1.1x where it is: the tracker is the"
-        " slower half, so a third process would idle); 1 keeps to one core; auto (default):"
-        " 2 for a capture of 64 MiB or more when two CPUs are available, else 1",
+        help="cores for the bulk engine: 2 reads and decodes the capture in a second"
+        " process, and judges connections, writes the logs and correlates in a third, while"
+        " this one tracks connections (same logs; see the README's Performance section for"
+        " what it gains); 1 keeps to one core; auto (default): 2 for a capture of 64 MiB or"
+        " more when two CPUs are available, else 1",
     )
     local_nets_option(a, "an outside host that only reached inside ones is no client")
     a.set_defaults(func=run)

@@ -1,0 +1,263 @@
+"""analyze's :class:`~skypewatch.outputs.Outputs` in a process of its own, beside the tracker.
+
+On the Skype-heavy bench mix a third of the tracker's time went to what follows a finished
+connection's hits: the verdict (``judge``), skype.log and notice.log, the correlator.  None
+of it feeds back into the tracker, so it can run elsewhere: the tracker hands each
+connection with hits over as :class:`~skypewatch.verdict.judge.Facts`, its hits as plain
+tuples and whether its client host was confirmed *when it ended* (the one host-context read
+the verdict makes), a few hundred at a time down a one-way pipe; this child judges them in
+the order they come, so the records, the notices and the logs are the ones the tracker's
+own process would have made.  Pickling a connection would cost as much as judging it; its
+facts cost a tenth.
+
+The child writes the logs to temporary files of its own and puts them in place only when
+told the run ended; it says which files it writes as soon as they exist, so that this
+process can remove them if the child cannot (killed).  End-of-file on the pipe (this
+process gone or giving up) aborts the run there: temporary files removed, nothing put in
+place.  A child that fails or dies raises :class:`~skypewatch.fastpath.bulk.Unsupported`
+here (the caller runs the reference engine in one process), except for an ``OSError`` of
+the logs (disk full), which is raised here as the same error: a second run would meet it
+again.  SIGINT is ignored in the child (the terminal sends it to both: this process
+decides); SIGTERM and SIGHUP unwind it as they do the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+from ..atomic import remove
+from ..connections.connection import Connection
+from ..correlation import HostCorrelatorOptions
+from ..fastpath.bulk import Unsupported
+from ..processes import stop_signals_held, unblock
+from ..signatures.base import Hit
+from ..skypelog import Stage, Strength
+from ..verdict.judge import facts, judge_facts
+from .records import Outputs, Produced
+
+_BATCH = 256  # connections per message: a message per connection would cost more than them
+_POLL = 0.5  # seconds between checks that the child is still there while waiting for it
+_ABORT_WAIT = 5.0  # seconds a child told to stop gets to remove its files
+
+Wire = tuple[str, str, str, str, str | None, str | None]
+
+
+def _wire(h: Hit) -> Wire:
+    """A hit as plain values: an enum member pickles as a call to rebuild it, a str not
+    (``_value_``: the member's value without ``.value``'s descriptor call)."""
+    return (
+        h.name,
+        h.stage._value_,
+        h.strength._value_,
+        h.evidence,
+        h.client_public_ip,
+        h.skype_version,
+    )
+
+
+_STAGES = {s.value: s for s in Stage}  # Stage(value) costs a call through EnumMeta
+_STRENGTHS = {s.value: s for s in Strength}
+
+
+def _hit(w: Wire) -> Hit:
+    return Hit(w[0], _STAGES[w[1]], _STRENGTHS[w[2]], w[3], w[4], w[5])
+
+
+def _unwind(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # as the CLI's handlers do (cli/signals.py): the files go
+
+
+def _serve(
+    outdir: str,
+    use_json: bool,
+    correlator_options: HostCorrelatorOptions | None,
+    keep_records: bool,
+    inbox: Any,
+    outbox: Any,
+    unused: Any,
+) -> None:
+    """The child: ("ready", temporary files), then every message of *inbox* in order; at
+    ("end", complete) the logs finished and put in place and ("done", Produced) back; on
+    any failure or end-of-file, the files removed and ("error", ...) back if it can."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _unwind)
+    unblock()  # held by the parent across the fork
+    if unused is not None:
+        unused.close()  # the parent's end: with it closed here, a parent gone is end-of-file
+    outputs: Outputs | None = None
+    try:
+        outputs = Outputs(Path(outdir), use_json, correlator_options, keep_records)
+        outbox.send(("ready", [str(p) for p in outputs.temporary]))
+        record = outputs.record
+        hit = _hit
+        while True:
+            msg = inbox.recv()
+            if msg[0] == "v":
+                for f, wires, confirmed in msg[1]:
+                    rec = judge_facts(f, [hit(w) for w in wires], confirmed)
+                    if rec is not None:
+                        record(rec)
+            elif msg[0] == "drain":
+                outputs.draining = True
+            elif msg[0] == "end":
+                complete = msg[1]
+                outputs.finish(complete)
+                produced = outputs.commit(complete)
+                produced.tally.inside = None  # the correlator's method stays here
+                outbox.send(("done", produced))
+                return
+    except BaseException as exc:
+        if outputs is not None:
+            outputs.abort()
+        with contextlib.suppress(BaseException):
+            if isinstance(exc, OSError):
+                outbox.send(("oserror", (exc.errno, exc.strerror, exc.filename)))
+            elif not isinstance(exc, (EOFError, KeyboardInterrupt)):
+                outbox.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class OutputsProcess:
+    """The parent's side: :meth:`hand` is the tracker's ``on_hits``; :meth:`drain` marks the
+    end of input, :meth:`end` finishes the run there and returns what it produced;
+    :meth:`close` (always) stops a child that did not end, and removes its files."""
+
+    def __init__(
+        self,
+        ctx: Any,
+        outdir: Path,
+        use_json: bool,
+        correlator_options: HostCorrelatorOptions | None,
+        keep_records: bool,
+    ) -> None:
+        self._buf: list[tuple[Any, list[Wire], bool]] = []
+        self._temporary: list[Path] = []
+        self._ended = False
+        self.child: Any = None
+        try:
+            self._to_child_r, self._to_child = ctx.Pipe(duplex=False)
+        except OSError as exc:
+            raise Unsupported(f"cannot start the outputs process: {exc.strerror}") from None
+        try:
+            self._from_child, from_child_w = ctx.Pipe(duplex=False)
+        except OSError as exc:
+            self._to_child_r.close()
+            self._to_child.close()
+            raise Unsupported(f"cannot start the outputs process: {exc.strerror}") from None
+        try:
+            self.child = ctx.Process(
+                target=_serve,
+                args=(
+                    str(outdir),
+                    use_json,
+                    correlator_options,
+                    keep_records,
+                    self._to_child_r,
+                    from_child_w,
+                    self._to_child,
+                ),
+                daemon=True,
+                name="skypewatch-outputs",
+            )
+            with stop_signals_held():
+                self.child.start()
+        except OSError as exc:
+            self.close()
+            raise Unsupported(f"cannot start the outputs process: {exc.strerror}") from None
+        finally:
+            # the child's ends: once it is gone, reading here is end-of-file, writing EPIPE
+            self._to_child_r.close()
+            from_child_w.close()
+        kind, value = self._reply()
+        if kind != "ready":
+            self.close()
+            self._raise(kind, value)
+        self._temporary = [Path(p) for p in value]
+
+    # -- during the run ---------------------------------------------------------------------
+    def hand(self, conn: Connection, hits: list[Hit], confirmed: bool) -> None:
+        """A finished connection with hits (``Tracker(on_hits=...)``)."""
+        self._buf.append((facts(conn), [_wire(h) for h in hits], confirmed))
+        if len(self._buf) >= _BATCH:
+            self._send(("v", self._buf))
+            self._buf = []
+
+    def drain(self) -> None:
+        """The end of input: what is judged from now on advances no notice's clock."""
+        self._flush()
+        self._send(("drain",))
+
+    def end(self, complete: bool) -> Produced:
+        """The logs finished and put in place (complete, or marked unfinished); what the
+        run produced."""
+        self._flush()
+        self._send(("end", complete))
+        kind, value = self._reply()
+        if kind != "done":
+            self._raise(kind, value)
+        self._ended = True
+        return value
+
+    def close(self) -> None:
+        """After :meth:`end`, only the child's exit; otherwise the child is told to stop
+        (end-of-file), given time to remove its files, then stopped, and whatever of
+        them is left removed here."""
+        with contextlib.suppress(OSError):
+            self._to_child.close()
+        child = self.child
+        if child is not None and child.pid is not None:
+            child.join(timeout=_ABORT_WAIT if not self._ended else None)
+            if child.is_alive():
+                child.terminate()
+                child.join(timeout=_POLL)
+            if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits, SIGKILL not
+                child.kill()
+                child.join()
+        with contextlib.suppress(OSError):
+            self._from_child.close()
+        if not self._ended:
+            for p in self._temporary:
+                remove(p)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _flush(self) -> None:
+        if self._buf:
+            self._send(("v", self._buf))
+            self._buf = []
+
+    def _send(self, msg: tuple) -> None:
+        try:
+            self._to_child.send(msg)
+        except OSError:  # the child is gone (EPIPE): why, if it said
+            kind, value = self._reply(wait=_POLL)
+            self._raise(kind, value)
+
+    def _reply(self, wait: float | None = None) -> tuple[str, Any]:
+        """The child's next message; ("gone", exit code) if it ended without one."""
+        child = self.child
+        waited = 0.0
+        try:
+            while not self._from_child.poll(_POLL):
+                waited += _POLL
+                if (not child.is_alive() and not self._from_child.poll(0)) or (
+                    wait is not None and waited >= wait
+                ):
+                    raise EOFError
+            msg: tuple[str, Any] = self._from_child.recv()
+            return msg
+        except (EOFError, OSError):
+            child.join(timeout=_POLL)
+            return ("gone", child.exitcode)
+
+    @staticmethod
+    def _raise(kind: str, value: Any) -> None:
+        if kind == "oserror":
+            errno, strerror, filename = value
+            raise OSError(errno, strerror, filename)
+        if kind == "error":
+            raise Unsupported(f"the outputs process failed: {value}")
+        raise Unsupported(f"the outputs process ended (exit code {value})")
