@@ -7,6 +7,7 @@ every few records.
 
 from __future__ import annotations
 
+import os
 import random
 import struct
 
@@ -27,10 +28,9 @@ def _pcap(records: list[tuple[int, int, bytes]], caplens: dict[int, int] | None 
 
 def _walk(path, monkeypatch, chunk_bytes: int) -> list[tuple[float, bytes]]:
     monkeypatch.setattr(bulk, "CHUNK_BYTES", chunk_bytes)
-    header = bulk.pcap_header(path)
-    assert header is not None
+    assert bulk.pcap_header(path) is not None
     got = []
-    for c in bulk.chunks(path, *header):
+    for c in bulk.chunks(path):
         for at, cap, ts in zip(c.data.tolist(), c.caplen.tolist(), c.ts.tolist(), strict=True):
             got.append((ts, c.buf[at : at + cap]))
     return got
@@ -79,3 +79,28 @@ def test_a_record_cut_short_is_refused(tmp_path, monkeypatch):
     path.write_bytes(_pcap(records)[:-5])
     with pytest.raises(bulk.Unsupported, match="cut short"):
         _walk(path, monkeypatch, 100)
+
+
+def test_the_header_is_read_from_the_file_whose_records_are_read(tmp_path):
+    """A capture swapped after pcap_header looked at its path (here: for a big-endian
+    pcap, then for a pcapng) is read or refused as what the path names now, never with the
+    first file's byte order."""
+    path = tmp_path / "c.pcap"
+    path.write_bytes(_pcap([(1, 0, bytes(60)), (2, 0, bytes(70))]))
+    assert bulk.pcap_header(path) == ("<", 1e-6)
+    big = [struct.pack(">IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    big += [struct.pack(">IIII", 5, 0, 64, 64) + bytes(64)]
+    path.write_bytes(b"".join(big))
+    (c,) = bulk.chunks(path)
+    assert c.caplen.tolist() == [64] and c.ts.tolist() == [5.0]
+    path.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(60))
+    with pytest.raises(bulk.Unsupported, match="not a regular-file Ethernet pcap"):
+        list(bulk.chunks(path))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_path_that_became_a_fifo_is_refused_without_waiting(tmp_path):
+    path = tmp_path / "c.pcap"
+    os.mkfifo(path)  # no writer: a blocking open would wait for ever
+    with pytest.raises(bulk.Unsupported, match="not a regular-file Ethernet pcap"):
+        list(bulk.chunks(path))

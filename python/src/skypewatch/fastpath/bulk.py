@@ -55,14 +55,18 @@ class Chunk:
 
 def pcap_header(path: str | Path) -> tuple[str, float] | None:
     """(byte order, seconds per tick) of a regular-file Ethernet pcap; None for anything else
-    (a pipe, pcapng, another link type, an unreadable file: the reference path's business)."""
+    (a pipe, pcapng, another link type, an unreadable file: the reference path's business).
+    A look before the run: :func:`chunks` reads the header again from the file it reads."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return None
         with open(path, "rb") as fh:
-            head = fh.read(24)
+            return _header(fh.read(24))
     except (OSError, ValueError):
         return None
+
+
+def _header(head: bytes) -> tuple[str, float] | None:
     if len(head) < 24 or head[:4] not in _PCAP_MAGICS:
         return None
     endian, resolution = _PCAP_MAGICS[head[:4]]
@@ -72,17 +76,25 @@ def pcap_header(path: str | Path) -> tuple[str, float] | None:
     return endian, resolution
 
 
-def chunks(
-    path: str | Path, endian: str, resolution: float, identity: tuple[int, int] | None = None
-) -> Iterator[Chunk]:
-    """*identity*: the (device, inode) the file must have (another process's view of it)."""
-    u32 = struct.Struct(endian + "I").unpack_from
-    with open(path, "rb") as fh:
-        if identity is not None:
-            st = os.fstat(fh.fileno())
-            if (st.st_dev, st.st_ino) != identity:
-                raise Unsupported("the capture changed while it was read")
-        fh.seek(24)
+def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterator[Chunk]:
+    """The records of the regular-file Ethernet pcap at *path*, a chunk at a time, or
+    :class:`Unsupported`.  Its header is read from the file whose records are read (a
+    capture swapped after :func:`pcap_header` looked at its path is judged as it is now),
+    opened without blocking (a path that became a FIFO is refused, not waited on).
+    *identity*: the (device, inode) the file must have (another process's view of it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise Unsupported(f"cannot open the capture: {exc.strerror}") from None
+    with open(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if identity is not None and (st.st_dev, st.st_ino) != identity:
+            raise Unsupported("the capture changed while it was read")
+        header = _header(fh.read(24)) if stat.S_ISREG(st.st_mode) else None
+        if header is None:
+            raise Unsupported("not a regular-file Ethernet pcap")
+        endian, resolution = header
+        u32 = struct.Struct(endian + "I").unpack_from
         consumed = 24
         rest = b""
         while True:

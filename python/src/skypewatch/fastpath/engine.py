@@ -148,14 +148,10 @@ def batches(
     tracker's open connections, when it runs in this process between batches (then the
     UDP flow table is pruned exactly when the open-connection bound needs it; else when it
     could).  *identity*: the (device, inode) the file must have."""
-    header = pcap_header(path)
-    if header is None:
-        raise Unsupported("not a regular-file Ethernet pcap")
-    endian, resolution = header
     flows = _UdpFlows(udp_timeout)
     now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
     full = decoder.frame
-    for c in chunks(path, endian, resolution, identity):
+    for c in chunks(path, identity):
         n = c.ts.size
         ts = c.ts
         d = decode_chunk(c)
