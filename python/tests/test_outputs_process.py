@@ -161,6 +161,21 @@ def test_a_failing_outputs_process_takes_the_reference_path(tmp_path, monkeypatc
 
 
 @needs_fork
+def test_an_error_that_names_no_log_takes_the_reference_path(tmp_path, monkeypatch):
+    """Only a log's own OSError (it names the file: writer.py) is the run's error."""
+    cap = tmp_path / "d.pcap"
+    capture(2, cap)
+
+    def broken(*_a, **_k):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(outputs_process, "judge_facts", broken)
+    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine == "reference (the outputs process failed: OSError: [Errno 5] I/O error)"
+    assert _names(tmp_path / "o") == ["notice.log", "skype.log"]
+
+
+@needs_fork
 def test_an_outputs_process_that_dies_leaves_no_file(tmp_path, monkeypatch):
     """Killed without a chance to clean up (here: _exit after its first verdict): this
     process removes what it had written and runs the reference engine."""

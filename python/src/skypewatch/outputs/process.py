@@ -115,7 +115,7 @@ def _serve(
         if outputs is not None:
             outputs.abort()
         with contextlib.suppress(BaseException):
-            if isinstance(exc, OSError):
+            if isinstance(exc, OSError) and exc.filename is not None:  # a log's (writer.py)
                 outbox.send(("oserror", (exc.errno, exc.strerror, exc.filename)))
             elif not isinstance(exc, (EOFError, KeyboardInterrupt)):
                 outbox.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -203,14 +203,14 @@ class OutputsProcess:
         return value
 
     def close(self) -> None:
-        """After :meth:`end`, only the child's exit; otherwise the child is told to stop
-        (end-of-file), given time to remove its files, then stopped, and whatever of
-        them is left removed here."""
+        """The child's exit: after :meth:`end` it leaves by itself; otherwise it is told to
+        stop (end-of-file) and given time to remove its files.  One still there then is
+        stopped, and (unless it ended) whatever of its files is left is removed here."""
         with contextlib.suppress(OSError):
             self._to_child.close()
         child = self.child
         if child is not None and child.pid is not None:
-            child.join(timeout=_ABORT_WAIT if not self._ended else None)
+            child.join(timeout=_ABORT_WAIT)
             if child.is_alive():
                 child.terminate()
                 child.join(timeout=_POLL)
