@@ -28,6 +28,7 @@ from skypewatch.synth import messages as m
 from skypewatch.synth.frames import addr_bytes, udp_frame
 from skypewatch.synth.pcapwriter import PcapWriter
 from skypewatch.synth.scenarios import SynthOptions, stream
+from skypewatch.verdict.host_context import HostOptions
 from skypewatch.zeeklog import writer as writer_module
 
 needs_fork = pytest.mark.skipif(
@@ -283,7 +284,7 @@ def test_the_child_removes_its_files_when_its_parent_goes(tmp_path, monkeypatch,
         monkeypatch.setattr(outputs_process, "judge_facts", _raises)
     out = _Outbox()
     inbox = _Inbox(("v", [(_facts(1e9), [_WIRE], False)]))
-    outputs_process._serve(str(tmp_path), False, None, False, inbox, out, None)
+    outputs_process._serve(str(tmp_path), False, None, False, HostOptions(), inbox, out, None)
     assert out.sent[0][0] == "ready" and len(out.sent[0][1]) == 2
     assert [m[0] for m in out.sent[1:]] == (["error"] if fails else [])
     assert _names(tmp_path) == []
@@ -294,7 +295,7 @@ def test_the_child_judges_what_it_is_sent(tmp_path):
     out = _Outbox()
     msgs = [("v", [(_facts(1e9 + i), [_WIRE], False)]) for i in range(3)]
     outputs_process._serve(
-        str(tmp_path), False, None, True, _Inbox(*msgs, ("end", True)), out, None
+        str(tmp_path), False, None, True, HostOptions(), _Inbox(*msgs, ("end", True)), out, None
     )
     kind, produced = out.sent[-1]
     assert kind == "done" and produced.records == 3
@@ -304,3 +305,24 @@ def test_the_child_judges_what_it_is_sent(tmp_path):
 
 def _raises(*_a: object, **_k: object) -> None:
     raise RuntimeError("no verdict")
+
+
+@pytest.mark.usefixtures("signals_kept")
+@pytest.mark.parametrize("orig_conf, resp_conf", [(False, True), (True, False)])
+def test_a_udp_flows_client_is_confirmed_as_of_its_end(tmp_path, orig_conf, resp_conf):
+    """A UDP flow's hits are made in the child, so which end is the client is known only
+    there: the tracker sends both ends' confirmation.  Here the flow goes to a proven
+    Skype endpoint (the responder is the client): only the responder's counts."""
+    from skypewatch.detect.hits import UdpReads
+    from skypewatch.verdict.judge import Facts
+
+    f = Facts(1e9, 99, bytes([10, 0, 0, 1]), 3000, bytes([10, 0, 0, 2]), 4000, 17, 1e9, False)
+    u1 = bytes([0x12, 0x34, 0x02]) + bytes(15)
+    reads: UdpReads = (False, True, False, False)
+    item = (f, [(True, 1e9, u1)], 1, 0, reads, orig_conf, resp_conf)
+    out = _Outbox()
+    inbox = _Inbox(("v", [item]), ("end", True))
+    outputs_process._serve(str(tmp_path), False, None, True, HostOptions(), inbox, out, None)
+    (rec,) = out.sent[-1][1].kept_records
+    assert rec.client == "10.0.0.2" and "to_skype_endpoint" in rec.signatures
+    assert rec.confidence == ("confirmed" if resp_conf else "likely")

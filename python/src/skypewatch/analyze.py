@@ -182,14 +182,21 @@ def _run(
     helper: OutputsProcess | None = None
     if apart:
         helper = OutputsProcess(
-            processes.context(), outdir, use_json, correlator_options, keep_records
+            processes.context(),
+            outdir,
+            use_json,
+            correlator_options,
+            keep_records,
+            (tracker_options or TrackerOptions()).host,
         )
     try:
         if helper is None:
             outputs = Outputs(outdir, use_json, correlator_options, keep_records)
             tracker = Tracker(outputs.record, tracker_options)
         else:
-            tracker = Tracker(_no_record, tracker_options, on_hits=helper.hand)
+            tracker = Tracker(
+                _no_record, tracker_options, on_hits=helper.hand, on_udp_flow=helper.hand_udp
+            )
         decoder = Decoder()
         try:
             if bulk:

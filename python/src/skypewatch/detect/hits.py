@@ -19,7 +19,7 @@ from ..signatures.udp_probe import STAGE as PROBE
 from ..signatures.udp_probe import id_sequence_hit, probe_hits, weak_hits
 from ..signatures.version_check import version_hits
 from ..skypelog import PeerRole, Strength
-from ..verdict.host_context import HostContext
+from ..verdict.host_context import HostContext, HostOptions
 from ..verdict.judge import addr_str
 
 CTX_PROBED_EP = 1
@@ -37,15 +37,34 @@ def connection_hits(conn: Connection, ctx: HostContext) -> list[Hit]:
     return tcp_hits(conn, ctx)
 
 
+UdpReads = tuple[bool, bool, bool, bool]
+"""What :func:`udp_hits` reads of the host context -- its two endpoints -- taken when the
+connection ended (analyze's outputs process makes the hits elsewhere from these): the
+originator's endpoint proven, the responder's proven, the originator's id sequence, its
+fan-out.  A plain tuple: it is made for every UDP connection judged."""
+
+
+def udp_reads(conn: Connection, ctx: HostContext) -> UdpReads:
+    o = ctx.endpoint(conn.orig, conn.orig_p)
+    r = ctx.endpoint(conn.resp, conn.resp_p)
+    if o is None:
+        return (False, r is not None and r.proven, False, False)
+    return (o.proven, r is not None and r.proven, o.id_sequence, o.fanout)
+
+
 def udp_hits(conn: Connection, ctx: HostContext) -> list[Hit]:
     if not conn.datagrams:
         return []
+    return udp_hits_from(conn, udp_reads(conn, ctx), ctx.options)
+
+
+def udp_hits_from(conn: Connection, reads: UdpReads, options: HostOptions) -> list[Hit]:
+    """:func:`udp_hits` of a connection with datagrams, from what the context said of it."""
+    orig_proven, resp_proven, orig_id_sequence, orig_fanout = reads
     hits = probe_hits(conn) + media_hits(conn)
     first = conn.datagrams[0][2]
     framed = len(first) >= 3 and ptype(first) in KNOWN_TYPES
-    orig_ep = ctx.endpoint(conn.orig, conn.orig_p)
-    resp_ep = ctx.endpoint(conn.resp, conn.resp_p)
-    if framed and orig_ep is not None and orig_ep.proven:
+    if framed and orig_proven:
         hits.append(
             Hit(
                 "skype_endpoint",
@@ -54,7 +73,7 @@ def udp_hits(conn: Connection, ctx: HostContext) -> list[Hit]:
                 f"flow from proven Skype endpoint {addr_str(conn.orig)}:{conn.orig_p}",
             )
         )
-    elif framed and resp_ep is not None and resp_ep.proven:
+    elif framed and resp_proven:
         hits.append(
             Hit(
                 "to_skype_endpoint",
@@ -64,17 +83,17 @@ def udp_hits(conn: Connection, ctx: HostContext) -> list[Hit]:
             )
         )
     weak = weak_hits(conn)
-    if weak and orig_ep is not None and orig_ep.id_sequence:
-        hits.append(id_sequence_hit(conn.orig_p, ctx.options.id_seq_min))
-    if weak and orig_ep is not None and orig_ep.fanout:
+    if weak and orig_id_sequence:
+        hits.append(id_sequence_hit(conn.orig_p, options.id_seq_min))
+    if weak and orig_fanout:
         hits.append(
             Hit(
                 "probe_fanout",
                 PROBE,
                 Strength.POSSIBLE,
                 f"one of the U1-shaped flows port {conn.orig_p} sent to"
-                f" {ctx.options.fanout_min_peers}+ hosts within"
-                f" {ctx.options.fanout_window:.0f}s",
+                f" {options.fanout_min_peers}+ hosts within"
+                f" {options.fanout_window:.0f}s",
             )
         )
     hits.extend(weak)  # listed beside solid hits; alone they make no line (verdict.judge)

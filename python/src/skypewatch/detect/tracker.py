@@ -92,12 +92,17 @@ class Tracker:
         on_record: Callable[[SkypeRecord, float], None],
         options: TrackerOptions | None = None,
         on_hits: Judged | None = None,
+        on_udp_flow: Callable[[Connection, HostContext], None] | None = None,
     ) -> None:
         """*on_hits*, if given, takes every finished connection with hits instead of the
-        verdict here (and *on_record*): analyze's outputs process judges them."""
+        verdict here (and *on_record*): analyze's outputs process judges them.  With
+        *on_udp_flow* too, a finished UDP connection with datagrams goes there, with the
+        host context as it is then, before its hits are looked for: the outputs process
+        makes them (``hits.udp_reads``, ``hits.udp_hits_from``)."""
         self.options = options or TrackerOptions()
         self.on_record = on_record
         self.on_hits = on_hits
+        self.on_udp_flow = on_udp_flow
         self.ctx = HostContext(self.options.host)
         self.stats = TrackerStats()
         self._by_key: dict[tuple, Connection] = {}
@@ -442,6 +447,10 @@ class Tracker:
         return uid_text(key)
 
     def _judge(self, conn: Connection) -> None:
+        if self.on_udp_flow is not None and conn.proto == UDP:
+            if conn.datagrams:  # (without, a UDP connection has no hit)
+                self.on_udp_flow(conn, self.ctx)
+            return
         hits = self.connection_hits(conn)
         if not hits:
             return

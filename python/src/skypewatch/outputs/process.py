@@ -31,11 +31,14 @@ from typing import Any
 from ..atomic import remove
 from ..connections.connection import Connection
 from ..correlation import HostCorrelatorOptions
+from ..detect.hits import udp_hits_from, udp_reads
 from ..fastpath.bulk import Unsupported
+from ..packets.decode import UDP
 from ..processes import stop_signals_held, unblock
 from ..signatures.base import Hit
 from ..skypelog import Stage, Strength
-from ..verdict.judge import facts, judge_facts
+from ..verdict.host_context import HostContext, HostOptions
+from ..verdict.judge import client_is_responder, facts, judge_facts
 from .records import Outputs, Produced
 
 _BATCH = 256  # connections per message: a message per connection would cost more than them
@@ -75,6 +78,7 @@ def _serve(
     use_json: bool,
     correlator_options: HostCorrelatorOptions | None,
     keep_records: bool,
+    host_options: HostOptions,
     inbox: Any,
     outbox: Any,
     unused: Any,
@@ -98,8 +102,21 @@ def _serve(
         while True:
             msg = inbox.recv()
             if msg[0] == "v":
-                for f, wires, confirmed in msg[1]:
-                    rec = judge_facts(f, [hit(w) for w in wires], confirmed)
+                for item in msg[1]:
+                    if len(item) == 3:  # a TCP connection's hits
+                        f, wires, confirmed = item
+                        rec = judge_facts(f, [hit(w) for w in wires], confirmed)
+                    else:  # a UDP connection's datagrams: its hits are made here
+                        f, dgrams, orig_pkts, resp_pkts, reads, orig_conf, resp_conf = item
+                        conn = Connection(f.key, f.ts, UDP, f.orig, f.orig_p, f.resp, f.resp_p)
+                        conn.datagrams = dgrams
+                        conn.orig_pkts = orig_pkts
+                        conn.resp_pkts = resp_pkts
+                        hits = udp_hits_from(conn, reads, host_options)
+                        if not hits:
+                            continue
+                        confirmed = resp_conf if client_is_responder(hits) else orig_conf
+                        rec = judge_facts(f, hits, confirmed)
                     if rec is not None:
                         record(rec)
             elif msg[0] == "drain":
@@ -133,8 +150,9 @@ class OutputsProcess:
         use_json: bool,
         correlator_options: HostCorrelatorOptions | None,
         keep_records: bool,
+        host_options: HostOptions,
     ) -> None:
-        self._buf: list[tuple[Any, list[Wire], bool]] = []
+        self._buf: list[tuple] = []
         self._temporary: list[Path] = []
         self._ended = False
         self.child: Any = None
@@ -156,6 +174,7 @@ class OutputsProcess:
                     use_json,
                     correlator_options,
                     keep_records,
+                    host_options,
                     self._to_child_r,
                     from_child_w,
                     self._to_child,
@@ -180,8 +199,28 @@ class OutputsProcess:
 
     # -- during the run ---------------------------------------------------------------------
     def hand(self, conn: Connection, hits: list[Hit], confirmed: bool) -> None:
-        """A finished connection with hits (``Tracker(on_hits=...)``)."""
+        """A finished (TCP) connection with hits (``Tracker(on_hits=...)``)."""
         self._buf.append((facts(conn), [_wire(h) for h in hits], confirmed))
+        if len(self._buf) >= _BATCH:
+            self._send(("v", self._buf))
+            self._buf = []
+
+    def hand_udp(self, conn: Connection, ctx: HostContext) -> None:
+        """A finished UDP connection with datagrams (``Tracker(on_udp_flow=...)``): what
+        its hits and verdict read, the host context's part read now, as the tracker would
+        have read it here (its client's confirmation for either end: which end is the
+        client depends on the hits)."""
+        self._buf.append(
+            (
+                facts(conn),
+                conn.datagrams,
+                conn.orig_pkts,
+                conn.resp_pkts,
+                udp_reads(conn, ctx),
+                ctx.is_confirmed(conn.orig),
+                ctx.is_confirmed(conn.resp),
+            )
+        )
         if len(self._buf) >= _BATCH:
             self._send(("v", self._buf))
             self._buf = []
