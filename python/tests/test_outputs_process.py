@@ -13,6 +13,8 @@ import errno
 import multiprocessing as mp
 import os
 import random
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from skypewatch import processes
 from skypewatch.analyze import analyze
 from skypewatch.outputs import Outputs
 from skypewatch.outputs import process as outputs_process
+from skypewatch.outputs.records import put_in_place
 from skypewatch.signatures.base import Hit
 from skypewatch.skypelog import Stage, Strength
 from skypewatch.synth import messages as m
@@ -162,6 +165,41 @@ def test_a_failing_outputs_process_takes_the_reference_path(tmp_path, monkeypatc
 
 
 @needs_fork
+def test_a_stop_while_the_logs_are_finished_leaves_the_old_ones(tmp_path, monkeypatch):
+    """A stop signal while the outputs process finishes the logs (here it signals this
+    process, then takes its time): as in one process, nothing of the run is put in place,
+    and the run does not wait for the child to finish."""
+    cap = tmp_path / "d.pcap"
+    capture(4, cap)
+    out = tmp_path / "o"
+    out.mkdir()
+    for name in ("skype.log", "notice.log"):
+        (out / name).write_text("OLD\n")
+    real = Outputs.finish
+
+    def slow(self: Outputs, complete: bool) -> None:
+        os.kill(os.getppid(), signal.SIGUSR1)
+        time.sleep(3.0)
+        real(self, complete)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Outputs, "finish", slow)
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            analyze([cap], out, engine="bulk", workers=2)
+        waited = time.monotonic() - started
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert _names(out) == ["notice.log", "skype.log"]
+    assert (out / "skype.log").read_text() == "OLD\n" == (out / "notice.log").read_text()
+    assert mp.active_children() == [] and waited < 2.5
+
+
+@needs_fork
 def test_an_error_that_names_no_log_takes_the_reference_path(tmp_path, monkeypatch):
     """Only a log's own OSError (it names the file: writer.py) is the run's error."""
     cap = tmp_path / "d.pcap"
@@ -297,8 +335,10 @@ def test_the_child_judges_what_it_is_sent(tmp_path):
     outputs_process._serve(
         str(tmp_path), False, None, True, HostOptions(), _Inbox(*msgs, ("end", True)), out, None
     )
-    kind, produced = out.sent[-1]
-    assert kind == "done" and produced.records == 3
+    kind, (produced, logs) = out.sent[-1]
+    assert kind == "finished" and produced.records == 3
+    assert _names(tmp_path) == sorted(p.tmp.name for p in logs), "the run puts them in place"
+    put_in_place(produced, logs, True)
     assert [r.ts for r in produced.kept_records] == [1e9, 1e9 + 1, 1e9 + 2]
     assert len(_body(tmp_path / "skype.log")) == 3
 
@@ -323,6 +363,6 @@ def test_a_udp_flows_client_is_confirmed_as_of_its_end(tmp_path, orig_conf, resp
     out = _Outbox()
     inbox = _Inbox(("v", [item]), ("end", True))
     outputs_process._serve(str(tmp_path), False, None, True, HostOptions(), inbox, out, None)
-    (rec,) = out.sent[-1][1].kept_records
+    (rec,) = out.sent[-1][1][0].kept_records
     assert rec.client == "10.0.0.2" and "to_skype_endpoint" in rec.signatures
     assert rec.confidence == ("confirmed" if resp_conf else "likely")

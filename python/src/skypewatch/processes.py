@@ -1,7 +1,8 @@
-"""Starting a helper process safely: which start method, and stop signals held across it.
+"""Starting a helper process safely: which start method, and stop signals held across it
+(or across any short step that a stop must not cut in two: putting two logs in place).
 
 Used by the bulk engine's reader process (fastpath/pipeline.py) and analyze's outputs
-process (outputs/process.py).
+(outputs/).
 """
 
 from __future__ import annotations

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -32,18 +34,33 @@ class Terminated(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
-def _raise(signum: int, _frame: FrameType | None) -> None:
-    raise Terminated(signum)
-
-
 @contextlib.contextmanager
 def stop_signals_unwind() -> Iterator[None]:
+    """The block unwinds on SIGTERM or SIGHUP as on Ctrl-C.  A handler's exception raised
+    while Python runs a finalizer (``__del__``, a weakref callback) is printed and dropped
+    by Python: such a stop is kept here, not printed, and raised when the block ends."""
+    received: list[int] = []
+
+    def _raise(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        raise Terminated(signum)
+
     previous = {}
     for sig in STOP_SIGNALS:
         with contextlib.suppress(ValueError, OSError):  # not the main thread
             previous[sig] = signal.signal(sig, _raise)
+    hook = sys.unraisablehook
+
+    def unraisable(u: Any) -> None:
+        if not isinstance(u.exc_value, Terminated):
+            hook(u)
+
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if received:  # reached only when the block ended without raising: the stop was lost
+        raise Terminated(received[-1])

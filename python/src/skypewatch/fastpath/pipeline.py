@@ -139,13 +139,18 @@ def feed(
             inbox.close()
     finally:
         os.close(fd)
-        if child is not None and child.pid is not None:
-            if child.is_alive():
-                child.terminate()
-            child.join(timeout=_POLL)
-            if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits, SIGKILL not
-                child.kill()
-                child.join()
+        # Stop signals wait meanwhile: the process object's finalizers run here, where a
+        # signal's exception would be lost (Python ignores exceptions in finalizers).
+        with stop_signals_held():
+            if child is not None and child.pid is not None:
+                if child.is_alive():
+                    child.terminate()
+                child.join(timeout=_POLL)
+                if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits, not SIGKILL
+                    child.kill()
+                    child.join()
+                child.close()
+            del child
     return applier.stats
 
 

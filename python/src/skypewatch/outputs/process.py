@@ -39,11 +39,10 @@ from ..signatures.base import Hit
 from ..skypelog import Stage, Strength
 from ..verdict.host_context import HostContext, HostOptions
 from ..verdict.judge import client_is_responder, facts, judge_facts
-from .records import Outputs, Produced
+from .records import Outputs, Produced, put_in_place
 
 _BATCH = 256  # connections per message: a message per connection would cost more than them
 _POLL = 0.5  # seconds between checks that the child is still there while waiting for it
-_ABORT_WAIT = 5.0  # seconds a child told to stop gets to remove its files
 
 Wire = tuple[str, str, str, str, str | None, str | None]
 
@@ -122,11 +121,14 @@ def _serve(
             elif msg[0] == "drain":
                 outputs.draining = True
             elif msg[0] == "end":
-                complete = msg[1]
-                outputs.finish(complete)
-                produced = outputs.commit(complete)
+                outputs.finish(msg[1])
+                produced = outputs.produced_so_far()
                 produced.tally.inside = None  # the correlator's method stays here
-                outbox.send(("done", produced))
+                # the run puts the logs in place, as one process would: a stop signal it
+                # gets now still leaves none (and from here on the files are its own)
+                logs = outputs.finished()
+                outbox.send(("finished", (produced, logs)))
+                outputs = None  # sent: nothing here may remove them now
                 return
     except BaseException as exc:
         if outputs is not None:
@@ -231,36 +233,45 @@ class OutputsProcess:
         self._send(("drain",))
 
     def end(self, complete: bool) -> Produced:
-        """The logs finished and put in place (complete, or marked unfinished); what the
-        run produced."""
+        """The logs finished there and put in place here (complete, or marked unfinished),
+        as one process does it; what the run produced."""
         self._flush()
         self._send(("end", complete))
         kind, value = self._reply()
-        if kind != "done":
+        if kind != "finished":
             self._raise(kind, value)
+        produced, logs = value
+        put_in_place(produced, logs, complete)
         self._ended = True
-        return value
+        return produced
 
     def close(self) -> None:
         """The child's exit: after :meth:`end` it leaves by itself; otherwise it is told to
-        stop (end-of-file) and given time to remove its files.  One still there then is
-        stopped, and (unless it ended) whatever of its files is left is removed here."""
-        with contextlib.suppress(OSError):
-            self._to_child.close()
-        child = self.child
-        if child is not None and child.pid is not None:
-            child.join(timeout=_ABORT_WAIT)
-            if child.is_alive():
-                child.terminate()
+        stop (SIGTERM, which unwinds it; end-of-file would wait until it reads) and removes
+        its files.  One still there after a moment is stopped; then, unless the run ended,
+        whatever of its files is left is removed here.  Stop signals wait meanwhile: the
+        process objects' finalizers run here, where a signal's exception would be lost
+        (Python ignores exceptions in finalizers)."""
+        with stop_signals_held():
+            for end in (self._to_child, self._from_child):
+                with contextlib.suppress(OSError):
+                    end.close()
+            child, self.child = self.child, None
+            if child is not None and child.pid is not None:
+                if not self._ended and child.is_alive():
+                    child.terminate()  # its handler unwinds it at once: its files go
                 child.join(timeout=_POLL)
-            if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits, SIGKILL not
-                child.kill()
-                child.join()
-        with contextlib.suppress(OSError):
-            self._from_child.close()
-        if not self._ended:
-            for p in self._temporary:
-                remove(p)
+                if child.is_alive():
+                    child.terminate()
+                    child.join(timeout=_POLL)
+                if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits
+                    child.kill()
+                    child.join()
+                child.close()
+            del child
+            if not self._ended:
+                for p in self._temporary:
+                    remove(p)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _flush(self) -> None:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from ..correlation import HostCorrelator, HostCorrelatorOptions
 from ..correlation.hosts import HostCorrelatorStats
+from ..processes import stop_signals_held
 from ..skypelog import NOTICE_FIELDS, SKYPE_FIELDS, Confidence, Notice, PeerRole, SkypeRecord
 from ..zeeklog import ZeekLogWriter
+from ..zeeklog.writer import FinishedLog
 
 MAX_SUMMARY_HOSTS = 10_000  # clients and peers kept for the summary; beyond that, counted
 SHOWN_NOTICES = 50  # lines of the summary's notice list; the rest are "+N more"
@@ -137,13 +139,30 @@ class Outputs:
 
     def commit(self, complete: bool) -> Produced:
         """Both logs in place; what the run produced."""
-        p = self.produced
-        p.skype_log = self.skype_w.commit(complete)
-        p.notice_log = self.notice_w.commit(complete)
-        p.correlator = self.correlator.stats
-        return p
+        return put_in_place(self.produced_so_far(), self.finished(), complete)
+
+    def produced_so_far(self) -> Produced:
+        """What the run produced, but for the logs' places (they are not in place yet)."""
+        self.produced.correlator = self.correlator.stats
+        return self.produced
+
+    def finished(self) -> list[FinishedLog]:
+        """skype.log and notice.log once :meth:`finish` ed: another process can put them in
+        place (outputs/process.py: the run decides, there, whether they go in place)."""
+        return [self.skype_w.finished(), self.notice_w.finished()]
 
     def abort(self) -> None:
         """No log of this run left behind (its temporary files removed)."""
         self.skype_w.abort()
         self.notice_w.abort()
+
+
+def put_in_place(produced: Produced, logs: list[FinishedLog], complete: bool) -> Produced:
+    """skype.log, then notice.log, in place (:meth:`Outputs.finish` ed); a failure removes
+    the temporary file of the one that failed and names it (writer.py).  A stop signal
+    waits for both renames: it never leaves the new skype.log beside the old notice.log."""
+    skype, notice = logs
+    with stop_signals_held():
+        produced.skype_log = skype.commit(complete)
+        produced.notice_log = notice.commit(complete)
+    return produced

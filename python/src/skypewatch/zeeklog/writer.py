@@ -18,6 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -220,22 +221,15 @@ class ZeekLogWriter:
     ) -> Path:
         """Put a finished log in place (its sidecar too, for JSON)."""
         try:
-            if not self.streaming:
-                os.replace(self.tmp, self.final)
-            if self.use_json:
-                self._mark(complete, why)
-        except OSError as exc:
+            return self.finished().commit(complete, why)
+        except OSError:
             self.abort()
-            raise _named(exc, self.final) from None
-        return self.final
+            raise
 
-    def _mark(self, complete: bool, why: str) -> None:
-        sidecar = self.final.with_name(self.final.name + INCOMPLETE)
-        if complete:
-            sidecar.unlink(missing_ok=True)
-            return
-        note = {"log": self.final.name, "complete": False, "lines": self.lines, "why": why}
-        write_text(sidecar, json.dumps(note) + "\n")  # whole or not at all, as the log
+    def finished(self) -> FinishedLog:
+        """This log, once :meth:`finish` ed, as a handle that another process can put in
+        place (analyze's outputs process writes logs that the run commits)."""
+        return FinishedLog(self.tmp, self.final, self.use_json, self.streaming, self.lines)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):  # what was buffered cannot be written: it goes
@@ -251,6 +245,41 @@ class ZeekLogWriter:
             self.close()
         else:
             self.abort()
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedLog:
+    """A finished log's temporary file and where it goes (:meth:`ZeekLogWriter.finished`)."""
+
+    tmp: Path
+    final: Path
+    use_json: bool
+    streaming: bool
+    lines: int
+
+    def commit(
+        self, complete: bool = True, why: str = "the run stopped before the end of its input"
+    ) -> Path:
+        """Put it in place (its sidecar too, for JSON); OSError names the log, and the
+        temporary file is removed then."""
+        try:
+            if not self.streaming:
+                os.replace(self.tmp, self.final)
+            if self.use_json:
+                self._mark(complete, why)
+        except OSError as exc:
+            if not self.streaming:
+                remove(self.tmp)
+            raise _named(exc, self.final) from None
+        return self.final
+
+    def _mark(self, complete: bool, why: str) -> None:
+        sidecar = self.final.with_name(self.final.name + INCOMPLETE)
+        if complete:
+            sidecar.unlink(missing_ok=True)
+            return
+        note = {"log": self.final.name, "complete": False, "lines": self.lines, "why": why}
+        write_text(sidecar, json.dumps(note) + "\n")  # whole or not at all, as the log
 
 
 def _named(exc: OSError, log: Path) -> OSError:
