@@ -366,3 +366,18 @@ def test_a_udp_flows_client_is_confirmed_as_of_its_end(tmp_path, orig_conf, resp
     (rec,) = out.sent[-1][1][0].kept_records
     assert rec.client == "10.0.0.2" and "to_skype_endpoint" in rec.signatures
     assert rec.confidence == ("confirmed" if resp_conf else "likely")
+
+
+@needs_fork
+def test_the_command_line_says_when_asked_for_workers_did_not_run(tmp_path, monkeypatch, capsys):
+    from skypewatch.cli import main
+
+    cap = tmp_path / "d.pcap"
+    capture(2, cap)
+    monkeypatch.setattr(outputs_process, "judge_facts", _raises)
+    assert main(["analyze", "-q", "--workers", "2", str(cap), "-o", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        "skypewatch: --workers 2 not used: reference (the outputs process failed:"
+        " RuntimeError: no verdict)\n"
+    )

@@ -159,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
         print(format_summary(summary))
     if engine == "bulk" and not summary.engine.startswith("bulk"):
         print(f"skypewatch: the bulk engine did not run: {summary.engine}", file=sys.stderr)
+    elif args.workers == "2" and not summary.engine.startswith("bulk"):
+        # asked for by name: say why one core did the work (a pcapng, a failed helper)
+        print(f"skypewatch: --workers 2 not used: {summary.engine}", file=sys.stderr)
     if summary.truncated is not None:
         print(f"skypewatch: {summary.truncated}", file=sys.stderr)
         return EXIT_INPUT
