@@ -2,23 +2,25 @@
 
 On the Skype-heavy bench mix a third of the tracker's time went to what follows a finished
 connection's hits: the verdict (``judge``), skype.log and notice.log, the correlator.  None
-of it feeds back into the tracker, so it can run elsewhere: the tracker hands each
-connection with hits over as :class:`~skypewatch.verdict.judge.Facts`, its hits as plain
-tuples and whether its client host was confirmed *when it ended* (the one host-context read
-the verdict makes), a few hundred at a time down a one-way pipe; this child judges them in
-the order they come, so the records, the notices and the logs are the ones the tracker's
-own process would have made.  Pickling a connection would cost as much as judging it; its
-facts cost a tenth.
+of it feeds back into the tracker, so it can run elsewhere.  The tracker hands over each
+finished connection, in the order it judges them, a few hundred at a time down a one-way
+pipe: a TCP one with its hits (as plain tuples) and whether its client host was confirmed
+*when it ended* (the one host-context read of the verdict); a UDP one with its datagrams,
+what the host context said of its two endpoints then and both ends' confirmation (its hits
+are made here: which end is the client is known only once they are).  Each comes with its
+:class:`~skypewatch.verdict.judge.Facts`: pickling a connection would cost as much as
+judging it, its facts a tenth.  This child judges them in that order, so the records, the
+notices and the logs are the ones the tracker's own process would have made.
 
-The child writes the logs to temporary files of its own and puts them in place only when
-told the run ended; it says which files it writes as soon as they exist, so that this
-process can remove them if the child cannot (killed).  End-of-file on the pipe (this
-process gone or giving up) aborts the run there: temporary files removed, nothing put in
-place.  A child that fails or dies raises :class:`~skypewatch.fastpath.bulk.Unsupported`
-here (the caller runs the reference engine in one process), except for an ``OSError`` of
-the logs (disk full), which is raised here as the same error: a second run would meet it
-again.  SIGINT is ignored in the child (the terminal sends it to both: this process
-decides); SIGTERM and SIGHUP unwind it as they do the CLI.
+The child writes the logs to temporary files of its own and says which as soon as they
+exist; at the end it finishes them and hands them over (``writer.FinishedLog``): the run
+puts them in place itself, both under one hold of the stop signals, as in one process.
+Until then this process removes them if the child cannot.  End-of-file on the pipe (this
+process gone) or SIGTERM (this process giving up) aborts the child: its files removed.  A
+child that fails or dies raises :class:`~skypewatch.fastpath.bulk.Unsupported` here (the
+caller runs the reference engine in one process), except for an ``OSError`` of the logs
+(disk full), raised here as the same error: a second run would meet it again.  SIGINT is
+ignored in the child (the terminal sends it to both: this process decides).
 """
 
 from __future__ import annotations
