@@ -45,6 +45,7 @@ from .records import Outputs, Produced, put_in_place
 
 _BATCH = 256  # connections per message: a message per connection would cost more than them
 _POLL = 0.5  # seconds between checks that the child is still there while waiting for it
+_EOF_WAIT = 0.1  # seconds a child that reads gets to see end-of-file and remove its files
 
 Wire = tuple[str, str, str, str, str | None, str | None]
 
@@ -70,6 +71,9 @@ def _hit(w: Wire) -> Hit:
     return Hit(w[0], _STAGES[w[1]], _STRENGTHS[w[2]], w[3], w[4], w[5])
 
 
+_STOPS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
 def _unwind(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt  # as the CLI's handlers do (cli/signals.py): the files go
 
@@ -85,15 +89,29 @@ def _serve(
     unused: Any,
 ) -> None:
     """The child: ("ready", temporary files), then every message of *inbox* in order; at
-    ("end", complete) the logs finished and put in place and ("done", Produced) back; on
-    any failure or end-of-file, the files removed and ("error", ...) back if it can."""
+    ("end", complete) the logs finished and handed over ("finished", (Produced, logs)); on
+    any failure, end-of-file or stop, the files removed and ("error", ...) back if it can."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _unwind)
+    for sig in _STOPS:
+        signal.signal(sig, _unwind)
     unblock()  # held by the parent across the fork
     if unused is not None:
         unused.close()  # the parent's end: with it closed here, a parent gone is end-of-file
+    # (a stop in the instant before the clean-up began ends it quietly: the run removes
+    # the files)
+    with contextlib.suppress(KeyboardInterrupt):
+        _work(outdir, use_json, correlator_options, keep_records, host_options, inbox, outbox)
+
+
+def _work(
+    outdir: str,
+    use_json: bool,
+    correlator_options: HostCorrelatorOptions | None,
+    keep_records: bool,
+    host_options: HostOptions,
+    inbox: Any,
+    outbox: Any,
+) -> None:
     outputs: Outputs | None = None
     try:
         outputs = Outputs(Path(outdir), use_json, correlator_options, keep_records)
@@ -133,6 +151,8 @@ def _serve(
                 outputs = None  # sent: nothing here may remove them now
                 return
     except BaseException as exc:
+        for sig in _STOPS:  # leaving: a stop now (the run's SIGTERM) must not cut this short
+            signal.signal(sig, signal.SIG_IGN)
         if outputs is not None:
             outputs.abort()
         with contextlib.suppress(BaseException):
@@ -248,10 +268,10 @@ class OutputsProcess:
         return produced
 
     def close(self) -> None:
-        """The child's exit: after :meth:`end` it leaves by itself; otherwise it is told to
-        stop (SIGTERM, which unwinds it; end-of-file would wait until it reads) and removes
-        its files.  One still there after a moment is stopped; then, unless the run ended,
-        whatever of its files is left is removed here.  Stop signals wait meanwhile: the
+        """The child's exit: after :meth:`end` it leaves by itself; otherwise end-of-file
+        stops it if it reads, else SIGTERM unwinds it (busy finishing the logs), and it
+        removes its files.  One still there after a moment is killed; then, unless the run
+        ended, whatever of its files is left is removed here.  Stop signals wait meanwhile: the
         process objects' finalizers run here, where a signal's exception would be lost
         (Python ignores exceptions in finalizers)."""
         with stop_signals_held():
@@ -260,8 +280,9 @@ class OutputsProcess:
                     end.close()
             child, self.child = self.child, None
             if child is not None and child.pid is not None:
+                child.join(timeout=_EOF_WAIT)  # end-of-file stops a child that reads
                 if not self._ended and child.is_alive():
-                    child.terminate()  # its handler unwinds it at once: its files go
+                    child.terminate()  # one that is busy (finishing the logs) unwinds
                 child.join(timeout=_POLL)
                 if child.is_alive():
                     child.terminate()
