@@ -46,3 +46,24 @@ def unblock() -> None:
     """In the child: the stop signals :func:`stop_signals_held` held across the fork."""
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+def reap(child: Any, grace: float, wait: float) -> None:
+    """The end of a helper process started here (*child*: a ``multiprocessing`` Process):
+    *grace* seconds to leave by itself, then SIGTERM and *wait* seconds, then SIGKILL (a
+    stopped process keeps SIGTERM pending); joined and closed.  Stop signals wait meanwhile:
+    the process object's finalizers run here, where a signal's exception would be lost
+    (Python ignores exceptions in finalizers); the caller frees the object under the same
+    hold."""
+    with stop_signals_held():
+        if child.pid is None:  # never started
+            return
+        if grace > 0:
+            child.join(timeout=grace)
+        if child.is_alive():
+            child.terminate()
+            child.join(timeout=wait)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        child.close()

@@ -42,7 +42,7 @@ from typing import Any
 from ..detect.tracker import Tracker
 from ..packets.decode import Decoder
 from ..processes import context as _context
-from ..processes import stop_signals_held, unblock
+from ..processes import reap, stop_signals_held, unblock
 from .bulk import Unsupported
 from .engine import Applier, FastStats, batches
 
@@ -139,17 +139,9 @@ def feed(
             inbox.close()
     finally:
         os.close(fd)
-        # Stop signals wait meanwhile: the process object's finalizers run here, where a
-        # signal's exception would be lost (Python ignores exceptions in finalizers).
-        with stop_signals_held():
-            if child is not None and child.pid is not None:
-                if child.is_alive():
-                    child.terminate()
-                child.join(timeout=_POLL)
-                if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits, not SIGKILL
-                    child.kill()
-                    child.join()
-                child.close()
+        with stop_signals_held():  # its object is freed here too (processes.reap)
+            if child is not None:
+                reap(child, 0.0, _POLL)  # (the reader has nothing to clean up: SIGTERM at once)
             del child
     return applier.stats
 

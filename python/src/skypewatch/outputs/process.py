@@ -36,7 +36,7 @@ from ..correlation import HostCorrelatorOptions
 from ..detect.hits import udp_hits_from, udp_reads
 from ..fastpath.bulk import Unsupported
 from ..packets.decode import UDP
-from ..processes import stop_signals_held, unblock
+from ..processes import reap, stop_signals_held, unblock
 from ..signatures.base import Hit
 from ..skypelog import Stage, Strength
 from ..verdict.host_context import HostContext, HostOptions
@@ -224,17 +224,14 @@ class OutputsProcess:
     # -- during the run ---------------------------------------------------------------------
     def hand(self, conn: Connection, hits: list[Hit], confirmed: bool) -> None:
         """A finished (TCP) connection with hits (``Tracker(on_hits=...)``)."""
-        self._buf.append((facts(conn), [_wire(h) for h in hits], confirmed))
-        if len(self._buf) >= _BATCH:
-            self._send(("v", self._buf))
-            self._buf = []
+        self._add((facts(conn), [_wire(h) for h in hits], confirmed))
 
     def hand_udp(self, conn: Connection, ctx: HostContext) -> None:
         """A finished UDP connection with datagrams (``Tracker(on_udp_flow=...)``): what
         its hits and verdict read, the host context's part read now, as the tracker would
         have read it here (its client's confirmation for either end: which end is the
         client depends on the hits)."""
-        self._buf.append(
+        self._add(
             (
                 facts(conn),
                 conn.datagrams,
@@ -245,9 +242,6 @@ class OutputsProcess:
                 ctx.is_confirmed(conn.resp),
             )
         )
-        if len(self._buf) >= _BATCH:
-            self._send(("v", self._buf))
-            self._buf = []
 
     def drain(self) -> None:
         """The end of input: what is judged from now on advances no notice's clock."""
@@ -270,33 +264,29 @@ class OutputsProcess:
     def close(self) -> None:
         """The child's exit: after :meth:`end` it leaves by itself; otherwise end-of-file
         stops it if it reads, else SIGTERM unwinds it (busy finishing the logs), and it
-        removes its files.  One still there after a moment is killed; then, unless the run
-        ended, whatever of its files is left is removed here.  Stop signals wait meanwhile: the
-        process objects' finalizers run here, where a signal's exception would be lost
-        (Python ignores exceptions in finalizers)."""
+        removes its files (``processes.reap``); then, unless the run ended, whatever of its
+        files is left is removed here, with stop signals held (the process objects are freed
+        here, and a stop there must not leave a file behind)."""
         with stop_signals_held():
             for end in (self._to_child, self._from_child):
                 with contextlib.suppress(OSError):
                     end.close()
             child, self.child = self.child, None
-            if child is not None and child.pid is not None:
-                child.join(timeout=_EOF_WAIT)  # end-of-file stops a child that reads
-                if not self._ended and child.is_alive():
-                    child.terminate()  # one that is busy (finishing the logs) unwinds
-                child.join(timeout=_POLL)
-                if child.is_alive():
-                    child.terminate()
-                    child.join(timeout=_POLL)
-                if child.is_alive():  # stopped (SIGSTOP): a pending SIGTERM waits
-                    child.kill()
-                    child.join()
-                child.close()
+            if child is not None:
+                # end-of-file stops a child that reads; SIGTERM unwinds one that is busy
+                # (finishing the logs)
+                reap(child, _EOF_WAIT, _POLL)
             del child
             if not self._ended:
                 for p in self._temporary:
                     remove(p)
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _add(self, item: tuple) -> None:
+        self._buf.append(item)
+        if len(self._buf) >= _BATCH:
+            self._flush()
+
     def _flush(self) -> None:
         if self._buf:
             self._send(("v", self._buf))
