@@ -223,8 +223,9 @@ def test_a_child_killed_mid_batch_takes_the_reference_path(tmp_path, monkeypatch
 
 
 def test_an_interrupted_run_leaves_no_process_and_no_log(tmp_path):
-    """Ctrl-C (or SIGTERM, which the CLI turns into the same) while the tracker works: the
-    child is stopped and joined, and no log is left behind."""
+    """Ctrl-C (or SIGTERM, which the CLI turns into the same) while the tracker works: both
+    helper processes (the reader, the outputs process) are stopped and joined, and no log
+    or temporary file is left behind."""
     cap = tmp_path / "d.pcap"
     capture(4, cap)
 

@@ -251,19 +251,6 @@ def test_a_full_disk_in_the_outputs_process_is_the_runs_error(tmp_path, monkeypa
     assert mp.active_children() == []
 
 
-def test_an_interrupted_run_stops_the_outputs_process_and_leaves_no_file(tmp_path):
-    cap = tmp_path / "d.pcap"
-    capture(4, cap)
-
-    def interrupt(_done: int, _total: int) -> None:
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        analyze([cap], tmp_path / "o", engine="bulk", workers=2, progress=interrupt)
-    assert mp.active_children() == []
-    assert _names(tmp_path / "o") == []
-
-
 def test_the_spawn_start_method_gives_the_same_logs(tmp_path, monkeypatch):
     cap = tmp_path / "d.pcap"
     capture(4, cap)
@@ -306,6 +293,10 @@ def signals_kept():
         signal.signal(s, h)
 
 
+def _settings(outdir: Path, keep: bool) -> outputs_process.Settings:
+    return outputs_process.Settings(outdir, False, None, keep, HostOptions())
+
+
 def _facts(ts: float) -> tuple:
     from skypewatch.verdict.judge import Facts
 
@@ -324,7 +315,7 @@ def test_the_child_removes_its_files_when_its_parent_goes(tmp_path, monkeypatch,
         monkeypatch.setattr(outputs_process, "judge_facts", _raises)
     out = _Outbox()
     inbox = _Inbox(("v", [(_facts(1e9), [_WIRE], False)]))
-    outputs_process._serve(str(tmp_path), False, None, False, HostOptions(), inbox, out, None)
+    outputs_process._serve(_settings(tmp_path, keep=False), inbox, out, None)
     assert out.sent[0][0] == "ready" and len(out.sent[0][1]) == 2
     assert [m[0] for m in out.sent[1:]] == (["error"] if fails else [])
     assert _names(tmp_path) == []
@@ -334,9 +325,7 @@ def test_the_child_removes_its_files_when_its_parent_goes(tmp_path, monkeypatch,
 def test_the_child_judges_what_it_is_sent(tmp_path):
     out = _Outbox()
     msgs = [("v", [(_facts(1e9 + i), [_WIRE], False)]) for i in range(3)]
-    outputs_process._serve(
-        str(tmp_path), False, None, True, HostOptions(), _Inbox(*msgs, ("end", True)), out, None
-    )
+    outputs_process._serve(_settings(tmp_path, keep=True), _Inbox(*msgs, ("end", True)), out, None)
     kind, (produced, logs) = out.sent[-1]
     assert kind == "finished" and produced.records == 3
     assert _names(tmp_path) == sorted(p.tmp.name for p in logs), "the run puts them in place"
@@ -364,7 +353,7 @@ def test_a_udp_flows_client_is_confirmed_as_of_its_end(tmp_path, orig_conf, resp
     item = (f, [(True, 1e9, u1)], 1, 0, reads, orig_conf, resp_conf)
     out = _Outbox()
     inbox = _Inbox(("v", [item]), ("end", True))
-    outputs_process._serve(str(tmp_path), False, None, True, HostOptions(), inbox, out, None)
+    outputs_process._serve(_settings(tmp_path, keep=True), inbox, out, None)
     (rec,) = out.sent[-1][1][0].kept_records
     assert rec.client == "10.0.0.2" and "to_skype_endpoint" in rec.signatures
     assert rec.confidence == ("confirmed" if resp_conf else "likely")

@@ -20,7 +20,7 @@ from .detect.tracker import Tracker, TrackerOptions
 from .errors import CaptureError, CaptureTruncated
 from .outputs import MAX_SUMMARY_HOSTS, Outputs, Tally
 from .outputs import SHOWN_NOTICES as SHOWN_NOTICES  # (tests and callers read it here)
-from .outputs.process import OutputsProcess
+from .outputs.process import OutputsProcess, Settings
 from .packets.capture import check_readable, read_capture
 from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain
 from .skypelog import STAGES, Notice, PeerRole, SkypeRecord
@@ -183,11 +183,13 @@ def _run(
     if apart:
         helper = OutputsProcess(
             processes.context(),
-            outdir,
-            use_json,
-            correlator_options,
-            keep_records,
-            (tracker_options or TrackerOptions()).host,
+            Settings(
+                outdir,
+                use_json,
+                correlator_options,
+                keep_records,
+                (tracker_options or TrackerOptions()).host,
+            ),
         )
     try:
         if helper is None:

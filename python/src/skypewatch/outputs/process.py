@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +79,18 @@ def _unwind(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt  # as the CLI's handlers do (cli/signals.py): the files go
 
 
-def _serve(
-    outdir: str,
-    use_json: bool,
-    correlator_options: HostCorrelatorOptions | None,
-    keep_records: bool,
-    host_options: HostOptions,
-    inbox: Any,
-    outbox: Any,
-    unused: Any,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the child needs to make the run's outputs (picklable: spawn sends it)."""
+
+    outdir: Path
+    use_json: bool
+    correlator_options: HostCorrelatorOptions | None
+    keep_records: bool
+    host_options: HostOptions
+
+
+def _serve(settings: Settings, inbox: Any, outbox: Any, unused: Any) -> None:
     """The child: ("ready", temporary files), then every message of *inbox* in order; at
     ("end", complete) the logs finished and handed over ("finished", (Produced, logs)); on
     any failure, end-of-file or stop, the files removed and ("error", ...) back if it can."""
@@ -100,21 +103,16 @@ def _serve(
     # (a stop in the instant before the clean-up began ends it quietly: the run removes
     # the files)
     with contextlib.suppress(KeyboardInterrupt):
-        _work(outdir, use_json, correlator_options, keep_records, host_options, inbox, outbox)
+        _work(settings, inbox, outbox)
 
 
-def _work(
-    outdir: str,
-    use_json: bool,
-    correlator_options: HostCorrelatorOptions | None,
-    keep_records: bool,
-    host_options: HostOptions,
-    inbox: Any,
-    outbox: Any,
-) -> None:
+def _work(settings: Settings, inbox: Any, outbox: Any) -> None:
+    host_options = settings.host_options
     outputs: Outputs | None = None
     try:
-        outputs = Outputs(Path(outdir), use_json, correlator_options, keep_records)
+        outputs = Outputs(
+            settings.outdir, settings.use_json, settings.correlator_options, settings.keep_records
+        )
         outbox.send(("ready", [str(p) for p in outputs.temporary]))
         record = outputs.record
         hit = _hit
@@ -167,15 +165,7 @@ class OutputsProcess:
     end of input, :meth:`end` finishes the run there and returns what it produced;
     :meth:`close` (always) stops a child that did not end, and removes its files."""
 
-    def __init__(
-        self,
-        ctx: Any,
-        outdir: Path,
-        use_json: bool,
-        correlator_options: HostCorrelatorOptions | None,
-        keep_records: bool,
-        host_options: HostOptions,
-    ) -> None:
+    def __init__(self, ctx: Any, settings: Settings) -> None:
         self._buf: list[tuple] = []
         self._temporary: list[Path] = []
         self._ended = False
@@ -193,16 +183,7 @@ class OutputsProcess:
         try:
             self.child = ctx.Process(
                 target=_serve,
-                args=(
-                    str(outdir),
-                    use_json,
-                    correlator_options,
-                    keep_records,
-                    host_options,
-                    self._to_child_r,
-                    from_child_w,
-                    self._to_child,
-                ),
+                args=(settings, self._to_child_r, from_child_w, self._to_child),
                 daemon=True,
                 name="skypewatch-outputs",
             )
