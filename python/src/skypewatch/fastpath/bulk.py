@@ -3,9 +3,10 @@
 :func:`chunks` walks the record headers of a regular-file pcap (Ethernet) and hands out
 chunks of whole records: the chunk's bytes, each record's data offset and captured length,
 and its time computed exactly as ``packets.capture`` computes it.  :func:`decode_chunk`
-applies ``packets.decode.decode_plain``'s rules to every record at once: a frame it marks
-``plain`` is one ``decode_plain`` would decode, with the same fields; every other frame
-goes to the full :class:`~skypewatch.packets.decode.Decoder`, as in the reference path.
+applies ``packets.decode.decode_plain``'s rules to every record at once, behind up to two
+VLAN tags too (a trunk port's capture is tagged throughout): a frame it marks ``plain`` is
+one the full :class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet;
+every other frame goes to the Decoder, as in the reference path.
 
 Anything this reader does not take on -- pcapng, another link type, a record that breaks
 the file's structure, a time beyond 2100 -- raises :class:`Unsupported`: the caller then
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..packets.capture import MAX_CAPLEN, MAX_SECONDS
-from ..packets.decode import LINKTYPE_ETHERNET, TCP, TUNNEL_UDP_PORTS, UDP
+from ..packets.decode import LINKTYPE_ETHERNET, TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -179,53 +180,72 @@ def _be32(b: np.ndarray, at: np.ndarray) -> np.ndarray:
     return _be16(b, at) << 16 | _be16(b, at + 2)
 
 
+# The Decoder's VLAN tags; a frame with more than two stacked goes to the Decoder.
+_VLAN_TAGS = np.array(sorted(VLAN_TAGS), dtype=np.int64)
+_MAX_TAGS = 2
+# How far past a frame's start a read below reaches, at most: the Ethernet header, two
+# tags, and the 40 bytes of IPv4 and TCP headers (the UDP payload's first bytes among them).
+_REACH = 14 + 4 * _MAX_TAGS + 40
+
+
 def decode_chunk(c: Chunk) -> Decoded:
     """decode_plain over every frame at once (Ethernet, option-less unfragmented IPv4, TCP or
-    a UDP datagram no tunnel analyzer would claim)."""
+    a UDP datagram no tunnel analyzer would claim), and the same behind one or two VLAN
+    tags, where the Decoder gives the same packet (it skips the tags)."""
     b = np.frombuffer(c.buf, dtype=np.uint8)
+    if b.size < _REACH:  # a tiny chunk: every read below stays inside the bytes
+        b = np.concatenate((b, np.zeros(_REACH - b.size, dtype=np.uint8)))
     n = c.data.size
     o = c.data
     cap = c.caplen
-    plain = cap >= 54
-    # every header byte below lies in the first 54 of a frame: read them for long-enough
-    # frames only (others point at offset 0 of their own frame, then masked out)
-    oo = np.where(plain, o, o[0] if n else 0)
-    if n and int(oo.max()) + 54 > b.size:  # cannot happen for records wholly in buf
-        raise Unsupported("record past its chunk")
-    plain &= b[oo + 14] == 0x45
-    plain &= _be16(b, oo + 12) == 0x0800
-    total = _be16(b, oo + 16)
+    # A frame that begins too near the end of the bytes for every read below is left to
+    # the Decoder (at most a chunk's last frame, and a short one); the others read where
+    # they are, the former from the chunk's first bytes (then masked out).
+    whole = o <= b.size - _REACH
+    ot = np.where(whole, o, 0)
+    ethertype = _be16(b, ot + 12)
+    ip = np.full(n, 14, dtype=np.int64)  # where the IPv4 header begins in the frame
+    tagged = np.isin(ethertype, _VLAN_TAGS)
+    for _ in range(_MAX_TAGS):
+        ethertype = np.where(tagged, _be16(b, ot + ip + 2), ethertype)
+        ip += tagged * 4
+        tagged &= np.isin(ethertype, _VLAN_TAGS)
+    plain = whole & (cap >= ip + 40) & ~tagged & (ethertype == 0x0800)
+    oo = np.where(plain, o + ip, 0)
+    plain &= b[oo] == 0x45
+    total = _be16(b, oo + 2)
     plain &= total >= 20
-    plain &= (_be16(b, oo + 20) & 0x3FFF) == 0
-    proto = b[oo + 23].astype(np.int64)
-    src = _be32(b, oo + 26)
-    dst = _be32(b, oo + 30)
-    end = np.minimum(14 + total, cap)  # relative to the frame
-    sport = _be16(b, oo + 34)
-    dport = _be16(b, oo + 36)
+    plain &= (_be16(b, oo + 6) & 0x3FFF) == 0
+    proto = b[oo + 9].astype(np.int64)
+    src = _be32(b, oo + 12)
+    dst = _be32(b, oo + 16)
+    end = np.minimum(total, cap - ip)  # the IP packet's captured end, from its header
+    sport = _be16(b, oo + 20)
+    dport = _be16(b, oo + 22)
     is_udp = plain & (proto == UDP)
     is_tcp = plain & (proto == TCP)
     # UDP: what decode_plain refuses
-    udp_ok = is_udp & (end >= 42)
+    udp_ok = is_udp & (end >= 28)
     udp_ok &= ~np.isin(sport, _TUNNEL_PORTS) & ~np.isin(dport, _TUNNEL_PORTS)
-    long45 = end >= 45
-    b0 = b[oo + 42]
-    b1 = b[oo + 43]
-    b2 = b[oo + 44]
-    teredo = long45 & _TEREDO_LEAD[b0] & (end >= 82) & ((b0 != 0) | (b1 <= 1))
+    long45 = end >= 31
+    b0 = b[oo + 28]
+    b1 = b[oo + 29]
+    b2 = b[oo + 30]
+    teredo = long45 & _TEREDO_LEAD[b0] & (end >= 68) & ((b0 != 0) | (b1 <= 1))
     ayiya = long45 & (b2 == 0x11) & (b1 == 0x52)
     udp_ok &= ~teredo & ~ayiya
     # TCP
-    seq = _be32(b, oo + 38)
-    ack = _be32(b, oo + 42)
-    data_off = (b[oo + 46].astype(np.int64) >> 4) * 4
-    flags = b[oo + 47].astype(np.int64)
-    tcp_ok = is_tcp & (data_off >= 20) & (end >= 34 + data_off)
+    seq = _be32(b, oo + 24)
+    ack = _be32(b, oo + 28)
+    data_off = (b[oo + 32].astype(np.int64) >> 4) * 4
+    flags = b[oo + 33].astype(np.int64)
+    tcp_ok = is_tcp & (data_off >= 20) & (end >= 20 + data_off)
     ok = udp_ok | tcp_ok
-    rel_start = np.where(udp_ok, 42, 34 + data_off)
+    rel_start = np.where(udp_ok, 28, 20 + data_off)
     pay_len = np.maximum(end - rel_start, 0)
     wire = np.maximum(total - 20 - data_off, pay_len)
     zeros = np.zeros(n, dtype=np.int64)
+    start = o + ip + rel_start
     return Decoded(
         plain=ok,
         proto=proto,
@@ -236,7 +256,7 @@ def decode_chunk(c: Chunk) -> Decoded:
         flags=np.where(tcp_ok, flags, zeros),
         seq=np.where(tcp_ok, seq, zeros),
         ack=np.where(tcp_ok, ack, zeros),
-        pay_start=o + rel_start,
-        pay_end=o + rel_start + pay_len,
+        pay_start=start,
+        pay_end=start + pay_len,
         wire=np.where(tcp_ok, wire, zeros),
     )

@@ -7,7 +7,7 @@ host context and can raise no hit (``detect.hits.udp_hits`` needs a kept datagra
 it leaves behind is only its count, its uid (connections are numbered in the order they
 open) and its share of the open-connection table.  This engine finds those connections a
 chunk of records at a time with numpy and keeps their packets out of the tracker.  Every
-frame that ``decode_plain`` does not take (tunnels, VLAN, IPv6, fragments, ARP...) goes
+frame that the bulk decoder does not take (tunnels, IPv6, fragments, ARP...) goes
 through the full ``Decoder`` in capture order, and its IPv4 UDP packets join their flows'
 decisions (below); every other packet -- TCP, UDP connections that open with a Skype-shaped
 datagram or with an empty one, IPv6 -- goes through the ``Tracker`` in capture order.
@@ -125,7 +125,7 @@ class Batch:
     handed: int  # packets handed to the tracker: each may open a connection
     tts: np.ndarray  # time
     idx: np.ndarray  # position in the chunk
-    tr_plain: np.ndarray  # decode_plain took it
+    tr_plain: np.ndarray  # the bulk decoder took it
     hi_pos: np.ndarray  # skipped packets before it: sk_ts[:hi_pos]
     skips_before: np.ndarray  # skipped connections opened before it in the chunk
     sk_ts: np.ndarray  # per skipped packet: the network time it moves the clock to
@@ -156,7 +156,7 @@ def batches(
         ts = c.ts
         d = decode_chunk(c)
         buf = c.buf
-        # the frames decode_plain does not take, through the full decoder now, in order
+        # the frames the bulk decoder does not take, through the full decoder now, in order
         # (the decoder's state depends on nothing else), their packets kept for the tracker
         others = np.flatnonzero(~d.plain).tolist()
         decoded: dict[int, list[Packet]] = {}

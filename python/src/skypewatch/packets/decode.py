@@ -53,7 +53,7 @@ SUPPORTED_LINK_TYPES = {
 
 _ETH_IPV4 = 0x0800
 _ETH_IPV6 = 0x86DD
-_VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
+VLAN_TAGS = (0x8100, 0x88A8, 0x9100)  # 802.1Q, 802.1ad, the older QinQ value
 _IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options
 _ETH_MPLS = 0x8847
 _ETH_PPPOE = 0x8864  # PPPoE session stage (discovery, 0x8863, carries no IP)
@@ -211,7 +211,7 @@ class Decoder:
         return self._ethertype(_u16(frame, off + 12)[0], frame, off + 14, depth)
 
     def _ethertype(self, ethertype: int, frame: bytes, off: int, depth: int) -> str | None:
-        while ethertype in _VLAN_TAGS:
+        while ethertype in VLAN_TAGS:
             if len(frame) < off + 4:
                 return "truncated link header"
             ethertype = _u16(frame, off + 2)[0]

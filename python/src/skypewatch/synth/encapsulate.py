@@ -4,6 +4,8 @@ fragments: the same traffic in another form, to hold both engines to the same fl
 Every form writes Ethernet frames.  A frame of the source that carries no IP packet is
 kept as it was if it is Ethernet, and left out otherwise.  Forms:
 
+- ``vlan``: Ethernet, an 802.1Q tag, IP;
+- ``qinq``: Ethernet, an 802.1ad service tag, an 802.1Q tag, IP;
 - ``pppoe``: Ethernet, PPPoE session, PPP, IP;
 - ``mpls``: Ethernet, a two-label MPLS stack, IP;
 - ``gre``: Ethernet, IPv4 (protocol 47), GRE (protocol type of the inner IP), IP;
@@ -54,6 +56,8 @@ from .frames import ETH_DST, ETH_SRC, checksum
 from .pcapwriter import PcapWriter
 
 FORMS = (
+    "vlan",
+    "qinq",
     "pppoe",
     "mpls",
     "gre",
@@ -182,6 +186,8 @@ def _teredo(ip: bytes) -> tuple[int, bytes]:
     return 3544, b"\x00\x00" + struct.pack("!H", 3544 ^ 0xFFFF) + bytes(b ^ 0xFF for b in OUTER_SRC)
 
 
+# VLAN forms: (tag protocol, VLAN id), outermost first (802.1ad's service tag, then 802.1Q)
+_TAGS = {"vlan": [(0x8100, 10)], "qinq": [(0x88A8, 100), (0x8100, 10)]}
 _UDP_FORMS = {"geneve": _geneve, "gtpv1": _gtpv1, "ayiya": _ayiya, "teredo": _teredo}
 
 
@@ -213,6 +219,9 @@ class Encapsulator:
         if ip is None:
             return [frame] if link_type == LINKTYPE_ETHERNET else []
         form = self.form
+        if form in _TAGS:
+            tags = b"".join(struct.pack("!HH", tpid, vid) for tpid, vid in _TAGS[form])
+            return [eth[:12] + tags + eth[12:] + ip]
         if form == "pppoe":
             ppp = b"\x00\x21" if ip[0] >> 4 == 4 else b"\x00\x57"
             session = struct.pack("!BBHH", 0x11, 0x00, 0x0001, len(ip) + 2)
