@@ -30,9 +30,10 @@ bulk_pipeline: ModuleType | None
 try:  # the bulk engine needs numpy; without it every capture takes the reference path
     from .fastpath import engine as _bulk
     from .fastpath import pipeline as _pipeline
-    from .fastpath.bulk import Unsupported
+    from .fastpath.bulk import REFUSED, Unsupported
 except ImportError:  # pragma: no cover - numpy is a dependency
     bulk_engine = bulk_pipeline = None
+    REFUSED = ""
 
     class Unsupported(Exception):  # type: ignore[no-redef]
         pass
@@ -156,7 +157,7 @@ def _bulk_refused(captures: Sequence[str | Path]) -> str | None:
     if bulk_engine is None:
         return "numpy is not installed"
     if bulk_engine.supported(captures[0]) is None:
-        return "not a regular-file Ethernet pcap"
+        return REFUSED
     return None
 
 

@@ -86,9 +86,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=ENGINES,
         default=None,
         help="auto (default; or $SKYPEWATCH_ENGINE): the bulk engine where it applies -- one"
-        " regular-file Ethernet pcap -- else the reference; bulk: the same, but say so when it"
-        " did not run; reference: every packet through the full connection model (the"
-        " specification the bulk engine is tested against; same logs, slower)",
+        " regular-file pcap (Ethernet, Linux cooked, raw IP, loopback) -- else the reference;"
+        " bulk: the same, but say so when it did not run; reference: every packet through the"
+        " full connection model (the specification the bulk engine is tested against; same"
+        " logs, slower)",
     )
     a.add_argument(
         "--workers",

@@ -25,7 +25,19 @@ from pathlib import Path
 import numpy as np
 
 from ..packets.capture import MAX_CAPLEN, MAX_SECONDS
-from ..packets.decode import LINKTYPE_ETHERNET, TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
+from ..packets.decode import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_ALT,
+    TCP,
+    TUNNEL_UDP_PORTS,
+    UDP,
+    VLAN_TAGS,
+)
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -34,6 +46,20 @@ _PCAP_MAGICS = {
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 CHUNK_BYTES = 1 << 22  # records per step: a few tens of thousands, memory a few MB
+
+# The link types read here, as the Decoder reads them: (where the first ethertype is, or
+# None when the link header has none; where the network header begins behind it).  VLAN
+# tags follow an ethertype as on Ethernet.
+LINKS: dict[int, tuple[int | None, int]] = {
+    LINKTYPE_ETHERNET: (12, 14),
+    LINKTYPE_LINUX_SLL: (14, 16),  # tcpdump -i any
+    LINKTYPE_LINUX_SLL2: (0, 20),
+    LINKTYPE_RAW: (None, 0),
+    **{raw: (None, 0) for raw in LINKTYPE_RAW_ALT},
+    LINKTYPE_NULL: (None, 4),  # the address family is not read: the IP version decides
+    LINKTYPE_LOOP: (None, 4),
+}
+REFUSED = "not a regular-file pcap of a link type the bulk engine reads"
 
 # decode_plain's Teredo lead test: 0x00 or an IPv6 version nibble
 _TEREDO_LEAD = np.array([1 if b == 0 or b >> 4 == 6 else 0 for b in range(256)], dtype=bool)
@@ -44,9 +70,17 @@ class Unsupported(Exception):
     """The capture is not one the bulk reader takes on; the reason says why."""
 
 
+@dataclass(frozen=True, slots=True)
+class Header:
+    endian: str  # struct's byte-order character
+    resolution: float  # seconds per tick of a record's second field
+    link_type: int
+
+
 @dataclass(slots=True)
 class Chunk:
     buf: bytes
+    link_type: int
     data: np.ndarray  # int64: offset of each record's frame in buf
     caplen: np.ndarray  # int64
     ts: np.ndarray  # float64, as capture.py computes it
@@ -54,9 +88,9 @@ class Chunk:
     file_offset: int  # where buf begins in the file
 
 
-def pcap_header(path: str | Path) -> tuple[str, float] | None:
-    """(byte order, seconds per tick) of a regular-file Ethernet pcap; None for anything else
-    (a pipe, pcapng, another link type, an unreadable file: the reference path's business).
+def pcap_header(path: str | Path) -> Header | None:
+    """The header of a regular-file pcap of a link type in :data:`LINKS`; None for anything
+    else (a pipe, pcapng, another link type, an unreadable file: the reference path's).
     A look before the run: :func:`chunks` reads the header again from the file it reads."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
@@ -67,18 +101,18 @@ def pcap_header(path: str | Path) -> tuple[str, float] | None:
         return None
 
 
-def _header(head: bytes) -> tuple[str, float] | None:
+def _header(head: bytes) -> Header | None:
     if len(head) < 24 or head[:4] not in _PCAP_MAGICS:
         return None
     endian, resolution = _PCAP_MAGICS[head[:4]]
-    link = struct.unpack_from(endian + "I", head, 20)[0] & 0x0FFFFFFF
-    if link != LINKTYPE_ETHERNET:
+    link = struct.unpack_from(endian + "I", head, 20)[0] & 0x0FFFFFFF  # as capture.py
+    if link not in LINKS:
         return None
-    return endian, resolution
+    return Header(endian, resolution, link)
 
 
 def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterator[Chunk]:
-    """The records of the regular-file Ethernet pcap at *path*, a chunk at a time, or
+    """The records of the regular-file pcap at *path*, a chunk at a time, or
     :class:`Unsupported`.  Its header is read from the file whose records are read (a
     capture swapped after :func:`pcap_header` looked at its path is judged as it is now),
     opened without blocking (a path that became a FIFO is refused, not waited on).
@@ -93,8 +127,8 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
             raise Unsupported("the capture changed while it was read")
         header = _header(fh.read(24)) if stat.S_ISREG(st.st_mode) else None
         if header is None:
-            raise Unsupported("not a regular-file Ethernet pcap")
-        endian, resolution = header
+            raise Unsupported(REFUSED)
+        endian = header.endian
         u32 = struct.Struct(endian + "I").unpack_from
         consumed = 24
         rest = b""
@@ -126,9 +160,7 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
                 if not more:
                     return
                 continue
-            yield _chunk(
-                buf, np.array(starts, dtype=np.int64), endian, resolution, consumed, offset
-            )
+            yield _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
 
 
 def _u32(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
@@ -138,20 +170,19 @@ def _u32(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
     return w[3] | w[2] << 8 | w[1] << 16 | w[0] << 24
 
 
-def _chunk(
-    buf: bytes, starts: np.ndarray, endian: str, res: float, consumed: int, offset: int
-) -> Chunk:
+def _chunk(buf: bytes, starts: np.ndarray, header: Header, consumed: int, offset: int) -> Chunk:
     b = np.frombuffer(buf, dtype=np.uint8)
+    endian = header.endian
     sec = _u32(b, starts, endian)
     frac = _u32(b, starts + 4, endian)
     caplen = _u32(b, starts + 8, endian)
     if caplen.size and int(caplen.max()) > MAX_CAPLEN:
         raise Unsupported("corrupt record")
     # capture.py: ts = sec + frac * resolution, in Python floats (IEEE doubles, same steps)
-    ts = sec.astype(np.float64) + frac.astype(np.float64) * res
+    ts = sec.astype(np.float64) + frac.astype(np.float64) * header.resolution
     if ts.size and float(ts.max()) > MAX_SECONDS:
         raise Unsupported("time beyond 2100")
-    return Chunk(buf, starts + 16, caplen, ts, consumed, offset)
+    return Chunk(buf, header.link_type, starts + 16, caplen, ts, consumed, offset)
 
 
 @dataclass(slots=True)
@@ -183,15 +214,15 @@ def _be32(b: np.ndarray, at: np.ndarray) -> np.ndarray:
 # The Decoder's VLAN tags; a frame with more than two stacked goes to the Decoder.
 _VLAN_TAGS = np.array(sorted(VLAN_TAGS), dtype=np.int64)
 _MAX_TAGS = 2
-# How far past a frame's start a read below reaches, at most: the Ethernet header, two
+# How far past a frame's start a read below reaches, at most: the longest link header, two
 # tags, and the 40 bytes of IPv4 and TCP headers (the UDP payload's first bytes among them).
-_REACH = 14 + 4 * _MAX_TAGS + 40
+_REACH = max(start for _, start in LINKS.values()) + 4 * _MAX_TAGS + 40
 
 
 def decode_chunk(c: Chunk) -> Decoded:
     """decode_plain over every frame at once (Ethernet, option-less unfragmented IPv4, TCP or
     a UDP datagram no tunnel analyzer would claim), and the same behind one or two VLAN
-    tags, where the Decoder gives the same packet (it skips the tags)."""
+    tags or another link header of :data:`LINKS`, where the Decoder gives the same packet."""
     b = np.frombuffer(c.buf, dtype=np.uint8)
     if b.size < _REACH:  # a tiny chunk: every read below stays inside the bytes
         b = np.concatenate((b, np.zeros(_REACH - b.size, dtype=np.uint8)))
@@ -203,14 +234,18 @@ def decode_chunk(c: Chunk) -> Decoded:
     # they are, the former from the chunk's first bytes (then masked out).
     whole = o <= b.size - _REACH
     ot = np.where(whole, o, 0)
-    ethertype = _be16(b, ot + 12)
-    ip = np.full(n, 14, dtype=np.int64)  # where the IPv4 header begins in the frame
-    tagged = np.isin(ethertype, _VLAN_TAGS)
-    for _ in range(_MAX_TAGS):
-        ethertype = np.where(tagged, _be16(b, ot + ip + 2), ethertype)
-        ip += tagged * 4
-        tagged &= np.isin(ethertype, _VLAN_TAGS)
-    plain = whole & (cap >= ip + 40) & ~tagged & (ethertype == 0x0800)
+    at, net = LINKS[c.link_type]
+    ip = np.full(n, net, dtype=np.int64)  # where the IPv4 header begins in the frame
+    plain = whole
+    if at is not None:
+        ethertype = _be16(b, ot + at)
+        tagged = np.isin(ethertype, _VLAN_TAGS)
+        for _ in range(_MAX_TAGS):
+            ethertype = np.where(tagged, _be16(b, ot + ip + 2), ethertype)
+            ip += tagged * 4
+            tagged &= np.isin(ethertype, _VLAN_TAGS)
+        plain = plain & ~tagged & (ethertype == 0x0800)
+    plain &= cap >= ip + 40
     oo = np.where(plain, o + ip, 0)
     plain &= b[oo] == 0x45
     total = _be16(b, oo + 2)
@@ -245,7 +280,7 @@ def decode_chunk(c: Chunk) -> Decoded:
     pay_len = np.maximum(end - rel_start, 0)
     wire = np.maximum(total - 20 - data_off, pay_len)
     zeros = np.zeros(n, dtype=np.int64)
-    start = o + ip + rel_start
+    pay_start = o + ip + rel_start
     return Decoded(
         plain=ok,
         proto=proto,
@@ -256,7 +291,7 @@ def decode_chunk(c: Chunk) -> Decoded:
         flags=np.where(tcp_ok, flags, zeros),
         seq=np.where(tcp_ok, seq, zeros),
         ack=np.where(tcp_ok, ack, zeros),
-        pay_start=start,
-        pay_end=start + pay_len,
+        pay_start=pay_start,
+        pay_end=pay_start + pay_len,
         wire=np.where(tcp_ok, wire, zeros),
     )

@@ -56,7 +56,7 @@ import numpy as np
 from ..detect.tracker import Tracker
 from ..packets.decode import UDP, Decoder, Packet
 from ..signatures.udp_layout import worth_inspecting
-from .bulk import Decoded, Unsupported, chunks, decode_chunk, pcap_header
+from .bulk import Decoded, Header, Unsupported, chunks, decode_chunk, pcap_header
 
 # worth_inspecting by the third byte, for whole columns (the length is checked beside it)
 _WORTH_NIBBLE = np.array([worth_inspecting(bytes((0, 0, i))) for i in range(256)], dtype=bool)
@@ -72,7 +72,7 @@ class FastStats:
     skipped_connections: int = 0
 
 
-def supported(path: str | Path) -> tuple[str, float] | None:
+def supported(path: str | Path) -> Header | None:
     return pcap_header(path)
 
 
@@ -163,7 +163,7 @@ def batches(
         ts_list = ts.tolist()
         for i in others:
             s = int(c.data[i])
-            pkts = full(ts_list[i], 1, buf[s : s + int(c.caplen[i])])
+            pkts = full(ts_list[i], c.link_type, buf[s : s + int(c.caplen[i])])
             if pkts:
                 decoded[i] = pkts
         # events: frames that call the tracker in the reference path (a frame of the full
