@@ -28,8 +28,23 @@ BULK_LINK_TYPES = (1, 113, 276, 101, 12, 14, 0, 108)
 
 
 def bulk_can_run(path: Path) -> bool:
-    """A classic pcap (microsecond times) of a link type the bulk engine reads."""
-    head = path.read_bytes()[:24]
+    """A classic pcap (microsecond times) of a link type the bulk engine reads, or a pcapng
+    of one section whose interfaces share one such link type, with enhanced packet blocks
+    only."""
+    data = path.read_bytes()
+    if data[:4] == b"\x0a\x0d\x0d\x0a":
+        e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        links = set()
+        pos = 0
+        while pos + 12 <= len(data):
+            btype, blen = struct.unpack_from(e + "II", data, pos)
+            if btype in (2, 3) or (btype == 0x0A0D0D0A and pos) or blen < 12:
+                return False
+            if btype == 1:
+                links.add(struct.unpack_from(e + "H", data, pos + 8)[0])
+            pos += blen
+        return len(links) == 1 and links <= set(BULK_LINK_TYPES)
+    head = data[:24]
     return head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") and (
         struct.unpack("<I" if head[0] == 0xD4 else ">I", head[20:24])[0] & 0x0FFFFFFF
         in BULK_LINK_TYPES

@@ -162,8 +162,8 @@ def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "SKYPEWATCH_ENGINE" in err
     monkeypatch.setenv("SKYPEWATCH_ENGINE", "bulk")
-    ng = shared_capture("benign", "http.pcapng")
-    assert main(["analyze", "-q", str(ng), "-o", str(tmp_path / "g")]) == 0
+    ppp = write_pcap(tmp_path / "ppp.pcap", [(1.0, b"\xff\x03\x00\x21" + bytes(40))], 9)
+    assert main(["analyze", "-q", str(ppp), "-o", str(tmp_path / "g")]) == 0
     assert "the bulk engine did not run" in capsys.readouterr().err
 
 

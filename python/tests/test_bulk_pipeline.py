@@ -49,7 +49,7 @@ def _body(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("rel", SHARED_CAPTURES or ["skype/SkypeIRC.cap"])
 def test_shared_captures(rel, tmp_path):
-    """Those the bulk engine takes (Ethernet pcaps; the others never reach a second process,
+    """Those the bulk engine takes (pcap and pcapng; the others never reach a second process,
     and test_bulk_engine.py holds them)."""
     path = shared_capture(*rel.split("/"))
     engines: list[str] = []

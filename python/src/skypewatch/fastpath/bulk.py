@@ -1,16 +1,17 @@
-"""A classic pcap file read in chunks and decoded with numpy, many records per step.
+"""A capture file read in chunks and decoded with numpy, many records per step.
 
-:func:`chunks` walks the record headers of a regular-file pcap (Ethernet) and hands out
-chunks of whole records: the chunk's bytes, each record's data offset and captured length,
-and its time computed exactly as ``packets.capture`` computes it.  :func:`decode_chunk`
-applies ``packets.decode.decode_plain``'s rules to every record at once, behind up to two
-VLAN tags too (a trunk port's capture is tagged throughout): a frame it marks ``plain`` is
-one the full :class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet;
-every other frame goes to the Decoder, as in the reference path.
+:func:`chunks` walks the record headers of a regular-file pcap (or, through pcapng.py, the
+blocks of a pcapng) and hands out chunks of whole records: the chunk's bytes, each record's
+data offset and captured length, and its time computed exactly as ``packets.capture``
+computes it.  :func:`decode_chunk` applies ``packets.decode.decode_plain``'s rules to every
+record at once, behind up to two VLAN tags too (a trunk port's capture is tagged
+throughout): a frame it marks ``plain`` is one the full
+:class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet; every other
+frame goes to the Decoder, as in the reference path.
 
-Anything this reader does not take on -- pcapng, another link type, a record that breaks
-the file's structure, a time beyond 2100 -- raises :class:`Unsupported`: the caller then
-analyses the capture with the reference engine, which says what is wrong with it.
+Anything this reader does not take on -- a link type not in :data:`~.chunk.LINKS`, a record
+that breaks the file's structure, a time beyond 2100 -- raises :class:`Unsupported`: the
+caller then analyses the capture with the reference engine, which says what is wrong.
 """
 
 from __future__ import annotations
@@ -24,20 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..packets.capture import MAX_CAPLEN, MAX_SECONDS
-from ..packets.decode import (
-    LINKTYPE_ETHERNET,
-    LINKTYPE_LINUX_SLL,
-    LINKTYPE_LINUX_SLL2,
-    LINKTYPE_LOOP,
-    LINKTYPE_NULL,
-    LINKTYPE_RAW,
-    LINKTYPE_RAW_ALT,
-    TCP,
-    TUNNEL_UDP_PORTS,
-    UDP,
-    VLAN_TAGS,
-)
+from ..packets.capture import MAX_CAPLEN, MAX_SECONDS, PCAPNG_SHB
+from ..packets.decode import TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
+from . import pcapng
+from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, u32_column
+
+# (what other modules take from here, with chunks and decode_chunk)
+__all__ = ["REFUSED", "Chunk", "Decoded", "Header", "Unsupported", "chunks", "decode_chunk"]
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -47,56 +41,23 @@ _PCAP_MAGICS = {
 }
 CHUNK_BYTES = 1 << 22  # records per step: a few tens of thousands, memory a few MB
 
-# The link types read here, as the Decoder reads them: (where the first ethertype is, or
-# None when the link header has none; where the network header begins behind it).  VLAN
-# tags follow an ethertype as on Ethernet.
-LINKS: dict[int, tuple[int | None, int]] = {
-    LINKTYPE_ETHERNET: (12, 14),
-    LINKTYPE_LINUX_SLL: (14, 16),  # tcpdump -i any
-    LINKTYPE_LINUX_SLL2: (0, 20),
-    LINKTYPE_RAW: (None, 0),
-    **{raw: (None, 0) for raw in LINKTYPE_RAW_ALT},
-    LINKTYPE_NULL: (None, 4),  # the address family is not read: the IP version decides
-    LINKTYPE_LOOP: (None, 4),
-}
-REFUSED = "not a regular-file pcap of a link type the bulk engine reads"
 
 # decode_plain's Teredo lead test: 0x00 or an IPv6 version nibble
 _TEREDO_LEAD = np.array([1 if b == 0 or b >> 4 == 6 else 0 for b in range(256)], dtype=bool)
 _TUNNEL_PORTS = np.array(sorted(TUNNEL_UDP_PORTS), dtype=np.int64)
 
 
-class Unsupported(Exception):
-    """The capture is not one the bulk reader takes on; the reason says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    endian: str  # struct's byte-order character
-    resolution: float  # seconds per tick of a record's second field
-    link_type: int
-
-
-@dataclass(slots=True)
-class Chunk:
-    buf: bytes
-    link_type: int
-    data: np.ndarray  # int64: offset of each record's frame in buf
-    caplen: np.ndarray  # int64
-    ts: np.ndarray  # float64, as capture.py computes it
-    file_bytes: int  # bytes of the file consumed through this chunk
-    file_offset: int  # where buf begins in the file
-
-
 def pcap_header(path: str | Path) -> Header | None:
-    """The header of a regular-file pcap of a link type in :data:`LINKS`; None for anything
-    else (a pipe, pcapng, another link type, an unreadable file: the reference path's).
+    """The header of a regular-file pcap or pcapng of a link type in :data:`LINKS` (for a
+    pcapng, its first interface's); None for anything else (a pipe, another link type, an
+    unreadable file: the reference path's).
     A look before the run: :func:`chunks` reads the header again from the file it reads."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return None
         with open(path, "rb") as fh:
-            return _header(fh.read(24))
+            head = fh.read(1 << 16)  # a pcapng's first interface lies in its first blocks
+        return pcapng.header(head) if head[:4] == PCAPNG_SHB else _header(head)
     except (OSError, ValueError):
         return None
 
@@ -125,7 +86,11 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
         st = os.fstat(fd)
         if identity is not None and (st.st_dev, st.st_ino) != identity:
             raise Unsupported("the capture changed while it was read")
-        header = _header(fh.read(24)) if stat.S_ISREG(st.st_mode) else None
+        head = fh.read(24) if stat.S_ISREG(st.st_mode) else b""
+        if head[:4] == PCAPNG_SHB:
+            yield from pcapng.chunks(fh, head, CHUNK_BYTES)
+            return
+        header = _header(head)
         if header is None:
             raise Unsupported(REFUSED)
         endian = header.endian
@@ -163,19 +128,12 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
             yield _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
 
 
-def _u32(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
-    w = [b[at + k].astype(np.int64) for k in range(4)]
-    if endian == "<":
-        return w[0] | w[1] << 8 | w[2] << 16 | w[3] << 24
-    return w[3] | w[2] << 8 | w[1] << 16 | w[0] << 24
-
-
 def _chunk(buf: bytes, starts: np.ndarray, header: Header, consumed: int, offset: int) -> Chunk:
     b = np.frombuffer(buf, dtype=np.uint8)
     endian = header.endian
-    sec = _u32(b, starts, endian)
-    frac = _u32(b, starts + 4, endian)
-    caplen = _u32(b, starts + 8, endian)
+    sec = u32_column(b, starts, endian)
+    frac = u32_column(b, starts + 4, endian)
+    caplen = u32_column(b, starts + 8, endian)
     if caplen.size and int(caplen.max()) > MAX_CAPLEN:
         raise Unsupported("corrupt record")
     # capture.py: ts = sec + frac * resolution, in Python floats (IEEE doubles, same steps)

@@ -33,8 +33,8 @@ _PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
-_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
-_BYTE_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+PCAPNG_BYTE_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 _CHUNK = 1 << 22
 # A pipe is read only once select() says it has data, waiting at most this long at a time:
 # a stop signal that lands just before a blocking read() would otherwise wait for the
@@ -52,15 +52,21 @@ MAX_BLOCK = 1 << 27  # 128 MiB, as Wireshark's pcapng reader
 # logs analyze writes from any capture it accepts must read back.
 MAX_SECONDS = 4_102_444_800.0
 
-_SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000002, 0x00000003, 0x00000006
+BLOCK_SHB, BLOCK_IDB, BLOCK_PB, BLOCK_SPB, BLOCK_EPB = (
+    0x0A0D0D0A,
+    0x00000001,
+    0x00000002,
+    0x00000003,
+    0x00000006,
+)
 # Smallest total length of each block: 12 bytes of framing plus its fixed fields.
-_MIN_BLOCK = {_SHB: 28, _IDB: 20, _PB: 32, _SPB: 16, _EPB: 32}
+PCAPNG_MIN_BLOCK = {BLOCK_SHB: 28, BLOCK_IDB: 20, BLOCK_PB: 32, BLOCK_SPB: 16, BLOCK_EPB: 32}
 _BLOCK_NAME = {
-    _SHB: "section header",
-    _IDB: "interface description",
-    _PB: "packet",
-    _SPB: "simple packet",
-    _EPB: "enhanced packet",
+    BLOCK_SHB: "section header",
+    BLOCK_IDB: "interface description",
+    BLOCK_PB: "packet",
+    BLOCK_SPB: "simple packet",
+    BLOCK_EPB: "enhanced packet",
 }
 _OPT_TSRESOL = 9
 _OPT_TSOFFSET = 14
@@ -105,7 +111,7 @@ def read_capture(path: str | Path) -> Iterator[Frame]:
         head = src.buf[:4]
         if head in _PCAP_MAGICS:
             yield from _read_pcap(src, head)
-        elif head == _PCAPNG_SHB:
+        elif head == PCAPNG_SHB:
             yield from _read_pcapng(src)
         else:
             raise CaptureError(path, "not a pcap or pcapng capture (unknown magic number)")
@@ -247,16 +253,16 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
                 if len(buf) > pos:
                     broken("block cut short", cut=True)
                 return
-        if section is None or buf[pos : pos + 4] == _PCAPNG_SHB:
+        if section is None or buf[pos : pos + 4] == PCAPNG_SHB:
             # a section header sets the byte order its own length is written in
-            endian = _BYTE_ORDER.get(buf[pos + 8 : pos + 12])
+            endian = PCAPNG_BYTE_ORDER.get(buf[pos + 8 : pos + 12])
             if endian is None:
                 broken("section header byte-order magic is wrong")
             current = _Section(endian)
         else:
             current = section
         btype, blen = current.head(buf, pos)
-        minimum = _MIN_BLOCK.get(btype, 12)
+        minimum = PCAPNG_MIN_BLOCK.get(btype, 12)
         if blen < minimum or blen & 3:
             broken(
                 f"{_block_name(btype)} block length {blen} (at least {minimum}, a multiple of 4)"
@@ -276,8 +282,8 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
                 f" {trailer}"
             )
         body, end = pos + 8, pos + blen - 4
-        if btype in (_EPB, _PB):
-            if btype == _EPB:
+        if btype in (BLOCK_EPB, BLOCK_PB):
+            if btype == BLOCK_EPB:
                 iface, ts_hi, ts_lo, caplen = current.packet(buf, body)
             else:  # the obsolete packet block: 16-bit interface id, then a drop count
                 iface, _drops, ts_hi, ts_lo, caplen = struct.unpack_from(
@@ -302,12 +308,12 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
             index += 1
             yield ts, link_type, frame
             continue
-        if btype == _SHB:
+        if btype == BLOCK_SHB:
             major, minor = struct.unpack_from(current.endian + "HH", buf, body + 4)
             if major != 1:
                 broken(f"pcapng version {major}.{minor} is not supported (1.x is)")
             section = current
-        elif btype == _SPB:  # no timestamp, interface 0
+        elif btype == BLOCK_SPB:  # no timestamp, interface 0
             if not current.interfaces:
                 broken("simple packet block before any interface description")
             link_type, _, snaplen, _ = current.interfaces[0]
@@ -319,14 +325,14 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
             index += 1
             yield 0.0, link_type, frame
             continue
-        elif btype == _IDB:
+        elif btype == BLOCK_IDB:
             link_type, _reserved, snaplen = struct.unpack_from(current.endian + "HHI", buf, body)
-            tick, tsoffset = _clock_from_options(buf, body + 8, end, current.endian, broken)
+            tick, tsoffset = interface_clock(buf, body + 8, end, current.endian, broken)
             current.interfaces.append((link_type, tick, snaplen, tsoffset))
         pos += blen
 
 
-def _clock_from_options(
+def interface_clock(
     buf: bytes, pos: int, end: int, endian: str, broken: Callable[[str], NoReturn]
 ) -> tuple[float, int]:
     """Seconds per timestamp tick (if_tsresol; microseconds when absent) and seconds to add

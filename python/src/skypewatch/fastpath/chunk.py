@@ -1,0 +1,61 @@
+"""What the bulk readers (bulk.py: pcap, pcapng.py: pcapng) hand out: a chunk of records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..packets.decode import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_ALT,
+)
+
+# The link types read here, as the Decoder reads them: (where the first ethertype is, or
+# None when the link header has none; where the network header begins behind it).  VLAN
+# tags follow an ethertype as on Ethernet.
+LINKS: dict[int, tuple[int | None, int]] = {
+    LINKTYPE_ETHERNET: (12, 14),
+    LINKTYPE_LINUX_SLL: (14, 16),  # tcpdump -i any
+    LINKTYPE_LINUX_SLL2: (0, 20),
+    LINKTYPE_RAW: (None, 0),
+    **{raw: (None, 0) for raw in LINKTYPE_RAW_ALT},
+    LINKTYPE_NULL: (None, 4),  # the address family is not read: the IP version decides
+    LINKTYPE_LOOP: (None, 4),
+}
+REFUSED = "not a regular-file pcap or pcapng of a link type the bulk engine reads"
+
+
+class Unsupported(Exception):
+    """The capture is not one the bulk reader takes on; the reason says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    endian: str  # struct's byte-order character
+    resolution: float  # seconds per tick of a record's second field
+    link_type: int
+
+
+@dataclass(slots=True)
+class Chunk:
+    buf: bytes
+    link_type: int
+    data: np.ndarray  # int64: offset of each record's frame in buf
+    caplen: np.ndarray  # int64
+    ts: np.ndarray  # float64, as capture.py computes it
+    file_bytes: int  # bytes of the file consumed through this chunk
+    file_offset: int  # where buf begins in the file
+
+
+def u32_column(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
+    """The 32-bit unsigned integers at offsets *at* of the bytes *b*."""
+    w = [b[at + k].astype(np.int64) for k in range(4)]
+    if endian == "<":
+        return w[0] | w[1] << 8 | w[2] << 16 | w[3] << 24
+    return w[3] | w[2] << 8 | w[1] << 16 | w[0] << 24
