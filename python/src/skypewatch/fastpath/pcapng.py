@@ -38,7 +38,7 @@ from ..packets.capture import (
 )
 from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, u32_column
 
-_MIN_BLOCK = np.zeros(16, dtype=np.int64) + 12  # by block type, for types below 16
+_MIN_BLOCK = np.zeros(16, dtype=np.int64) + 12  # by block type, for types below 16 (and SHB)
 for _btype, _least in PCAPNG_MIN_BLOCK.items():
     if _btype < 16:
         _MIN_BLOCK[_btype] = _least
@@ -159,6 +159,7 @@ def _chunk(
     btype = u32_column(b, starts, endian)
     blen = u32_column(b, starts + 4, endian)
     least = np.where(btype < 16, _MIN_BLOCK[np.minimum(btype, 15)], 12)
+    least[btype == BLOCK_SHB] = PCAPNG_MIN_BLOCK[BLOCK_SHB]
     if bool(np.any((blen < least) | (blen & 3 != 0) | (blen > MAX_BLOCK))):
         raise Unsupported("damaged pcapng block")
     if bool(np.any(u32_column(b, starts + blen - 4, endian) != blen)):
