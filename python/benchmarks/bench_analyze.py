@@ -9,17 +9,21 @@ and on two (``--workers 2``: reading and decoding in a second process), and with
 reference``, and ndpiReader runs in the same loop, so that the ratios hold on a loaded
 machine; the load average is printed.  Also: peak memory (max RSS of the largest process),
 skypewatch's peak memory at twice the packets (flat as finished connections pile up?), a
-synthesized capture and tshark.
+synthesized capture and tshark.  ``--containers``: the sensor mix again as other captures
+hold it (every frame VLAN-tagged, Linux cooked frames, pcapng), each against the plain pcap
+and against the reference engine (what such a capture took before the bulk reader read it).
 Without ndpiReader on PATH the comparison is skipped, and said so.  Not a test: it prints
 figures.
 
     python python/benchmarks/bench_analyze.py [--packets 1100000] [--keep] [--rounds 1]
+                                              [--containers]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -34,6 +38,8 @@ from mixcap import BENIGN_ALL, COMMON, DATA, SKYPE  # noqa: E402
 from mixcap import build as build_mix  # noqa: E402
 
 sys.path.insert(0, str(REPO / "python" / "src"))
+sys.path.insert(0, str(REPO / "python"))
+from fuzz.containers import pcap_bytes, pcapng_bytes, relinked, tagged  # noqa: E402
 from skypewatch.packets.capture import read_capture  # noqa: E402
 from skypewatch.synth.scenarios import SynthOptions, synthesize  # noqa: E402
 
@@ -74,6 +80,11 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=1_100_000)
     ap.add_argument("--keep", action="store_true", help="reuse existing captures")
     ap.add_argument("--rounds", type=int, default=1, help="runs of each tool (min is kept)")
+    ap.add_argument(
+        "--containers",
+        action="store_true",
+        help="also the sensor mix VLAN-tagged, as Linux cooked frames and as pcapng",
+    )
     args = ap.parse_args()
     DATA.mkdir(exist_ok=True)
     mixes = {
@@ -195,10 +206,53 @@ def main() -> None:
         + ", ".join(f"{x:.2f}" for x in load_after)
         + f"; {os.cpu_count()} cores"
     )
+    if args.containers:
+        containers(mixes["sensor"][0], sw, args)
     if not args.keep:
         for path in sizes:
             if path.parent == DATA:
                 path.unlink(missing_ok=True)
+
+
+def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
+    """The sensor mix in other containers: bulk (one core) and reference on each, against
+    the plain pcap's bulk run, alternating."""
+    records = [(ts, frame) for ts, _link, frame in read_capture(plain)]
+    forms = {
+        "VLAN-tagged": lambda: pcap_bytes([(t, tagged(f, [(0x8100, 7)])) for t, f in records]),
+        "Linux cooked": lambda: pcap_bytes(
+            [(t, g) for t, f in records if (g := relinked(f, 113)) is not None], 113
+        ),
+        "pcapng": lambda: pcapng_bytes(records, random.Random(0)),
+    }
+    paths = {}
+    for name, make in forms.items():
+        path = DATA / f"bench-sensor-{args.packets}-{name.split()[0].lower()}.cap"
+        if not (args.keep and path.exists()):
+            path.write_bytes(make())
+        paths[name] = path
+    records.clear()  # (the frames, ~600 MB, are not needed for the runs)
+    times: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        for _ in range(args.rounds):
+            for name, path in [("plain pcap", plain), *paths.items()]:
+                for engine in ("bulk", "reference") if name != "plain pcap" else ("bulk",):
+                    cmd = [sw, "analyze", "--workers", "1", "--engine", engine, str(path)]
+                    secs, _rss = measure_one([*cmd, "-o", tmp, "-q"], tmpd)
+                    key = f"{name} {engine}"
+                    times[key] = min(times.get(key, secs), secs)
+    base = times["plain pcap bulk"]
+    print(f"\nsensor mix, one core: the plain pcap {base:.2f} s")
+    for name in paths:
+        b, r = times[f"{name} bulk"], times[f"{name} reference"]
+        print(
+            f"  {name:<13} bulk {b:.2f} s ({b / base:.2f}x the plain pcap),"
+            f" reference {r:.2f} s ({r / b:.2f}x the bulk engine's time)"
+        )
+    if not args.keep:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

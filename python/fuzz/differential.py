@@ -31,6 +31,8 @@ from skypewatch.synth.messages import u1
 from skypewatch.synth.pcapwriter import PcapWriter
 from skypewatch.synth.scenarios import SynthOptions, stream
 
+from .containers import write_varied
+
 GAPS = (0.2, 1.0, 59.0, 59.999999, 60.0, 60.000001, 61.0, 120.0, 301.0)
 
 
@@ -66,10 +68,13 @@ def _vlan(frame: bytes) -> bytes:
 class Generated:
     packets: int
     late: bool  # some packets are written after later-timed ones
+    container: str = "pcap, link type 1"
 
 
-def capture(seed: int, path: Path) -> Generated:
-    """Write the capture of *seed* to *path*."""
+def capture(seed: int, path: Path, varied: bool = False) -> Generated:
+    """Write the capture of *seed* to *path*: an Ethernet pcap, or with *varied* the same
+    frames in a container the seed picks (containers.write_varied: pcapng, other link
+    types, VLAN-tagged throughout)."""
     rng = random.Random(f"differential:{seed}")
     scenario = rng.choice(sorted(SCENARIOS))
     opts = SynthOptions(
@@ -129,6 +134,9 @@ def capture(seed: int, path: Path) -> Generated:
                 k = rng.randrange(len(frames))
             t, f = frames[k]
             frames[k] = (t - rng.choice((0.001, 1.0, 30.0, 59.9, 60.0, 61.0, 120.0)), f)
+    if varied:
+        kind, reordered, n = write_varied(path, frames, random.Random(f"container:{seed}"))
+        return Generated(n, late or reordered, kind)
     with PcapWriter(path) as w:
         w.write_events(frames)
         return Generated(w.packets, late)
@@ -196,25 +204,30 @@ def main() -> None:
     done = 0
     packets = 0
     fell_back = 0
+    kinds = {"pcapng": 0, "another link type": 0, "tagged throughout": 0}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seed in range(args.first, args.first + args.seeds):
             if args.seconds and time.monotonic() - started > args.seconds:
                 break
-            cap = work / "capture.pcap"
-            gen = capture(seed, cap)
+            cap = work / "capture"
+            gen = capture(seed, cap, varied=True)
             packets += gen.packets
             engines: list[str] = []
             problems = compare(cap, work, late=gen.late, engines=engines, workers=args.workers)
             done += 1
+            kinds["pcapng"] += gen.container.startswith("pcapng")
+            kinds["another link type"] += not gen.container.split(", ")[1].endswith(" 1")
+            kinds["tagged throughout"] += gen.container.endswith("tagged")
             fell_back += engines[0] == LATE_IN_SKIPPED
             if problems:
                 failed += 1
-                print(f"seed {seed}: " + "; ".join(problems), flush=True)
+                print(f"seed {seed} ({gen.container}): " + "; ".join(problems), flush=True)
     print(
         f"differential: {done} seeds ({packets:,} packets), {failed} with a difference,"
         f" {fell_back} analysed by the reference path after all (late packets in a skipped"
-        f" connection), {time.monotonic() - started:.0f} s"
+        f" connection), {time.monotonic() - started:.0f} s; "
+        + ", ".join(f"{v} {k}" for k, v in kinds.items())
     )
     sys.exit(1 if failed else 0)
 

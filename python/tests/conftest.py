@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fuzz.containers import LINK_TYPES
 from skypewatch.connections.connection import Connection
 from skypewatch.packets.decode import TCP, UDP
 from skypewatch.signatures.udp_layout import worth_inspecting
@@ -23,8 +24,7 @@ CLIENT = "10.0.0.5"
 SN = "198.51.100.7"
 
 
-# Ethernet, Linux cooked (v1, v2), raw IP (three numbers), BSD and OpenBSD loopback
-BULK_LINK_TYPES = (1, 113, 276, 101, 12, 14, 0, 108)
+BULK_LINK_TYPES = LINK_TYPES  # the link types the bulk engine reads
 
 
 def bulk_can_run(path: Path) -> bool:
@@ -104,32 +104,3 @@ def tcp_conn(
 @pytest.fixture
 def rng() -> random.Random:
     return random.Random(1234)
-
-
-def relinked(frame: bytes, link_type: int) -> bytes | None:
-    """An Ethernet frame as a frame of *link_type* (tests of the link types the engines
-    read); None when that link type cannot carry it (raw IP and loopback carry no tags)."""
-    if link_type == 1:
-        return frame
-    if link_type == 113:  # Linux cooked: packet type, ARPHRD, address length, address (8)
-        return struct.pack("!HHH", 0, 1, 6) + frame[6:12] + b"\0\0" + frame[12:]
-    if link_type == 276:  # Linux cooked v2: protocol, reserved, ifindex, ARPHRD, ...
-        head = struct.pack("!HIHBB", 0, 2, 1, 0, 6) + frame[6:12] + b"\0\0"
-        return frame[12:14] + head + frame[14:]
-    if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):
-        return None
-    if link_type in (101, 12, 14):
-        return frame[14:]
-    family = 2 if frame[12:14] == b"\x08\x00" else 24
-    return struct.pack("<I" if link_type == 0 else "!I", family) + frame[14:]
-
-
-def write_pcap(path: Path, records: list[tuple[float, bytes]], link_type: int = 1) -> Path:
-    """A little-endian microsecond pcap of (time, frame) records."""
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, link_type)]
-    for ts, frame in records:
-        sec = int(ts)
-        usec = min(round((ts - sec) * 1e6), 999_999)
-        out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
-    path.write_bytes(b"".join(out))
-    return path

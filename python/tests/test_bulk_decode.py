@@ -13,8 +13,9 @@ import random
 import struct
 
 import pytest
-from conftest import BULK_LINK_TYPES, relinked
+from conftest import BULK_LINK_TYPES
 
+from fuzz.containers import relinked
 from skypewatch.fastpath import bulk
 from skypewatch.packets.capture import read_capture
 from skypewatch.packets.decode import VLAN_TAGS, Decoder, Packet

@@ -14,8 +14,9 @@ import struct
 import threading
 
 import pytest
-from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, relinked, shared_capture, write_pcap
+from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, shared_capture
 
+from fuzz.containers import pcap_bytes, relinked
 from fuzz.differential import capture, compare
 from skypewatch.analyze import analyze
 from skypewatch.detect.tracker import TrackerOptions
@@ -67,14 +68,15 @@ def test_every_link_type_the_bulk_reader_takes(link_type, workers, tmp_path):
         out = relinked(frame, link_type)
         if out is not None:
             records.append((ts, out))
-    cap = write_pcap(tmp_path / "l.pcap", records, link_type)
+    cap = tmp_path / "l.pcap"
+    cap.write_bytes(pcap_bytes(records, link_type))
     assert compare(cap, tmp_path, require_bulk=True, workers=workers) == []
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_randomized_differential(seed, tmp_path):
-    cap = tmp_path / "d.pcap"
-    gen = capture(seed, cap)
+    cap = tmp_path / "d.cap"
+    gen = capture(seed, cap, varied=True)  # pcap or pcapng, link types, tags (containers.py)
     assert compare(cap, tmp_path, late=gen.late) == []
 
 
@@ -162,7 +164,8 @@ def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "SKYPEWATCH_ENGINE" in err
     monkeypatch.setenv("SKYPEWATCH_ENGINE", "bulk")
-    ppp = write_pcap(tmp_path / "ppp.pcap", [(1.0, b"\xff\x03\x00\x21" + bytes(40))], 9)
+    ppp = tmp_path / "ppp.pcap"
+    ppp.write_bytes(pcap_bytes([(1.0, b"\xff\x03\x00\x21" + bytes(40))], 9))
     assert main(["analyze", "-q", str(ppp), "-o", str(tmp_path / "g")]) == 0
     assert "the bulk engine did not run" in capsys.readouterr().err
 

@@ -12,39 +12,14 @@ import random
 import struct
 
 import pytest
-from test_capture_damage import DAMAGE, block, epb, idb, opt, pb, shb, spb
+from test_capture_damage import DAMAGE, epb, idb, pb, shb, spb
 
+from fuzz.containers import pcapng_bytes
 from fuzz.differential import capture, compare
 from skypewatch.analyze import analyze
+from skypewatch.errors import CaptureError
 from skypewatch.fastpath import bulk
 from skypewatch.packets.capture import read_capture
-
-# if_tsresol values: microseconds, nanoseconds, milliseconds, 2^-20 and 2^-30 s per tick
-_RESOLUTIONS = [(b"\x06", 1e-6), (b"\x09", 1e-9), (b"\x03", 1e-3), (b"\x94", 2.0**-20)]
-_SKIPPED = [4, 5, 0x0A, 0x00000BAD, 0x40000BAD]  # names, statistics, secrets, custom
-
-
-def _pcapng(
-    records: list[tuple[float, bytes]], rng: random.Random, e: str = "<", link: int = 1
-) -> bytes:
-    """The records as a pcapng of 1-3 interfaces with random clocks, their packets spread
-    over the interfaces, with blocks the readers skip between them."""
-    n_if = rng.randrange(1, 4)
-    clocks = []
-    out = [shb(e)]
-    for _ in range(n_if):
-        code, tick = rng.choice(_RESOLUTIONS)
-        offset = rng.choice((0, 0, -1_000_000, 86_400))
-        options = opt(9, code, e) + (opt(14, struct.pack(e + "q", offset), e) if offset else b"")
-        out.append(idb(link, options=options + opt(0, b"", e), e=e))
-        clocks.append((tick, offset))
-    for ts, frame in records:
-        if rng.random() < 0.05:
-            out.append(block(rng.choice(_SKIPPED), rng.randbytes(rng.randrange(0, 40)), e))
-        iface = rng.randrange(n_if)
-        tick, offset = clocks[iface]
-        out.append(epb(frame, iface=iface, ticks=max(0, round((ts - offset) / tick)), e=e))
-    return b"".join(out)
 
 
 def _walk(path, monkeypatch, chunk_bytes: int) -> list[tuple[float, int, bytes]]:
@@ -67,7 +42,7 @@ def test_the_walk_reads_every_packet_as_the_reference_does(
         for i in range(150)
     ]
     path = tmp_path / "w.pcapng"
-    path.write_bytes(_pcapng(records, rng, e="<>"[seed % 2], link=(1, 113, 101, 0)[seed]))
+    path.write_bytes(pcapng_bytes(records, rng, "<>"[seed % 2], (1, 113, 101, 0)[seed]))
     want = list(read_capture(path))
     assert len(want) == len(records)
     assert _walk(path, monkeypatch, chunk_bytes) == want
@@ -79,6 +54,17 @@ def test_a_file_the_reference_reads_with_an_error_is_left_to_it(tmp_path, monkey
     _name, data, _error, _words, _before = case
     path = tmp_path / "d.pcapng"
     path.write_bytes(data)
+    with pytest.raises(bulk.Unsupported):
+        _walk(path, monkeypatch, 1 << 22)
+
+
+def test_a_section_header_shorter_than_its_fields_is_left_to_the_reference(tmp_path, monkeypatch):
+    """24 bytes long, its trailer agreeing: the reference refuses the file (at least 28)."""
+    head = struct.pack("<II", 0x0A0D0D0A, 24) + struct.pack("<IHHII", 0x1A2B3C4D, 1, 0, 0, 24)
+    path = tmp_path / "s.pcapng"
+    path.write_bytes(head + idb() + epb(bytes(60)))
+    with pytest.raises(CaptureError):
+        list(read_capture(path))
     with pytest.raises(bulk.Unsupported):
         _walk(path, monkeypatch, 1 << 22)
 
@@ -126,7 +112,7 @@ def test_the_engine_on_pcapng_gives_the_reference_logs(tmp_path, seed, workers):
     rng = random.Random(seed)
     records = [(ts, frame) for ts, _link, frame in read_capture(src)]
     cap = tmp_path / "d.pcapng"
-    cap.write_bytes(_pcapng(records, rng))
+    cap.write_bytes(pcapng_bytes(records, rng))
     engines: list[str] = []
     assert compare(cap, tmp_path, require_bulk=True, engines=engines, workers=workers) == []
     assert engines[0].startswith("bulk (")
