@@ -147,11 +147,13 @@ cluster-jaccard: $(STAMP)
 SECONDS ?= 60
 FUZZ_TARGETS ?=
 # Then the bulk engine's differential run: random captures (Skype start-ups among UDP flows
-# built for its edges) through both engines for SECONDS, every difference printed.
+# built for its edges, in every container the bulk reader takes) through both engines for
+# SECONDS, every difference printed; with two workers; and damaged at random.
 fuzz: $(STAMP)
 	cd python && SKYPEWATCH_SHARED=$(abspath $(SHARED)) ../$(PY) -m fuzz.run --seconds $(SECONDS) --jobs 2 $(FUZZ_TARGETS)
 	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS)
 	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS) --workers 2
+	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS) --damage
 
 clean:
 	rm -rf demo-out python/.pytest_cache testing/btest/.tmp

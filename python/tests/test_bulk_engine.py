@@ -17,7 +17,7 @@ import pytest
 from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, shared_capture
 
 from fuzz.containers import pcap_bytes, relinked
-from fuzz.differential import capture, compare
+from fuzz.differential import capture, compare, damage
 from skypewatch.analyze import analyze
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.fastpath.bulk import REFUSED
@@ -78,6 +78,22 @@ def test_randomized_differential(seed, tmp_path):
     cap = tmp_path / "d.cap"
     gen = capture(seed, cap, varied=True)  # pcap or pcapng, link types, tags (containers.py)
     assert compare(cap, tmp_path, late=gen.late) == []
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_damaged_captures(seed, tmp_path):
+    """A capture damaged at random (fuzz.differential.damage: flipped bytes, a length-like
+    word, a cut): both engines read the same of it, or fail with the same message."""
+    cap = tmp_path / "d.cap"
+    gen = capture(seed, cap, varied=True)
+    damage(cap, random.Random(f"damage:{seed}"))
+    assert compare(cap, tmp_path, require_bulk=False, late=gen.late) == []
+
+
+def test_a_file_both_engines_refuse_is_no_difference(tmp_path):
+    junk = tmp_path / "junk.cap"
+    junk.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(40))
+    assert compare(junk, tmp_path, require_bulk=False) == []
 
 
 def test_the_bulk_engine_skips_what_cannot_match(tmp_path):
