@@ -18,7 +18,8 @@ from conftest import BULK_LINK_TYPES
 from fuzz.containers import relinked
 from skypewatch.fastpath import bulk
 from skypewatch.packets.capture import read_capture
-from skypewatch.packets.decode import VLAN_TAGS, Decoder, Packet
+from skypewatch.packets.decode import VLAN_TAGS, Decoder, Packet, decode_plain
+from skypewatch.synth.frames import udp_frame
 
 
 def _pcap(frames: list[bytes], link_type: int = 1) -> bytes:
@@ -132,3 +133,49 @@ def test_a_frame_at_the_end_of_the_bytes_is_left_to_the_decoder(tmp_path):
     d = bulk.decode_chunk(c)
     assert d.plain.tolist() == [False, False]
     assert Decoder().frame(0.0, 1, arp) == []
+
+
+def _teredo_looking(rng: random.Random) -> bytes:
+    """A UDP datagram's payload that opens as Zeek's Teredo detection looks at: 0x00 or
+    0x6_ first, often exactly an IPv6 header (40 bytes, a 2001:0::/32 address), or with an
+    origin indication (0x00 0x00) or authentication header (0x00 0x01) before one."""
+    kind = rng.randrange(5)
+    ipv6 = bytes([0x60 | rng.randrange(16)]) + rng.randbytes(7)
+    ipv6 += b"\x20\x01\x00\x00" + rng.randbytes(28) if rng.random() < 0.5 else rng.randbytes(32)
+    if kind == 0:
+        return ipv6  # 40 bytes: the pattern, or nearly
+    if kind == 1:
+        return b"\x00\x00" + rng.randbytes(6) + ipv6 + rng.randbytes(rng.randrange(20))
+    if kind == 2:
+        return b"\x00\x01\x00\x00" + rng.randbytes(9) + b"\x00\x00" + rng.randbytes(6) + ipv6
+    lead = bytes([0x60 | rng.randrange(16), rng.choice((0, 1, 2, rng.randrange(256)))])
+    return lead + rng.randbytes(rng.choice((38, 39, 40, 46, 80, 1200)))  # QUIC-like
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_datagram_teredo_detection_could_take_is_left_to_the_decoder(tmp_path, seed):
+    """decode_plain and decode_chunk take a datagram that opens with 0x00 or 0x6_ only when
+    the Decoder finds no tunnel in it (a QUIC short header often opens with 0x6_)."""
+    rng = random.Random(seed)
+    frames = [
+        udp_frame(bytes([10, 0, 0, 1]), 40000 + i, bytes([10, 0, 0, 2]), 443, _teredo_looking(rng))
+        for i in range(400)
+    ]
+    path = tmp_path / "t.pcap"
+    path.write_bytes(_pcap(frames))
+    (c,) = bulk.chunks(path)
+    d = bulk.decode_chunk(c)
+    taken = tunnels = 0
+    for i, frame in enumerate(frames):
+        dec = Decoder()
+        want = dec.frame(0.0, 1, frame)
+        plain = decode_plain(1, frame)
+        if len(want) != 1 or dec.undecoded:
+            tunnels += 1
+            assert plain is None and not d.plain[i], frame.hex()
+            continue
+        assert plain in (None, want[0])
+        if d.plain[i]:
+            assert _row(d, c.buf, i) == want[0]
+        taken += plain is not None
+    assert tunnels > 20 and taken > 40

@@ -224,7 +224,7 @@ def decode_chunk(c: Chunk) -> Decoded:
     b0 = b[oo + 28]
     b1 = b[oo + 29]
     b2 = b[oo + 30]
-    teredo = long45 & _TEREDO_LEAD[b0] & (end >= 68) & ((b0 != 0) | (b1 <= 1))
+    teredo = long45 & _TEREDO_LEAD[b0] & (end >= 68) & ((b1 <= 1) | ((b0 != 0) & (end == 68)))
     ayiya = long45 & (b2 == 0x11) & (b1 == 0x52)
     udp_ok &= ~teredo & ~ayiya
     # TCP

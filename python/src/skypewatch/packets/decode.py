@@ -111,9 +111,12 @@ def decode_plain(link_type: int, frame: bytes) -> Packet | None:
                 if sport in TUNNEL_UDP_PORTS or dport in TUNNEL_UDP_PORTS:
                     return None
                 if end >= 45:
-                    # what Zeek's Teredo and AYIYA detection could take (on any port)
+                    # what Zeek's Teredo and AYIYA detection could take (on any port):
+                    # Teredo (tunnels.looks_like_teredo) wants 40 bytes or more opening with
+                    # 0x00 or 0x6_, then a second byte of 0 or 1, unless the datagram is
+                    # exactly an IPv6 header (its pattern) -- not a QUIC packet's 0x6_ lead
                     b0 = frame[42]
-                    if _TEREDO_LEAD[b0] and end >= 82 and (b0 or frame[43] <= 1):
+                    if _TEREDO_LEAD[b0] and end >= 82 and (frame[43] <= 1 or (b0 and end == 82)):
                         return None
                     if frame[44] == 0x11 and frame[43] == 0x52:
                         return None
