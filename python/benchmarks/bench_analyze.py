@@ -223,7 +223,7 @@ def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
         "Linux cooked": lambda: pcap_bytes(
             [(t, g) for t, f in records if (g := relinked(f, 113)) is not None], 113
         ),
-        "pcapng": lambda: pcapng_bytes(records, random.Random(0)),
+        "pcapng": lambda: pcapng_bytes(records, random.Random(0), varied=False),
     }
     paths = {}
     for name, make in forms.items():

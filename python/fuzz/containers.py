@@ -64,18 +64,23 @@ def _option(code: int, value: bytes, e: str) -> bytes:
 
 
 def pcapng_bytes(
-    records: list[tuple[float, bytes]], rng: random.Random, e: str = "<", link_type: int = 1
+    records: list[tuple[float, bytes]],
+    rng: random.Random,
+    e: str = "<",
+    link_type: int = 1,
+    varied: bool = True,
 ) -> bytes:
     """The records as a pcapng section of 1-3 interfaces with random clocks (resolution and
-    offset), the packets spread over them, with blocks a reader skips between them.  A
-    time is written as the nearest tick: read back, it may differ from the record's by
-    up to half a tick (a millisecond at worst)."""
-    n_if = rng.randrange(1, 4)
+    offset), the packets spread over them, with blocks a reader skips between them; or,
+    not *varied*, as dumpcap writes one interface: microseconds, nothing else.  A time is
+    written as the nearest tick: read back, it may differ from the record's by up to half
+    a tick (a millisecond at worst)."""
+    n_if = rng.randrange(1, 4) if varied else 1
     clocks = []
     out = [_block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1), e)]
     for _ in range(n_if):
-        code, tick = rng.choice(RESOLUTIONS)
-        offset = rng.choice((0, 0, -1_000_000, 86_400))
+        code, tick = rng.choice(RESOLUTIONS) if varied else RESOLUTIONS[0]
+        offset = rng.choice((0, 0, -1_000_000, 86_400)) if varied else 0
         options = _option(9, code, e)
         if offset:
             options += _option(14, struct.pack(e + "q", offset), e)
@@ -83,7 +88,7 @@ def pcapng_bytes(
         out.append(_block(1, struct.pack(e + "HHI", link_type, 0, 0) + options, e))
         clocks.append((tick, offset))
     for ts, frame in records:
-        if rng.random() < 0.05:
+        if varied and rng.random() < 0.05:
             out.append(_block(rng.choice(SKIPPED_BLOCKS), rng.randbytes(rng.randrange(40)), e))
         iface = rng.randrange(n_if)
         tick, offset = clocks[iface]

@@ -79,6 +79,14 @@ class _Interfaces:
         self.link_type: int | None = None
         self.ticks: list[float] = []
         self.offsets: list[int] = []
+        self._columns: tuple[np.ndarray, np.ndarray] | None = None
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds per tick and offsets as arrays by interface (made once per change: a
+        file may declare very many interfaces)."""
+        if self._columns is None:
+            self._columns = (np.array(self.ticks), np.array(self.offsets, dtype=np.int64))
+        return self._columns
 
     def add(self, buf: bytes, pos: int, blen: int) -> None:
         if blen < PCAPNG_MIN_BLOCK[BLOCK_IDB]:
@@ -92,6 +100,7 @@ class _Interfaces:
         self.link_type = link
         self.ticks.append(tick)
         self.offsets.append(offset)
+        self._columns = None
 
 
 def _refuse(why: str) -> NoReturn:
@@ -195,7 +204,8 @@ def _chunk(
     hi = u32_column(b, at + 12, endian).astype(np.uint64)
     lo = u32_column(b, at + 16, endian).astype(np.uint64)
     ticks = (hi << np.uint64(32) | lo).astype(np.float64)
-    ts = ticks * np.array(interfaces.ticks)[iface] + np.array(interfaces.offsets)[iface]
+    per_tick, offsets = interfaces.columns()
+    ts = ticks * per_tick[iface] + offsets[iface]
     if bool(np.any((ts < 0.0) | (ts > MAX_SECONDS))):
         raise Unsupported("time before 1970 or beyond 2100")
     chunk = Chunk(buf, interfaces.link_type, at + 28, caplen, ts, consumed, offset)
