@@ -41,7 +41,6 @@ _PCAP_MAGICS = {
 }
 CHUNK_BYTES = 1 << 22  # records per step: a few tens of thousands, memory a few MB
 
-
 # decode_plain's Teredo lead test: 0x00 or an IPv6 version nibble
 _TEREDO_LEAD = np.array([1 if b == 0 or b >> 4 == 6 else 0 for b in range(256)], dtype=bool)
 _TUNNEL_PORTS = np.array(sorted(TUNNEL_UDP_PORTS), dtype=np.int64)
@@ -73,7 +72,7 @@ def _header(head: bytes) -> Header | None:
 
 
 def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterator[Chunk]:
-    """The records of the regular-file pcap at *path*, a chunk at a time, or
+    """The records of the regular-file pcap or pcapng at *path*, a chunk at a time, or
     :class:`Unsupported`.  Its header is read from the file whose records are read (a
     capture swapped after :func:`pcap_header` looked at its path is judged as it is now),
     opened without blocking (a path that became a FIFO is refused, not waited on).
