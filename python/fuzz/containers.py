@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import random
 import struct
+import zlib
 from pathlib import Path
+
+from skypewatch.synth.encapsulate import Encapsulator
 
 # Ethernet, Linux cooked (v1, v2), raw IP (three numbers), BSD and OpenBSD loopback
 LINK_TYPES = (1, 113, 276, 101, 12, 14, 0, 108)
@@ -104,13 +107,20 @@ def write_varied(
     path: Path, records: list[tuple[float, bytes]], rng: random.Random
 ) -> tuple[str, bool, int]:
     """*records* (Ethernet frames) written to *path* in a container *rng* picks: pcap or
-    pcapng, a link type of :data:`LINK_TYPES`, sometimes every frame VLAN-tagged.  Returns
-    what it picked, in a few words, whether times may now go back (a pcapng's interfaces
-    round times to different ticks), and how many frames it wrote."""
+    pcapng, a link type of :data:`LINK_TYPES`, sometimes every frame VLAN-tagged, sometimes
+    half the host pairs' flows as IPv6.  Returns what it picked, in a few words, whether
+    times may now go back (a pcapng's interfaces round times to different ticks), and how
+    many frames it wrote."""
     link = rng.choice(LINK_TYPES) if rng.random() < 0.5 else 1
     trunk = link in (1, 113, 276) and rng.random() < 0.3
+    # the flows of half the host pairs as IPv6 (addresses mapped into 64:ff9b::/96)
+    v6 = Encapsulator("ipv6") if rng.random() < 0.3 else None
     out = []
     for ts, frame in records:
+        if v6 is not None and frame[12:14] == b"\x08\x00" and len(frame) >= 34:
+            pair = b"".join(sorted((frame[26:30], frame[30:34])))
+            if zlib.crc32(pair) & 1:
+                frame = v6.frames(1, frame)[0]
         if trunk and len(frame) >= 14:
             frame = tagged(
                 frame, [(0x8100, 7)] if rng.random() < 0.7 else [(0x88A8, 3), (0x8100, 7)]
@@ -125,4 +135,5 @@ def write_varied(
     else:
         path.write_bytes(pcap_bytes(out, link))
         kind = "pcap"
-    return f"{kind}, link type {link}" + (", tagged" if trunk else ""), kind != "pcap", len(out)
+    what = f"{kind}, link type {link}" + (", tagged" if trunk else "") + (", IPv6" if v6 else "")
+    return what, kind != "pcap", len(out)

@@ -247,7 +247,7 @@ def main() -> None:
     packets = 0
     fell_back = 0
     in_bulk = 0
-    kinds = {"pcapng": 0, "another link type": 0, "tagged throughout": 0}
+    kinds = {"pcapng": 0, "another link type": 0, "tagged throughout": 0, "with IPv6 flows": 0}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seed in range(args.first, args.first + args.seeds):
@@ -271,7 +271,8 @@ def main() -> None:
             done += 1
             kinds["pcapng"] += gen.container.startswith("pcapng")
             kinds["another link type"] += not gen.container.split(", ")[1].endswith(" 1")
-            kinds["tagged throughout"] += gen.container.endswith("tagged")
+            kinds["tagged throughout"] += ", tagged" in gen.container
+            kinds["with IPv6 flows"] += gen.container.endswith("IPv6")
             fell_back += bool(engines) and engines[0] == LATE_IN_SKIPPED
             in_bulk += bool(engines) and engines[0].startswith("bulk")
             if problems:

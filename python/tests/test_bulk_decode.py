@@ -19,6 +19,7 @@ from fuzz.containers import relinked
 from skypewatch.fastpath import bulk
 from skypewatch.packets.capture import read_capture
 from skypewatch.packets.decode import VLAN_TAGS, Decoder, Packet, decode_plain
+from skypewatch.synth.encapsulate import Encapsulator
 from skypewatch.synth.frames import udp_frame
 
 
@@ -35,11 +36,16 @@ def _tagged(frame: bytes, tags: list[int], rng: random.Random) -> bytes:
 
 
 def _row(d: bulk.Decoded, buf: bytes, i: int) -> Packet:
+    if d.v6[i]:
+        at = int(d.addr_at[i])
+        src, dst = buf[at : at + 16], buf[at + 16 : at + 32]
+    else:
+        src, dst = int(d.src[i]).to_bytes(4, "big"), int(d.dst[i]).to_bytes(4, "big")
     return (
         int(d.proto[i]),
-        int(d.src[i]).to_bytes(4, "big"),
+        src,
         int(d.sport[i]),
-        int(d.dst[i]).to_bytes(4, "big"),
+        dst,
         int(d.dport[i]),
         int(d.flags[i]),
         int(d.seq[i]),
@@ -50,14 +56,21 @@ def _row(d: bulk.Decoded, buf: bytes, i: int) -> Packet:
 
 
 def _frames(source, rng: random.Random, link_type: int) -> tuple[list[bytes], list[bool]]:
-    """Frames, and for each whether it is a whole TCP/UDP frame behind at most two tags
-    (one decode_chunk must take: else the test could pass with nothing taken)."""
+    """Frames (each IPv4 one also as IPv6), and for each whether it is a whole TCP frame
+    behind at most two tags (one decode_chunk must take: else the test could pass with
+    nothing taken)."""
     base = [f for _ts, _link, f in read_capture(source)]
     base = rng.sample(base, min(len(base), 400))
+    as_ipv6 = Encapsulator("ipv6")
+    base += [g for f in base if f[12:14] == b"\x08\x00" for g in as_ipv6.frames(1, f)]
     frames: list[bytes] = []
     expect: list[bool] = []
     for f in base:
-        plain = len(f) >= 54 and f[12:14] == b"\x08\x00" and f[14] == 0x45 and f[23] in (6, 17)
+        # a whole TCP segment (a UDP datagram that a tunnel analyzer might claim is the
+        # Decoder's)
+        v4 = f[12:14] == b"\x08\x00" and len(f) >= 54 and f[14] == 0x45 and f[23] == 6
+        v6 = f[12:14] == b"\x86\xdd" and len(f) >= 74 and f[20] == 6
+        plain = v4 or v6
         for depth in range(4):
             tagged = relinked(
                 _tagged(f, [rng.choice(VLAN_TAGS) for _ in range(depth)], rng), link_type
@@ -65,8 +78,7 @@ def _frames(source, rng: random.Random, link_type: int) -> tuple[list[bytes], li
             if tagged is None:
                 continue
             frames.append(tagged)
-            # (a UDP datagram that a tunnel analyzer might claim is the Decoder's)
-            expect.append(plain and depth <= 2 and f[23] == 6)
+            expect.append(plain and depth <= 2)
             cut = tagged[: rng.randrange(len(tagged) + 1)]
             frames.append(cut)
             expect.append(False)

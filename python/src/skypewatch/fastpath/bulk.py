@@ -148,7 +148,7 @@ class Decoded:
 
     plain: np.ndarray  # bool
     proto: np.ndarray  # int64: TCP or UDP
-    src: np.ndarray  # int64 IPv4 address
+    src: np.ndarray  # int64 IPv4 address (0 for IPv6)
     dst: np.ndarray
     sport: np.ndarray
     dport: np.ndarray
@@ -158,6 +158,10 @@ class Decoded:
     pay_start: np.ndarray  # offsets in the chunk's buf
     pay_end: np.ndarray
     wire: np.ndarray  # TCP: the segment's length on the wire (decode_plain's tcp_len)
+    v6: np.ndarray  # bool: an IPv6 packet, whose addresses are the 32 bytes at addr_at
+    addr_at: (
+        np.ndarray
+    )  # offset in buf of an IPv6 packet's source address (its destination follows)
 
 
 def _be16(b: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -172,14 +176,15 @@ def _be32(b: np.ndarray, at: np.ndarray) -> np.ndarray:
 _VLAN_TAGS = np.array(sorted(VLAN_TAGS), dtype=np.int64)
 _MAX_TAGS = 2
 # How far past a frame's start a read below reaches, at most: the longest link header, two
-# tags, and the 40 bytes of IPv4 and TCP headers (the UDP payload's first bytes among them).
-_REACH = max(start for _, start in LINKS.values()) + 4 * _MAX_TAGS + 40
+# tags, an IPv6 header and a TCP header (the UDP payload's first bytes lie among them).
+_REACH = max(start for _, start in LINKS.values()) + 4 * _MAX_TAGS + 40 + 20
 
 
 def decode_chunk(c: Chunk) -> Decoded:
     """decode_plain over every frame at once (Ethernet, option-less unfragmented IPv4, TCP or
     a UDP datagram no tunnel analyzer would claim), and the same behind one or two VLAN
-    tags or another link header of :data:`LINKS`, where the Decoder gives the same packet."""
+    tags or another link header of :data:`LINKS`, or in an IPv6 packet without extension
+    headers: where the Decoder gives the same packet."""
     b = np.frombuffer(c.buf, dtype=np.uint8)
     if b.size < _REACH:  # a tiny chunk: every read below stays inside the bytes
         b = np.concatenate((b, np.zeros(_REACH - b.size, dtype=np.uint8)))
@@ -192,8 +197,9 @@ def decode_chunk(c: Chunk) -> Decoded:
     whole = o <= b.size - _REACH
     ot = np.where(whole, o, 0)
     at, net = LINKS[c.link_type]
-    ip = np.full(n, net, dtype=np.int64)  # where the IPv4 header begins in the frame
-    plain = whole
+    ip = np.full(n, net, dtype=np.int64)  # where the IP header begins in the frame
+    is4 = whole.copy()  # (each its own array: both are narrowed in place below)
+    is6 = whole.copy()
     if at is not None:
         ethertype = _be16(b, ot + at)
         tagged = np.isin(ethertype, _VLAN_TAGS)
@@ -201,41 +207,50 @@ def decode_chunk(c: Chunk) -> Decoded:
             ethertype = np.where(tagged, _be16(b, ot + ip + 2), ethertype)
             ip += tagged * 4
             tagged &= np.isin(ethertype, _VLAN_TAGS)
-        plain = plain & ~tagged & (ethertype == 0x0800)
-    plain &= cap >= ip + 40
-    oo = np.where(plain, o + ip, 0)
-    plain &= b[oo] == 0x45
-    total = _be16(b, oo + 2)
-    plain &= total >= 20
-    plain &= (_be16(b, oo + 6) & 0x3FFF) == 0
-    proto = b[oo + 9].astype(np.int64)
-    src = _be32(b, oo + 12)
-    dst = _be32(b, oo + 16)
+        is4 &= ~tagged & (ethertype == 0x0800)
+        is6 &= ~tagged & (ethertype == 0x86DD)
+    # (the Decoder goes by the version nibble; a type that disagrees with it is its business)
+    first = b[np.where(whole, o + ip, 0)]
+    is4 &= (cap >= ip + 40) & (first == 0x45)
+    is6 &= (cap >= ip + 60) & (first >> 4 == 6)
+    oo = np.where(is4 | is6, o + ip, 0)
+    hl = np.where(is6, 40, 20)  # the IP header's length
+    total = np.where(is6, 40 + _be16(b, oo + 4), _be16(b, oo + 2))
+    is4 &= (total >= 20) & ((_be16(b, oo + 6) & 0x3FFF) == 0)
+    # IPv6: TCP or UDP right after the fixed header (an extension header, a fragment: the
+    # Decoder's)
+    proto = np.where(is6, b[oo + 6], b[oo + 9]).astype(np.int64)
+    plain = is4 | is6
+    src = np.where(is4, _be32(b, oo + 12), 0)
+    dst = np.where(is4, _be32(b, oo + 16), 0)
     end = np.minimum(total, cap - ip)  # the IP packet's captured end, from its header
-    sport = _be16(b, oo + 20)
-    dport = _be16(b, oo + 22)
+    tp = oo + hl  # the transport header
+    sport = _be16(b, tp)
+    dport = _be16(b, tp + 2)
     is_udp = plain & (proto == UDP)
     is_tcp = plain & (proto == TCP)
     # UDP: what decode_plain refuses
-    udp_ok = is_udp & (end >= 28)
+    udp_ok = is_udp & (end >= hl + 8)
     udp_ok &= ~np.isin(sport, _TUNNEL_PORTS) & ~np.isin(dport, _TUNNEL_PORTS)
-    long45 = end >= 31
-    b0 = b[oo + 28]
-    b1 = b[oo + 29]
-    b2 = b[oo + 30]
-    teredo = long45 & _TEREDO_LEAD[b0] & (end >= 68) & ((b1 <= 1) | ((b0 != 0) & (end == 68)))
+    long45 = end >= hl + 11
+    b0 = b[tp + 8]
+    b1 = b[tp + 9]
+    b2 = b[tp + 10]
+    dgram40 = end >= hl + 48  # a payload of 40 bytes or more
+    exactly40 = end == hl + 48
+    teredo = long45 & _TEREDO_LEAD[b0] & dgram40 & ((b1 <= 1) | ((b0 != 0) & exactly40))
     ayiya = long45 & (b2 == 0x11) & (b1 == 0x52)
     udp_ok &= ~teredo & ~ayiya
     # TCP
-    seq = _be32(b, oo + 24)
-    ack = _be32(b, oo + 28)
-    data_off = (b[oo + 32].astype(np.int64) >> 4) * 4
-    flags = b[oo + 33].astype(np.int64)
-    tcp_ok = is_tcp & (data_off >= 20) & (end >= 20 + data_off)
+    seq = _be32(b, tp + 4)
+    ack = _be32(b, tp + 8)
+    data_off = (b[tp + 12].astype(np.int64) >> 4) * 4
+    flags = b[tp + 13].astype(np.int64)
+    tcp_ok = is_tcp & (data_off >= 20) & (end >= hl + data_off)
     ok = udp_ok | tcp_ok
-    rel_start = np.where(udp_ok, 28, 20 + data_off)
+    rel_start = np.where(udp_ok, hl + 8, hl + data_off)
     pay_len = np.maximum(end - rel_start, 0)
-    wire = np.maximum(total - 20 - data_off, pay_len)
+    wire = np.maximum(total - hl - data_off, pay_len)
     zeros = np.zeros(n, dtype=np.int64)
     pay_start = o + ip + rel_start
     return Decoded(
@@ -251,4 +266,6 @@ def decode_chunk(c: Chunk) -> Decoded:
         pay_start=pay_start,
         pay_end=pay_start + pay_len,
         wire=np.where(tcp_ok, wire, zeros),
+        v6=ok & is6,
+        addr_at=oo + 8,
     )

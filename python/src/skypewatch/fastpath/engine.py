@@ -7,10 +7,11 @@ host context and can raise no hit (``detect.hits.udp_hits`` needs a kept datagra
 it leaves behind is only its count, its uid (connections are numbered in the order they
 open) and its share of the open-connection table.  This engine finds those connections a
 chunk of records at a time with numpy and keeps their packets out of the tracker.  Every
-frame that the bulk decoder does not take (tunnels, IPv6, fragments, ARP...) goes
-through the full ``Decoder`` in capture order, and its IPv4 UDP packets join their flows'
-decisions (below); every other packet -- TCP, UDP connections that open with a Skype-shaped
-datagram or with an empty one, IPv6 -- goes through the ``Tracker`` in capture order.
+frame that the bulk decoder does not take (tunnels, IPv6 extension headers, fragments,
+ARP...) goes through the full ``Decoder`` in capture order, and its IPv4 UDP packets join
+their flows' decisions (below); every other packet -- TCP, UDP connections that open with a
+Skype-shaped datagram or with an empty one, IPv6 -- goes through the ``Tracker`` in capture
+order.
 
 What the skipped packets would have done in the tracker is reproduced exactly:
 
@@ -38,8 +39,8 @@ One figure differs: ``Summary.max_open`` counts the tracker's connections only. 
 shows it only when the table was full, which never happens here (above).
 
 It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
-An IPv4 UDP packet that only the full decoder takes (VLAN, a payload that could be Teredo,
-such as a long STUN message...) belongs to its flow like any other: it opens a skipped
+An IPv4 UDP packet that only the full decoder takes (three VLAN tags, a payload that could
+be Teredo, such as a long STUN message...) belongs to its flow like any other: it opens a skipped
 connection when its payload is not a Skype message (read from the decoder's packet), and in
 a skipped connection the tracker only ticks for it; otherwise it is handed to the tracker.
 The differential tests hold it to the reference.
@@ -130,6 +131,8 @@ class Batch:
     skips_before: np.ndarray  # skipped connections opened before it in the chunk
     sk_ts: np.ndarray  # per skipped packet: the network time it moves the clock to
     plain: tuple[np.ndarray, ...]  # the plain tracked frames' fields, in Packet's order
+    v6_rows: np.ndarray  # which of those are IPv6 (their addresses 0 in ``plain``)
+    v6_at: np.ndarray  # and where in the chunk's bytes each one's two addresses are
     decoded: dict[int, list[Packet]]  # the full decoder's packets, by position
     # of those, the ones in skipped connections: sub-packet -> whether it opens one
     skipped_sub: dict[int, dict[int, bool]]
@@ -193,6 +196,7 @@ def batches(
         sk_idx = np.flatnonzero(skip)
         tr_idx = np.flatnonzero(tracked)
         pi = tr_idx[d.plain[tr_idx]]
+        v6_rows = np.flatnonzero(d.v6[pi])
         yield Batch(
             frames=n,
             file_bytes=c.file_bytes,
@@ -223,6 +227,8 @@ def batches(
                 d.ack[pi],
                 d.wire[pi],
             ),
+            v6_rows=v6_rows,
+            v6_at=d.addr_at[pi[v6_rows]],
             decoded=decoded,
             skipped_sub=skipped_sub,
         )
@@ -265,12 +271,17 @@ class Applier:
         for a in set(srcs).union(dsts):
             if a not in addr_cache:
                 addr_cache[a] = a.to_bytes(4, "big")
+        src_addrs = [addr_cache[a] for a in srcs]
+        dst_addrs = [addr_cache[a] for a in dsts]
+        for k, at in zip(b.v6_rows.tolist(), b.v6_at.tolist(), strict=True):
+            src_addrs[k] = buf[at : at + 16]
+            dst_addrs[k] = buf[at + 16 : at + 32]
         plain_pkts = list(
             zip(
                 proto.tolist(),
-                [addr_cache[a] for a in srcs],
+                src_addrs,
                 sport.tolist(),
-                [addr_cache[a] for a in dsts],
+                dst_addrs,
                 dport.tolist(),
                 flags.tolist(),
                 seq.tolist(),
@@ -361,7 +372,7 @@ def _udp_skips(
     n = ts.size
     skip = np.zeros(n, dtype=bool)
     new_skipped = np.zeros(n, dtype=np.int64)
-    udp = np.flatnonzero(d.plain & (d.proto == UDP))
+    udp = np.flatnonzero(d.plain & (d.proto == UDP) & ~d.v6)  # (IPv6: never skipped)
     # UDP packets of the full decoder's frames (IPv4 ones can share a flow with plain
     # frames), with whether each could open a skipped connection
     extra_pos: list[int] = []
