@@ -10,13 +10,14 @@ reference``, and ndpiReader runs in the same loop, so that the ratios hold on a 
 machine; the load average is printed.  Also: peak memory (max RSS of the largest process),
 skypewatch's peak memory at twice the packets (flat as finished connections pile up?), a
 synthesized capture and tshark.  ``--containers``: the sensor mix again as other captures
-hold it (every frame VLAN-tagged, Linux cooked frames, pcapng), each against the plain pcap
-and against the reference engine (what such a capture took before the bulk reader read it).
+hold it (every frame VLAN-tagged, Linux cooked frames, pcapng, every IPv4 packet as IPv6),
+each against the plain pcap and against the reference engine (what such a capture took
+before the bulk reader read it); ``--containers-only``: that alone.
 Without ndpiReader on PATH the comparison is skipped, and said so.  Not a test: it prints
 figures.
 
     python python/benchmarks/bench_analyze.py [--packets 1100000] [--keep] [--rounds 1]
-                                              [--containers]
+                                              [--containers | --containers-only]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ sys.path.insert(0, str(REPO / "python" / "src"))
 sys.path.insert(0, str(REPO / "python"))
 from fuzz.containers import pcap_bytes, pcapng_bytes, relinked, tagged  # noqa: E402
 from skypewatch.packets.capture import read_capture  # noqa: E402
+from skypewatch.synth.encapsulate import Encapsulator  # noqa: E402
 from skypewatch.synth.scenarios import SynthOptions, synthesize  # noqa: E402
 
 SOURCES = SKYPE + COMMON
@@ -83,14 +85,23 @@ def main() -> None:
     ap.add_argument(
         "--containers",
         action="store_true",
-        help="also the sensor mix VLAN-tagged, as Linux cooked frames and as pcapng",
+        help="also the sensor mix VLAN-tagged, as Linux cooked frames, as pcapng and as IPv6",
     )
+    ap.add_argument("--containers-only", action="store_true", help="only those")
     args = ap.parse_args()
     DATA.mkdir(exist_ok=True)
     mixes = {
         "skype-heavy": (DATA / f"bench-heavy-{args.packets}.pcap", SOURCES, None, 1),
         "sensor": (DATA / f"bench-sensor-{args.packets}.pcap", BENIGN_ALL, SKYPE, 100),
     }
+    if args.containers_only:
+        path, src, rare, every = mixes["sensor"]
+        if not (args.keep and path.exists()):
+            build_mix(path, args.packets, src, rare, every)
+        containers(path, _skypewatch(), args)
+        if not args.keep:
+            path.unlink(missing_ok=True)
+        return
     cap2 = DATA / f"bench-heavy-{2 * args.packets}.pcap"
     sizes: dict[Path, int] = {}
     for path, n, (src, rare, every) in [
@@ -105,7 +116,7 @@ def main() -> None:
                 f"built {path.name}: {n:,} packets, {path.stat().st_size / 1e6:.0f} MB"
                 f" in {time.perf_counter() - t:.1f} s"
             )
-    sw = shutil.which("skypewatch", path=str(REPO / ".venv" / "bin")) or "skypewatch"
+    sw = _skypewatch()
     ndpi = shutil.which("ndpiReader")
     if ndpi is None:
         print("ndpiReader is not on PATH: no comparison with it (apt-get install libndpi-bin)")
@@ -214,16 +225,22 @@ def main() -> None:
                 path.unlink(missing_ok=True)
 
 
+def _skypewatch() -> str:
+    return shutil.which("skypewatch", path=str(REPO / ".venv" / "bin")) or "skypewatch"
+
+
 def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
     """The sensor mix in other containers: bulk (one core) and reference on each, against
     the plain pcap's bulk run, alternating."""
     records = [(ts, frame) for ts, _link, frame in read_capture(plain)]
+    as_ipv6 = Encapsulator("ipv6")  # every IPv4 packet as IPv6 (payloads unchanged)
     forms = {
         "VLAN-tagged": lambda: pcap_bytes([(t, tagged(f, [(0x8100, 7)])) for t, f in records]),
         "Linux cooked": lambda: pcap_bytes(
             [(t, g) for t, f in records if (g := relinked(f, 113)) is not None], 113
         ),
         "pcapng": lambda: pcapng_bytes(records, random.Random(0), varied=False),
+        "IPv6": lambda: pcap_bytes([(t, g) for t, f in records for g in as_ipv6.frames(1, f)]),
     }
     paths = {}
     for name, make in forms.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import struct
 import threading
 
@@ -21,6 +22,7 @@ from fuzz.differential import capture, compare, damage
 from skypewatch.analyze import analyze
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.fastpath.bulk import REFUSED
+from skypewatch.fastpath.engine import _UdpFlows
 from skypewatch.packets.capture import read_capture
 from skypewatch.synth.conditions import SCENARIOS
 from skypewatch.synth.encapsulate import FORMS, rewrap_capture
@@ -102,6 +104,32 @@ def test_the_bulk_engine_skips_what_cannot_match(tmp_path):
     capture(3, cap)
     s = analyze([cap], tmp_path / "o", engine="bulk")
     assert s.engine.startswith("bulk (") and not s.engine.startswith("bulk (0 packets")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ipv6_udp_connections_that_cannot_match_are_skipped_too(tmp_path, workers):
+    src = tmp_path / "d.pcap"
+    capture(3, src)
+    cap = tmp_path / "v6.pcap"
+    rewrap_capture(src, cap, "ipv6")
+    engines: list[str] = []
+    assert compare(cap, tmp_path, engines=engines, workers=workers) == []
+    four = analyze([src], tmp_path / "four", engine="bulk")
+    skipped = re.compile(r"[0-9,]+ packets of [0-9,]+ UDP connections")
+    assert skipped.search(engines[0])[0] == skipped.search(four.engine)[0]  # as many as IPv4
+
+
+def test_ipv6_addresses_are_numbered_only_while_a_flow_of_them_lives():
+    flows = _UdpFlows(60.0)
+    for i in range(1000):  # 1,000 addresses: a flow of each with one of the first 256
+        a = flows.v6_endpoint(bytes(15) + bytes([i % 256]), 53)
+        b = flows.v6_endpoint(i.to_bytes(16, "big"), 40000)
+        flows.flows[(min(a, b), max(a, b))] = (float(i), True)
+    assert len(flows._v6) == 1000
+    flows.prune(1000.0 + 60.0 - 500.0)  # flows of times below 500 are over
+    assert 0 < len(flows._v6) <= 2 * 500
+    flows.prune(10_000.0)
+    assert flows.flows == {} and flows._v6 == {}
 
 
 def test_times_that_go_back(tmp_path):

@@ -8,10 +8,9 @@ it leaves behind is only its count, its uid (connections are numbered in the ord
 open) and its share of the open-connection table.  This engine finds those connections a
 chunk of records at a time with numpy and keeps their packets out of the tracker.  Every
 frame that the bulk decoder does not take (tunnels, IPv6 extension headers, fragments,
-ARP...) goes through the full ``Decoder`` in capture order, and its IPv4 UDP packets join
-their flows' decisions (below); every other packet -- TCP, UDP connections that open with a
-Skype-shaped datagram or with an empty one, IPv6 -- goes through the ``Tracker`` in capture
-order.
+ARP...) goes through the full ``Decoder`` in capture order, and its UDP packets join their
+flows' decisions (below); every other packet -- TCP, UDP connections that open with a
+Skype-shaped datagram or with an empty one -- goes through the ``Tracker`` in capture order.
 
 What the skipped packets would have done in the tracker is reproduced exactly:
 
@@ -39,11 +38,12 @@ One figure differs: ``Summary.max_open`` counts the tracker's connections only. 
 shows it only when the table was full, which never happens here (above).
 
 It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
-An IPv4 UDP packet that only the full decoder takes (three VLAN tags, a payload that could
-be Teredo, such as a long STUN message...) belongs to its flow like any other: it opens a skipped
-connection when its payload is not a Skype message (read from the decoder's packet), and in
-a skipped connection the tracker only ticks for it; otherwise it is handed to the tracker.
-The differential tests hold it to the reference.
+A UDP packet that only the full decoder takes (three VLAN tags, a payload that could be
+Teredo, such as a long STUN message, an IPv6 extension header, a tunnel's inner packet...)
+belongs to its flow like any other: it opens a skipped connection when its payload is not
+a Skype message (read from the decoder's packet), and in a skipped connection the tracker
+only ticks for it; otherwise it is handed to the tracker.  The differential tests hold it
+to the reference.
 """
 
 from __future__ import annotations
@@ -80,19 +80,33 @@ def supported(path: str | Path) -> Header | None:
 class _UdpFlows:
     """Per UDP flow (both directions): the last packet's time and whether the connection
     open now is skipped.  A flow silent for ``timeout`` is dropped: its next packet opens a
-    new connection anyway."""
+    new connection anyway.  A flow is keyed by its two endpoints as integers, address << 16
+    | port: an IPv4 address as itself, an IPv6 one as 2^32 + a number given to it here (kept
+    while a flow of it is)."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.flows: dict[tuple[int, int], tuple[float, bool]] = {}
         self.skipped_open = 0  # flows whose open connection is skipped (an upper bound)
         self._pruned_size = 0
+        self._v6: dict[bytes, int] = {}  # IPv6 address -> its number
+        self._v6_next = 0
+
+    def v6_endpoint(self, addr: bytes, port: int) -> int:
+        number = self._v6.get(addr)
+        if number is None:
+            number = self._v6[addr] = self._v6_next
+            self._v6_next += 1
+        return ((1 << 32) + number) << 16 | port
 
     def prune(self, now: float) -> None:
         t = self.timeout
         self.flows = {k: v for k, v in self.flows.items() if not v[0] + t <= now}
         self.skipped_open = sum(1 for v in self.flows.values() if v[1])
         self._pruned_size = len(self.flows)
+        if self._v6:
+            live = {k >> 16 for pair in self.flows for k in pair if k >> 48}
+            self._v6 = {a: n for a, n in self._v6.items() if (1 << 32) + n in live}
 
     def prune_now_and_then(self, now: float, limit: int) -> None:
         """Prune if the table grew by an eighth of *limit* since the last time: a table of
@@ -106,8 +120,10 @@ class _UdpFlows:
             self.prune(now)
 
 
-def _endpoint(addr: bytes, port: int) -> int:
-    return int.from_bytes(addr, "big") << 16 | port
+def _endpoint(addr: bytes, port: int, flows: _UdpFlows) -> int:
+    if len(addr) == 4:
+        return int.from_bytes(addr, "big") << 16 | port
+    return flows.v6_endpoint(addr, port)
 
 
 @dataclass(slots=True)
@@ -372,9 +388,9 @@ def _udp_skips(
     n = ts.size
     skip = np.zeros(n, dtype=bool)
     new_skipped = np.zeros(n, dtype=np.int64)
-    udp = np.flatnonzero(d.plain & (d.proto == UDP) & ~d.v6)  # (IPv6: never skipped)
-    # UDP packets of the full decoder's frames (IPv4 ones can share a flow with plain
-    # frames), with whether each could open a skipped connection
+    udp = np.flatnonzero(d.plain & (d.proto == UDP))
+    # UDP packets of the full decoder's frames (they can share a flow with plain frames),
+    # with whether each could open a skipped connection
     extra_pos: list[int] = []
     extra_sub: list[int] = []
     extra_a: list[int] = []
@@ -382,16 +398,28 @@ def _udp_skips(
     extra_nw: list[bool] = []
     for i, pkts in decoded.items():
         for k, p in enumerate(pkts):
-            if p[0] == UDP and len(p[1]) == 4 and len(p[3]) == 4:
+            if p[0] == UDP:
                 extra_pos.append(i)
                 extra_sub.append(k)
-                extra_a.append(_endpoint(p[1], p[2]))
-                extra_b.append(_endpoint(p[3], p[4]))
+                extra_a.append(_endpoint(p[1], p[2], flows))
+                extra_b.append(_endpoint(p[3], p[4], flows))
                 extra_nw.append(bool(p[7]) and not worth_inspecting(p[7]))
     if udp.size == 0 and not extra_pos:
         return skip, new_skipped, {}
     a = d.src[udp] << 16 | d.sport[udp]
     b = d.dst[udp] << 16 | d.dport[udp]
+    six = np.flatnonzero(d.v6[udp])
+    if six.size:  # their addresses numbered (few distinct ones: a loop over packets)
+        v6 = flows.v6_endpoint
+        for j, at, sp, dp in zip(
+            six.tolist(),
+            d.addr_at[udp[six]].tolist(),
+            d.sport[udp[six]].tolist(),
+            d.dport[udp[six]].tolist(),
+            strict=True,
+        ):
+            a[j] = v6(buf[at : at + 16], sp)
+            b[j] = v6(buf[at + 16 : at + 32], dp)
     pos = udp
     forced = np.zeros(udp.size, dtype=bool)
     sub = np.zeros(udp.size, dtype=np.int64)
