@@ -58,6 +58,16 @@ def test_a_file_the_reference_reads_with_an_error_is_left_to_it(tmp_path, monkey
         _walk(path, monkeypatch, 1 << 22)
 
 
+def test_an_interface_behind_large_blocks_is_found(tmp_path):
+    """A 200 KB block before the first interface (decryption secrets, say): the look before
+    the run still finds the interface, and the bulk engine runs."""
+    big = struct.pack("<II", 0x0A, 12 + 200_000) + bytes(200_000) + struct.pack("<I", 200_012)
+    path = tmp_path / "b.pcapng"
+    path.write_bytes(shb() + big + idb() + epb(bytes(60)))
+    assert bulk.pcap_header(path) is not None
+    assert analyze([path], tmp_path / "o").engine.startswith("bulk")
+
+
 def test_a_section_header_shorter_than_its_fields_is_left_to_the_reference(tmp_path, monkeypatch):
     """24 bytes long, its trailer agreeing: the reference refuses the file (at least 28)."""
     head = struct.pack("<II", 0x0A0D0D0A, 24) + struct.pack("<IHHII", 0x1A2B3C4D, 1, 0, 0, 24)

@@ -56,7 +56,13 @@ def pcap_header(path: str | Path) -> Header | None:
             return None
         with open(path, "rb") as fh:
             head = fh.read(1 << 16)  # a pcapng's first interface lies in its first blocks
-        return pcapng.header(head) if head[:4] == PCAPNG_SHB else _header(head)
+            if head[:4] != PCAPNG_SHB:
+                return _header(head)
+            found = pcapng.header(head)
+            if found is None and len(head) == 1 << 16:
+                # or behind large blocks (name resolution, decryption secrets...)
+                found = pcapng.header(head + fh.read(1 << 24))
+            return found
     except (OSError, ValueError):
         return None
 
