@@ -70,12 +70,14 @@ class Generated:
     packets: int
     late: bool  # some packets are written after later-timed ones
     container: str = "pcap, link type 1"
+    parts: tuple[Path, ...] = ()  # the captures it was cut into (several: analysed as one)
 
 
 def capture(seed: int, path: Path, varied: bool = False) -> Generated:
     """Write the capture of *seed* to *path*: an Ethernet pcap, or with *varied* the same
     frames in a container the seed picks (containers.write_varied: pcapng, other link
-    types, VLAN-tagged throughout)."""
+    types, VLAN-tagged throughout), and for one seed in five cut into two or three
+    captures (path.0, path.1...: ``Generated.parts``), each in a container of its own."""
     rng = random.Random(f"differential:{seed}")
     scenario = rng.choice(sorted(SCENARIOS))
     opts = SynthOptions(
@@ -136,8 +138,24 @@ def capture(seed: int, path: Path, varied: bool = False) -> Generated:
             t, f = frames[k]
             frames[k] = (t - rng.choice((0.001, 1.0, 30.0, 59.9, 60.0, 61.0, 120.0)), f)
     if varied:
-        kind, reordered, n = write_varied(path, frames, random.Random(f"container:{seed}"))
-        return Generated(n, late or reordered, kind)
+        pick = random.Random(f"container:{seed}")
+        cuts = (
+            sorted(pick.sample(range(1, len(frames)), pick.choice((1, 2))))
+            if (pick.random() < 0.2 and len(frames) > 3)
+            else []
+        )
+        if not cuts:
+            kind, reordered, n = write_varied(path, frames, pick)
+            return Generated(n, late or reordered, kind, (path,))
+        parts, kinds, n = [], [], 0
+        for k, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(frames)], strict=True)):
+            part = path.with_name(f"{path.name}.{k}")
+            kind, reordered, m = write_varied(part, frames[lo:hi], pick)
+            parts.append(part)
+            kinds.append(kind)
+            late = late or reordered
+            n += m
+        return Generated(n, late, " + ".join(kinds), tuple(parts))
     with PcapWriter(path) as w:
         w.write_events(frames)
         return Generated(w.packets, late)
@@ -152,28 +170,30 @@ LATE_IN_SKIPPED = "reference (packet times go back inside a skipped connection)"
 
 
 def compare(
-    path: Path,
+    path: Path | list[Path],
     work: Path,
     require_bulk: bool = True,
     late: bool = False,
     engines: list[str] | None = None,
     workers: int = 1,
 ) -> list[str]:
-    """What differs between the two engines on *path* (empty: nothing).  With
+    """What differs between the two engines on *path* (several: one stream) (empty:
+    nothing).  With
     *require_bulk*, the bulk engine must have run, unless *late* packets sent the capture
     to the reference path for the one reason they may.  *engines* gets which one ran.
     *workers*: the bulk engine's processes (2: fastpath/pipeline.py)."""
+    paths = path if isinstance(path, list) else [path]
     try:
-        ref = analyze([path], work / "reference", engine="reference")
+        ref = analyze(paths, work / "reference", engine="reference")
     except SkypewatchError as exc:  # not a capture at all: the bulk engine must say the same
         try:
-            analyze([path], work / "bulk", engine="bulk", workers=workers)
+            analyze(paths, work / "bulk", engine="bulk", workers=workers)
         except SkypewatchError as other:
             if (type(other), str(other)) == (type(exc), str(exc)):
                 return []
             return [f"the engines fail differently: {exc!r} and {other!r}"]
         return [f"the reference fails ({exc!r}), the bulk engine does not"]
-    bulk = analyze([path], work / "bulk", engine="bulk", workers=workers)
+    bulk = analyze(paths, work / "bulk", engine="bulk", workers=workers)
     if engines is not None:
         engines.append(bulk.engine)
     problems = []
@@ -247,7 +267,10 @@ def main() -> None:
     packets = 0
     fell_back = 0
     in_bulk = 0
-    kinds = {"pcapng": 0, "another link type": 0, "tagged throughout": 0, "with IPv6 flows": 0}
+    kinds = dict.fromkeys(
+        ("pcapng", "another link type", "tagged throughout", "with IPv6 flows", "cut in parts"),
+        0,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seed in range(args.first, args.first + args.seeds):
@@ -259,9 +282,9 @@ def main() -> None:
             engines: list[str] = []
             what = gen.container
             if args.damage:
-                what += "; " + damage(cap, random.Random(f"damage:{seed}"))
+                what += "; " + damage(gen.parts[0], random.Random(f"damage:{seed}"))
             problems = compare(
-                cap,
+                list(gen.parts),
                 work,
                 require_bulk=not args.damage,
                 late=gen.late,
@@ -272,7 +295,8 @@ def main() -> None:
             kinds["pcapng"] += gen.container.startswith("pcapng")
             kinds["another link type"] += not gen.container.split(", ")[1].endswith(" 1")
             kinds["tagged throughout"] += ", tagged" in gen.container
-            kinds["with IPv6 flows"] += gen.container.endswith("IPv6")
+            kinds["with IPv6 flows"] += "IPv6" in gen.container
+            kinds["cut in parts"] += len(gen.parts) > 1
             fell_back += bool(engines) and engines[0] == LATE_IN_SKIPPED
             in_bulk += bool(engines) and engines[0].startswith("bulk")
             if problems:

@@ -13,13 +13,15 @@ import random
 import re
 import struct
 import threading
+from pathlib import Path
 
 import pytest
 from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, shared_capture
 
-from fuzz.containers import pcap_bytes, relinked
-from fuzz.differential import capture, compare, damage
+from fuzz.containers import pcap_bytes, relinked, write_varied
+from fuzz.differential import LATE_IN_SKIPPED, capture, compare, damage
 from skypewatch.analyze import analyze
+from skypewatch.cli import main
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.fastpath.bulk import REFUSED
 from skypewatch.fastpath.engine import _UdpFlows
@@ -79,7 +81,7 @@ def test_every_link_type_the_bulk_reader_takes(link_type, workers, tmp_path):
 def test_randomized_differential(seed, tmp_path):
     cap = tmp_path / "d.cap"
     gen = capture(seed, cap, varied=True)  # pcap or pcapng, link types, tags (containers.py)
-    assert compare(cap, tmp_path, late=gen.late) == []
+    assert compare(list(gen.parts), tmp_path, late=gen.late) == []
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -88,8 +90,8 @@ def test_damaged_captures(seed, tmp_path):
     word, a cut): both engines read the same of it, or fail with the same message."""
     cap = tmp_path / "d.cap"
     gen = capture(seed, cap, varied=True)
-    damage(cap, random.Random(f"damage:{seed}"))
-    assert compare(cap, tmp_path, require_bulk=False, late=gen.late) == []
+    damage(gen.parts[0], random.Random(f"damage:{seed}"))
+    assert compare(list(gen.parts), tmp_path, require_bulk=False, late=gen.late) == []
 
 
 def test_a_file_both_engines_refuse_is_no_difference(tmp_path):
@@ -130,6 +132,53 @@ def test_ipv6_addresses_are_numbered_only_while_a_flow_of_them_lives():
     assert 0 < len(flows._v6) <= 2 * 500
     flows.prune(10_000.0)
     assert flows.flows == {} and flows._v6 == {}
+
+
+def _split(src: Path, parts: int, rng: random.Random, work: Path) -> list[Path]:
+    """*src*'s frames cut into *parts* captures at random places, each in a container of
+    its own (pcap or pcapng, a link type; fuzz/containers.py)."""
+    records = [(ts, frame) for ts, _link, frame in read_capture(src)]
+    cuts = sorted(rng.sample(range(1, len(records)), parts - 1))
+    out = []
+    for k, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(records)], strict=True)):
+        path = work / f"part{k}.cap"
+        write_varied(path, records[lo:hi], rng)
+        out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_several_captures_are_one_stream_in_bulk_too(seed, tmp_path):
+    """Rotated captures (tcpdump -G): connections and the clock go on from one to the next;
+    each may be another container."""
+    src = tmp_path / "d.pcap"
+    gen = capture(seed, src)
+    parts = _split(src, 3, random.Random(seed), tmp_path)
+    engines: list[str] = []
+    late = gen.late or any(p.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a" for p in parts)
+    assert compare(parts, tmp_path, late=late, engines=engines) == []
+    assert engines[0].startswith("bulk (") or engines[0] == LATE_IN_SKIPPED
+
+
+def test_several_captures_with_an_empty_or_broken_one(tmp_path):
+    src = tmp_path / "d.pcap"
+    capture(2, src)
+    a, b = _split(src, 2, random.Random(1), tmp_path)
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(pcap_bytes([]))
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(src.read_bytes()[:-7])
+    for paths in ([a, empty, b], [a, cut, b], [cut, a]):
+        assert compare(paths, tmp_path, require_bulk=False) == []
+
+
+def test_workers_2_with_several_captures_says_one_core_did_the_work(tmp_path, capsys):
+    src = tmp_path / "d.pcap"
+    capture(2, src)
+    a, b = _split(src, 2, random.Random(2), tmp_path)
+    assert main(["analyze", "-q", "--workers", "2", str(a), str(b), "-o", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "--workers 2 not used" in err and "several captures" in err
 
 
 def test_times_that_go_back(tmp_path):
@@ -192,7 +241,6 @@ def test_a_fifo_is_read_by_the_reference_path(tmp_path):
 
 
 def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):
-    from skypewatch.cli import main
 
     cap = tmp_path / "d.pcap"
     capture(8, cap)

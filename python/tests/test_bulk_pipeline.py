@@ -147,9 +147,9 @@ def test_a_capture_swapped_under_its_name_falls_back(tmp_path, monkeypatch):
     shutil.copy(other, swap_in)
     real = pipeline.batches
 
-    def swapped(p, *args, **kwargs):
-        os.replace(swap_in, p)
-        return real(p, *args, **kwargs)
+    def swapped(paths, *args, **kwargs):
+        os.replace(swap_in, paths[0])
+        return real(paths, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "batches", swapped)
     s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
@@ -166,9 +166,9 @@ def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch):
     capture(2, path)
     real = pipeline.batches
 
-    def rewritten(p, *args, **kwargs):
-        for b in real(p, *args, **kwargs):
-            with open(p, "r+b") as fh:  # the first record's payload, zeroed in place
+    def rewritten(paths, *args, **kwargs):
+        for b in real(paths, *args, **kwargs):
+            with open(paths[0], "r+b") as fh:  # the first record's payload, zeroed in place
                 fh.seek(24 + 16 + 42)
                 fh.write(bytes(8))
             yield b

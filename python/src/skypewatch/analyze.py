@@ -152,12 +152,11 @@ def auto_workers(captures: Sequence[str | Path]) -> int:
 
 def _bulk_refused(captures: Sequence[str | Path]) -> str | None:
     """Why the bulk engine cannot take these captures, or None if it can try."""
-    if len(captures) != 1:
-        return "more than one capture"
     if bulk_engine is None:
         return "numpy is not installed"
-    if bulk_engine.supported(captures[0]) is None:
-        return REFUSED
+    for capture in captures:
+        if bulk_engine.supported(capture) is None:
+            return REFUSED if len(captures) == 1 else f"{capture}: {REFUSED}"
     return None
 
 
@@ -176,8 +175,10 @@ def _run(
     left behind) for a capture it cannot take."""
     summary = Summary(captures=len(captures))
     # the verdicts, logs and correlation in a process of their own beside the tracker
-    # (outputs/process.py) on the bulk path with two workers; the reference path reads
-    # streams, where a failing helper could not start over
+    # (outputs/process.py) on the bulk path with two workers and one capture; the reference
+    # path reads streams, where a failing helper could not start over
+    if len(captures) > 1:
+        workers = 1  # (the reader process reads one capture)
     apart = bulk and workers >= 2
     outputs: Outputs | None = None
     helper: OutputsProcess | None = None
@@ -204,14 +205,18 @@ def _run(
         try:
             if bulk:
                 assert bulk_engine is not None and bulk_pipeline is not None
-                total = _size(captures[0])
-                feed = bulk_engine.feed if workers < 2 else bulk_pipeline.feed
-                fast = feed(captures[0], tracker, decoder, progress, total)
+                total = sum(_size(c) for c in captures)
+                if workers < 2:
+                    fast = bulk_engine.feed(captures, tracker, decoder, progress, total)
+                else:
+                    fast = bulk_pipeline.feed(captures[0], tracker, decoder, progress, total)
                 if fast.frames == 0:
                     raise bulk_engine.Unsupported("no packets")
                 tracker.stats.packets += fast.frames
                 on = (
-                    ""
+                    ", on one core: several captures"
+                    if len(captures) > 1
+                    else ""
                     if workers < 2
                     else ", reading and decoding in a second process, verdicts and logs in a third"
                 )

@@ -85,7 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--engine",
         choices=ENGINES,
         default=None,
-        help="auto (default; or $SKYPEWATCH_ENGINE): the bulk engine where it applies -- one"
+        help="auto (default; or $SKYPEWATCH_ENGINE): the bulk engine where it applies --"
         " regular-file pcap or pcapng (Ethernet, Linux cooked, raw IP, loopback) -- else the"
         " reference; bulk: the same, but say so when it did not run; reference: every packet"
         " through the full connection model (the specification the bulk engine is tested"
@@ -160,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
         print(format_summary(summary))
     if engine == "bulk" and not summary.engine.startswith("bulk"):
         print(f"skypewatch: the bulk engine did not run: {summary.engine}", file=sys.stderr)
-    elif args.workers == "2" and not summary.engine.startswith("bulk"):
-        # asked for by name: say why one core did the work (a stream, a failed helper)
+    elif args.workers == "2" and "second process" not in summary.engine:
+        # asked for by name: say why one core did the work (a stream, several captures, a
+        # failed helper)
         print(f"skypewatch: --workers 2 not used: {summary.engine}", file=sys.stderr)
     if summary.truncated is not None:
         print(f"skypewatch: {summary.truncated}", file=sys.stderr)

@@ -48,7 +48,7 @@ to the reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,7 @@ import numpy as np
 from ..detect.tracker import Tracker
 from ..packets.decode import UDP, Decoder, Packet
 from ..signatures.udp_layout import worth_inspecting
-from .bulk import Decoded, Header, Unsupported, chunks, decode_chunk, pcap_header
+from .bulk import Chunk, Decoded, Header, Unsupported, chunks, decode_chunk, pcap_header
 
 # worth_inspecting by the third byte, for whole columns (the length is checked beside it)
 _WORTH_NIBBLE = np.array([worth_inspecting(bytes((0, 0, i))) for i in range(256)], dtype=bool)
@@ -153,102 +153,137 @@ class Batch:
     # of those, the ones in skipped connections: sub-packet -> whether it opens one
     skipped_sub: dict[int, dict[int, bool]]
     buf_crc: int = 0  # CRC-32 of buf, once buf is left out (pipeline.py)
+    bytes_before: int = 0  # the bytes of the captures before this one (for progress)
 
 
 def batches(
-    path: str | Path,
+    paths: Sequence[str | Path],
     decoder: Decoder,
     udp_timeout: float,
     limit: int,
     open_now: Callable[[], int] | None = None,
     identity: tuple[int, int] | None = None,
 ) -> Iterator[Batch]:
-    """The capture's chunks as :class:`Batch` es, or :class:`Unsupported`.  *open_now*: the
-    tracker's open connections, when it runs in this process between batches (then the
-    UDP flow table is pruned exactly when the open-connection bound needs it; else when it
-    could).  *identity*: the (device, inode) the file must have."""
+    """The captures' chunks as :class:`Batch` es, one stream (the clock and the UDP flows go
+    on from one capture to the next, as in the reference), or :class:`Unsupported`.
+    *open_now*: the tracker's open connections, when it runs in this process between
+    batches (then the UDP flow table is pruned exactly when the open-connection bound needs
+    it; else when it could).  *identity*: the (device, inode) a single capture must have."""
     flows = _UdpFlows(udp_timeout)
     now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
     full = decoder.frame
-    for c in chunks(path, identity):
-        n = c.ts.size
-        ts = c.ts
-        d = decode_chunk(c)
-        buf = c.buf
-        # the frames the bulk decoder does not take, through the full decoder now, in order
-        # (the decoder's state depends on nothing else), their packets kept for the tracker
-        others = np.flatnonzero(~d.plain).tolist()
-        decoded: dict[int, list[Packet]] = {}
-        ts_list = ts.tolist()
-        for i in others:
-            s = int(c.data[i])
-            pkts = full(ts_list[i], c.link_type, buf[s : s + int(c.caplen[i])])
-            if pkts:
-                decoded[i] = pkts
-        # events: frames that call the tracker in the reference path (a frame of the full
-        # decoder without a packet calls nothing); run: network time after each frame
-        event = d.plain.copy()
-        if decoded:
-            event[np.fromiter(decoded, dtype=np.int64)] = True
-        run = np.maximum.accumulate(np.where(event, ts, -np.inf))
-        np.maximum(run, now, out=run)
-        before = np.empty(n)
-        before[0] = now
-        before[1:] = run[:-1]
-        now = float(run[-1])
-        skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
-        n_skipped = int(skip.sum())
-        tracked = event & ~skip
-        # a frame that gives no packet (ARP, a record cut to nothing) opens nothing
-        handed = int(np.count_nonzero(tracked & d.plain)) + sum(map(len, decoded.values()))
-        # the open-connection bound (checked by the tracker's side): a tighter count of the
-        # skipped connections still open when it could matter
-        if open_now is not None:
-            if flows.skipped_open + open_now() + 2 * handed >= limit:
-                flows.prune(now)
-        elif flows.skipped_open + 2 * handed >= limit // 2:
-            flows.prune_now_and_then(now, limit)
-        starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
-        sk_idx = np.flatnonzero(skip)
-        tr_idx = np.flatnonzero(tracked)
-        pi = tr_idx[d.plain[tr_idx]]
-        v6_rows = np.flatnonzero(d.v6[pi])
-        yield Batch(
-            frames=n,
-            file_bytes=c.file_bytes,
-            file_offset=c.file_offset,
-            size=len(buf),
-            buf=buf,
-            n_skipped=n_skipped,
-            total_new=int(new_skipped.sum()),
-            skipped_open=flows.skipped_open,
-            handed=handed,
-            tts=ts[tr_idx],
-            idx=tr_idx,
-            tr_plain=d.plain[tr_idx],
-            # skipped events before each tracked one: [lo, hi) into sk_idx
-            hi_pos=np.searchsorted(sk_idx, tr_idx),
-            skips_before=starts_before[tr_idx],
-            sk_ts=run[sk_idx],
-            plain=(
-                d.proto[pi],
-                d.src[pi],
-                d.sport[pi],
-                d.dst[pi],
-                d.dport[pi],
-                d.flags[pi],
-                d.seq[pi],
-                d.pay_start[pi],
-                d.pay_end[pi],
-                d.ack[pi],
-                d.wire[pi],
-            ),
-            v6_rows=v6_rows,
-            v6_at=d.addr_at[pi[v6_rows]],
-            decoded=decoded,
-            skipped_sub=skipped_sub,
-        )
-        flows.maybe_prune(now)
+    assert identity is None or len(paths) == 1
+    bytes_before = 0
+    for path in paths:
+        read = 0
+        for c in _some(chunks(path, identity)):
+            batch, now = _batch(c, bytes_before, now, full, flows, open_now, limit)
+            read = c.file_bytes
+            yield batch
+        bytes_before += read
+
+
+def _some(found: Iterator[Chunk]) -> Iterator[Chunk]:
+    """The chunks of a capture, which must hold a frame: the reference refuses one that
+    holds none (its error is the reference's to give)."""
+    empty = True
+    for c in found:
+        empty = False
+        yield c
+    if empty:
+        raise Unsupported("a capture holds no packets")
+
+
+def _batch(
+    c: Chunk,
+    bytes_before: int,
+    now: float,
+    full: Callable[[float, int, bytes], list[Packet]],
+    flows: _UdpFlows,
+    open_now: Callable[[], int] | None,
+    limit: int,
+) -> tuple[Batch, float]:
+    """One chunk's :class:`Batch`, and the network time after it."""
+    n = c.ts.size
+    ts = c.ts
+    d = decode_chunk(c)
+    buf = c.buf
+    # the frames the bulk decoder does not take, through the full decoder now, in order
+    # (the decoder's state depends on nothing else), their packets kept for the tracker
+    others = np.flatnonzero(~d.plain).tolist()
+    decoded: dict[int, list[Packet]] = {}
+    ts_list = ts.tolist()
+    for i in others:
+        s = int(c.data[i])
+        pkts = full(ts_list[i], c.link_type, buf[s : s + int(c.caplen[i])])
+        if pkts:
+            decoded[i] = pkts
+    # events: frames that call the tracker in the reference path (a frame of the full
+    # decoder without a packet calls nothing); run: network time after each frame
+    event = d.plain.copy()
+    if decoded:
+        event[np.fromiter(decoded, dtype=np.int64)] = True
+    run = np.maximum.accumulate(np.where(event, ts, -np.inf))
+    np.maximum(run, now, out=run)
+    before = np.empty(n)
+    before[0] = now
+    before[1:] = run[:-1]
+    now = float(run[-1])
+    skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
+    n_skipped = int(skip.sum())
+    tracked = event & ~skip
+    # a frame that gives no packet (ARP, a record cut to nothing) opens nothing
+    handed = int(np.count_nonzero(tracked & d.plain)) + sum(map(len, decoded.values()))
+    # the open-connection bound (checked by the tracker's side): a tighter count of the
+    # skipped connections still open when it could matter
+    if open_now is not None:
+        if flows.skipped_open + open_now() + 2 * handed >= limit:
+            flows.prune(now)
+    elif flows.skipped_open + 2 * handed >= limit // 2:
+        flows.prune_now_and_then(now, limit)
+    starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
+    sk_idx = np.flatnonzero(skip)
+    tr_idx = np.flatnonzero(tracked)
+    pi = tr_idx[d.plain[tr_idx]]
+    v6_rows = np.flatnonzero(d.v6[pi])
+    batch = Batch(
+        frames=n,
+        file_bytes=c.file_bytes,
+        file_offset=c.file_offset,
+        size=len(buf),
+        buf=buf,
+        n_skipped=n_skipped,
+        total_new=int(new_skipped.sum()),
+        skipped_open=flows.skipped_open,
+        handed=handed,
+        tts=ts[tr_idx],
+        idx=tr_idx,
+        tr_plain=d.plain[tr_idx],
+        # skipped events before each tracked one: [lo, hi) into sk_idx
+        hi_pos=np.searchsorted(sk_idx, tr_idx),
+        skips_before=starts_before[tr_idx],
+        sk_ts=run[sk_idx],
+        plain=(
+            d.proto[pi],
+            d.src[pi],
+            d.sport[pi],
+            d.dst[pi],
+            d.dport[pi],
+            d.flags[pi],
+            d.seq[pi],
+            d.pay_start[pi],
+            d.pay_end[pi],
+            d.ack[pi],
+            d.wire[pi],
+        ),
+        v6_rows=v6_rows,
+        v6_at=d.addr_at[pi[v6_rows]],
+        decoded=decoded,
+        skipped_sub=skipped_sub,
+        bytes_before=bytes_before,
+    )
+    flows.maybe_prune(now)
+    return batch, now
 
 
 class Applier:
@@ -354,23 +389,24 @@ class Applier:
 
 
 def feed(
-    path: str | Path,
+    paths: Sequence[str | Path],
     tracker: Tracker,
     decoder: Decoder,
     progress: Progress | None = None,
     total_bytes: int = 0,
 ) -> FastStats:
-    """Every frame of the capture into *tracker* and *decoder*, or :class:`Unsupported`
-    (nothing of it must then be used: the caller starts over with the reference engine)."""
+    """Every frame of the captures, one stream, into *tracker* and *decoder*, or
+    :class:`Unsupported` (nothing of it must then be used: the caller starts over with the
+    reference engine)."""
     applier = Applier(tracker)
     opts = tracker.options
     for b in batches(
-        path, decoder, opts.udp_timeout, opts.max_connections, lambda: tracker.open_connections
+        paths, decoder, opts.udp_timeout, opts.max_connections, lambda: tracker.open_connections
     ):
         assert b.buf is not None
         applier.apply(b, b.buf)
         if progress is not None:
-            progress(b.file_bytes, total_bytes)
+            progress(b.bytes_before + b.file_bytes, total_bytes)
     return applier.stats
 
 

@@ -72,7 +72,7 @@ def _produce(
     decoder = Decoder()
     try:
         try:
-            for b in batches(path, decoder, udp_timeout, limit, identity=identity):
+            for b in batches([path], decoder, udp_timeout, limit, identity=identity):
                 assert b.buf is not None
                 b.buf_crc = zlib.crc32(b.buf)
                 b.buf = None
