@@ -158,6 +158,25 @@ def test_a_capture_swapped_under_its_name_falls_back(tmp_path, monkeypatch):
     assert _body(s.notice_log) == _body(want.notice_log)
 
 
+def test_the_second_of_two_captures_swapped_falls_back(tmp_path, monkeypatch):
+    """Several captures: each is read from the file the tracker's side opened, or refused."""
+    first, second, other = (tmp_path / f"{n}.pcap" for n in ("first", "second", "other"))
+    capture(2, first)
+    capture(4, second)
+    capture(11, other)
+    want = analyze([first, other], tmp_path / "r", engine="reference")
+    real = pipeline.batches
+
+    def swapped(paths, *args, **kwargs):
+        os.replace(other, paths[1])
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "batches", swapped)
+    s = analyze([first, second], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine == "reference (the capture changed while it was read)"
+    assert _body(s.skype_log) == _body(want.skype_log) and _body(want.skype_log)
+
+
 @needs_fork
 def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch):
     """Same file, other bytes (rewritten after the reader decoded a chunk, before the tracker
@@ -245,7 +264,11 @@ def test_auto_workers(tmp_path, monkeypatch):
     with open(big, "wb") as fh:  # sparse: only its size is looked at
         fh.truncate(PIPELINE_MIN_BYTES)
     monkeypatch.setattr(analyze_module.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
-    assert (auto_workers([small]), auto_workers([big]), auto_workers([big, big])) == (1, 2, 1)
+    half = tmp_path / "half.pcap"
+    with open(half, "wb") as fh:
+        fh.truncate(PIPELINE_MIN_BYTES // 2 + 1)
+    got = (auto_workers([small]), auto_workers([big]), auto_workers([half, half]))
+    assert got == (1, 2, 2)  # (captures read as one stream count together)
     monkeypatch.setattr(analyze_module.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert auto_workers([big]) == 1
 

@@ -139,15 +139,16 @@ def analyze(
 
 def auto_workers(captures: Sequence[str | Path]) -> int:
     """Cores for ``--workers auto``: 2 (the bulk engine's reading and decoding, and the
-    outputs, beside its tracker: fastpath/pipeline.py, outputs/process.py) for one capture
-    of at least ``PIPELINE_MIN_BYTES`` when this process may run on two CPUs or more; else 1."""
+    outputs, beside its tracker: fastpath/pipeline.py, outputs/process.py) for captures of
+    at least ``PIPELINE_MIN_BYTES`` together when this process may run on two CPUs or more;
+    else 1."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    if cpus < 2 or len(captures) != 1:
+    if cpus < 2:
         return 1
-    return 2 if _size(captures[0]) >= PIPELINE_MIN_BYTES else 1
+    return 2 if sum(_size(c) for c in captures) >= PIPELINE_MIN_BYTES else 1
 
 
 def _bulk_refused(captures: Sequence[str | Path]) -> str | None:
@@ -175,10 +176,8 @@ def _run(
     left behind) for a capture it cannot take."""
     summary = Summary(captures=len(captures))
     # the verdicts, logs and correlation in a process of their own beside the tracker
-    # (outputs/process.py) on the bulk path with two workers and one capture; the reference
-    # path reads streams, where a failing helper could not start over
-    if len(captures) > 1:
-        workers = 1  # (the reader process reads one capture)
+    # (outputs/process.py) on the bulk path with two workers; the reference path reads
+    # streams, where a failing helper could not start over
     apart = bulk and workers >= 2
     outputs: Outputs | None = None
     helper: OutputsProcess | None = None
@@ -206,17 +205,13 @@ def _run(
             if bulk:
                 assert bulk_engine is not None and bulk_pipeline is not None
                 total = sum(_size(c) for c in captures)
-                if workers < 2:
-                    fast = bulk_engine.feed(captures, tracker, decoder, progress, total)
-                else:
-                    fast = bulk_pipeline.feed(captures[0], tracker, decoder, progress, total)
+                feed = bulk_engine.feed if workers < 2 else bulk_pipeline.feed
+                fast = feed(captures, tracker, decoder, progress, total)
                 if fast.frames == 0:
                     raise bulk_engine.Unsupported("no packets")
                 tracker.stats.packets += fast.frames
                 on = (
-                    ", on one core: several captures"
-                    if len(captures) > 1
-                    else ""
+                    ""
                     if workers < 2
                     else ", reading and decoding in a second process, verdicts and logs in a third"
                 )

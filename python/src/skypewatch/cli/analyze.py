@@ -98,7 +98,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="cores for the bulk engine: 2 reads and decodes the capture in a second"
         " process, and judges connections, writes the logs and correlates in a third, while"
         " this one tracks connections (same logs; see the README's Performance section for"
-        " what it gains); 1 keeps to one core; auto (default): 2 for a capture of 64 MiB or"
+        " what it gains); 1 keeps to one core; auto (default): 2 for captures of 64 MiB or"
         " more when two CPUs are available, else 1",
     )
     local_nets_option(a, "an outside host that only reached inside ones is no client")
@@ -161,8 +161,7 @@ def run(args: argparse.Namespace) -> int:
     if engine == "bulk" and not summary.engine.startswith("bulk"):
         print(f"skypewatch: the bulk engine did not run: {summary.engine}", file=sys.stderr)
     elif args.workers == "2" and "second process" not in summary.engine:
-        # asked for by name: say why one core did the work (a stream, several captures, a
-        # failed helper)
+        # asked for by name: say why one core did the work (a stream, a failed helper)
         print(f"skypewatch: --workers 2 not used: {summary.engine}", file=sys.stderr)
     if summary.truncated is not None:
         print(f"skypewatch: {summary.truncated}", file=sys.stderr)

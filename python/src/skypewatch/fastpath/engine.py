@@ -154,6 +154,7 @@ class Batch:
     skipped_sub: dict[int, dict[int, bool]]
     buf_crc: int = 0  # CRC-32 of buf, once buf is left out (pipeline.py)
     bytes_before: int = 0  # the bytes of the captures before this one (for progress)
+    capture: int = 0  # which of the captures it is from
 
 
 def batches(
@@ -162,22 +163,22 @@ def batches(
     udp_timeout: float,
     limit: int,
     open_now: Callable[[], int] | None = None,
-    identity: tuple[int, int] | None = None,
+    identities: Sequence[tuple[int, int]] | None = None,
 ) -> Iterator[Batch]:
     """The captures' chunks as :class:`Batch` es, one stream (the clock and the UDP flows go
     on from one capture to the next, as in the reference), or :class:`Unsupported`.
     *open_now*: the tracker's open connections, when it runs in this process between
     batches (then the UDP flow table is pruned exactly when the open-connection bound needs
-    it; else when it could).  *identity*: the (device, inode) a single capture must have."""
+    it; else when it could).  *identities*: the (device, inode) each capture must have."""
     flows = _UdpFlows(udp_timeout)
     now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
     full = decoder.frame
-    assert identity is None or len(paths) == 1
     bytes_before = 0
-    for path in paths:
+    for k, path in enumerate(paths):
         read = 0
-        for c in _some(chunks(path, identity)):
+        for c in _some(chunks(path, None if identities is None else identities[k])):
             batch, now = _batch(c, bytes_before, now, full, flows, open_now, limit)
+            batch.capture = k
             read = c.file_bytes
             yield batch
         bytes_before += read

@@ -35,7 +35,7 @@ import os
 import signal
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,8 @@ Progress = Callable[[int, int], None]
 
 
 def _produce(
-    path: str,
-    identity: tuple[int, int],
+    paths: list[str],
+    identities: list[tuple[int, int]],
     udp_timeout: float,
     limit: int,
     out: Any,
@@ -72,7 +72,7 @@ def _produce(
     decoder = Decoder()
     try:
         try:
-            for b in batches([path], decoder, udp_timeout, limit, identity=identity):
+            for b in batches(paths, decoder, udp_timeout, limit, identities=identities):
                 assert b.buf is not None
                 b.buf_crc = zlib.crc32(b.buf)
                 b.buf = None
@@ -91,7 +91,7 @@ def _produce(
 
 
 def feed(
-    path: str | Path,
+    paths: Sequence[str | Path],
     tracker: Tracker,
     decoder: Decoder,
     progress: Progress | None = None,
@@ -103,12 +103,14 @@ def feed(
     opts = tracker.options
     applier = Applier(tracker)
     child = None
+    fds: list[int] = []
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        raise Unsupported(f"cannot open the capture again: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
+        for path in paths:
+            try:
+                fds.append(os.open(path, os.O_RDONLY))
+            except OSError as exc:
+                raise Unsupported(f"cannot open the capture again: {exc.strerror}") from None
+        identities = [(st.st_dev, st.st_ino) for st in map(os.fstat, fds)]
         try:
             inbox, out = ctx.Pipe(duplex=False)
         except OSError as exc:
@@ -118,8 +120,8 @@ def feed(
                 child = ctx.Process(
                     target=_produce,
                     args=(
-                        str(path),
-                        (st.st_dev, st.st_ino),
+                        [str(p) for p in paths],
+                        identities,
                         opts.udp_timeout,
                         opts.max_connections,
                         out,
@@ -134,11 +136,12 @@ def feed(
                 raise Unsupported(f"cannot start the bulk reader process: {exc.strerror}") from None
             finally:
                 out.close()  # the child's end: once it is gone, reading here is end-of-file
-            _receive(inbox, fd, child, applier, decoder, progress, total_bytes)
+            _receive(inbox, fds, child, applier, decoder, progress, total_bytes)
         finally:
             inbox.close()
     finally:
-        os.close(fd)
+        for fd in fds:
+            os.close(fd)
         with stop_signals_held():  # its object is freed here too (processes.reap)
             if child is not None:
                 reap(child, 0.0, _POLL)  # (the reader has nothing to clean up: SIGTERM at once)
@@ -148,7 +151,7 @@ def feed(
 
 def _receive(
     inbox: Any,
-    fd: int,
+    fds: list[int],
     child: Any,
     applier: Applier,
     decoder: Decoder,
@@ -172,11 +175,11 @@ def _receive(
             decoder.undecoded.update(Counter(value))
             return
         try:
-            buf = os.pread(fd, value.size, value.file_offset)
+            buf = os.pread(fds[value.capture], value.size, value.file_offset)
         except OSError as exc:
             raise Unsupported(f"cannot read the capture again: {exc.strerror}") from None
         if len(buf) != value.size or zlib.crc32(buf) != value.buf_crc:
             raise Unsupported("the capture changed while it was read")
         applier.apply(value, buf)
         if progress is not None:
-            progress(value.file_bytes, total_bytes)
+            progress(value.bytes_before + value.file_bytes, total_bytes)
