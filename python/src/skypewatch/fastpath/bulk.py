@@ -28,7 +28,7 @@ import numpy as np
 from ..packets.capture import MAX_CAPLEN, MAX_SECONDS, PCAPNG_SHB
 from ..packets.decode import TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
 from . import pcapng
-from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, u32_column
+from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, runs, u32_column
 
 # (what other modules take from here, with chunks and decode_chunk)
 __all__ = ["REFUSED", "Chunk", "Decoded", "Header", "Unsupported", "chunks", "decode_chunk"]
@@ -98,15 +98,9 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
         header = _header(head)
         if header is None:
             raise Unsupported(REFUSED)
-        endian = header.endian
-        u32 = struct.Struct(endian + "I").unpack_from
-        consumed = 24
-        rest = b""
-        while True:
-            more = fh.read(CHUNK_BYTES)
-            buf = rest + more if rest else more
-            if not buf:
-                return
+        u32 = struct.Struct(header.endian + "I").unpack_from
+
+        def walk(buf: bytes) -> tuple[list[int], int]:
             # The one loop over every record in Python: it only follows the lengths.  A
             # record that does not fit in buf is the last one it takes; it is given back
             # below, and every length is checked at once afterwards (_chunk).
@@ -121,15 +115,9 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
                 pos = starts.pop()
                 if u32(buf, pos + 8)[0] > MAX_CAPLEN:
                     raise Unsupported("corrupt record")
-            if not more and pos < n:
-                raise Unsupported("capture cut short")
-            rest = buf[pos:]
-            offset = consumed
-            consumed += pos
-            if not starts:
-                if not more:
-                    return
-                continue
+            return starts, pos
+
+        for buf, starts, consumed, offset in runs(fh, b"", CHUNK_BYTES, 24, walk):
             yield _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
 
 

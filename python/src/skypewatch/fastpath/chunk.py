@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -59,3 +61,33 @@ def u32_column(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
     if endian == "<":
         return w[0] | w[1] << 8 | w[2] << 16 | w[3] << 24
     return w[3] | w[2] << 8 | w[1] << 16 | w[0] << 24
+
+
+Walk = Callable[[bytes], tuple[list[int], int]]
+"""A format's walk over a buffer: where each whole record (or block) begins, and where the
+first one that does not fit begins (the buffer's length if all do)."""
+
+
+def runs(
+    fh: BinaryIO, rest: bytes, chunk_bytes: int, consumed: int, walk: Walk
+) -> Iterator[tuple[bytes, list[int], int, int]]:
+    """The file *fh* read *chunk_bytes* at a time after *rest* (bytes read already, which
+    begin at file offset *consumed*), as (buffer, its records' starts, the file's bytes
+    through its last record, the buffer's file offset); a record that does not fit waits
+    for the next read, and a file that ends inside one is :class:`Unsupported`."""
+    while True:
+        more = fh.read(chunk_bytes)
+        buf = rest + more if rest else more
+        if not buf:
+            return
+        starts, pos = walk(buf)
+        if not more and pos < len(buf):
+            raise Unsupported("capture cut short")
+        rest = buf[pos:]
+        offset = consumed
+        consumed += pos
+        if not starts:
+            if not more:
+                return
+            continue
+        yield buf, starts, consumed, offset

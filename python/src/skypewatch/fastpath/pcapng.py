@@ -36,7 +36,7 @@ from ..packets.capture import (
     PCAPNG_SHB,
     interface_clock,
 )
-from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, u32_column
+from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, runs, u32_column
 
 _MIN_BLOCK = np.zeros(16, dtype=np.int64) + 12  # by block type, for types below 16 (and SHB)
 for _btype, _least in PCAPNG_MIN_BLOCK.items():
@@ -115,13 +115,8 @@ def chunks(fh: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[Chunk]:
     head_u32 = struct.Struct(endian + "I").unpack_from
     interfaces = _Interfaces(endian)
     packets_seen = False
-    consumed = 0  # the file's bytes before buf
-    rest = head
-    while True:
-        more = fh.read(chunk_bytes)
-        buf = rest + more if rest else more
-        if not buf:
-            return
+
+    def walk(buf: bytes) -> tuple[list[int], int]:
         # The one loop over every block in Python: it only follows the lengths (each at
         # least 12, else the walk would stand still).  A block that does not fit in buf is
         # given back for the next read; everything else is checked at once afterwards.
@@ -139,15 +134,9 @@ def chunks(fh: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[Chunk]:
             pos = starts.pop()
             if head_u32(buf, pos + 4)[0] > MAX_BLOCK:
                 raise Unsupported("damaged pcapng block")
-        if not more and pos < n:
-            raise Unsupported("capture cut short")
-        rest = buf[pos:]
-        offset = consumed
-        consumed += pos
-        if not starts:
-            if not more:
-                return
-            continue
+        return starts, pos
+
+    for buf, starts, consumed, offset in runs(fh, head, chunk_bytes, 0, walk):
         chunk, packets_seen = _chunk(
             buf, np.array(starts, dtype=np.int64), interfaces, offset, consumed, packets_seen
         )
