@@ -137,3 +137,21 @@ def write_varied(
         kind = "pcap"
     what = f"{kind}, link type {link}" + (", tagged" if trunk else "") + (", IPv6" if v6 else "")
     return what, kind != "pcap", len(out)
+
+
+def write_parts(
+    path: Path, records: list[tuple[float, bytes]], rng: random.Random, parts: int
+) -> tuple[list[Path], str, bool, int]:
+    """*records* cut at random places into *parts* captures (path.0, path.1...), each
+    written by :func:`write_varied` in a container of its own: the paths, what each is,
+    whether times may go back, and how many frames they hold."""
+    cuts = sorted(rng.sample(range(1, len(records)), parts - 1))
+    paths, kinds, reordered, n = [], [], False, 0
+    for k, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(records)], strict=True)):
+        part = path.with_name(f"{path.name}.{k}")
+        kind, back, m = write_varied(part, records[lo:hi], rng)
+        paths.append(part)
+        kinds.append(kind)
+        reordered = reordered or back
+        n += m
+    return paths, " + ".join(kinds), reordered, n

@@ -32,7 +32,7 @@ from skypewatch.synth.messages import u1
 from skypewatch.synth.pcapwriter import PcapWriter
 from skypewatch.synth.scenarios import SynthOptions, stream
 
-from .containers import write_varied
+from .containers import write_parts, write_varied
 
 GAPS = (0.2, 1.0, 59.0, 59.999999, 60.0, 60.000001, 61.0, 120.0, 301.0)
 
@@ -139,23 +139,11 @@ def capture(seed: int, path: Path, varied: bool = False) -> Generated:
             frames[k] = (t - rng.choice((0.001, 1.0, 30.0, 59.9, 60.0, 61.0, 120.0)), f)
     if varied:
         pick = random.Random(f"container:{seed}")
-        cuts = (
-            sorted(pick.sample(range(1, len(frames)), pick.choice((1, 2))))
-            if (pick.random() < 0.2 and len(frames) > 3)
-            else []
-        )
-        if not cuts:
-            kind, reordered, n = write_varied(path, frames, pick)
-            return Generated(n, late or reordered, kind, (path,))
-        parts, kinds, n = [], [], 0
-        for k, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(frames)], strict=True)):
-            part = path.with_name(f"{path.name}.{k}")
-            kind, reordered, m = write_varied(part, frames[lo:hi], pick)
-            parts.append(part)
-            kinds.append(kind)
-            late = late or reordered
-            n += m
-        return Generated(n, late, " + ".join(kinds), tuple(parts))
+        if pick.random() < 0.2 and len(frames) > 3:
+            parts, kind, reordered, n = write_parts(path, frames, pick, 1 + pick.choice((1, 2)))
+            return Generated(n, late or reordered, kind, tuple(parts))
+        kind, reordered, n = write_varied(path, frames, pick)
+        return Generated(n, late or reordered, kind, (path,))
     with PcapWriter(path) as w:
         w.write_events(frames)
         return Generated(w.packets, late)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, shared_capture
 
-from fuzz.containers import pcap_bytes, relinked, write_varied
+from fuzz.containers import pcap_bytes, relinked, write_parts
 from fuzz.differential import LATE_IN_SKIPPED, capture, compare, damage
 from skypewatch.analyze import analyze
 from skypewatch.cli import main
@@ -138,13 +138,7 @@ def _split(src: Path, parts: int, rng: random.Random, work: Path) -> list[Path]:
     """*src*'s frames cut into *parts* captures at random places, each in a container of
     its own (pcap or pcapng, a link type; fuzz/containers.py)."""
     records = [(ts, frame) for ts, _link, frame in read_capture(src)]
-    cuts = sorted(rng.sample(range(1, len(records)), parts - 1))
-    out = []
-    for k, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(records)], strict=True)):
-        path = work / f"part{k}.cap"
-        write_varied(path, records[lo:hi], rng)
-        out.append(path)
-    return out
+    return write_parts(work / "part", records, rng, parts)[0]
 
 
 @pytest.mark.parametrize(("seed", "workers"), [(s, 1 + s % 2) for s in range(6)])
