@@ -19,7 +19,7 @@ import pytest
 from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, shared_capture
 
 from fuzz.containers import pcap_bytes, relinked, write_parts
-from fuzz.differential import LATE_IN_SKIPPED, capture, compare, damage
+from fuzz.differential import capture, compare, damage
 from skypewatch.analyze import analyze
 from skypewatch.cli import main
 from skypewatch.detect.tracker import TrackerOptions
@@ -29,6 +29,8 @@ from skypewatch.packets.capture import read_capture
 from skypewatch.synth.conditions import SCENARIOS
 from skypewatch.synth.encapsulate import FORMS, rewrap_capture
 from skypewatch.synth.flood import write_flooded_startup
+from skypewatch.synth.frames import udp_frame
+from skypewatch.synth.pcapwriter import PcapWriter
 from skypewatch.synth.scenarios import SynthOptions, synthesize
 
 SHARED_CAPTURES = sorted(
@@ -81,7 +83,7 @@ def test_every_link_type_the_bulk_reader_takes(link_type, workers, tmp_path):
 def test_randomized_differential(seed, tmp_path):
     cap = tmp_path / "d.cap"
     gen = capture(seed, cap, varied=True)  # pcap or pcapng, link types, tags (containers.py)
-    assert compare(list(gen.parts), tmp_path, late=gen.late) == []
+    assert compare(list(gen.parts), tmp_path) == []
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -91,7 +93,7 @@ def test_damaged_captures(seed, tmp_path):
     cap = tmp_path / "d.cap"
     gen = capture(seed, cap, varied=True)
     damage(gen.parts[0], random.Random(f"damage:{seed}"))
-    assert compare(list(gen.parts), tmp_path, require_bulk=False, late=gen.late) == []
+    assert compare(list(gen.parts), tmp_path, require_bulk=False) == []
 
 
 def test_a_file_both_engines_refuse_is_no_difference(tmp_path):
@@ -126,12 +128,26 @@ def test_ipv6_addresses_are_numbered_only_while_a_flow_of_them_lives():
     for i in range(1000):  # 1,000 addresses: a flow of each with one of the first 256
         a = flows.v6_endpoint(bytes(15) + bytes([i % 256]), 53)
         b = flows.v6_endpoint(i.to_bytes(16, "big"), 40000)
-        flows.flows[(min(a, b), max(a, b))] = (float(i), True)
+        flows.flows[(min(a, b), max(a, b))] = (float(i), True, float(i) + 60.0)
     assert len(flows._v6) == 1000
     flows.prune(1000.0 + 60.0 - 500.0)  # flows of times below 500 are over
     assert 0 < len(flows._v6) <= 2 * 500
     flows.prune(10_000.0)
     assert flows.flows == {} and flows._v6 == {}
+
+
+def test_a_flow_with_a_late_packet_is_dropped_only_once_its_connection_is_over():
+    """After a late packet a flow's connection ends by its timer and its late last time,
+    not by the clock at its last packet (the table drops flows that are over)."""
+    flows = _UdpFlows(60.0)
+    flows.flows[(1, 2)] = (100.0, True, 200.0, 50.0)  # timer at 200, last time 50
+    flows.flows[(3, 4)] = (100.0, True, 120.0, 90.0)  # over at max(120, 90 + 60)
+    flows.prune(149.0)
+    assert set(flows.flows) == {(1, 2), (3, 4)}
+    flows.prune(170.0)  # 100 + 60 passed: a flow without late packets would be over
+    assert set(flows.flows) == {(1, 2)}
+    flows.prune(200.0)
+    assert flows.flows == {}
 
 
 def _split(src: Path, parts: int, rng: random.Random, work: Path) -> list[Path]:
@@ -146,13 +162,12 @@ def test_several_captures_are_one_stream_in_bulk_too(seed, workers, tmp_path):
     """Rotated captures (tcpdump -G): connections and the clock go on from one to the next;
     each may be another container."""
     src = tmp_path / "d.pcap"
-    gen = capture(seed, src)
+    capture(seed, src)
     parts = _split(src, 3, random.Random(seed), tmp_path)
     engines: list[str] = []
-    late = gen.late or any(p.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a" for p in parts)
-    assert compare(parts, tmp_path, late=late, engines=engines, workers=workers) == []
-    assert engines[0].startswith("bulk (") or engines[0] == LATE_IN_SKIPPED
-    assert ("second process" in engines[0]) == (workers == 2) or not engines[0].startswith("b")
+    assert compare(parts, tmp_path, engines=engines, workers=workers) == []
+    assert engines[0].startswith("bulk (")
+    assert ("second process" in engines[0]) == (workers == 2)
 
 
 def test_several_captures_with_an_empty_or_broken_one(tmp_path):
@@ -168,12 +183,11 @@ def test_several_captures_with_an_empty_or_broken_one(tmp_path):
 
 
 def test_times_that_go_back(tmp_path):
-    """The clock is the latest packet's time: a late packet moves nothing, and one in a
-    skipped connection (whose end it would blur) sends the capture to the reference path."""
+    """The clock is the latest packet's time: a late packet moves nothing (here the last
+    one, 100 s back)."""
     src = tmp_path / "d.pcap"
     capture(5, src)
     data = bytearray(src.read_bytes())
-    # move the last record's time 100 s back
     offs, pos = [], 24
     while pos + 16 <= len(data):
         offs.append(pos)
@@ -182,7 +196,107 @@ def test_times_that_go_back(tmp_path):
     struct.pack_into("<I", data, offs[-1], sec - 100)
     cap = tmp_path / "back.pcap"
     cap.write_bytes(bytes(data))
-    assert compare(cap, tmp_path, require_bulk=False) == []
+    assert compare(cap, tmp_path) == []
+
+
+def _dns_like(rng: random.Random) -> bytes:
+    p = bytearray(rng.randbytes(20))
+    p[2] = 0x01  # not a Skype message type: its connection is skipped
+    return bytes(p)
+
+
+def test_late_packets_in_connections_that_cannot_match(tmp_path):
+    """A late packet's connection keeps the late time as its last one; the tracker's
+    inactivity timer (put back at last time + timeout when the clock reaches it) ends it
+    only at a packet that moves the clock past both.  Each flow below tells apart one
+    wrong shortcut (clock only, last time only, ending without a clock move); the Skype
+    start-up after them gets its uids only if every connection before was counted right."""
+    rng = random.Random(7)
+    a, b, c, d, e, f, g, h = (bytes([10, 9, 0, i]) for i in range(1, 9))
+    clock = bytes([10, 9, 1, 1])
+    flows = {
+        # clock-only would keep it open at 165 (110 + 60 > 165): the timer, due at 160,
+        # finds the late last time (50) over
+        "clock only": [(100.0, a), (110.0, clock), (50.0, a), (165.0, a)],
+        # last-time-only would end it at 115 (50 + 60): the timer is due at 160 only
+        "last time only": [(100.0, b), (110.0, clock), (50.0, b), (115.0, b), (170.0, b)],
+        # opened late (timer due at 160, already passed): no clock move, no sweep, so the
+        # packet at the same clock is still its own; the next move puts the timer back
+        "no clock move": [
+            (200.0, clock),
+            (100.0, c),
+            (150.0, c),
+            (201.0, clock),
+            (205.0, c),
+            (266.0, c),
+        ],
+        # late by a microsecond, as a multi-queue NIC stamps them, around the timeout
+        "jitter": [(300.0, d), (359.999999, clock), (359.999998, d), (420.0, d), (419.9, d)],
+        # a timer put back at the late last time + timeout (200), not the new one's (180)
+        "put back": [
+            (100.0, f),
+            (150.0, clock),
+            (140.0, f),
+            (170.0, clock),
+            (120.0, f),
+            (185.0, f),
+        ],
+        "boundary": [(500.0, e), (560.0, clock), (500.0, e), (560.0, e), (620.0, e)],
+        # in time in the first capture, its timer put back at 650 + 60 when the packet at
+        # 700 came; late in the second: 712 passes both that timer and 640 + 60
+        "carried": [(600.0, g), (650.0, g), (700.0, g), (705.0, clock), (640.0, g), (712.0, g)],
+        # late in the first capture: the second must go on from its late last time (110)
+        "late carried": [(100.0, h), (150.0, clock), (110.0, h), (171.0, h)],
+    }
+    events: list[tuple[float, bytes]] = []
+    first: list[tuple[float, bytes]] = []  # the first capture
+    for k, (name, steps) in enumerate(flows.items()):
+        base = 1000.0 * (k + 1)  # each story on its own, one after the other
+        for t, host in steps:
+            if host == clock:
+                frame = udp_frame(clock, 9, bytes([10, 9, 1, 2]), 9, b"")
+            else:
+                frame = udp_frame(host, 5353, bytes([10, 9, 2, 1]), 53, _dns_like(rng))
+            events.append((base + t, frame))
+        if name == "carried":  # the first capture ends after its packet at 700
+            first, events = events[:-3], events[-3:]
+        elif name == "late carried":  # and this story's first three come in it
+            first += events[-4:-1]
+            del events[-4:-1]
+    src = tmp_path / "s.pcap"
+    capture(4, src)
+    start = [(ts, f) for ts, _link, f in read_capture(src)]
+    shift = 1000.0 * (len(flows) + 2) - start[0][0]
+    events += [(ts + shift, f) for ts, f in start]
+    parts = []
+    for k, part_events in enumerate((first, events)):
+        part = tmp_path / f"late{k}.pcap"
+        with PcapWriter(part) as w:
+            w.write_events(part_events)  # in this order: times go back where they say
+        parts.append(part)
+    engines: list[str] = []
+    assert compare(parts, tmp_path, engines=engines) == []
+    assert re.search(r"bulk \([1-9][0-9,]* packets of", engines[0])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_jittered_times_keep_the_bulk_engine(workers, tmp_path):
+    """Packets stamped a little out of order (multi-queue capture, merged interfaces) in
+    busy background, some by amounts around the UDP timeout: the bulk engine takes the
+    capture and agrees."""
+    src = tmp_path / "d.pcap"
+    capture(11, src)
+    rng = random.Random(workers)
+    records = []
+    for ts, _link, frame in read_capture(src):
+        if rng.random() < 0.1:
+            ts -= rng.choice((0.000001, 0.0002, 0.5, 59.999999, 60.0, 60.000001))
+        records.append((ts, frame))
+    cap = tmp_path / "j.pcap"
+    cap.write_bytes(pcap_bytes(records))
+    engines: list[str] = []
+    assert compare(cap, tmp_path, engines=engines, workers=workers) == []
+    assert engines[0].startswith("bulk (")
 
 
 def test_a_truncated_capture_takes_the_reference_path(tmp_path):

@@ -15,13 +15,14 @@ Skype-shaped datagram or with an empty one -- goes through the ``Tracker`` in ca
 What the skipped packets would have done in the tracker is reproduced exactly:
 
 * connection boundaries: network time is the latest packet's time so far (the tracker's
-  ``now``: a packet older than it moves nothing).  A UDP connection none of whose packets
-  came late ends before a packet of its flow exactly when the clock at that packet is at
-  least the previous packet's time plus ``udp_timeout`` (its timer fires at the first
-  packet at or after last + timeout, and UDP's last time is its last packet's).  One with a
-  late packet is never skipped: a late packet opens a tracked connection, and one in a
-  skipped connection sends the capture to the reference path.  Any connection of a flow
-  has ended once the clock passed the flow's previous packet's clock + timeout;
+  ``now``: a packet older than it moves nothing).  A UDP connection's last time is its
+  latest packet's own time, and its inactivity timer fires at a packet that moves the
+  clock to it or past: it ends the connection if the clock also passed last time +
+  ``udp_timeout``, else it is put back there.  For a flow whose packets all came in time
+  that means: it ends before a packet of its flow exactly when the clock at that packet is
+  at least the previous packet's time plus ``udp_timeout`` (vectorised).  A flow with a
+  late packet (times stamped out of order: multi-queue capture, merged interfaces) keeps
+  its timer and late last time, and its packets are followed one by one (``_odd_flow``);
 * uids and the connection count: the tracker skips the uids of the connections skipped
   before each packet it is given (``Tracker.skip_connections``);
 * timers: a skipped packet still moves network time, and the timers it makes fire end
@@ -48,6 +49,8 @@ to the reference.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +89,7 @@ class _UdpFlows:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.flows: dict[tuple[int, int], tuple[float, bool]] = {}
+        self.flows: dict[tuple[int, int], tuple[float, ...]] = {}  # _over says what
         self.skipped_open = 0  # flows whose open connection is skipped (an upper bound)
         self._pruned_size = 0
         self._v6: dict[bytes, int] = {}  # IPv6 address -> its number
@@ -101,7 +104,7 @@ class _UdpFlows:
 
     def prune(self, now: float) -> None:
         t = self.timeout
-        self.flows = {k: v for k, v in self.flows.items() if not v[0] + t <= now}
+        self.flows = {k: v for k, v in self.flows.items() if not _over(v, now, t)}
         self.skipped_open = sum(1 for v in self.flows.values() if v[1])
         self._pruned_size = len(self.flows)
         if self._v6:
@@ -118,6 +121,18 @@ class _UdpFlows:
         """Prune once the table doubled since the last time: O(1) amortised per flow."""
         if len(self.flows) > 2 * self._pruned_size + 4096:
             self.prune(now)
+
+
+_NEW_FLOW = (-math.inf, False, math.inf, False)
+
+
+def _over(state: tuple[float, ...], now: float, timeout: float) -> bool:
+    """Has the flow's connection ended for any packet at clock *now* or later?  A flow's
+    state: the clock at its last packet, whether its connection is skipped, when that
+    one's inactivity timer fires, and, after a late packet, its last time (_odd_flow)."""
+    if len(state) == 3:  # its last time is that clock, the timer at most timeout after it
+        return state[0] + timeout <= now
+    return now > state[0] and now >= state[2] and now >= state[3] + timeout
 
 
 def _endpoint(addr: bytes, port: int, flows: _UdpFlows) -> int:
@@ -226,11 +241,8 @@ def _batch(
         event[np.fromiter(decoded, dtype=np.int64)] = True
     run = np.maximum.accumulate(np.where(event, ts, -np.inf))
     np.maximum(run, now, out=run)
-    before = np.empty(n)
-    before[0] = now
-    before[1:] = run[:-1]
     now = float(run[-1])
-    skip, new_skipped, skipped_sub = _udp_skips(ts, run, before, d, buf, decoded, flows)
+    skip, new_skipped, skipped_sub = _udp_skips(ts, run, d, buf, decoded, flows)
     n_skipped = int(skip.sum())
     tracked = event & ~skip
     # a frame that gives no packet (ARP, a record cut to nothing) opens nothing
@@ -414,7 +426,6 @@ def feed(
 def _udp_skips(
     ts: np.ndarray,
     run: np.ndarray,
-    before: np.ndarray,
     d: Decoded,
     buf: bytes,
     decoded: dict[int, list[Packet]],
@@ -474,7 +485,7 @@ def _udp_skips(
     klo, khi, pos, forced, sub = klo[order], khi[order], pos[order], forced[order], sub[order]
     forced_nw = forced_nw[order]
     t = run[pos]  # network time at each packet: a flow's connection ends by this clock
-    late = ts[pos] < before[pos]  # a packet older than the clock (times went back)
+    own = ts[pos]  # its own time: a UDP connection's last time (below the clock if late)
     m = t.size
     first = np.ones(m, dtype=bool)
     first[1:] = (klo[1:] != klo[:-1]) | (khi[1:] != khi[:-1])
@@ -483,16 +494,14 @@ def _udp_skips(
     prev_t[1:] = t[:-1]
     carry_skip = np.zeros(m, dtype=bool)
     gstart = np.flatnonzero(first)
+    gid = np.cumsum(first) - 1
     known = flows.flows
     glo = klo[gstart].tolist()
     ghi = khi[gstart].tolist()
-    g_prev = np.full(gstart.size, -np.inf)
-    g_skip = np.zeros(gstart.size, dtype=bool)
-    for g, key in enumerate(zip(glo, ghi, strict=True)):
-        st = known.get(key)
-        if st is not None:
-            g_prev[g] = st[0]
-            g_skip[g] = st[1]
+    g_state = [known.get(k) for k in zip(glo, ghi, strict=True)]
+    carried = [_NEW_FLOW if st is None else (*st[:3], len(st) > 3) for st in g_state]
+    # the clock at its last packet, skipped, its timer, late last time (_over)
+    g_prev, g_skip, g_due0, g_late = (np.array(x) for x in zip(*carried, strict=True))
     prev_t[gstart] = g_prev
     carry_skip[gstart] = g_skip
     opens = t >= prev_t + flows.timeout
@@ -506,18 +515,45 @@ def _udp_skips(
     has3 = (p1 - p0) >= 3
     nib = bb[np.where(has3, p0 + 2, 0)]
     not_worth = np.where(forced, forced_nw, (p1 > p0) & ~(has3 & _WORTH_NIBBLE[nib]))
-    opens_skipped = opens & not_worth & ~late
+    opens_skipped = opens & not_worth
     # each connection's decision, spread over its packets: a segment starts where a
     # connection opens or where a flow's packets begin (continuing the carried one)
     seg_start = opens | first
     seg_val = np.where(opens, opens_skipped, carry_skip)
     seg_id = np.cumsum(seg_start) - 1
     decision = seg_val[np.flatnonzero(seg_start)][seg_id]
-    # a packet of the full decoder in a skipped connection only moves its counters: the
-    # tracker just ticks for it (feed)
-    if bool(np.any(decision & late)):
-        # its connection's last time goes back: when it ends is the tracker's business
-        raise Unsupported("packet times go back inside a skipped connection")
+    # the open connection's inactivity timer (when the tracker's sweep looks at it next)
+    ends = np.append(gstart[1:], m)
+    last_open = np.maximum.accumulate(np.where(seg_start, np.arange(m), 0))[ends - 1]
+    opened = opens[last_open]
+    g_due = np.where(opened, t[last_open] + flows.timeout, g_due0)
+    t_last = t[ends - 1]
+    # A flow with a late packet, now or before (its last time below the clock), ends by
+    # the tracker's timer rules, which the clock alone no longer gives: its packets one by
+    # one (few flows)
+    odd = np.zeros(gstart.size, dtype=bool)
+    odd[gid[own < t]] = True
+    odd |= g_late.astype(bool)
+    state: dict[tuple[int, int], tuple[float, ...]] = {}
+    for g in np.flatnonzero(odd).tolist():
+        a, z = int(gstart[g]), int(ends[g])
+        state[(glo[g], ghi[g])] = _odd_flow(
+            g_state[g],
+            flows.timeout,
+            t[a:z].tolist(),
+            own[a:z].tolist(),
+            not_worth[a:z].tolist(),
+            opens[a:z],
+            opens_skipped[a:z],
+            decision[a:z],
+        )
+    # any other flow's timer is put back at its last time + timeout when the clock passes
+    # it: where its open connection's packets outlast the timer (few), follow it along them
+    for g in np.flatnonzero(~odd & (t_last >= g_due)).tolist():
+        a, z = int(last_open[g]), int(ends[g])
+        g_due[g] = _timer(
+            float(g_due[g]), flows.timeout, t[a:z].tolist(), bool(opened[g]), float(g_prev[g])
+        )
     skipped_sub: dict[int, dict[int, bool]] = {}
     fs = np.flatnonzero(decision & forced)
     for i, k, o in zip(pos[fs].tolist(), sub[fs].tolist(), opens_skipped[fs].tolist(), strict=True):
@@ -526,15 +562,74 @@ def _udp_skips(
     skip[pos[plain_skip]] = True
     np.add.at(new_skipped, pos[opens_skipped], 1)  # a frame of the full decoder: maybe several
     # the flows' state for the next chunk
-    last = np.ones(m, dtype=bool)
-    last[:-1] = first[1:]
-    li = np.flatnonzero(last)
-    for key_lo, key_hi, lt, dec in zip(
-        klo[li].tolist(), khi[li].tolist(), t[li].tolist(), decision[li].tolist(), strict=True
+    for key, lt, dec, due in zip(
+        zip(glo, ghi, strict=True),
+        t_last.tolist(),
+        decision[ends - 1].tolist(),
+        g_due.tolist(),
+        strict=True,
     ):
-        known[(key_lo, key_hi)] = (lt, dec)
+        known[key] = state.get(key) or (lt, dec, due)
     flows.skipped_open += int(opens_skipped.sum())
     return skip, new_skipped, skipped_sub
+
+
+def _odd_flow(
+    st: tuple[float, ...] | None,
+    timeout: float,
+    clock: list[float],
+    own: list[float],
+    not_worth: list[bool],
+    opens: np.ndarray,
+    opens_skipped: np.ndarray,
+    decision: np.ndarray,
+) -> tuple[float, ...]:
+    """A flow's packets one by one, as the tracker times its connection: where each opens
+    a connection and whether that one is skipped (into the arrays, in place), and the
+    flow's state after them.  The connection's inactivity timer fires only when a packet
+    moves the clock to it or past; then it ends the connection if the clock also passed
+    its last time + timeout, else it is put back there.  Its last time is its latest
+    packet's own time, below the clock for a late one."""
+    if st is None:
+        c, skip, due, last = -math.inf, False, math.inf, -math.inf
+        new = True
+    else:
+        c, skip, due = st[0], bool(st[1]), st[2]
+        last = st[3] if len(st) > 3 else st[0]
+        new = False
+    for j, (tj, sj, nw) in enumerate(zip(clock, own, not_worth, strict=True)):
+        moved = tj > c
+        if new or (moved and tj >= due and tj >= last + timeout):
+            new = False
+            skip = nw
+            due = sj + timeout
+            opens[j] = True
+            opens_skipped[j] = nw
+        else:
+            if moved and tj >= due:
+                due = last + timeout
+            opens[j] = False
+            opens_skipped[j] = False
+        decision[j] = skip
+        last = sj
+        c = tj
+    if last == c and due <= last + timeout:
+        return (c, skip, due)  # as a flow whose packets all came in time
+    return (c, skip, due, last)
+
+
+def _timer(due: float, timeout: float, clock: list[float], opened: bool, last: float) -> float:
+    """The inactivity timer of a flow whose packets came in time, after its open
+    connection's packets at *clock* (the first opened it if *opened*, else *last* is its
+    time before them): each time a packet's clock reaches the timer, the sweep before it
+    puts it back at the previous packet's time + timeout."""
+    j = 1 if opened else 0
+    while True:
+        j = bisect_left(clock, due, j)
+        if j == len(clock):
+            return due
+        due = (clock[j - 1] if j > 0 else last) + timeout
+        j += 1
 
 
 def _runs(hi_pos: np.ndarray, skips_before: np.ndarray, tr_plain: np.ndarray) -> list[int]:
