@@ -185,6 +185,8 @@ def compare(
     for name in ("skype_log", "notice_log"):
         if _body(getattr(ref, name)) != _body(getattr(bulk, name)):
             problems.append(f"{name} differs")
+    if str(ref.truncated) != str(bulk.truncated):  # (None when whole)
+        problems.append(f"the input's end differs: {ref.truncated} / {bulk.truncated}")
     if (ref.packets, ref.connections, ref.notice_count, dict(ref.undecoded)) != (
         bulk.packets,
         bulk.connections,

@@ -299,13 +299,58 @@ def test_jittered_times_keep_the_bulk_engine(workers, tmp_path):
     assert engines[0].startswith("bulk (")
 
 
-def test_a_truncated_capture_takes_the_reference_path(tmp_path):
+def _last_record(data: bytes) -> int:
+    pos = last = 24
+    while pos + 16 <= len(data):
+        last = pos
+        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+    return last
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_capture_cut_short_is_read_in_bulk_up_to_the_cut(workers, tmp_path):
+    """A capture that ends inside a record (a sensor's file copied while written, a killed
+    tcpdump): the whole records before it are analysed, and the input ends there, as the
+    reference reader says; a record header that would be damaged is the reference's."""
     src = tmp_path / "d.pcap"
     capture(6, src)
-    cap = tmp_path / "cut.pcap"
-    cap.write_bytes(src.read_bytes()[:-7])
-    s = analyze([cap], tmp_path / "o", engine="bulk")
-    assert s.engine == "reference (capture cut short)" and s.truncated is not None
+    data = src.read_bytes()
+    last = _last_record(data)
+    damaged = bytearray(data[: last + 20])
+    struct.pack_into("<I", damaged, last + 8, 1 << 30)  # a captured length past any
+    future = bytearray(data[:-7])
+    struct.pack_into("<I", future, last, 0xFFFFFFFF)  # a time past 2100
+    cases = {
+        "header": (data[: last + 9], "record header cut short", True),
+        "data": (data[:-7], "packet data cut short", True),
+        "damaged": (bytes(damaged), "corrupt record", False),
+        "future": (bytes(future), "beyond 2100", False),
+    }
+    for name, (cut, words, in_bulk) in cases.items():
+        cap = tmp_path / f"{name}.pcap"
+        cap.write_bytes(cut)
+        engines: list[str] = []
+        assert compare(cap, tmp_path, require_bulk=in_bulk, engines=engines, workers=workers) == []
+        assert engines[0].startswith("bulk (") == in_bulk
+        s = analyze([cap], tmp_path / name, engine="bulk", workers=workers)
+        assert s.truncated is not None and words in str(s.truncated)
+        assert f"byte offset {last})" in str(s.truncated)
+
+
+def test_a_capture_cut_short_ends_the_input(tmp_path):
+    """Several captures: the reference stops at one that ends inside a record, and so does
+    the bulk engine (the next one is not read)."""
+    src = tmp_path / "d.pcap"
+    capture(2, src)
+    a, b = _split(src, 2, random.Random(3), tmp_path)
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(src.read_bytes()[:-7])
+    engines: list[str] = []
+    assert compare([a, cut, b], tmp_path, engines=engines) == []
+    s = analyze([a, cut, b], tmp_path / "o", engine="bulk")
+    assert str(cut) in str(s.truncated)
+    alone = analyze([a, cut], tmp_path / "p", engine="bulk")
+    assert (s.packets, s.connections) == (alone.packets, alone.connections)
 
 
 def test_a_table_that_could_fill_takes_the_reference_path(tmp_path):

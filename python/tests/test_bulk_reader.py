@@ -14,6 +14,7 @@ import struct
 import pytest
 
 from skypewatch.fastpath import bulk
+from skypewatch.fastpath.chunk import Cut
 from skypewatch.packets.capture import MAX_CAPLEN, read_capture
 
 
@@ -73,12 +74,30 @@ def test_a_length_past_the_limit_is_refused_wherever_it_is(
         _walk(path, monkeypatch, chunk_bytes)
 
 
-def test_a_record_cut_short_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize("chunk_bytes", [17, 100, 1 << 22])
+@pytest.mark.parametrize(
+    ("keep", "why"),
+    [
+        (5, "record header cut short"),
+        (15, "record header cut short"),
+        (16, "packet data cut short"),
+        (55, "packet data cut short"),
+    ],
+)
+def test_a_record_cut_short_ends_the_walk(tmp_path, monkeypatch, chunk_bytes, keep, why):
+    """The whole records first, then where the file ends inside one, in the reference
+    reader's words (*keep*: the last record's bytes left of its 56)."""
     records = [(1_600_000_000, i, bytes(40)) for i in range(20)]
     path = tmp_path / "cut.pcap"
-    path.write_bytes(_pcap(records)[:-5])
-    with pytest.raises(bulk.Unsupported, match="cut short"):
-        _walk(path, monkeypatch, 100)
+    path.write_bytes(_pcap(records)[: 24 + 19 * 56 + keep])
+    got: list[tuple[float, bytes]] = []
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", chunk_bytes)
+    with pytest.raises(Cut) as cut:
+        for c in bulk.chunks(path):
+            starts, times = c.data.tolist(), c.ts.tolist()
+            got += [(t, c.buf[a : a + 40]) for a, t in zip(starts, times, strict=True)]
+    assert (cut.value.offset, cut.value.why) == (24 + 19 * 56, why)
+    assert len(got) == 19 and got[-1][0] == 1_600_000_000 + 18e-6
 
 
 def test_the_header_is_read_from_the_file_whose_records_are_read(tmp_path):

@@ -210,6 +210,11 @@ def _run(
                 if fast.frames == 0:
                     raise bulk_engine.Unsupported("no packets")
                 tracker.stats.packets += fast.frames
+                if fast.cut is not None:  # as the reference reader says it (_feed_all)
+                    cut = fast.cut
+                    summary.truncated = CaptureTruncated(
+                        captures[cut.capture], cut.packet_index, cut.byte_offset, cut.why
+                    )
                 on = (
                     ""
                     if workers < 2

@@ -28,7 +28,7 @@ import numpy as np
 from ..packets.capture import MAX_CAPLEN, MAX_SECONDS, PCAPNG_SHB
 from ..packets.decode import TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
 from . import pcapng
-from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, runs, u32_column
+from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Unsupported, runs, u32_column
 
 # (what other modules take from here, with chunks and decode_chunk)
 __all__ = ["REFUSED", "Chunk", "Decoded", "Header", "Unsupported", "chunks", "decode_chunk"]
@@ -117,8 +117,23 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
                     raise Unsupported("corrupt record")
             return starts, pos
 
-        for buf, starts, consumed, offset in runs(fh, b"", CHUNK_BYTES, 24, walk):
-            yield _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
+        try:
+            for buf, starts, consumed, offset in runs(fh, b"", CHUNK_BYTES, 24, walk):
+                yield _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
+        except Cut as cut:
+            raise _cut_short(cut, header) from None
+
+
+def _cut_short(cut: Cut, header: Header) -> Cut:
+    """A pcap ending inside a record, in capture.py's words, or :class:`Unsupported` when
+    that reader would call the record's header damaged instead (its message is its own)."""
+    rest = cut.rest
+    if len(rest) < 16:
+        return Cut(cut.offset, rest, "record header cut short")
+    sec, frac, caplen = struct.unpack_from(header.endian + "III", rest)
+    if sec + frac * header.resolution > MAX_SECONDS or caplen > MAX_CAPLEN:
+        raise Unsupported("damaged record")
+    return Cut(cut.offset, rest, "packet data cut short")
 
 
 def _chunk(buf: bytes, starts: np.ndarray, header: Header, consumed: int, offset: int) -> Chunk:

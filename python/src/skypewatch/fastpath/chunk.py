@@ -37,6 +37,18 @@ class Unsupported(Exception):
     """The capture is not one the bulk reader takes on; the reason says why."""
 
 
+class Cut(Exception):
+    """The file ends inside a record that begins at file offset *offset* (*rest*: its
+    bytes); every record before it was whole and handed out.  *why*: the reference
+    reader's words for it, once the format's reader found them."""
+
+    def __init__(self, offset: int, rest: bytes, why: str = "") -> None:
+        super().__init__(why or "capture cut short")
+        self.offset = offset
+        self.rest = rest
+        self.why = why
+
+
 @dataclass(frozen=True, slots=True)
 class Header:
     endian: str  # struct's byte-order character
@@ -74,20 +86,20 @@ def runs(
     """The file *fh* read *chunk_bytes* at a time after *rest* (bytes read already, which
     begin at file offset *consumed*), as (buffer, its records' starts, the file's bytes
     through its last record, the buffer's file offset); a record that does not fit waits
-    for the next read, and a file that ends inside one is :class:`Unsupported`."""
+    for the next read, and a file that ends inside one is :class:`Cut` once the records
+    before it are out."""
     while True:
         more = fh.read(chunk_bytes)
         buf = rest + more if rest else more
         if not buf:
             return
         starts, pos = walk(buf)
-        if not more and pos < len(buf):
-            raise Unsupported("capture cut short")
         rest = buf[pos:]
         offset = consumed
         consumed += pos
-        if not starts:
-            if not more:
-                return
-            continue
-        yield buf, starts, consumed, offset
+        if starts:
+            yield buf, starts, consumed, offset
+        if not more:
+            if rest:
+                raise Cut(consumed, rest)
+            return

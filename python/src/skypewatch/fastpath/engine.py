@@ -61,6 +61,7 @@ from ..detect.tracker import Tracker
 from ..packets.decode import UDP, Decoder, Packet
 from ..signatures.udp_layout import worth_inspecting
 from .bulk import Chunk, Decoded, Header, Unsupported, chunks, decode_chunk, pcap_header
+from .chunk import Cut
 
 # worth_inspecting by the third byte, for whole columns (the length is checked beside it)
 _WORTH_NIBBLE = np.array([worth_inspecting(bytes((0, 0, i))) for i in range(256)], dtype=bool)
@@ -69,11 +70,31 @@ _ADDR_CACHE_MAX = 1 << 16
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True, slots=True)
+class InputCut:
+    """Where the input ended inside a record (the reference reader's CaptureTruncated): the
+    captures after that one are not read."""
+
+    capture: int  # which of the captures
+    packet_index: int  # its whole records before the cut
+    byte_offset: int
+    why: str
+
+
+class EndedInRecord(Exception):
+    """Not a failure: the input's end (:class:`InputCut`)."""
+
+    def __init__(self, cut: InputCut) -> None:
+        super().__init__(cut.why)
+        self.cut = cut
+
+
 @dataclass(slots=True)
 class FastStats:
     frames: int = 0
     skipped_packets: int = 0
     skipped_connections: int = 0
+    cut: InputCut | None = None  # the input ended inside a record there
 
 
 def supported(path: str | Path) -> Header | None:
@@ -181,7 +202,9 @@ def batches(
     identities: Sequence[tuple[int, int]] | None = None,
 ) -> Iterator[Batch]:
     """The captures' chunks as :class:`Batch` es, one stream (the clock and the UDP flows go
-    on from one capture to the next, as in the reference), or :class:`Unsupported`.
+    on from one capture to the next, as in the reference), or :class:`Unsupported`; a
+    capture that ends inside a record ends the input: :class:`EndedInRecord` after its
+    last whole one.
     *open_now*: the tracker's open connections, when it runs in this process between
     batches (then the UDP flow table is pruned exactly when the open-connection bound needs
     it; else when it could).  *identities*: the (device, inode) each capture must have."""
@@ -191,11 +214,16 @@ def batches(
     bytes_before = 0
     for k, path in enumerate(paths):
         read = 0
-        for c in _some(chunks(path, None if identities is None else identities[k])):
-            batch, now = _batch(c, bytes_before, now, full, flows, open_now, limit)
-            batch.capture = k
-            read = c.file_bytes
-            yield batch
+        frames = 0
+        try:
+            for c in _some(chunks(path, None if identities is None else identities[k])):
+                batch, now = _batch(c, bytes_before, now, full, flows, open_now, limit)
+                batch.capture = k
+                read = c.file_bytes
+                frames += c.ts.size
+                yield batch
+        except Cut as cut:  # the input ends there, as in the reference
+            raise EndedInRecord(InputCut(k, frames, cut.offset, cut.why)) from None
         bytes_before += read
 
 
@@ -413,13 +441,16 @@ def feed(
     reference engine)."""
     applier = Applier(tracker)
     opts = tracker.options
-    for b in batches(
-        paths, decoder, opts.udp_timeout, opts.max_connections, lambda: tracker.open_connections
-    ):
-        assert b.buf is not None
-        applier.apply(b, b.buf)
-        if progress is not None:
-            progress(b.bytes_before + b.file_bytes, total_bytes)
+    try:
+        for b in batches(
+            paths, decoder, opts.udp_timeout, opts.max_connections, lambda: tracker.open_connections
+        ):
+            assert b.buf is not None
+            applier.apply(b, b.buf)
+            if progress is not None:
+                progress(b.bytes_before + b.file_bytes, total_bytes)
+    except EndedInRecord as end:
+        applier.stats.cut = end.cut
     return applier.stats
 
 

@@ -36,7 +36,7 @@ from ..packets.capture import (
     PCAPNG_SHB,
     interface_clock,
 )
-from .chunk import LINKS, REFUSED, Chunk, Header, Unsupported, runs, u32_column
+from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Unsupported, runs, u32_column
 
 _MIN_BLOCK = np.zeros(16, dtype=np.int64) + 12  # by block type, for types below 16 (and SHB)
 for _btype, _least in PCAPNG_MIN_BLOCK.items():
@@ -136,12 +136,15 @@ def chunks(fh: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[Chunk]:
                 raise Unsupported("damaged pcapng block")
         return starts, pos
 
-    for buf, starts, consumed, offset in runs(fh, head, chunk_bytes, 0, walk):
-        chunk, packets_seen = _chunk(
-            buf, np.array(starts, dtype=np.int64), interfaces, offset, consumed, packets_seen
-        )
-        if chunk is not None:
-            yield chunk
+    try:
+        for buf, starts, consumed, offset in runs(fh, head, chunk_bytes, 0, walk):
+            chunk, packets_seen = _chunk(
+                buf, np.array(starts, dtype=np.int64), interfaces, offset, consumed, packets_seen
+            )
+            if chunk is not None:
+                yield chunk
+    except Cut:  # (the reference reader's words for a cut block vary: it says them)
+        raise Unsupported("capture cut short") from None
 
 
 def _chunk(

@@ -44,7 +44,7 @@ from ..packets.decode import Decoder
 from ..processes import context as _context
 from ..processes import reap, stop_signals_held, unblock
 from .bulk import Unsupported
-from .engine import Applier, FastStats, batches
+from .engine import Applier, EndedInRecord, FastStats, batches
 
 _POLL = 0.5  # seconds between checks that the child is still there
 
@@ -60,7 +60,8 @@ def _produce(
     unused: Any,
 ) -> None:
     """The child: every batch down *out* (its bytes' CRC-32 in ``buf_crc``, the bytes
-    left out), then ("done", undecoded counts) or ("error", why).  A send to a parent that
+    left out), then ("done", (undecoded counts, where the input ended inside a record or
+    None)) or ("error", why).  A send to a parent that
     is gone fails: it leaves."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):  # a forked child has the CLI's unwinding handlers
@@ -72,13 +73,17 @@ def _produce(
     decoder = Decoder()
     try:
         try:
-            for b in batches(paths, decoder, udp_timeout, limit, identities=identities):
-                assert b.buf is not None
-                b.buf_crc = zlib.crc32(b.buf)
-                b.buf = None
-                out.send(("batch", b))
+            cut = None
+            try:
+                for b in batches(paths, decoder, udp_timeout, limit, identities=identities):
+                    assert b.buf is not None
+                    b.buf_crc = zlib.crc32(b.buf)
+                    b.buf = None
+                    out.send(("batch", b))
+            except EndedInRecord as end:
+                cut = end.cut
             decoder.finish()
-            out.send(("done", dict(decoder.undecoded)))
+            out.send(("done", (dict(decoder.undecoded), cut)))
         except (BrokenPipeError, ConnectionResetError):
             os._exit(0)  # the parent is gone
         except Unsupported as exc:
@@ -172,7 +177,8 @@ def _receive(
         if kind == "error":
             raise Unsupported(value)
         if kind == "done":
-            decoder.undecoded.update(Counter(value))
+            undecoded, applier.stats.cut = value
+            decoder.undecoded.update(Counter(undecoded))
             return
         try:
             buf = os.pread(fds[value.capture], value.size, value.file_offset)
