@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, shared_capture
 
-from fuzz.containers import pcap_bytes, relinked, write_parts
+from fuzz.containers import pcap_bytes, pcapng_bytes, relinked, write_parts
 from fuzz.differential import capture, compare, damage
 from skypewatch.analyze import analyze
 from skypewatch.cli import main
@@ -335,6 +335,44 @@ def test_a_capture_cut_short_is_read_in_bulk_up_to_the_cut(workers, tmp_path):
         s = analyze([cap], tmp_path / name, engine="bulk", workers=workers)
         assert s.truncated is not None and words in str(s.truncated)
         assert f"byte offset {last})" in str(s.truncated)
+
+
+def _blocks(data: bytes) -> list[int]:
+    pos, out = 0, []
+    while pos + 12 <= len(data):
+        out.append(pos)
+        pos += struct.unpack_from("<I", data, pos + 4)[0]
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_pcapng_cut_short_is_read_in_bulk_up_to_the_cut(workers, tmp_path):
+    """dumpcap's file as a killed capture leaves it: read up to the block that is cut, in
+    the reference reader's words; a damaged last block header or a new section's is the
+    reference's."""
+    src = tmp_path / "d.pcap"
+    capture(6, src)
+    records = [(t, f) for t, _link, f in read_capture(src)]
+    data = pcapng_bytes(records, random.Random(1), varied=False)
+    last = _blocks(data)[-1]
+    odd = bytearray(data[:-7])
+    struct.pack_into("<I", odd, last + 4, struct.unpack_from("<I", odd, last + 4)[0] + 2)
+    section = data + pcapng_bytes(records[:1], random.Random(1), varied=False)[:20]
+    cases = {
+        "header": (data[: last + 9], "block cut short", True, last),
+        "data": (data[:-7], "cut short", True, last),
+        "length": (bytes(odd), "multiple of 4", False, last),
+        "section": (section, "cut short", False, len(data)),
+    }
+    for name, (cut, words, in_bulk, at) in cases.items():
+        cap = tmp_path / f"{name}.pcapng"
+        cap.write_bytes(cut)
+        engines: list[str] = []
+        assert compare(cap, tmp_path, require_bulk=in_bulk, engines=engines, workers=workers) == []
+        assert engines[0].startswith("bulk (") == in_bulk
+        s = analyze([cap], tmp_path / name, engine="bulk", workers=workers)
+        assert s.truncated is not None and words in str(s.truncated)
+        assert f"byte offset {at})" in str(s.truncated)
 
 
 def test_a_capture_cut_short_ends_the_input(tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
-import random
 import runpy
 import shutil
 import signal
@@ -24,13 +23,11 @@ from pathlib import Path
 import pytest
 from conftest import PCAPS, bulk_can_run, shared_capture
 
-from fuzz.containers import pcapng_bytes
 from fuzz.differential import capture, compare
 from skypewatch import analyze as analyze_module
 from skypewatch.analyze import PIPELINE_MIN_BYTES, analyze, auto_workers
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.fastpath import pipeline
-from skypewatch.packets.capture import read_capture
 from skypewatch.synth.conditions import SCENARIOS
 from skypewatch.synth.encapsulate import FORMS, rewrap_capture
 from skypewatch.synth.flood import write_flooded_startup
@@ -93,20 +90,6 @@ def test_a_table_that_could_fill_takes_the_reference_path(tmp_path):
     assert two.engine == "reference (the open-connection table could fill)"
     assert (two.connections, two.conn_state.evicted) == (ref.connections, ref.conn_state.evicted)
     assert _body(two.skype_log) == _body(ref.skype_log)
-
-
-def test_a_pcapng_cut_short_takes_the_reference_path(tmp_path):
-    """(A pcap cut short is read in bulk up to the cut: test_bulk_engine.)"""
-    src = tmp_path / "d.pcap"
-    capture(6, src)
-    whole = tmp_path / "d.pcapng"
-    whole.write_bytes(
-        pcapng_bytes([(t, f) for t, _l, f in read_capture(src)], random.Random(1), varied=False)
-    )
-    cap = tmp_path / "cut.pcapng"
-    cap.write_bytes(whole.read_bytes()[:-7])
-    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
-    assert s.engine == "reference (capture cut short)" and s.truncated is not None
 
 
 @needs_fork

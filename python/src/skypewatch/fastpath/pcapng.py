@@ -7,8 +7,9 @@ of :data:`~.chunk.LINKS`; enhanced packet blocks; blocks of other types (name re
 statistics, secrets, custom) skipped as the reference skips them, once their length and
 trailing copy are checked.  Anything else -- a second section, a simple or obsolete packet
 block, a block whose length or trailer is wrong, a packet of an undeclared interface, a time
-before 1970 or beyond 2100, a file cut short -- raises :class:`~.chunk.Unsupported`, and the
-reference engine reads the capture (and says what is wrong with it).
+before 1970 or beyond 2100 -- raises :class:`~.chunk.Unsupported`, and the reference engine
+reads the capture (and says what is wrong with it).  A file that ends inside a block is
+read up to it (:class:`~.chunk.Cut`, in the reference reader's words).
 
 A packet's time is computed as capture.py computes it: the 64-bit tick count as a double,
 times the interface's seconds per tick, plus its offset in seconds (IEEE doubles, the same
@@ -34,6 +35,7 @@ from ..packets.capture import (
     PCAPNG_BYTE_ORDER,
     PCAPNG_MIN_BLOCK,
     PCAPNG_SHB,
+    block_name,
     interface_clock,
 )
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Unsupported, runs, u32_column
@@ -143,8 +145,23 @@ def chunks(fh: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[Chunk]:
             )
             if chunk is not None:
                 yield chunk
-    except Cut:  # (the reference reader's words for a cut block vary: it says them)
-        raise Unsupported("capture cut short") from None
+    except Cut as cut:
+        raise _cut_short(cut, endian) from None
+
+
+def _cut_short(cut: Cut, endian: str) -> Cut:
+    """A pcapng ending inside a block, in capture.py's words, or :class:`Unsupported` when
+    that reader would call the block's header damaged, or it begins a new section (its
+    messages are its own)."""
+    rest = cut.rest
+    if len(rest) < 12:
+        return Cut(cut.offset, rest, "block cut short")
+    if rest[:4] == PCAPNG_SHB:
+        raise Unsupported("a section cut short")
+    btype, blen = struct.unpack_from(endian + "II", rest)
+    if blen < PCAPNG_MIN_BLOCK.get(btype, 12) or blen & 3 or blen > MAX_BLOCK:
+        raise Unsupported("damaged pcapng block")
+    return Cut(cut.offset, rest, f"{block_name(btype)} block ({blen} bytes) cut short")
 
 
 def _chunk(

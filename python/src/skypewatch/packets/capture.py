@@ -227,7 +227,8 @@ class _Section:
         self.interfaces: list[tuple[int, float, int, int]] = []
 
 
-def _block_name(btype: int) -> str:
+def block_name(btype: int) -> str:
+    """A pcapng block type as messages name it (fastpath/pcapng.py says them too)."""
     return _BLOCK_NAME.get(btype, f"type 0x{btype:08x}")
 
 
@@ -264,21 +265,19 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
         btype, blen = current.head(buf, pos)
         minimum = PCAPNG_MIN_BLOCK.get(btype, 12)
         if blen < minimum or blen & 3:
-            broken(
-                f"{_block_name(btype)} block length {blen} (at least {minimum}, a multiple of 4)"
-            )
+            broken(f"{block_name(btype)} block length {blen} (at least {minimum}, a multiple of 4)")
         if blen > MAX_BLOCK:
-            broken(f"{_block_name(btype)} block length {blen} is beyond {MAX_BLOCK} bytes")
+            broken(f"{block_name(btype)} block length {blen} is beyond {MAX_BLOCK} bytes")
         if len(buf) - pos < blen:
             src.pos = pos
             whole = src.have(blen)
             buf, pos = src.buf, src.pos
             if not whole:
-                broken(f"{_block_name(btype)} block ({blen} bytes) cut short", cut=True)
+                broken(f"{block_name(btype)} block ({blen} bytes) cut short", cut=True)
         trailer = current.u32(buf, pos + blen - 4)[0]
         if trailer != blen:
             broken(
-                f"{_block_name(btype)} block length {blen} disagrees with its trailing copy"
+                f"{block_name(btype)} block length {blen} disagrees with its trailing copy"
                 f" {trailer}"
             )
         body, end = pos + 8, pos + blen - 4
@@ -291,7 +290,7 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
                 )
             if caplen > end - body - 20:
                 broken(
-                    f"captured length {caplen} is beyond its {_block_name(btype)} block"
+                    f"captured length {caplen} is beyond its {block_name(btype)} block"
                     f" ({end - body - 20} bytes)"
                 )
             interfaces = current.interfaces
