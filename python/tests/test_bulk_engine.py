@@ -25,7 +25,7 @@ from skypewatch.cli import main
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.fastpath.bulk import REFUSED
 from skypewatch.fastpath.engine import _UdpFlows
-from skypewatch.packets.capture import read_capture
+from skypewatch.packets.capture import MAX_CAPLEN, read_capture
 from skypewatch.synth.conditions import SCENARIOS
 from skypewatch.synth.encapsulate import FORMS, rewrap_capture
 from skypewatch.synth.flood import write_flooded_startup
@@ -310,8 +310,8 @@ def _last_record(data: bytes) -> int:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_capture_cut_short_is_read_in_bulk_up_to_the_cut(workers, tmp_path):
     """A capture that ends inside a record (a sensor's file copied while written, a killed
-    tcpdump): the whole records before it are analysed, and the input ends there, as the
-    reference reader says; a record header that would be damaged is the reference's."""
+    tcpdump) or whose record is damaged: the whole records before it are analysed, and the
+    input ends there, as the reference reader says it."""
     src = tmp_path / "d.pcap"
     capture(6, src)
     data = src.read_bytes()
@@ -320,21 +320,28 @@ def test_a_capture_cut_short_is_read_in_bulk_up_to_the_cut(workers, tmp_path):
     struct.pack_into("<I", damaged, last + 8, 1 << 30)  # a captured length past any
     future = bytearray(data[:-7])
     struct.pack_into("<I", future, last, 0xFFFFFFFF)  # a time past 2100
+    middle = _last_record(data[: len(data) // 2])
+    inside = bytearray(data + bytes(MAX_CAPLEN + 100))  # (the bytes it claims are there)
+    struct.pack_into("<I", inside, middle + 8, MAX_CAPLEN + 1)  # past the limit
+    past_2100 = bytearray(inside)
+    struct.pack_into("<I", past_2100, middle, 0xFFFFFFFF)  # its time is said first
     cases = {
-        "header": (data[: last + 9], "record header cut short", True),
-        "data": (data[:-7], "packet data cut short", True),
-        "damaged": (bytes(damaged), "corrupt record", False),
-        "future": (bytes(future), "beyond 2100", False),
+        "header": (data[: last + 9], "record header cut short", last),
+        "data": (data[:-7], "packet data cut short", last),
+        "damaged": (bytes(damaged), "corrupt record (captured length 1073741824)", last),
+        "future": (bytes(future), "beyond 2100", last),
+        "inside": (bytes(inside), f"corrupt record (captured length {MAX_CAPLEN + 1})", middle),
+        "past 2100": (bytes(past_2100), "timestamp 4294967295 s is beyond 2100", middle),
     }
-    for name, (cut, words, in_bulk) in cases.items():
+    for name, (cut, words, at) in cases.items():
         cap = tmp_path / f"{name}.pcap"
         cap.write_bytes(cut)
         engines: list[str] = []
-        assert compare(cap, tmp_path, require_bulk=in_bulk, engines=engines, workers=workers) == []
-        assert engines[0].startswith("bulk (") == in_bulk
+        assert compare(cap, tmp_path, engines=engines, workers=workers) == []
         s = analyze([cap], tmp_path / name, engine="bulk", workers=workers)
+        assert s.engine.startswith("bulk (")
         assert s.truncated is not None and words in str(s.truncated)
-        assert f"byte offset {last})" in str(s.truncated)
+        assert f"byte offset {at})" in str(s.truncated)
 
 
 def _blocks(data: bytes) -> list[int]:

@@ -60,18 +60,39 @@ def test_the_walk_reads_every_record_as_the_reference_does(
 @pytest.mark.parametrize("where", [0, 57, 199])
 @pytest.mark.parametrize("chunk_bytes", [100, 1 << 22])
 @pytest.mark.parametrize("present", [False, True], ids=["length-only", "whole-record"])
-def test_a_length_past_the_limit_is_refused_wherever_it_is(
+def test_a_length_past_the_limit_ends_the_records_wherever_it_is(
     tmp_path, monkeypatch, where, chunk_bytes, present
 ):
-    # a length past MAX_CAPLEN: in a record that does not fit in the buffer (the walk gives
-    # it back), or one whose bytes are all there (only the check of every length finds it)
+    # a length past MAX_CAPLEN: in a record that does not fit in the buffer (the walk
+    # stops there), or one whose bytes are all there (only the check of every length finds
+    # it); the records before it are read, then the damage is said as capture.py says it
     records = [(1_600_000_000, i, bytes(40)) for i in range(200)]
     if present:
         records[where] = (1_600_000_000, where, bytes(MAX_CAPLEN + 1))
     path = tmp_path / "corrupt.pcap"
     path.write_bytes(_pcap(records, {where: MAX_CAPLEN + 1}))
-    with pytest.raises(bulk.Unsupported, match="corrupt record"):
-        _walk(path, monkeypatch, chunk_bytes)
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", chunk_bytes)
+    got = 0
+    with pytest.raises(Cut) as cut:
+        for c in bulk.chunks(path):
+            got += c.ts.size
+    assert got == where
+    assert cut.value.damaged and cut.value.offset == 24 + 56 * where
+    assert cut.value.why == f"corrupt record (captured length {MAX_CAPLEN + 1})"
+
+
+@pytest.mark.parametrize("where", [0, 57, 199])
+def test_a_time_past_2100_ends_the_records(tmp_path, monkeypatch, where):
+    records = [(1_600_000_000, i, bytes(40)) for i in range(200)]
+    records[where] = (0xFFFFFFFF, 0, bytes(40))
+    path = tmp_path / "future.pcap"
+    path.write_bytes(_pcap(records))
+    got = 0
+    with pytest.raises(Cut) as cut:
+        for c in bulk.chunks(path):
+            got += c.ts.size
+    assert (got, cut.value.damaged, cut.value.offset) == (where, True, 24 + 56 * where)
+    assert cut.value.why == "timestamp 4294967295 s is beyond 2100"
 
 
 @pytest.mark.parametrize("chunk_bytes", [17, 100, 1 << 22])

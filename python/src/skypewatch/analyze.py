@@ -213,7 +213,11 @@ def _run(
                 if fast.cut is not None:  # as the reference reader says it (_feed_all)
                     cut = fast.cut
                     summary.truncated = CaptureTruncated(
-                        captures[cut.capture], cut.packet_index, cut.byte_offset, cut.why
+                        captures[cut.capture],
+                        cut.packet_index,
+                        cut.byte_offset,
+                        cut.why,
+                        damaged=cut.damaged,
                     )
                 on = (
                     ""

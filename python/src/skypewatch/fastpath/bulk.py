@@ -28,7 +28,7 @@ import numpy as np
 from ..packets.capture import MAX_CAPLEN, MAX_SECONDS, PCAPNG_SHB
 from ..packets.decode import TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
 from . import pcapng
-from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Unsupported, runs, u32_column
+from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
 
 # (what other modules take from here, with chunks and decode_chunk)
 __all__ = ["REFUSED", "Chunk", "Decoded", "Header", "Unsupported", "chunks", "decode_chunk"]
@@ -113,42 +113,56 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
                 pos += 16 + u32(buf, pos + 8)[0]
             if pos > n:  # the last record does not fit: it waits for more bytes
                 pos = starts.pop()
-                if u32(buf, pos + 8)[0] > MAX_CAPLEN:
-                    raise Unsupported("corrupt record")
+                if u32(buf, pos + 8)[0] > MAX_CAPLEN:  # ... or it never will
+                    raise Stop(starts, pos)
             return starts, pos
 
         try:
             for buf, starts, consumed, offset in runs(fh, b"", CHUNK_BYTES, 24, walk):
-                yield _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
+                chunk, bad = _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
+                if chunk is not None:
+                    yield chunk
+                if bad is not None:
+                    raise Cut(offset + bad, buf[bad : bad + 16])
         except Cut as cut:
             raise _cut_short(cut, header) from None
 
 
 def _cut_short(cut: Cut, header: Header) -> Cut:
-    """A pcap ending inside a record, in capture.py's words, or :class:`Unsupported` when
-    that reader would call the record's header damaged instead (its message is its own)."""
+    """Where a pcap's records end before the file does, in capture.py's words: the file
+    ends inside a record, or a record's time or length is damaged (its time first)."""
     rest = cut.rest
     if len(rest) < 16:
         return Cut(cut.offset, rest, "record header cut short")
     sec, frac, caplen = struct.unpack_from(header.endian + "III", rest)
-    if sec + frac * header.resolution > MAX_SECONDS or caplen > MAX_CAPLEN:
-        raise Unsupported("damaged record")
+    ts = sec + frac * header.resolution
+    if ts > MAX_SECONDS:
+        return Cut(cut.offset, rest, f"timestamp {ts:.0f} s is beyond 2100", damaged=True)
+    if caplen > MAX_CAPLEN:
+        return Cut(cut.offset, rest, f"corrupt record (captured length {caplen})", damaged=True)
     return Cut(cut.offset, rest, "packet data cut short")
 
 
-def _chunk(buf: bytes, starts: np.ndarray, header: Header, consumed: int, offset: int) -> Chunk:
+def _chunk(
+    buf: bytes, starts: np.ndarray, header: Header, consumed: int, offset: int
+) -> tuple[Chunk | None, int | None]:
+    """The records at *starts* as a chunk; up to the first one with a damaged time or
+    length if there is one (then also where it begins in *buf*)."""
     b = np.frombuffer(buf, dtype=np.uint8)
     endian = header.endian
     sec = u32_column(b, starts, endian)
     frac = u32_column(b, starts + 4, endian)
     caplen = u32_column(b, starts + 8, endian)
-    if caplen.size and int(caplen.max()) > MAX_CAPLEN:
-        raise Unsupported("corrupt record")
     # capture.py: ts = sec + frac * resolution, in Python floats (IEEE doubles, same steps)
     ts = sec.astype(np.float64) + frac.astype(np.float64) * header.resolution
-    if ts.size and float(ts.max()) > MAX_SECONDS:
-        raise Unsupported("time beyond 2100")
-    return Chunk(buf, header.link_type, starts + 16, caplen, ts, consumed, offset)
+    bad = None
+    if starts.size and (int(caplen.max()) > MAX_CAPLEN or float(ts.max()) > MAX_SECONDS):
+        k = int(np.argmax((caplen > MAX_CAPLEN) | (ts > MAX_SECONDS)))
+        bad = int(starts[k])
+        starts, caplen, ts, consumed = starts[:k], caplen[:k], ts[:k], offset + bad
+        if k == 0:
+            return None, bad
+    return Chunk(buf, header.link_type, starts + 16, caplen, ts, consumed, offset), bad
 
 
 @dataclass(slots=True)

@@ -39,14 +39,26 @@ class Unsupported(Exception):
 
 class Cut(Exception):
     """The file ends inside a record that begins at file offset *offset* (*rest*: its
-    bytes); every record before it was whole and handed out.  *why*: the reference
-    reader's words for it, once the format's reader found them."""
+    bytes), or that record is damaged (*damaged*); every record before it was whole and
+    handed out.  *why*: the reference reader's words for it, once the format's reader found
+    them."""
 
-    def __init__(self, offset: int, rest: bytes, why: str = "") -> None:
+    def __init__(self, offset: int, rest: bytes, why: str = "", damaged: bool = False) -> None:
         super().__init__(why or "capture cut short")
         self.offset = offset
         self.rest = rest
         self.why = why
+        self.damaged = damaged
+
+
+class Stop(Exception):
+    """A walk met a record it cannot go past (a length no record has): the records before
+    it (*starts*) are whole, and the input ends at *pos* (:class:`Cut`)."""
+
+    def __init__(self, starts: list[int], pos: int) -> None:
+        super().__init__("a record the walk cannot go past")
+        self.starts = starts
+        self.pos = pos
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +98,24 @@ def runs(
     """The file *fh* read *chunk_bytes* at a time after *rest* (bytes read already, which
     begin at file offset *consumed*), as (buffer, its records' starts, the file's bytes
     through its last record, the buffer's file offset); a record that does not fit waits
-    for the next read, and a file that ends inside one is :class:`Cut` once the records
-    before it are out."""
+    for the next read; a file that ends inside one, or a record the walk cannot go past
+    (:class:`Stop`), is :class:`Cut` once the records before it are out."""
     while True:
         more = fh.read(chunk_bytes)
         buf = rest + more if rest else more
         if not buf:
             return
-        starts, pos = walk(buf)
+        try:
+            starts, pos = walk(buf)
+            stop = False
+        except Stop as at:
+            starts, pos, stop = at.starts, at.pos, True
         rest = buf[pos:]
         offset = consumed
         consumed += pos
         if starts:
             yield buf, starts, consumed, offset
+        if stop or (not more and rest):
+            raise Cut(consumed, rest)
         if not more:
-            if rest:
-                raise Cut(consumed, rest)
             return

@@ -79,6 +79,7 @@ class InputCut:
     packet_index: int  # its whole records before the cut
     byte_offset: int
     why: str
+    damaged: bool  # a record is damaged there (else the file ends inside it)
 
 
 class EndedInRecord(Exception):
@@ -223,7 +224,7 @@ def batches(
                 frames += c.ts.size
                 yield batch
         except Cut as cut:  # the input ends there, as in the reference
-            raise EndedInRecord(InputCut(k, frames, cut.offset, cut.why)) from None
+            raise EndedInRecord(InputCut(k, frames, cut.offset, cut.why, cut.damaged)) from None
         bytes_before += read
 
 
