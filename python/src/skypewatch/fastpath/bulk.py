@@ -9,9 +9,12 @@ throughout): a frame it marks ``plain`` is one the full
 :class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet; every other
 frame goes to the Decoder, as in the reference path.
 
-Anything this reader does not take on -- a link type not in :data:`~.chunk.LINKS`, a record
-that breaks the file's structure, a time beyond 2100 -- raises :class:`Unsupported`: the
-caller then analyses the capture with the reference engine, which says what is wrong.
+Anything this reader does not take on -- a link type not in :data:`~.chunk.LINKS`, a
+pcapng it does not read (pcapng.py) -- raises :class:`Unsupported`: the caller then
+analyses the capture with the reference engine.  Where a pcap's records end before the
+file does (it ends inside a record, or a record's time or captured length is damaged), the
+records before are handed out and then :class:`~.chunk.Cut` says where and why, in the
+reference reader's words: the input ends there, as it does in the reference.
 """
 
 from __future__ import annotations
