@@ -150,6 +150,18 @@ def test_a_flow_with_a_late_packet_is_dropped_only_once_its_connection_is_over()
     assert flows.flows == {}
 
 
+def test_a_flow_is_dropped_only_once_the_clock_moved():
+    """A timeout below the clock's step: last time + timeout is the last time itself, yet a
+    packet at that clock is still the connection's (no timer fires without a move)."""
+    c = 1_600_000_000.0
+    flows = _UdpFlows(1e-7)
+    flows.flows[(1, 2)] = (c, True, c + 1e-7)
+    flows.prune(c)
+    assert (1, 2) in flows.flows
+    flows.prune(c + 1e-6)
+    assert flows.flows == {}
+
+
 def _split(src: Path, parts: int, rng: random.Random, work: Path) -> list[Path]:
     """*src*'s frames cut into *parts* captures at random places, each in a container of
     its own (pcap or pcapng, a link type; fuzz/containers.py)."""
@@ -277,6 +289,31 @@ def test_late_packets_in_connections_that_cannot_match(tmp_path):
     engines: list[str] = []
     assert compare(parts, tmp_path, engines=engines) == []
     assert re.search(r"bulk \([1-9][0-9,]* packets of", engines[0])
+
+
+@pytest.mark.parametrize("timeout", [1e-7, 2.5e-7, 60.0])
+def test_a_packet_that_does_not_move_the_clock_ends_nothing(timeout, tmp_path):
+    """Even when last time + timeout rounds to the last time (a timeout below the clock's
+    step, about 2.4e-7 s in 2020), a packet at the same clock fires no timer: found by a
+    hostile probe (1e-7: the bulk engine counted two connections, the reference one)."""
+    a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    rng = random.Random(5)
+    t0 = 1_600_000_000.0
+    events = [(t0, udp_frame(a, 5000, b, 53, _dns_like(rng))) for _ in range(3)]
+    events += [(t0 + 1e-6, udp_frame(a, 5000, b, 53, _dns_like(rng))) for _ in range(2)]
+    events += [(t0 + 2e-6, udp_frame(b, 53, a, 5000, _dns_like(rng)))]
+    cap = tmp_path / "same.pcap"
+    with PcapWriter(cap) as w:
+        w.write_events(events)
+    opts = TrackerOptions(udp_timeout=timeout)
+    ref = analyze([cap], tmp_path / "r", tracker_options=opts, engine="reference")
+    for workers in (1, 2):
+        bulk = analyze(
+            [cap], tmp_path / f"b{workers}", tracker_options=opts, engine="bulk", workers=workers
+        )
+        assert bulk.engine.startswith("bulk (")
+        assert (bulk.packets, bulk.connections) == (ref.packets, ref.connections)
+    assert ref.connections == (3 if timeout < 1e-6 else 1)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -153,7 +153,7 @@ def _over(state: tuple[float, ...], now: float, timeout: float) -> bool:
     state: the clock at its last packet, whether its connection is skipped, when that
     one's inactivity timer fires, and, after a late packet, its last time (_odd_flow)."""
     if len(state) == 3:  # its last time is that clock, the timer at most timeout after it
-        return state[0] + timeout <= now
+        return now > state[0] and state[0] + timeout <= now
     return now > state[0] and now >= state[2] and now >= state[3] + timeout
 
 
@@ -536,7 +536,8 @@ def _udp_skips(
     g_prev, g_skip, g_due0, g_late = (np.array(x) for x in zip(*carried, strict=True))
     prev_t[gstart] = g_prev
     carry_skip[gstart] = g_skip
-    opens = t >= prev_t + flows.timeout
+    # (a packet that does not move the clock fires no timer, even one the sum rounds to it)
+    opens = (t > prev_t) & (t >= prev_t + flows.timeout)
     # the packet's payload is not a Skype message: read in the chunk for plain frames, from
     # the full decoder's packet for the others (a STUN message long enough to pass for
     # Teredo, a VLAN frame...), which then open a skipped connection as plain ones do
@@ -660,6 +661,9 @@ def _timer(due: float, timeout: float, clock: list[float], opened: bool, last: f
         j = bisect_left(clock, due, j)
         if j == len(clock):
             return due
+        # (that packet moved the clock: the timer lies past the previous one's clock while
+        # the connection goes on, or, for a timeout below the clock's step, every move ends
+        # it and its packets share one clock)
         due = (clock[j - 1] if j > 0 else last) + timeout
         j += 1
 
