@@ -200,12 +200,9 @@ def test_times_that_go_back(tmp_path):
     src = tmp_path / "d.pcap"
     capture(5, src)
     data = bytearray(src.read_bytes())
-    offs, pos = [], 24
-    while pos + 16 <= len(data):
-        offs.append(pos)
-        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
-    sec = struct.unpack_from("<I", data, offs[-1])[0]
-    struct.pack_into("<I", data, offs[-1], sec - 100)
+    last = _last_record(data)
+    sec = struct.unpack_from("<I", data, last)[0]
+    struct.pack_into("<I", data, last, sec - 100)
     cap = tmp_path / "back.pcap"
     cap.write_bytes(bytes(data))
     assert compare(cap, tmp_path) == []

@@ -28,7 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..packets.capture import MAX_CAPLEN, MAX_SECONDS, PCAPNG_SHB
+from ..packets.capture import (
+    MAX_CAPLEN,
+    MAX_SECONDS,
+    PACKET_DATA_CUT,
+    PCAPNG_SHB,
+    RECORD_HEADER_CUT,
+    record_damage,
+)
 from ..packets.decode import TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
 from . import pcapng
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
@@ -136,14 +143,12 @@ def _cut_short(cut: Cut, header: Header) -> Cut:
     ends inside a record, or a record's time or length is damaged (its time first)."""
     rest = cut.rest
     if len(rest) < 16:
-        return Cut(cut.offset, rest, "record header cut short")
+        return Cut(cut.offset, rest, RECORD_HEADER_CUT)
     sec, frac, caplen = struct.unpack_from(header.endian + "III", rest)
     ts = sec + frac * header.resolution
-    if ts > MAX_SECONDS:
-        return Cut(cut.offset, rest, f"timestamp {ts:.0f} s is beyond 2100", damaged=True)
-    if caplen > MAX_CAPLEN:
-        return Cut(cut.offset, rest, f"corrupt record (captured length {caplen})", damaged=True)
-    return Cut(cut.offset, rest, "packet data cut short")
+    if ts > MAX_SECONDS or caplen > MAX_CAPLEN:
+        return Cut(cut.offset, rest, record_damage(ts, caplen), damaged=True)
+    return Cut(cut.offset, rest, PACKET_DATA_CUT)
 
 
 def _chunk(

@@ -103,9 +103,10 @@ def supported(path: str | Path) -> Header | None:
 
 
 class _UdpFlows:
-    """Per UDP flow (both directions): the last packet's time and whether the connection
-    open now is skipped.  A flow silent for ``timeout`` is dropped: its next packet opens a
-    new connection anyway.  A flow is keyed by its two endpoints as integers, address << 16
+    """Per UDP flow (both directions): the clock at its last packet, whether the connection
+    open now is skipped, and when that one's inactivity timer fires (after a late packet,
+    its last time too: _over).  A flow whose connection is over is dropped: its next packet
+    opens a new connection anyway.  A flow is keyed by its two endpoints as integers, address << 16
     | port: an IPv4 address as itself, an IPv6 one as 2^32 + a number given to it here (kept
     while a flow of it is)."""
 

@@ -25,6 +25,7 @@ from typing import BinaryIO, NoReturn
 import numpy as np
 
 from ..packets.capture import (
+    BLOCK_CUT,
     BLOCK_EPB,
     BLOCK_IDB,
     BLOCK_PB,
@@ -35,7 +36,7 @@ from ..packets.capture import (
     PCAPNG_BYTE_ORDER,
     PCAPNG_MIN_BLOCK,
     PCAPNG_SHB,
-    block_name,
+    block_cut,
     interface_clock,
 )
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Unsupported, runs, u32_column
@@ -155,13 +156,13 @@ def _cut_short(cut: Cut, endian: str) -> Cut:
     messages are its own)."""
     rest = cut.rest
     if len(rest) < 12:
-        return Cut(cut.offset, rest, "block cut short")
+        return Cut(cut.offset, rest, BLOCK_CUT)
     if rest[:4] == PCAPNG_SHB:
         raise Unsupported("a section cut short")
     btype, blen = struct.unpack_from(endian + "II", rest)
     if blen < PCAPNG_MIN_BLOCK.get(btype, 12) or blen & 3 or blen > MAX_BLOCK:
         raise Unsupported("damaged pcapng block")
-    return Cut(cut.offset, rest, f"{block_name(btype)} block ({blen} bytes) cut short")
+    return Cut(cut.offset, rest, block_cut(btype, blen))
 
 
 def _chunk(

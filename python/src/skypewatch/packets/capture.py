@@ -169,6 +169,26 @@ class _Input:
         return self.fh.read1(_CHUNK)
 
 
+# What the readers say where a capture's records end before the file does (fastpath/ says
+# the same where it reads the capture in bulk)
+RECORD_HEADER_CUT = "record header cut short"
+PACKET_DATA_CUT = "packet data cut short"
+BLOCK_CUT = "block cut short"
+
+
+def record_damage(ts: float, incl: int) -> str:
+    """A pcap record header's damage: its time past 2100 (said first) or its captured
+    length past any record's."""
+    if ts > MAX_SECONDS:
+        return f"timestamp {ts:.0f} s is beyond 2100"
+    return f"corrupt record (captured length {incl})"
+
+
+def block_cut(btype: int, blen: int) -> str:
+    """A pcapng block whose *blen* bytes the file does not hold."""
+    return f"{_block_name(btype)} block ({blen} bytes) cut short"
+
+
 def _read_pcap(src: _Input, magic: bytes) -> Iterator[Frame]:
     path = src.path
     endian, resolution = _PCAP_MAGICS[magic]
@@ -184,28 +204,19 @@ def _read_pcap(src: _Input, magic: bytes) -> Iterator[Frame]:
             src.pos = pos
             if not src.have(16):
                 if src.have(1):
-                    raise CaptureTruncated(path, index, src.offset, "record header cut short")
+                    raise CaptureTruncated(path, index, src.offset, RECORD_HEADER_CUT)
                 return
             buf, pos = src.buf, src.pos
         sec, frac, incl, _orig = unpack_rec(buf, pos)
         ts = sec + frac * resolution
-        if ts > MAX_SECONDS:
-            raise CaptureTruncated(
-                path, index, src.base + pos, f"timestamp {ts:.0f} s is beyond 2100", damaged=True
-            )
-        if incl > MAX_CAPLEN:
-            raise CaptureTruncated(
-                path,
-                index,
-                src.base + pos,
-                f"corrupt record (captured length {incl})",
-                damaged=True,
-            )
+        if ts > MAX_SECONDS or incl > MAX_CAPLEN:
+            why = record_damage(ts, incl)
+            raise CaptureTruncated(path, index, src.base + pos, why, damaged=True)
         end = pos + 16 + incl
         if end > len(buf):
             src.pos = pos
             if not src.have(16 + incl):
-                raise CaptureTruncated(path, index, src.offset, "packet data cut short")
+                raise CaptureTruncated(path, index, src.offset, PACKET_DATA_CUT)
             buf, pos = src.buf, src.pos
             end = pos + 16 + incl
         yield ts, link_type, buf[pos + 16 : end]
@@ -227,8 +238,7 @@ class _Section:
         self.interfaces: list[tuple[int, float, int, int]] = []
 
 
-def block_name(btype: int) -> str:
-    """A pcapng block type as messages name it (fastpath/pcapng.py says them too)."""
+def _block_name(btype: int) -> str:
     return _BLOCK_NAME.get(btype, f"type 0x{btype:08x}")
 
 
@@ -252,7 +262,7 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
             buf, pos = src.buf, src.pos  # the buffer may have moved: errors use pos
             if not whole:
                 if len(buf) > pos:
-                    broken("block cut short", cut=True)
+                    broken(BLOCK_CUT, cut=True)
                 return
         if section is None or buf[pos : pos + 4] == PCAPNG_SHB:
             # a section header sets the byte order its own length is written in
@@ -265,19 +275,21 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
         btype, blen = current.head(buf, pos)
         minimum = PCAPNG_MIN_BLOCK.get(btype, 12)
         if blen < minimum or blen & 3:
-            broken(f"{block_name(btype)} block length {blen} (at least {minimum}, a multiple of 4)")
+            broken(
+                f"{_block_name(btype)} block length {blen} (at least {minimum}, a multiple of 4)"
+            )
         if blen > MAX_BLOCK:
-            broken(f"{block_name(btype)} block length {blen} is beyond {MAX_BLOCK} bytes")
+            broken(f"{_block_name(btype)} block length {blen} is beyond {MAX_BLOCK} bytes")
         if len(buf) - pos < blen:
             src.pos = pos
             whole = src.have(blen)
             buf, pos = src.buf, src.pos
             if not whole:
-                broken(f"{block_name(btype)} block ({blen} bytes) cut short", cut=True)
+                broken(block_cut(btype, blen), cut=True)
         trailer = current.u32(buf, pos + blen - 4)[0]
         if trailer != blen:
             broken(
-                f"{block_name(btype)} block length {blen} disagrees with its trailing copy"
+                f"{_block_name(btype)} block length {blen} disagrees with its trailing copy"
                 f" {trailer}"
             )
         body, end = pos + 8, pos + blen - 4
@@ -290,7 +302,7 @@ def _read_pcapng(src: _Input) -> Iterator[Frame]:
                 )
             if caplen > end - body - 20:
                 broken(
-                    f"captured length {caplen} is beyond its {block_name(btype)} block"
+                    f"captured length {caplen} is beyond its {_block_name(btype)} block"
                     f" ({end - body - 20} bytes)"
                 )
             interfaces = current.interfaces
