@@ -18,6 +18,7 @@ the engine-parity test holds it to Zeek's conn.log on every shared capture.
 from __future__ import annotations
 
 _SYN, _FIN, _RST, _ACK = 0x02, 0x01, 0x04, 0x10
+_CONTROL = _SYN | _FIN | _RST | _ACK  # a plain segment has only ACK of these
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
 _TOO_LARGE_SEQ_DELTA = 1048576  # Zeek's TOO_LARGE_SEQ_DELTA for SYN/RST sequence jumps
@@ -119,7 +120,7 @@ class _Endpoint:
 class TcpCloseState:
     """Zeek's view of one TCP connection's close, fed every packet in order."""
 
-    __slots__ = ("both_closed", "close_deferred", "complete", "ends")
+    __slots__ = ("both_closed", "close_deferred", "complete", "ends", "fast_orig", "fast_resp")
 
     def __init__(self) -> None:
         self.ends = (_Endpoint(), _Endpoint())  # originator, responder
@@ -128,6 +129,10 @@ class TcpCloseState:
         self.complete = False
         # both endpoints' did_close (an attribute: read on every packet, set in _closed)
         self.both_closed = False
+        # whether a plain ACK or data segment from that end takes the fast path (_fast);
+        # only general() changes what decides it, so it is worked out there, once
+        self.fast_orig = False
+        self.fast_resp = False
 
     def responder_size(self) -> int:
         return self.ends[1].size()
@@ -135,19 +140,17 @@ class TcpCloseState:
     def packet(self, is_orig: bool, flags: int, seq: int, ack: int, length: int) -> None:
         """Account for one packet (read :attr:`both_closed` for its time *before*)."""
         ends = self.ends
-        ep, peer = (ends[0], ends[1]) if is_orig else (ends[1], ends[0])
-        if (
-            flags & _ACK
-            and not flags & (_SYN | _FIN | _RST)
-            and ep.state == OPEN
-            and peer.state <= OPEN  # INACTIVE or OPEN: not closed, not reset
-            and peer.start >= 0
-            and not ep.fin_cnt
-            and not peer.fin_cnt
-        ):
+        if is_orig:
+            ep, peer = ends
+            fast = self.fast_orig
+        else:
+            peer, ep = ends
+            fast = self.fast_resp
+        if fast and (flags & _CONTROL) == _ACK:
             # The bulk of every connection: an ACK or data segment between two open ends with
             # no FIN yet.  The same steps as general() with its no-ops left out (no state
-            # change, no close, no end of data possible); a test holds the two together.
+            # change, no close, no end of data possible) and the usual case of ack() and
+            # data() written in; a test holds the two paths together.
             d = (seq - ep.start) & _MASK
             rel = d - 0x100000000 if d >= _HALF else d
             d = (ack - peer.start) & _MASK
@@ -159,11 +162,37 @@ class TcpCloseState:
             if rel + length > ep.last_seq:
                 ep.last_seq = rel + length
             if ack_rel > peer.trim:
-                peer.ack(ack_rel)
+                # ack(): no FIN on either side here, so nothing caps the acknowledgment
+                peer.trim = ack_rel
+                if ack_rel > peer.delivered:
+                    peer.delivered = ack_rel
+                if peer.blocks:
+                    peer.blocks = [(lo, hi) for lo, hi in peer.blocks if hi > ack_rel]
+                    peer._merge()
             if length > 0 and rel >= 0:
-                ep.data(rel, rel + length)
+                hi = rel + length
+                trim = ep.trim
+                if hi > trim:  # data(): what the peer acknowledged already is never kept
+                    lo = rel if rel > trim else trim
+                    if hi > ep.data_max:
+                        ep.data_max = hi
+                    if lo > ep.delivered:
+                        ep.blocks.append((lo, hi))
+                    elif hi > ep.delivered:
+                        ep.delivered = hi
+                        if ep.blocks:
+                            ep._merge()
             return
         self.general(ep, peer, flags, seq, ack, length)
+        self._fast()
+
+    def _fast(self) -> None:
+        """Which ends' plain ACK and data segments may take the fast path: that end open,
+        the other end not closed or reset and numbered (so no FIN from either: a FIN
+        leaves its end closed or reset for good)."""
+        o, r = self.ends
+        self.fast_orig = o.state == OPEN and r.state <= OPEN and r.start >= 0
+        self.fast_resp = r.state == OPEN and o.state <= OPEN and o.start >= 0
 
     def general(
         self, ep: _Endpoint, peer: _Endpoint, flags: int, seq: int, ack: int, length: int
