@@ -18,6 +18,7 @@ from .args import (
 )
 from .exits import EXIT_INPUT, EXIT_OK
 from .gcpolicy import fewer_collections
+from .mallocpolicy import keep_large_blocks
 from .paths import output_dir
 
 MAX_CONNECTIONS = 100_000_000
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         )
     workers = auto_workers(captures) if args.workers == "auto" else int(args.workers)
     bar = TerminalProgress()
+    keep_large_blocks()
     try:
         with fewer_collections():
             summary = analyze(
