@@ -7,7 +7,8 @@ threshold rises only as far as the largest block freed, and the heap above the t
 threshold goes back to the kernel too), so each chunk's memory is faulted in page by page
 again.  Measured here on the 1.1 M-packet sensor mix (``--workers 1``): 70,000-87,000 page
 faults and 0.26-0.36 s of system time, against 13,000-14,000 and 0.12-0.19 s with the
-thresholds below; 3.57 -> 3.18 s wall (min of 8 alternating runs), the same peak memory.
+thresholds below; 3.57 -> 3.18 s wall (min of 8 alternating runs), the same peak memory
+(63-68 MiB).  The 10^6-flow flood of ``bench_flows.py``: peak 397-402 MiB -> 395-416 MiB.
 
 Process-wide and not undone: the CLI sets it for the run it is (a forked worker inherits
 it); the library does not.  Left alone where the user tuned malloc already (``MALLOC_*``
@@ -23,7 +24,7 @@ import os
 M_TRIM_THRESHOLD = -1  # glibc's <malloc.h>
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20  # above any chunk or column the engine allocates; glibc's most (64-bit)
-TRIM_THRESHOLD = 64 << 20
+TRIM_THRESHOLD = 16 << 20  # what the heap keeps unused at its top; more gained nothing
 
 
 def keep_large_blocks() -> bool:
