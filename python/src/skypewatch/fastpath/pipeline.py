@@ -10,7 +10,7 @@ exactly what it sees in one process and the logs are the same, by construction.
 The chunk's bytes do not travel: this process reads them again from its own descriptor of
 the capture (``os.pread``, from the page cache: a fifth of what a pipe costs), and it is the
 same file by construction -- the child refuses a path that no longer names the file this
-process opened (device and inode), and each batch carries the CRC-32 of the bytes the child
+process opened (device and inode), and each batch carries a digest of the bytes the child
 decoded, checked here: a capture renamed, swapped or rewritten while it is read cannot mix
 two files' bytes, it falls back.  The pipe's own buffer is the flow control: the child
 works on the next batch while this process applies one.
@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import os
 import signal
-import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..detect.tracker import Tracker
 from ..packets.decode import Decoder
@@ -51,6 +52,31 @@ _POLL = 0.5  # seconds between checks that the child is still there
 Progress = Callable[[int, int], None]
 
 
+class Fingerprint:
+    """A 64-bit digest of a chunk's bytes, the same in both processes: each 8-byte word
+    times its own odd weight, summed modulo 2^64, and the tail bytes and the length beside.
+    A change to any one word always changes it (an odd weight is invertible), and it runs at
+    memory speed (one dot product): a CRC-32 of every chunk cost this process, the slower of
+    the two, 0.13-0.22 s on a 1.1 M-packet capture, this 0.05 s.  It guards against a file
+    changed by accident, as the CRC did; neither stands up to someone forging collisions."""
+
+    def __init__(self) -> None:
+        self._weights = np.empty(0, dtype=np.uint64)
+
+    def __call__(self, buf: bytes) -> tuple[int, int, int]:
+        n = len(buf) // 8
+        if n > self._weights.size:  # grown once for the chunk size, kept for the next
+            k = np.arange(max(n, 1 << 19), dtype=np.uint64)
+            self._weights = k * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
+            self._weights |= np.uint64(1)
+        words = np.frombuffer(buf, dtype="<u8", count=n)
+        return (
+            int(np.dot(words, self._weights[:n])),
+            int.from_bytes(buf[n * 8 :], "little"),
+            len(buf),
+        )
+
+
 def _produce(
     paths: list[str],
     identities: list[tuple[int, int]],
@@ -59,10 +85,10 @@ def _produce(
     out: Any,
     unused: Any,
 ) -> None:
-    """The child: every batch down *out* (its bytes' CRC-32 in ``buf_crc``, the bytes
-    left out), then ("done", (undecoded counts, where the input ended inside a record or
-    None)) or ("error", why).  A send to a parent that
-    is gone fails: it leaves."""
+    """The child: every batch down *out* (its bytes' :class:`Fingerprint` in
+    ``buf_digest``, the bytes left out), then ("done", (undecoded counts, where the input
+    ended inside a record or None)) or ("error", why).  A send to a parent that is gone
+    fails: it leaves."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):  # a forked child has the CLI's unwinding handlers
         if hasattr(signal, name):
@@ -71,13 +97,14 @@ def _produce(
     if unused is not None:
         unused.close()  # the parent's end: with it closed here, a dead parent is EPIPE
     decoder = Decoder()
+    fingerprint = Fingerprint()
     try:
         try:
             cut = None
             try:
                 for b in batches(paths, decoder, udp_timeout, limit, identities=identities):
                     assert b.buf is not None
-                    b.buf_crc = zlib.crc32(b.buf)
+                    b.buf_digest = fingerprint(b.buf)
                     b.buf = None
                     out.send(("batch", b))
             except EndedInRecord as end:
@@ -163,6 +190,7 @@ def _receive(
     progress: Progress | None,
     total_bytes: int,
 ) -> None:
+    fingerprint = Fingerprint()
     while True:
         try:
             while not inbox.poll(_POLL):
@@ -184,7 +212,7 @@ def _receive(
             buf = os.pread(fds[value.capture], value.size, value.file_offset)
         except OSError as exc:
             raise Unsupported(f"cannot read the capture again: {exc.strerror}") from None
-        if len(buf) != value.size or zlib.crc32(buf) != value.buf_crc:
+        if fingerprint(buf) != value.buf_digest:  # (its length too)
             raise Unsupported("the capture changed while it was read")
         applier.apply(value, buf)
         if progress is not None:
