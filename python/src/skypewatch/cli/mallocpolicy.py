@@ -33,7 +33,7 @@ def keep_large_blocks() -> bool:
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt  # this process's own symbols: its C library
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # (TypeError: Windows wants a name)
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
