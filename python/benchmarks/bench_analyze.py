@@ -82,7 +82,9 @@ def main() -> None:
     )
     ap.add_argument("--packets", type=int, default=1_100_000)
     ap.add_argument("--keep", action="store_true", help="reuse existing captures")
-    ap.add_argument("--rounds", type=int, default=1, help="runs of each tool (min is kept)")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="runs of each tool, interleaved (min is kept)"
+    )
     ap.add_argument(
         "--containers",
         action="store_true",
@@ -122,67 +124,83 @@ def main() -> None:
     if ndpi is None:
         print("ndpiReader is not on PATH: no comparison with it (apt-get install libndpi-bin)")
     results: dict[str, tuple[float, int, int]] = {}  # name -> (seconds, peak RSS KiB, packets)
+    spread: dict[str, float] = {}  # name -> slowest run / fastest
     load_before = os.getloadavg()
-
-    def best(name: str, cmd: list[str], n: int, tmpd: Path) -> None:
-        runs = [measure_one(cmd, tmpd) for _ in range(args.rounds)]
-        secs = min(r[0] for r in runs)
-        results[name] = (secs, max(r[1] for r in runs), n)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
-        for mix, (cap, *_rest) in mixes.items():
-            n = sizes[cap]
-            # the tools alternate, so that a change in the machine's load hits all of them
-            # one core (the targets' terms) and two (fastpath/pipeline.py)
-            for w in ("1", "2"):
-                best(
-                    f"{mix}: skypewatch --workers {w}",
-                    [sw, "analyze", "--workers", w, str(cap), "-o", tmp, "-q"],
-                    n,
-                    tmpd,
-                )
-            if ndpi:
-                best(f"{mix}: ndpiReader", [ndpi, "-i", str(cap), "-q"], n, tmpd)
-            best(
-                f"{mix}: skypewatch --engine reference",
-                [sw, "analyze", "--engine", "reference", str(cap), "-o", tmp, "-q"],
-                n,
-                tmpd,
-            )
-        best(
-            "skype-heavy 2x packets: skypewatch --workers 2",
-            [sw, "analyze", "--workers", "2", str(cap2), "-o", tmp, "-q"],
-            sizes[cap2],
-            tmpd,
-        )
         # a synthesized capture too: Skype start-ups in 16,000 packets/s of background
         syn = synthesize(
             "open-2.0",
             tmpd / "synth.pcap",
             SynthOptions(clients=50, duration=args.packets / 16000, background=16000),
         )
-        best(
-            "synthesized: skypewatch --workers 1",
-            [sw, "analyze", "--workers", "1", str(syn.pcap), "-o", tmp, "-q"],
-            syn.packets,
-            tmpd,
+        jobs: list[tuple[str, list[str], int]] = []  # (name, command, packets)
+        for mix, (cap, *_rest) in mixes.items():
+            n = sizes[cap]
+            # one core (the targets' terms) and two (fastpath/pipeline.py)
+            for w in ("1", "2"):
+                jobs.append(
+                    (
+                        f"{mix}: skypewatch --workers {w}",
+                        [sw, "analyze", "--workers", w, str(cap), "-o", tmp, "-q"],
+                        n,
+                    )
+                )
+            if ndpi:
+                jobs.append((f"{mix}: ndpiReader", [ndpi, "-i", str(cap), "-q"], n))
+            jobs.append(
+                (
+                    f"{mix}: skypewatch --engine reference",
+                    [sw, "analyze", "--engine", "reference", str(cap), "-o", tmp, "-q"],
+                    n,
+                )
+            )
+        jobs.append(
+            (
+                "skype-heavy 2x packets: skypewatch --workers 2",
+                [sw, "analyze", "--workers", "2", str(cap2), "-o", tmp, "-q"],
+                sizes[cap2],
+            )
+        )
+        jobs.append(
+            (
+                "synthesized: skypewatch --workers 1",
+                [sw, "analyze", "--workers", "1", str(syn.pcap), "-o", tmp, "-q"],
+                syn.packets,
+            )
         )
         if ndpi:
-            best("synthesized: ndpiReader", [ndpi, "-i", str(syn.pcap), "-q"], syn.packets, tmpd)
+            jobs.append(("synthesized: ndpiReader", [ndpi, "-i", str(syn.pcap), "-q"], syn.packets))
         if shutil.which("tshark"):
             cap = mixes["skype-heavy"][0]
-            best(
-                "skype-heavy: tshark -z conv,udp",
-                ["tshark", "-q", "-z", "conv,udp", "-r", str(cap)],
-                sizes[cap],
-                tmpd,
+            jobs.append(
+                (
+                    "skype-heavy: tshark -z conv,udp",
+                    ["tshark", "-q", "-z", "conv,udp", "-r", str(cap)],
+                    sizes[cap],
+                )
             )
+        # Every round runs every tool once, in this order, so that a slow stretch of the
+        # machine hits the tools of a mix alike (a tool's rounds run back to back would
+        # put all of its runs in one stretch); the fastest run of each is kept.
+        runs: dict[str, list[tuple[float, int]]] = {name: [] for name, _, _ in jobs}
+        for r in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {r + 1} of {args.rounds}", file=sys.stderr)
+            for name, cmd, _n in jobs:
+                runs[name].append(measure_one(cmd, tmpd))
+        for name, _cmd, n in jobs:
+            secs = [x[0] for x in runs[name]]
+            results[name] = (min(secs), max(x[1] for x in runs[name]), n)
+            spread[name] = max(secs) / min(secs)
     load_after = os.getloadavg()
     # peak RSS: of the largest process (with --workers 2, the tracker's)
-    print(f"\n{'run':<45}{'seconds':>9}{'packets/s':>13}{'peak RSS MiB':>14}")
+    print(
+        f"\n{'run':<45}{'seconds':>9}{'packets/s':>13}{'peak RSS MiB':>14}{'slowest/fastest':>17}"
+    )
     for name, (secs, rss, n) in results.items():
-        print(f"{name:<45}{secs:>9.2f}{n / secs:>13,.0f}{rss / 1024:>14.0f}")
+        print(f"{name:<45}{secs:>9.2f}{n / secs:>13,.0f}{rss / 1024:>14.0f}{spread[name]:>16.2f}x")
     targets = {"skype-heavy": 1.5, "sensor": 1.0, "synthesized": None}
     for mix, target in targets.items():
         for w in ("1", "2"):
