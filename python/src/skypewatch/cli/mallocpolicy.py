@@ -7,8 +7,9 @@ threshold rises only as far as the largest block freed, and the heap above the t
 threshold goes back to the kernel too), so each chunk's memory is faulted in page by page
 again.  Measured here on the 1.1 M-packet sensor mix (``--workers 1``): 70,000-87,000 page
 faults and 0.26-0.36 s of system time, against 13,000-14,000 and 0.12-0.19 s with the
-thresholds below; 3.57 -> 3.18 s wall (min of 8 alternating runs), the same peak memory
-(63-68 MiB).  The 10^6-flow flood of ``bench_flows.py``: peak 397-402 MiB -> 395-416 MiB.
+thresholds below (and as few with 64/128 MiB ones, which gave 3.57 -> 3.18 s wall, min of 8
+alternating runs), the same peak memory (63-68 MiB).  The 10^6-flow flood of
+``bench_flows.py``: peak 397-402 MiB -> 395-416 MiB.
 
 Process-wide and not undone: the CLI sets it for the run it is (a forked worker inherits
 it); the library does not.  Left alone where the user tuned malloc already (``MALLOC_*``
@@ -37,6 +38,7 @@ def keep_large_blocks() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    # (mallopt answers 1 on success)
+    # (glibc's mallopt answers 1 even to a parameter it does not know: the test looks at
+    # what it did, tests/test_mallocpolicy.py)
     done = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     return mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and done
