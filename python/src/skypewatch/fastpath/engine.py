@@ -190,7 +190,7 @@ class Batch:
     decoded: dict[int, list[Packet]]  # the full decoder's packets, by position
     # of those, the ones in skipped connections: sub-packet -> whether it opens one
     skipped_sub: dict[int, dict[int, bool]]
-    buf_digest: tuple[int, int, int] = (0, 0, 0)  # buf's, once buf is left out (pipeline.py)
+    buf_crc: int = 0  # CRC-32 of buf, once buf is left out (pipeline.py)
     bytes_before: int = 0  # the bytes of the captures before this one (for progress)
     capture: int = 0  # which of the captures it is from
 
