@@ -8,8 +8,9 @@ threshold goes back to the kernel too), so each chunk's memory is faulted in pag
 again.  Measured here on the 1.1 M-packet sensor mix (``--workers 1``): 70,000-87,000 page
 faults and 0.26-0.36 s of system time, against 13,000-14,000 and 0.12-0.19 s with the
 thresholds below (and as few with 64/128 MiB ones, which gave 3.57 -> 3.18 s wall, min of 8
-alternating runs), the same peak memory (63-68 MiB).  The 10^6-flow flood of
-``bench_flows.py``: peak 397-402 MiB -> 395-416 MiB.
+alternating runs), the same peak memory (63-68 MiB).  The price is the blocks the heap keeps
+for the next chunk: peak RSS 57 -> 60 MiB with ``--workers 2``, and 398 -> 416 MiB (+4 %) on
+the 10^6-flow flood of ``bench_flows.py``.
 
 Process-wide and not undone: the CLI sets it for the run it is (a forked worker inherits
 it); the library does not.  Left alone where the user tuned malloc already (``MALLOC_*``
