@@ -6,11 +6,13 @@ serves blocks that large with a fresh ``mmap`` and gives them back on ``free`` (
 threshold rises only as far as the largest block freed, and the heap above the trim
 threshold goes back to the kernel too), so each chunk's memory is faulted in page by page
 again.  Measured here on the 1.1 M-packet sensor mix (``--workers 1``): 70,000-87,000 page
-faults and 0.26-0.36 s of system time, against 13,000-14,000 and 0.12-0.19 s with the
-thresholds below (and as few with 64/128 MiB ones, which gave 3.57 -> 3.18 s wall, min of 8
-alternating runs), the same peak memory (63-68 MiB).  The price is the blocks the heap keeps
-for the next chunk: peak RSS 57 -> 60 MiB with ``--workers 2``, and 398 -> 416 MiB (+4 %) on
-the 10^6-flow flood of ``bench_flows.py``.
+faults and 0.26-0.40 s of system time, against about 13,000 and 0.12-0.24 s with the
+thresholds below (sensor mix, af8cf98 against this with the close model's change too,
+alternating runs: 4.60 -> 3.89 s wall, min of 5); peak memory 64-69 MiB with or without
+(it moves from run to run), 54 -> 58 MiB with ``--workers 2``; the 10^6-flow flood of
+``bench_flows.py`` peaks at 403-410 MiB against 398-414 MiB without.  On the Skype-heavy
+mix the times are the same within this machine's noise.  A mmap threshold of 32 MiB saves
+no more faults; a trim threshold of 4 MiB loses most of the gain (117,000-129,000 faults).
 
 Process-wide and not undone: the CLI sets it for the run it is (a forked worker inherits
 it); the library does not.  Left alone where the user tuned malloc already (``MALLOC_*``
@@ -25,7 +27,7 @@ import os
 
 M_TRIM_THRESHOLD = -1  # glibc's <malloc.h>
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 32 << 20  # above any chunk or column the engine allocates; glibc's most (64-bit)
+MMAP_THRESHOLD = 8 << 20  # above a chunk (4 MiB and the record that did not fit) and its columns
 TRIM_THRESHOLD = 16 << 20  # what the heap keeps unused at its top; more gained nothing
 
 
