@@ -136,51 +136,40 @@ def main() -> None:
             SynthOptions(clients=50, duration=args.packets / 16000, background=16000),
         )
         jobs: list[tuple[str, list[str], int]] = []  # (name, command, packets)
+
+        def analyze(cap: Path, *opts: str) -> list[str]:
+            return [sw, "analyze", *opts, str(cap), "-o", tmp, "-q"]
+
         for mix, (cap, *_rest) in mixes.items():
             n = sizes[cap]
             # one core (the targets' terms) and two (fastpath/pipeline.py)
             for w in ("1", "2"):
-                jobs.append(
-                    (
-                        f"{mix}: skypewatch --workers {w}",
-                        [sw, "analyze", "--workers", w, str(cap), "-o", tmp, "-q"],
-                        n,
-                    )
-                )
+                jobs.append((f"{mix}: skypewatch --workers {w}", analyze(cap, "--workers", w), n))
             if ndpi:
                 jobs.append((f"{mix}: ndpiReader", [ndpi, "-i", str(cap), "-q"], n))
             jobs.append(
-                (
-                    f"{mix}: skypewatch --engine reference",
-                    [sw, "analyze", "--engine", "reference", str(cap), "-o", tmp, "-q"],
-                    n,
-                )
+                (f"{mix}: skypewatch --engine reference", analyze(cap, "--engine", "reference"), n)
             )
         jobs.append(
             (
                 "skype-heavy 2x packets: skypewatch --workers 2",
-                [sw, "analyze", "--workers", "2", str(cap2), "-o", tmp, "-q"],
+                analyze(cap2, "--workers", "2"),
                 sizes[cap2],
             )
         )
         jobs.append(
             (
                 "synthesized: skypewatch --workers 1",
-                [sw, "analyze", "--workers", "1", str(syn.pcap), "-o", tmp, "-q"],
+                analyze(syn.pcap, "--workers", "1"),
                 syn.packets,
             )
         )
         if ndpi:
             jobs.append(("synthesized: ndpiReader", [ndpi, "-i", str(syn.pcap), "-q"], syn.packets))
         if shutil.which("tshark"):
-            cap = mixes["skype-heavy"][0]
-            jobs.append(
-                (
-                    "skype-heavy: tshark -z conv,udp",
-                    ["tshark", "-q", "-z", "conv,udp", "-r", str(cap)],
-                    sizes[cap],
-                )
-            )
+            heavy = mixes["skype-heavy"][0]
+            tshark = ["tshark", "-q", "-z", "conv,udp", "-r", str(heavy)]
+            jobs.append(("skype-heavy: tshark -z conv,udp", tshark, sizes[heavy]))
         # Every round runs every tool once, in this order, so that a slow stretch of the
         # machine hits the tools of a mix alike (a tool's rounds run back to back would
         # put all of its runs in one stretch); the fastest run of each is kept.
