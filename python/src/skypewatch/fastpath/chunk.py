@@ -99,10 +99,21 @@ def runs(
     begin at file offset *consumed*), as (buffer, its records' starts, the file's bytes
     through its last record, the buffer's file offset); a record that does not fit waits
     for the next read; a file that ends inside one, or a record the walk cannot go past
-    (:class:`Stop`), is :class:`Cut` once the records before it are out."""
+    (:class:`Stop`), is :class:`Cut` once the records before it are out.
+    *fh* must be a regular file positioned at *consumed* + ``len(rest)``."""
     while True:
-        more = fh.read(chunk_bytes)
-        buf = rest + more if rest else more
+        if rest:
+            # A record cut by the last read is read again with what follows it rather than
+            # joined to it: ``rest + more`` cost a copy of the whole chunk into a fresh
+            # buffer (with glibc's default malloc settings, a fifth of the reader's time).
+            # A block larger than a read is read at twice the size each time: its bytes
+            # are read about twice in all, not once per read as joining them would.
+            fh.seek(consumed)
+            buf = fh.read(len(rest) + max(chunk_bytes, len(rest)))
+            more = len(buf) > len(rest)  # the file went on after it
+        else:
+            buf = fh.read(chunk_bytes)
+            more = bool(buf)
         if not buf:
             return
         try:
