@@ -27,7 +27,7 @@ from fuzz.differential import capture, compare
 from skypewatch import analyze as analyze_module
 from skypewatch.analyze import PIPELINE_MIN_BYTES, analyze, auto_workers
 from skypewatch.detect.tracker import TrackerOptions
-from skypewatch.fastpath import pipeline
+from skypewatch.fastpath import bulk, pipeline
 from skypewatch.synth.conditions import SCENARIOS
 from skypewatch.synth.encapsulate import FORMS, rewrap_capture
 from skypewatch.synth.flood import write_flooded_startup
@@ -186,7 +186,9 @@ def _flip_two_top_bits(fh, original: bytes) -> None:
 @pytest.mark.parametrize("change", [_zero_first_payload, _flip_two_top_bits])
 def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch, change):
     """Same file, other bytes (rewritten after the reader decoded a chunk, before the tracker
-    read it): the chunk's CRC-32 differs, and the reference engine reads the file as it is."""
+    read it again: no shared buffers here): the chunk's CRC-32 differs, and the reference
+    engine reads the file as it is."""
+    monkeypatch.setattr(pipeline, "_SLOT_BYTES", 0)  # every chunk read again
     path = tmp_path / "cap.pcap"
     capture(2, path)
     original = path.read_bytes()
@@ -203,6 +205,63 @@ def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch, change):
     assert s.engine == "reference (the capture changed while it was read)"
     want = analyze([path], tmp_path / "r", engine="reference")
     assert _body(s.skype_log) == _body(want.skype_log)
+
+
+@needs_fork
+@pytest.mark.parametrize("change", [_zero_first_payload, _flip_two_top_bits])
+def test_shared_buffers_hold_the_bytes_that_were_decoded(tmp_path, monkeypatch, change):
+    """With the chunk's bytes in shared memory, the tracker applies the very bytes the
+    reader decoded: a rewrite after the reader read them changes nothing (the logs are
+    those of the file as it was read), and nothing falls back."""
+    path = tmp_path / "cap.pcap"
+    capture(2, path)
+    original = path.read_bytes()
+    assert len(original) < bulk.CHUNK_BYTES  # one chunk: all of it read before the rewrite
+    (tmp_path / "as-read.pcap").write_bytes(original)
+    real = pipeline.batches
+
+    def rewritten(paths, *args, **kwargs):
+        for b in real(paths, *args, **kwargs):
+            with open(paths[0], "r+b") as fh:
+                change(fh, original)
+            yield b
+
+    monkeypatch.setattr(pipeline, "batches", rewritten)
+    s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine.startswith("bulk")
+    want = analyze([tmp_path / "as-read.pcap"], tmp_path / "r", engine="reference")
+    assert _body(s.skype_log) == _body(want.skype_log)
+    assert path.read_bytes() != original  # (the change was made)
+
+
+@needs_fork
+@pytest.mark.parametrize("slot_bytes", [None, 600])
+def test_shared_buffers_are_not_refilled_while_in_use(tmp_path, monkeypatch, slot_bytes):
+    """Many small chunks through three shared buffers while this process applies
+    each slowly, so that the reader could run far ahead (the pipe holds many small
+    batches): each buffer waits for its batch to be applied, and the logs are the
+    reference's (a buffer given back before its batch is applied fails this).  With
+    buffers of 600 bytes, the chunks that do not fit are read again between them."""
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 512)
+    if slot_bytes is not None:
+        monkeypatch.setattr(pipeline, "_SLOT_BYTES", slot_bytes)
+    cap = tmp_path / "d.pcap"
+    capture(4, cap)
+    ref = analyze([cap], tmp_path / "r", engine="reference")
+    shared: list[int] = []
+
+    class Counting(pipeline.Applier):
+        def apply(self, b, buf):
+            shared.append(b.slot)
+            time.sleep(0.003)  # slow: the reader fills what it may meanwhile
+            super().apply(b, buf)
+
+    monkeypatch.setattr(pipeline, "Applier", Counting)
+    s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
+    assert s.engine.startswith("bulk")
+    assert len(shared) > 50 and set(range(pipeline._SLOTS)) <= set(shared)
+    assert (-1 in shared) == (slot_bytes is not None)  # read again: too large for a buffer
+    assert _body(s.skype_log) == _body(ref.skype_log)
 
 
 def test_a_reader_that_cannot_start_takes_the_reference_path(tmp_path, monkeypatch):

@@ -50,6 +50,7 @@ to the reference.
 from __future__ import annotations
 
 import math
+import mmap
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ class Batch:
     # of those, the ones in skipped connections: sub-packet -> whether it opens one
     skipped_sub: dict[int, dict[int, bool]]
     buf_crc: int = 0  # CRC-32 of buf, once buf is left out (pipeline.py)
+    slot: int = -1  # or the shared buffer that holds buf's bytes instead (pipeline.py)
     bytes_before: int = 0  # the bytes of the captures before this one (for progress)
     capture: int = 0  # which of the captures it is from
 
@@ -337,7 +339,9 @@ class Applier:
         self.stats = FastStats()
         self._addr_cache: dict[int, bytes] = {}
 
-    def apply(self, b: Batch, buf: bytes) -> None:
+    def apply(self, b: Batch, buf: bytes | mmap.mmap) -> None:
+        """*buf*: the chunk's bytes (a buffer that may be longer: only its slices are
+        read, and none is kept)."""
         tracker = self.tracker
         if b.skipped_open + tracker.open_connections + 2 * b.handed >= (
             tracker.options.max_connections

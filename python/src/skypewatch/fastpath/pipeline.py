@@ -7,13 +7,21 @@ order) needs nothing else.  Here the first runs in a child process and sends its
 down a one-way pipe; this process applies them in the order they come, so the tracker sees
 exactly what it sees in one process and the logs are the same, by construction.
 
-The chunk's bytes do not travel: this process reads them again from its own descriptor of
-the capture (``os.pread``, from the page cache: a fifth of what a pipe costs), and it is the
-same file by construction -- the child refuses a path that no longer names the file this
-process opened (device and inode), and each batch carries the CRC-32 of the bytes the child
-decoded, checked here: a capture renamed, swapped or rewritten while it is read cannot mix
-two files' bytes, it falls back.  The pipe's own buffer is the flow control: the child
-works on the next batch while this process applies one.
+The chunk's bytes do not travel down the pipe.  Where the child is forked (Linux), it copies
+them into one of a few buffers of shared memory made before the fork, and this process
+applies them from there: it reads the very bytes the child decoded, whatever happens to the
+file meanwhile, and pays neither a second read nor a check for it.  A semaphore counts the
+free buffers: the child takes one before it fills it and this process gives it back once
+the batch is applied, so a buffer is never filled again while its batch is in use.  A
+chunk too large for a buffer (a pcapng's large blocks), or a child that is spawned (no
+shared memory made before the fork), leaves the bytes out: this process reads them again
+from its own descriptor of the capture (``os.pread``, from the page cache: a fifth of what
+a pipe costs), and it is the same file by construction -- the child refuses a path that no
+longer names the file this process opened (device and inode), and such a batch carries
+the CRC-32 of the bytes the child decoded, checked here: a capture renamed, swapped or
+rewritten while it is read cannot mix two files' bytes, it falls back.  The pipe's own
+buffer is the flow control: the child works on the next batch while this process applies
+one.
 
 Failures end in :class:`Unsupported`, and the caller starts over with the reference engine
 as for any other capture the bulk engine does not take: a child that cannot start (no file
@@ -31,6 +39,7 @@ second core with this reader.  See the README's Performance section for what two
 
 from __future__ import annotations
 
+import mmap
 import os
 import signal
 import zlib
@@ -43,10 +52,15 @@ from ..detect.tracker import Tracker
 from ..packets.decode import Decoder
 from ..processes import context as _context
 from ..processes import reap, stop_signals_held, unblock
-from .bulk import Unsupported
+from .bulk import CHUNK_BYTES, Unsupported
 from .engine import Applier, EndedInRecord, FastStats, batches
 
 _POLL = 0.5  # seconds between checks that the child is still there
+# Shared buffers for the chunks' bytes: enough for the child to fill one while this process
+# applies another and a third waits in the pipe; each holds a pcap chunk and the record
+# carried into it (at most a read and a record: bulk.chunks).
+_SLOTS = 3
+_SLOT_BYTES = 2 * CHUNK_BYTES
 
 Progress = Callable[[int, int], None]
 
@@ -58,11 +72,13 @@ def _produce(
     limit: int,
     out: Any,
     unused: Any,
+    slots: list[mmap.mmap] | None = None,
+    free: Any = None,
 ) -> None:
-    """The child: every batch down *out* (its bytes' CRC-32 in ``buf_crc``, the bytes
-    left out), then ("done", (undecoded counts, where the input ended inside a record or
-    None)) or ("error", why).  A send to a parent that
-    is gone fails: it leaves."""
+    """The child: every batch down *out*, its bytes in one of the shared *slots* (once
+    *free* lets it have one), else left out with their CRC-32 in ``buf_crc``; then ("done",
+    (undecoded counts, where the input ended inside a record or None)) or ("error", why).
+    A send to a parent that is gone fails, and a wait for a slot sees it gone: it leaves."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):  # a forked child has the CLI's unwinding handlers
         if hasattr(signal, name):
@@ -70,15 +86,29 @@ def _produce(
     unblock()  # held by the parent across the fork
     if unused is not None:
         unused.close()  # the parent's end: with it closed here, a dead parent is EPIPE
+    parent = os.getppid()
     decoder = Decoder()
+    filled = 0  # batches sent in slots
     try:
         try:
             cut = None
             try:
                 for b in batches(paths, decoder, udp_timeout, limit, identities=identities):
-                    assert b.buf is not None
-                    b.buf_crc = zlib.crc32(b.buf)
+                    buf = b.buf
+                    assert buf is not None
                     b.buf = None
+                    if slots is not None and len(buf) <= _SLOT_BYTES:
+                        while not free.acquire(timeout=_POLL):
+                            if os.getppid() != parent:
+                                os._exit(0)  # the parent is gone
+                        # the parent released the batch that used it last (batches are
+                        # applied, and their slots given back, in the order they are sent)
+                        b.slot = filled % len(slots)
+                        slots[b.slot][: len(buf)] = buf
+                        filled += 1
+                    else:
+                        b.buf_crc = zlib.crc32(buf)
+                    del buf
                     out.send(("batch", b))
             except EndedInRecord as end:
                 cut = end.cut
@@ -109,6 +139,8 @@ def feed(
     applier = Applier(tracker)
     child = None
     fds: list[int] = []
+    slots: list[mmap.mmap] | None = None
+    free = None
     try:
         for path in paths:
             try:
@@ -120,6 +152,7 @@ def feed(
             inbox, out = ctx.Pipe(duplex=False)
         except OSError as exc:
             raise Unsupported(f"cannot start the bulk reader process: {exc.strerror}") from None
+        slots, free = _shared_slots(ctx)
         try:
             try:
                 child = ctx.Process(
@@ -131,6 +164,8 @@ def feed(
                         opts.max_connections,
                         out,
                         inbox,
+                        slots,
+                        free,
                     ),
                     daemon=True,
                     name="skypewatch-reader",
@@ -141,12 +176,14 @@ def feed(
                 raise Unsupported(f"cannot start the bulk reader process: {exc.strerror}") from None
             finally:
                 out.close()  # the child's end: once it is gone, reading here is end-of-file
-            _receive(inbox, fds, child, applier, decoder, progress, total_bytes)
+            _receive(inbox, fds, slots, free, child, applier, decoder, progress, total_bytes)
         finally:
             inbox.close()
     finally:
         for fd in fds:
             os.close(fd)
+        for slot in slots or ():
+            slot.close()
         with stop_signals_held():  # its object is freed here too (processes.reap)
             if child is not None:
                 reap(child, 0.0, _POLL)  # (the reader has nothing to clean up: SIGTERM at once)
@@ -154,9 +191,27 @@ def feed(
     return applier.stats
 
 
+def _shared_slots(ctx: Any) -> tuple[list[mmap.mmap] | None, Any]:
+    """The shared buffers and their semaphore, for a forked child; (None, None) where the
+    child is spawned or they cannot be had (then the bytes are read again: pread)."""
+    if ctx.get_start_method() != "fork":
+        return None, None
+    slots: list[mmap.mmap] = []
+    try:
+        for _ in range(_SLOTS):
+            slots.append(mmap.mmap(-1, _SLOT_BYTES))
+        return slots, ctx.Semaphore(_SLOTS)
+    except OSError:
+        for slot in slots:
+            slot.close()
+        return None, None
+
+
 def _receive(
     inbox: Any,
     fds: list[int],
+    slots: list[mmap.mmap] | None,
+    free: Any,
     child: Any,
     applier: Applier,
     decoder: Decoder,
@@ -180,12 +235,17 @@ def _receive(
             undecoded, applier.stats.cut = value
             decoder.undecoded.update(Counter(undecoded))
             return
-        try:
-            buf = os.pread(fds[value.capture], value.size, value.file_offset)
-        except OSError as exc:
-            raise Unsupported(f"cannot read the capture again: {exc.strerror}") from None
-        if len(buf) != value.size or zlib.crc32(buf) != value.buf_crc:
-            raise Unsupported("the capture changed while it was read")
-        applier.apply(value, buf)
+        if value.slot >= 0:
+            assert slots is not None
+            applier.apply(value, slots[value.slot])
+            free.release()  # (nothing of the slot is kept: apply copies what it keeps)
+        else:
+            try:
+                buf = os.pread(fds[value.capture], value.size, value.file_offset)
+            except OSError as exc:
+                raise Unsupported(f"cannot read the capture again: {exc.strerror}") from None
+            if len(buf) != value.size or zlib.crc32(buf) != value.buf_crc:
+                raise Unsupported("the capture changed while it was read")
+            applier.apply(value, buf)
         if progress is not None:
             progress(value.bytes_before + value.file_bytes, total_bytes)
