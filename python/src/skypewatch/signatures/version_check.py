@@ -40,7 +40,9 @@ def version_hits(conn: Connection) -> list[Hit]:
                 skype_version=version,
             )
         )
-    if SKYPE_AGENT.match(o):
+    # (the expression needs "Skype" verbatim: a search for it is cheaper than the match's
+    # walk over the headers, on every TCP stream judged)
+    if b"Skype" in o and SKYPE_AGENT.match(o):
         hits.append(
             Hit("skype_user_agent", STAGE, Strength.POSSIBLE, "HTTP User-Agent starts with 'Skype'")
         )
