@@ -121,6 +121,25 @@ def test_a_record_cut_short_ends_the_walk(tmp_path, monkeypatch, chunk_bytes, ke
     assert len(got) == 19 and got[-1][0] == 1_600_000_000 + 18e-6
 
 
+@pytest.mark.parametrize("size", [24 + 3 * 30_016, 50_000])
+def test_a_file_cut_below_the_reader_ends_inside_the_record_it_held(tmp_path, monkeypatch, size):
+    """Truncated while it is read, at or below the start of the record a read cut (the
+    reader reads that record again with the next bytes): the input ends inside that record,
+    whose bytes the reader held, as it did when it kept them, not quietly before it."""
+    records = [(1_600_000_000, i, bytes(30_000)) for i in range(6)]
+    path = tmp_path / "shrinks.pcap"
+    path.write_bytes(_pcap(records))
+    # reads far larger than the file object's buffer, as the real ones (4 MiB), so that the
+    # seek back reads the file again: the first ends 9,952 bytes into the fourth record
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 100_000)
+    found = bulk.chunks(path)
+    assert next(found).data.size == 3
+    os.truncate(path, size)
+    with pytest.raises(Cut) as cut:
+        next(found)
+    assert (cut.value.offset, cut.value.why) == (24 + 3 * 30_016, "packet data cut short")
+
+
 def test_the_header_is_read_from_the_file_whose_records_are_read(tmp_path):
     """A capture swapped after pcap_header looked at its path (here: for a big-endian
     pcap, then for a pcapng) is read or refused as what the path names now, never with the

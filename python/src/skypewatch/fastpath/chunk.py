@@ -110,6 +110,8 @@ def runs(
             # are read about twice in all, not once per read as joining them would.
             fh.seek(consumed)
             buf = fh.read(len(rest) + max(chunk_bytes, len(rest)))
+            if len(buf) < len(rest):  # cut below it meanwhile: it ends inside that record
+                raise Cut(consumed, rest)
             more = len(buf) > len(rest)  # the file went on after it
         else:
             buf = fh.read(chunk_bytes)
