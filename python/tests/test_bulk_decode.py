@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import struct
 
+import numpy as np
 import pytest
 from conftest import BULK_LINK_TYPES
 
@@ -19,6 +20,7 @@ from fuzz.containers import relinked
 from skypewatch.fastpath import bulk
 from skypewatch.packets.capture import read_capture
 from skypewatch.packets.decode import VLAN_TAGS, Decoder, Packet, decode_plain
+from skypewatch.packets.tunnels import looks_like_ayiya, looks_like_teredo
 from skypewatch.synth.encapsulate import Encapsulator
 from skypewatch.synth.frames import udp_frame
 
@@ -151,15 +153,26 @@ def _teredo_looking(rng: random.Random) -> bytes:
     """A UDP datagram's payload that opens as Zeek's Teredo detection looks at: 0x00 or
     0x6_ first, often exactly an IPv6 header (40 bytes, a 2001:0::/32 address), or with an
     origin indication (0x00 0x00) or authentication header (0x00 0x01) before one."""
-    kind = rng.randrange(5)
+    kind = rng.randrange(7)
     ipv6 = bytes([0x60 | rng.randrange(16)]) + rng.randbytes(7)
     ipv6 += b"\x20\x01\x00\x00" + rng.randbytes(28) if rng.random() < 0.5 else rng.randbytes(32)
-    if kind == 0:
-        return ipv6  # 40 bytes: the pattern, or nearly
+    if rng.random() < 0.3:  # an address at the pattern's other place
+        ipv6 = ipv6[:24] + b"\x20\x01\x00\x00" + ipv6[28:]
+    if kind == 0:  # 40 bytes: the pattern, or nearly; or more (not the pattern)
+        return ipv6 + rng.randbytes(rng.choice((0, 0, 0, 1, 24)))
     if kind == 1:
         return b"\x00\x00" + rng.randbytes(6) + ipv6 + rng.randbytes(rng.randrange(20))
     if kind == 2:
         return b"\x00\x01\x00\x00" + rng.randbytes(9) + b"\x00\x00" + rng.randbytes(6) + ipv6
+    if kind == 3:  # authentication with an id and a value, then maybe an origin, then IPv6
+        ida, au = rng.choice((0, 1, 8, 200)), rng.choice((0, 3, 64))
+        body = rng.randbytes(ida + au + 9)
+        origin = b"\x00\x00" + rng.randbytes(6) if rng.random() < 0.7 else rng.randbytes(8)
+        cut = rng.choice((0, 0, 1, 7, 30))
+        whole = bytes([0, 1, ida, au]) + body + origin + ipv6 + rng.randbytes(cut)
+        return whole[: len(whole) - rng.choice((0, 0, 0, 1, 9, 41))]
+    if kind == 4:  # a STUN message: 0x0001 (a binding request) and its length, 40+ bytes
+        return b"\x00" + bytes([rng.choice((0, 1))]) + rng.randbytes(rng.choice((38, 60, 300)))
     lead = bytes([0x60 | rng.randrange(16), rng.choice((0, 1, 2, rng.randrange(256)))])
     return lead + rng.randbytes(rng.choice((38, 39, 40, 46, 80, 1200)))  # QUIC-like
 
@@ -174,10 +187,11 @@ def test_a_datagram_teredo_detection_could_take_is_left_to_the_decoder(tmp_path,
         for i in range(400)
     ]
     path = tmp_path / "t.pcap"
-    path.write_bytes(_pcap(frames))
+    # (a frame after them: a chunk's last bytes are the Decoder's, test_a_frame_at_the_end...)
+    path.write_bytes(_pcap([*frames, bytes(200)]))
     (c,) = bulk.chunks(path)
     d = bulk.decode_chunk(c)
-    taken = tunnels = 0
+    taken = tunnels = beyond_plain = 0
     for i, frame in enumerate(frames):
         dec = Decoder()
         want = dec.frame(0.0, 1, frame)
@@ -187,7 +201,27 @@ def test_a_datagram_teredo_detection_could_take_is_left_to_the_decoder(tmp_path,
             assert plain is None and not d.plain[i], frame.hex()
             continue
         assert plain in (None, want[0])
+        # the bulk decoder takes every datagram the Decoder finds no tunnel in, unless
+        # AYIYA detection looks at it
+        assert d.plain[i] or looks_like_ayiya(want[0][7]), frame.hex()
         if d.plain[i]:
             assert _row(d, c.buf, i) == want[0]
         taken += plain is not None
-    assert tunnels > 20 and taken > 40
+        beyond_plain += bool(d.plain[i]) and plain is None
+    assert tunnels > 20 and taken > 40 and beyond_plain > 40
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_teredo_detection_in_bulk_is_the_decoders(seed):
+    """bulk's vectorised Teredo detection against tunnels.looks_like_teredo, payload by
+    payload, on the payloads that reach it (40 bytes or more, led by 0x6_ or 0x00 0x00-01)."""
+    rng = random.Random(seed)
+    payloads = [p for p in (_teredo_looking(rng) for _ in range(3000)) if len(p) >= 40]
+    payloads = [p for p in payloads if p[0] >> 4 == 6 or (p[0] == 0 and p[1] <= 1)]
+    buf = b"".join(payloads) + bytes(64)
+    at = np.cumsum([0] + [len(p) for p in payloads[:-1]])
+    n = np.array([len(p) for p in payloads])
+    got = bulk._looks_like_teredo(np.frombuffer(buf, dtype=np.uint8), at, n).tolist()
+    want = [looks_like_teredo(p) for p in payloads]
+    assert got == want
+    assert 200 < sum(want) < len(want) - 200

@@ -203,6 +203,30 @@ def _be32(b: np.ndarray, at: np.ndarray) -> np.ndarray:
     return _be16(b, at) << 16 | _be16(b, at + 2)
 
 
+_TEREDO_PREFIX = 0x20010000  # 2001:0::/32, the addresses Zeek's Teredo pattern looks for
+
+
+def _looks_like_teredo(b: np.ndarray, at: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``tunnels.looks_like_teredo`` of the UDP payloads of *n* bytes at offsets *at* of
+    the chunk's bytes *b*, each at least 40 bytes long and led by 0x6_ or by 0x00 0x00-01."""
+    b0 = b[at]
+    b1 = b[at + 1]
+    six = b0 >> 4 == 6
+    # Zeek's pattern: exactly an IPv6 header with a source or destination in 2001:0::/32
+    pattern = (
+        six
+        & (n == 40)
+        & ((_be32(b, at + 8) == _TEREDO_PREFIX) | (_be32(b, at + 24) == _TEREDO_PREFIX))
+    )
+    # an authentication header (its two lengths), then an origin indication, then IPv6; or
+    # an origin indication, then IPv6 (the reads stay inside each payload that has them)
+    skip = np.where(b1 == 1, 13 + b[at + 2].astype(np.int64) + b[at + 3], 0)
+    room = (b1 <= 1) & (n - skip >= 48)
+    origin = np.where(room, at + skip, at)
+    indication = (b1 == 0) | (_be16(b, origin) == 0)
+    return pattern | (room & indication & (b[origin + 8] >> 4 == 6))
+
+
 # The Decoder's VLAN tags; a frame with more than two stacked goes to the Decoder.
 _VLAN_TAGS = np.array(sorted(VLAN_TAGS), dtype=np.int64)
 _MAX_TAGS = 2
@@ -269,7 +293,13 @@ def decode_chunk(c: Chunk) -> Decoded:
     b2 = b[tp + 10]
     dgram40 = end >= hl + 48  # a payload of 40 bytes or more
     exactly40 = end == hl + 48
+    # decode_plain's test for what Teredo detection could take, then that detection itself
+    # where it passes (STUN's binding requests, 0x0001..., pass the first): a datagram it
+    # refuses gives the Decoder this one packet
     teredo = long45 & _TEREDO_LEAD[b0] & dgram40 & ((b1 <= 1) | ((b0 != 0) & exactly40))
+    maybe = np.flatnonzero(teredo)
+    if maybe.size:
+        teredo[maybe] = _looks_like_teredo(b, tp[maybe] + 8, end[maybe] - hl[maybe] - 8)
     ayiya = long45 & (b2 == 0x11) & (b1 == 0x52)
     udp_ok &= ~teredo & ~ayiya
     # TCP

@@ -39,8 +39,8 @@ One figure differs: ``Summary.max_open`` counts the tracker's connections only. 
 shows it only when the table was full, which never happens here (above).
 
 It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
-A UDP packet that only the full decoder takes (three VLAN tags, a payload that could be
-Teredo, such as a long STUN message, an IPv6 extension header, a tunnel's inner packet...)
+A UDP packet that only the full decoder takes (three VLAN tags, a payload that Zeek's
+Teredo or AYIYA detection looks at, an IPv6 extension header, a tunnel's inner packet...)
 belongs to its flow like any other: it opens a skipped connection when its payload is not
 a Skype message (read from the decoder's packet), and in a skipped connection the tracker
 only ticks for it; otherwise it is handed to the tracker.  The differential tests hold it
