@@ -182,6 +182,20 @@ def _flip_two_top_bits(fh, original: bytes) -> None:
         fh.write(bytes((original[at] ^ 0x80,)))
 
 
+def _rewrite_after_each_batch(monkeypatch, change, original: bytes) -> None:
+    """The reader makes *change* to its capture after each batch it decodes, before the
+    tracker's process has it."""
+    real = pipeline.batches
+
+    def rewritten(paths, *args, **kwargs):
+        for b in real(paths, *args, **kwargs):
+            with open(paths[0], "r+b") as fh:
+                change(fh, original)
+            yield b
+
+    monkeypatch.setattr(pipeline, "batches", rewritten)
+
+
 @needs_fork
 @pytest.mark.parametrize("change", [_zero_first_payload, _flip_two_top_bits])
 def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch, change):
@@ -192,15 +206,7 @@ def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch, change):
     path = tmp_path / "cap.pcap"
     capture(2, path)
     original = path.read_bytes()
-    real = pipeline.batches
-
-    def rewritten(paths, *args, **kwargs):
-        for b in real(paths, *args, **kwargs):
-            with open(paths[0], "r+b") as fh:
-                change(fh, original)
-            yield b
-
-    monkeypatch.setattr(pipeline, "batches", rewritten)
+    _rewrite_after_each_batch(monkeypatch, change, original)
     s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
     assert s.engine == "reference (the capture changed while it was read)"
     want = analyze([path], tmp_path / "r", engine="reference")
@@ -218,15 +224,7 @@ def test_shared_buffers_hold_the_bytes_that_were_decoded(tmp_path, monkeypatch, 
     original = path.read_bytes()
     assert len(original) < bulk.CHUNK_BYTES  # one chunk: all of it read before the rewrite
     (tmp_path / "as-read.pcap").write_bytes(original)
-    real = pipeline.batches
-
-    def rewritten(paths, *args, **kwargs):
-        for b in real(paths, *args, **kwargs):
-            with open(paths[0], "r+b") as fh:
-                change(fh, original)
-            yield b
-
-    monkeypatch.setattr(pipeline, "batches", rewritten)
+    _rewrite_after_each_batch(monkeypatch, change, original)
     s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
     assert s.engine.startswith("bulk")
     want = analyze([tmp_path / "as-read.pcap"], tmp_path / "r", engine="reference")
