@@ -11,7 +11,7 @@ machine; the load average is printed.  Also: peak memory (max RSS of the largest
 skypewatch's peak memory at twice the packets (flat as finished connections pile up?), a
 synthesized capture and tshark.  ``--containers``: the sensor mix again as other captures
 hold it (every frame VLAN-tagged, Linux cooked frames, pcapng, every IPv4 packet as IPv6,
-times stamped slightly out of order), each against the plain pcap and against the
+every IP packet in PPPoE or behind MPLS labels, times stamped slightly out of order), each against the plain pcap and against the
 reference engine (what such a capture took before the bulk engine took it);
 ``--containers-only``: that alone.
 Without ndpiReader on PATH the comparison is skipped, and said so.  Not a test: it prints
@@ -251,6 +251,8 @@ def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
     the plain pcap's bulk run, alternating."""
     records = [(ts, frame) for ts, _link, frame in read_capture(plain)]
     as_ipv6 = Encapsulator("ipv6")  # every IPv4 packet as IPv6 (payloads unchanged)
+    # every IP packet in a PPPoE session, or behind two MPLS labels (access and carrier links)
+    access = {form: Encapsulator(form) for form in ("pppoe", "mpls")}
     forms = {
         "VLAN-tagged": lambda: pcap_bytes([(t, tagged(f, [(0x8100, 7)])) for t, f in records]),
         "Linux cooked": lambda: pcap_bytes(
@@ -258,6 +260,12 @@ def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
         ),
         "pcapng": lambda: pcapng_bytes(records, random.Random(0), varied=False),
         "IPv6": lambda: pcap_bytes([(t, g) for t, f in records for g in as_ipv6.frames(1, f)]),
+        "PPPoE": lambda: pcap_bytes(
+            [(t, g) for t, f in records for g in access["pppoe"].frames(1, f)]
+        ),
+        "MPLS": lambda: pcap_bytes(
+            [(t, g) for t, f in records for g in access["mpls"].frames(1, f)]
+        ),
         # stamped slightly out of order, as a multi-queue NIC does: 2 % of the packets up
         # to 200 us early
         "jittered": lambda: pcap_bytes(_jittered(records, random.Random(0))),

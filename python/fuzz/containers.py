@@ -108,11 +108,17 @@ def write_varied(
 ) -> tuple[str, bool, int]:
     """*records* (Ethernet frames) written to *path* in a container *rng* picks: pcap or
     pcapng, a link type of :data:`LINK_TYPES`, sometimes every frame VLAN-tagged, sometimes
-    half the host pairs' flows as IPv6.  Returns what it picked, in a few words, whether
+    every IP packet in PPPoE or behind MPLS labels, sometimes half the host pairs' flows as
+    IPv6.  Returns what it picked, in a few words, whether
     times may now go back (a pcapng's interfaces round times to different ticks), and how
     many frames it wrote."""
     link = rng.choice(LINK_TYPES) if rng.random() < 0.5 else 1
     trunk = link in (1, 113, 276) and rng.random() < 0.3
+    # sometimes every IP packet in a PPPoE session or behind two MPLS labels (an access or
+    # a carrier link), under the tags if any
+    access = None
+    if link in (1, 113, 276) and rng.random() < 0.2:
+        access = Encapsulator(rng.choice(("pppoe", "mpls")))
     # the flows of half the host pairs as IPv6 (addresses mapped into 64:ff9b::/96)
     v6 = Encapsulator("ipv6") if rng.random() < 0.3 else None
     out = []
@@ -121,6 +127,8 @@ def write_varied(
             pair = b"".join(sorted((frame[26:30], frame[30:34])))
             if zlib.crc32(pair) & 1:
                 frame = v6.frames(1, frame)[0]
+        if access is not None and frame[12:14] in (b"\x08\x00", b"\x86\xdd"):
+            frame = access.frames(1, frame)[0]
         if trunk and len(frame) >= 14:
             frame = tagged(
                 frame, [(0x8100, 7)] if rng.random() < 0.7 else [(0x88A8, 3), (0x8100, 7)]
@@ -135,7 +143,12 @@ def write_varied(
     else:
         path.write_bytes(pcap_bytes(out, link))
         kind = "pcap"
-    what = f"{kind}, link type {link}" + (", tagged" if trunk else "") + (", IPv6" if v6 else "")
+    what = (
+        f"{kind}, link type {link}"
+        + (", tagged" if trunk else "")
+        + (f", {access.form}" if access else "")
+        + (", IPv6" if v6 else "")
+    )
     return what, kind != "pcap", len(out)
 
 

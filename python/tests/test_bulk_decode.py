@@ -57,10 +57,34 @@ def _row(d: bulk.Decoded, buf: bytes, i: int) -> Packet:
     )
 
 
+def _pppoe(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
+    """*frame*'s IP packet in a PPPoE session (PPP's IPv4 or IPv6 protocol, whichever the
+    packet is, or another), its length field the packet's or more or less; and whether the
+    packet stays whole (then decode_chunk must take it)."""
+    ip = frame[14:]
+    proto, whole = rng.choice([(0x0021, True), (0x0057, True), (0xC021, False)])
+    extra = rng.choice([0, 0, 7, -1, -len(ip), -len(ip) - 2])
+    whole &= extra >= 0
+    head = struct.pack("!BBHHH", 0x11, 0, rng.randrange(65536), max(len(ip) + 2 + extra, 0), proto)
+    return frame[:12] + b"\x88\x64" + head + ip, whole
+
+
+def _mpls(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
+    """*frame*'s IP packet behind one to four MPLS labels, the last marked bottom of stack
+    (or none): taken by decode_chunk up to three."""
+    labels = rng.randrange(1, 5)
+    bottom = rng.random() < 0.9
+    stack = b"".join(
+        struct.pack("!I", rng.randrange(1 << 20) << 12 | (bottom and k == labels - 1) << 8 | 64)
+        for k in range(labels)
+    )
+    return frame[:12] + b"\x88\x47" + stack + frame[14:], bottom and labels <= 3
+
+
 def _frames(source, rng: random.Random, link_type: int) -> tuple[list[bytes], list[bool]]:
-    """Frames (each IPv4 one also as IPv6), and for each whether it is a whole TCP frame
-    behind at most two tags (one decode_chunk must take: else the test could pass with
-    nothing taken)."""
+    """Frames (each IPv4 one also as IPv6, each also in PPPoE or behind MPLS labels), and for
+    each whether it is a whole TCP frame behind at most two tags (one decode_chunk must
+    take: else the test could pass with nothing taken)."""
     base = [f for _ts, _link, f in read_capture(source)]
     base = rng.sample(base, min(len(base), 400))
     as_ipv6 = Encapsulator("ipv6")
@@ -73,26 +97,39 @@ def _frames(source, rng: random.Random, link_type: int) -> tuple[list[bytes], li
         v4 = f[12:14] == b"\x08\x00" and len(f) >= 54 and f[14] == 0x45 and f[23] == 6
         v6 = f[12:14] == b"\x86\xdd" and len(f) >= 74 and f[20] == 6
         plain = v4 or v6
-        for depth in range(4):
-            tagged = relinked(
-                _tagged(f, [rng.choice(VLAN_TAGS) for _ in range(depth)], rng), link_type
-            )
-            if tagged is None:
-                continue
-            frames.append(tagged)
-            expect.append(plain and depth <= 2)
-            cut = tagged[: rng.randrange(len(tagged) + 1)]
-            frames.append(cut)
-            expect.append(False)
-            flipped = bytearray(tagged)
-            for _ in range(rng.randrange(1, 4)):
-                flipped[rng.randrange(min(len(flipped), 70))] = rng.randrange(256)
-            frames.append(bytes(flipped))
-            expect.append(False)
+        _variants(f, plain, rng, link_type, frames, expect)
+        if f[12:14] in (b"\x08\x00", b"\x86\xdd"):
+            g, whole = (_pppoe if rng.random() < 0.5 else _mpls)(f, rng)
+            _variants(g, plain and whole, rng, link_type, frames, expect)
     for _ in range(200):
         frames.append(rng.randbytes(rng.randrange(120)))
         expect.append(False)
     return frames, expect
+
+
+def _variants(
+    f: bytes,
+    plain: bool,
+    rng: random.Random,
+    link_type: int,
+    frames: list[bytes],
+    expect: list[bool],
+) -> None:
+    """*f* behind zero to three VLAN tags, each as it is, cut short and with bytes flipped."""
+    for depth in range(4):
+        tagged = relinked(_tagged(f, [rng.choice(VLAN_TAGS) for _ in range(depth)], rng), link_type)
+        if tagged is None:
+            continue
+        frames.append(tagged)
+        expect.append(plain and depth <= 2)
+        cut = tagged[: rng.randrange(len(tagged) + 1)]
+        frames.append(cut)
+        expect.append(False)
+        flipped = bytearray(tagged)
+        for _ in range(rng.randrange(1, 4)):
+            flipped[rng.randrange(min(len(flipped), 70))] = rng.randrange(256)
+        frames.append(bytes(flipped))
+        expect.append(False)
 
 
 @pytest.mark.parametrize("link_type", BULK_LINK_TYPES)

@@ -5,7 +5,8 @@ blocks of a pcapng) and hands out chunks of whole records: the chunk's bytes, ea
 data offset and captured length, and its time computed exactly as ``packets.capture``
 computes it.  :func:`decode_chunk` applies ``packets.decode.decode_plain``'s rules to every
 record at once, behind up to two VLAN tags too (a trunk port's capture is tagged
-throughout): a frame it marks ``plain`` is one the full
+throughout), in PPPoE sessions and behind MPLS labels (access and carrier links): a frame
+it marks ``plain`` is one the full
 :class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet; every other
 frame goes to the Decoder, as in the reference path.
 
@@ -36,7 +37,7 @@ from ..packets.capture import (
     RECORD_HEADER_CUT,
     record_damage,
 )
-from ..packets.decode import TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
+from ..packets.decode import ETH_MPLS, ETH_PPPOE, PPP_IP, TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
 from . import pcapng
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
 
@@ -230,16 +231,24 @@ def _looks_like_teredo(b: np.ndarray, at: np.ndarray, n: np.ndarray) -> np.ndarr
 # The Decoder's VLAN tags; a frame with more than two stacked goes to the Decoder.
 _VLAN_TAGS = np.array(sorted(VLAN_TAGS), dtype=np.int64)
 _MAX_TAGS = 2
+# After the tags, a PPPoE session header with PPP's protocol (8 bytes), or an MPLS label
+# stack of at most this many labels (a deeper one goes to the Decoder).
+_PPP_IP = np.array(PPP_IP, dtype=np.int64)
+_MAX_LABELS = 3
 # How far past a frame's start a read below reaches, at most: the longest link header, two
-# tags, an IPv6 header and a TCP header (the UDP payload's first bytes lie among them).
-_REACH = max(start for _, start in LINKS.values()) + 4 * _MAX_TAGS + 40 + 20
+# tags, PPPoE or the labels, an IPv6 header and a TCP header (the UDP payload's first bytes
+# lie among them).
+_REACH = (
+    max(start for _, start in LINKS.values()) + 4 * _MAX_TAGS + max(8, 4 * _MAX_LABELS) + 40 + 20
+)
 
 
 def decode_chunk(c: Chunk) -> Decoded:
     """decode_plain over every frame at once (Ethernet, option-less unfragmented IPv4, TCP or
     a UDP datagram no tunnel analyzer would claim), and the same behind one or two VLAN
-    tags or another link header of :data:`LINKS`, or in an IPv6 packet without extension
-    headers: where the Decoder gives the same packet."""
+    tags, in a PPPoE session or behind up to three MPLS labels, or another link header of
+    :data:`LINKS`, or in an IPv6 packet without extension headers: where the Decoder gives
+    the same packet."""
     b = np.frombuffer(c.buf, dtype=np.uint8)
     if b.size < _REACH:  # a tiny chunk: every read below stays inside the bytes
         b = np.concatenate((b, np.zeros(_REACH - b.size, dtype=np.uint8)))
@@ -262,8 +271,24 @@ def decode_chunk(c: Chunk) -> Decoded:
             ethertype = np.where(tagged, _be16(b, ot + ip + 2), ethertype)
             ip += tagged * 4
             tagged &= np.isin(ethertype, _VLAN_TAGS)
-        is4 &= ~tagged & (ethertype == 0x0800)
-        is6 &= ~tagged & (ethertype == 0x86DD)
+        # PPPoE: PPP's protocol must be IP; the IP packet is cut to the session's length
+        pppoe = ~tagged & (ethertype == ETH_PPPOE)
+        pppoe &= np.isin(_be16(b, ot + ip + 6), _PPP_IP)
+        # (the Decoder: frame[off + 8 : off + 8 + min(length - 2, what the frame holds)])
+        length = np.maximum(_be16(b, ot + ip + 4) - 2, 0)
+        cap = np.where(pppoe, np.minimum(cap, ip + 8 + length), cap)
+        ip += pppoe * 8
+        # MPLS: labels up to the one marked bottom of stack, then IP
+        mpls = ~tagged & (ethertype == ETH_MPLS)
+        stack = mpls.copy()  # still reading labels
+        for _ in range(_MAX_LABELS):
+            bottom = (b[ot + ip + 2] & 1).astype(bool)
+            ip += stack * 4
+            stack &= ~bottom
+        mpls &= ~stack
+        # behind PPPoE or MPLS the Decoder goes by the version nibble alone
+        is4 &= (~tagged & (ethertype == 0x0800)) | pppoe | mpls
+        is6 &= (~tagged & (ethertype == 0x86DD)) | pppoe | mpls
     # (the Decoder goes by the version nibble; a type that disagrees with it is its business)
     first = b[np.where(whole, o + ip, 0)]
     is4 &= (cap >= ip + 40) & (first == 0x45)

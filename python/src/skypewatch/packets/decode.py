@@ -55,10 +55,10 @@ _ETH_IPV4 = 0x0800
 _ETH_IPV6 = 0x86DD
 VLAN_TAGS = (0x8100, 0x88A8, 0x9100)  # 802.1Q, 802.1ad, the older QinQ value
 _IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options
-_ETH_MPLS = 0x8847
-_ETH_PPPOE = 0x8864  # PPPoE session stage (discovery, 0x8863, carries no IP)
+ETH_MPLS = 0x8847
+ETH_PPPOE = 0x8864  # PPPoE session stage (discovery, 0x8863, carries no IP)
 _ETH_ARP = (0x0806, 0x8035)
-_PPP_IP = (0x0021, 0x0057)
+PPP_IP = (0x0021, 0x0057)
 MAX_TUNNEL_DEPTH = 4  # Zeek's Tunnel::max_depth
 
 # UDP ports whose datagrams Zeek hands to a tunnel analyzer (by the responder's port).
@@ -203,7 +203,7 @@ class Decoder:
             proto = _u16(frame, off - 2)[0]
             if proto == 0x0281:  # MPLS unicast
                 return self._mpls(frame, off, 0)
-            if proto in _PPP_IP:
+            if proto in PPP_IP:
                 return self._ip(frame, off, 0)
             return "not IP (PPP)"
         raise UnsupportedLinkType(link_type)
@@ -221,13 +221,13 @@ class Decoder:
             off += 4
         if ethertype in (_ETH_IPV4, _ETH_IPV6):
             return self._ip(frame, off, depth)
-        if ethertype == _ETH_MPLS:
+        if ethertype == ETH_MPLS:
             return self._mpls(frame, off, depth)
-        if ethertype == _ETH_PPPOE:
+        if ethertype == ETH_PPPOE:
             n = len(frame) - off
             if n <= 8:
                 return "truncated PPPoE"
-            if _u16(frame, off + 6)[0] not in _PPP_IP:
+            if _u16(frame, off + 6)[0] not in PPP_IP:
                 return "not IP (PPPoE)"
             length = max(_u16(frame, off + 4)[0] - 2, 0)
             return self._ip(frame[off + 8 : off + 8 + min(length, n - 8)], 0, depth)
