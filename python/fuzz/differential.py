@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import struct
 import sys
 import tempfile
 import time
@@ -55,6 +56,11 @@ def _payload(rng: random.Random, kind: str) -> bytes:
         return rng.randbytes(rng.randint(1, 2))
     if kind == "teredo":  # decode_plain leaves it to the full decoder
         return bytes([rng.choice((0x00, 0x60, 0x65))]) + rng.randbytes(rng.randint(40, 80))
+    if kind == "teredo-icmp":  # a Teredo client's ping or bubble, maybe with an origin
+        nxt = rng.choice((58, 59, 6))
+        body = b"" if nxt == 59 else rng.randbytes(rng.choice((8, 20)))
+        ipv6 = struct.pack("!IHBB", 0x60000000, len(body), nxt, 64) + rng.randbytes(32) + body
+        return (b"\x00\x00" + rng.randbytes(6) if rng.random() < 0.3 else b"") + ipv6
     # not Skype-shaped: byte 2's low nibble outside the known types
     p = bytearray(rng.randbytes(rng.randint(3, 60)))
     p[2] = (p[2] & 0xF0) | rng.choice((0x0, 0x1, 0x4, 0x6, 0x8, 0x9, 0xA, 0xB, 0xC, 0xE))
@@ -91,12 +97,12 @@ def capture(seed: int, path: Path, varied: bool = False) -> Generated:
     t0 = frames[0][0] if frames else 1_600_000_000.0
     span = (frames[-1][0] - t0) if frames else 100.0
     hosts = _hosts(frames)
-    kinds = ("empty", "skype", "other", "other", "other", "short", "teredo")
+    kinds = ("empty", "skype", "other", "other", "other", "short", "teredo", "teredo-icmp")
     for _ in range(rng.randint(5, 60)):
         a = rng.choice(hosts) if rng.random() < 0.7 else rng.randbytes(4)
         b = rng.choice(hosts) if rng.random() < 0.5 else rng.randbytes(4)
-        ap = rng.choice((53, 443, 3478, 33033, rng.randint(1024, 65535)))
-        bp = rng.choice((53, 443, 3478, 33033, rng.randint(1024, 65535)))
+        ap = rng.choice((53, 443, 3478, 3544, 33033, rng.randint(1024, 65535)))
+        bp = rng.choice((53, 443, 3478, 3544, 33033, rng.randint(1024, 65535)))
         t = t0 + rng.uniform(-30.0, span)
         for _ in range(rng.randint(1, 12)):
             fwd = rng.random() < 0.6

@@ -81,6 +81,12 @@ def _mpls(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
     return frame[:12] + b"\x88\x47" + stack + frame[14:], bottom and labels <= 3
 
 
+def _counted(d: bulk.Decoded, i: int) -> dict[str, int]:
+    """What the Decoder must have counted as undecoded for frame *i* that decode_chunk took."""
+    why = bulk.REASONS[d.reason[i]]
+    return {why: 1} if why else {}
+
+
 def _frames(source, rng: random.Random, link_type: int) -> tuple[list[bytes], list[bool]]:
     """Frames (each IPv4 one also as IPv6, each also in PPPoE or behind MPLS labels), and for
     each whether it is a whole TCP frame behind at most two tags (one decode_chunk must
@@ -157,7 +163,7 @@ def test_a_plain_frame_is_what_the_decoder_makes_of_it(
             taken += 1
             dec = Decoder()
             assert dec.frame(0.0, link_type, frame) == [_row(d, c.buf, i)], frame.hex()
-            assert not dec.undecoded
+            assert dict(dec.undecoded) == _counted(d, i)
     assert k == len(frames)
     wanted = sum(expect)
     assert taken >= wanted - missed and wanted > 10
@@ -235,7 +241,9 @@ def test_a_datagram_teredo_detection_could_take_is_left_to_the_decoder(tmp_path,
         plain = decode_plain(1, frame)
         if len(want) != 1 or dec.undecoded:
             tunnels += 1
-            assert plain is None and not d.plain[i], frame.hex()
+            assert plain is None, frame.hex()
+            # (taken only with the Decoder's count for the packet inside: the test below)
+            assert not d.plain[i] or dict(dec.undecoded) == _counted(d, i), frame.hex()
             continue
         assert plain in (None, want[0])
         # the bulk decoder takes every datagram the Decoder finds no tunnel in, unless
@@ -262,3 +270,86 @@ def test_teredo_detection_in_bulk_is_the_decoders(seed):
     want = [looks_like_teredo(p) for p in payloads]
     assert got == want
     assert 200 < sum(want) < len(want) - 200
+
+
+def _teredo(rng: random.Random) -> bytes:
+    """A Teredo datagram as clients send them, or nearly: an IPv6 packet of ICMPv6, no next
+    header (a bubble, sometimes with bytes after it), TCP, UDP or a hop-by-hop header,
+    behind nothing, an origin indication, or an authentication header and maybe an origin
+    indication; its payload length right, or one off."""
+    nxt = rng.choice((58, 58, 59, 59, 1, 6, 17, 0))
+    body = b"" if nxt == 59 and rng.random() < 0.7 else rng.randbytes(rng.choice((8, 20, 64)))
+    if nxt == 0:  # a hop-by-hop header, then TCP (no reason of the list: left to the Decoder)
+        body = b"\x06\x00" + body[2:]
+    plen = len(body) + rng.choice((0, 0, 0, 0, 1, -1))
+    after = rng.randbytes(rng.choice((0, 0, 0, 4))) if nxt == 59 else b""
+    version = 0x60 if rng.random() < 0.9 else rng.choice((0x40, 0x70))  # (not Teredo's)
+    ipv6 = bytes([version, 0, 0, 0]) + struct.pack("!HBB", max(plen, 0), nxt, 64)
+    ipv6 += rng.randbytes(32) + body + after
+    origin = b"\x00\x00" + rng.randbytes(6)
+    ida, au = rng.choice((0, 4)), rng.choice((0, 8))
+    auth = bytes([0, 1, ida, au]) + rng.randbytes(ida + au + 9)
+    head = rng.choice((b"", b"", origin, auth, auth + origin, origin + origin, auth + auth))
+    return head + ipv6
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_teredo_with_no_packet_inside_is_taken_with_its_reason(tmp_path, seed):
+    """A Teredo datagram (on its port either way, or found by Zeek's detection on another)
+    whose IPv6 packet carries ICMPv6 or no next header gives the Decoder the outer
+    datagram alone, and a count of why the inner gave none: decode_chunk takes every such
+    frame, with that count, and nothing the Decoder decodes otherwise."""
+    rng = random.Random(seed)
+    frames = []
+    for i in range(800):
+        # (VXLAN's port claims a datagram before Teredo's: not Teredo then)
+        ports = rng.choice(((40000 + i, 3544), (3544, 40000 + i), (40000 + i, 443), (3544, 4789)))
+        payload = _teredo(rng)
+        if rng.random() < 0.1:  # a byte of it changed
+            cut = bytearray(payload)
+            cut[rng.randrange(min(len(cut), 60))] = rng.randrange(256)
+            payload = bytes(cut)
+        frames.append(
+            udp_frame(bytes([10, 0, 0, 1]), ports[0], bytes([10, 0, 0, 2]), ports[1], payload)
+        )
+    path = tmp_path / "teredo.pcap"
+    path.write_bytes(_pcap([*frames, bytes(200)]))
+    (c,) = bulk.chunks(path)
+    d = bulk.decode_chunk(c)
+    with_reason = 0
+    for i, frame in enumerate(frames):
+        dec = Decoder()
+        want = dec.frame(0.0, 1, frame)
+        counted = dict(dec.undecoded)
+        inner_none = len(want) == 1 and counted in ({r: 1} for r in bulk.REASONS[1:])
+        if d.plain[i]:
+            assert want == [_row(d, c.buf, i)] and counted == _counted(d, i), frame.hex()
+        else:
+            assert not inner_none, frame.hex()
+        with_reason += inner_none
+    assert 100 < with_reason < len(frames) - 100
+
+
+def test_a_short_datagram_without_padding_is_taken(tmp_path):
+    """A datagram of a few bytes in a frame as the sending host captures it (no Ethernet
+    padding: under 54 bytes for IPv4) is decode_chunk's too, IPv4 and IPv6."""
+    frames = [
+        udp_frame(src, 40000 + size, dst, 5060, b" " * size)
+        for size in range(13)
+        for src, dst in (
+            (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])),
+            (
+                bytes.fromhex("20010db8" + "00" * 11 + "01"),
+                bytes.fromhex("20010db8" + "00" * 11 + "02"),
+            ),
+        )
+    ]
+    path = tmp_path / "short.pcap"
+    path.write_bytes(_pcap([*frames, bytes(200)]))
+    (c,) = bulk.chunks(path)
+    d = bulk.decode_chunk(c)
+    assert min(map(len, frames)) == 42
+    for i, frame in enumerate(frames):
+        dec = Decoder()
+        assert d.plain[i], frame.hex()
+        assert dec.frame(0.0, 1, frame) == [_row(d, c.buf, i)] and not dec.undecoded

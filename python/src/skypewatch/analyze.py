@@ -428,7 +428,10 @@ def _count(n: int, capped: bool) -> str:
 def format_undecoded(undecoded: Counter) -> str:
     """One line, as Zeek's weird.log would list them: frames that gave no TCP or UDP
     packet, most frequent reason first."""
-    parts = ", ".join(f"{why} {n:,}" for why, n in undecoded.most_common())
+    # most first, a tie by name: the same line however the counts were gathered (the bulk
+    # engine counts a chunk's reasons at once)
+    ordered = sorted(undecoded.items(), key=lambda item: (-item[1], item[0]))
+    parts = ", ".join(f"{why} {n:,}" for why, n in ordered)
     return f"not decoded: {sum(undecoded.values()):,} frame(s) ({parts})"
 
 

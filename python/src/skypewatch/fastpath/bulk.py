@@ -38,6 +38,7 @@ from ..packets.capture import (
     record_damage,
 )
 from ..packets.decode import ETH_MPLS, ETH_PPPOE, PPP_IP, TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
+from ..packets.tunnels import TEREDO_PORT
 from . import pcapng
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
 
@@ -194,6 +195,13 @@ class Decoded:
     addr_at: (
         np.ndarray
     )  # offset in buf of an IPv6 packet's source address (its destination follows)
+    # why the Decoder counts the frame as undecoded beside its packet (an index into
+    # REASONS; 0: it does not)
+    reason: np.ndarray
+
+
+# What the Decoder counts for a frame whose tunnel's inner packet gave no packet
+REASONS = ("", "ICMP (tunnelled)", "IP protocol 59 (tunnelled)")
 
 
 def _be16(b: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -226,6 +234,29 @@ def _looks_like_teredo(b: np.ndarray, at: np.ndarray, n: np.ndarray) -> np.ndarr
     origin = np.where(room, at + skip, at)
     indication = (b1 == 0) | (_be16(b, origin) == 0)
     return pattern | (room & indication & (b[origin + 8] >> 4 == 6))
+
+
+def _teredo_reason(b: np.ndarray, at: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``tunnels.teredo`` on the UDP payloads of *n* (40 or more) bytes at offsets *at*,
+    then the inner IPv6 header's next header: 1 (ICMP) or 2 (no next header) where the
+    Decoder would count that reason for the inner packet, 0 where anything else happens
+    (a TCP or UDP packet inside, an extension header, a refusal: the Decoder's)."""
+    # an authentication header (its two lengths), then perhaps an origin indication, then
+    # IPv6; every read stays inside the payload
+    auth_len = 13 + b[at + 2].astype(np.int64) + b[at + 3]
+    pos = np.where((_be16(b, at) == 1) & (n >= auth_len), auth_len, 0)
+    tag = _be16(b, at + np.where(n - pos >= 2, pos, 0))
+    pos += np.where((n - pos >= 8) & (tag == 0), 8, 0)
+    room = n - pos >= 40
+    ip = at + np.where(room, pos, 0)
+    plen = _be16(b, ip + 4)
+    nxt = b[ip + 6]
+    have = n - pos - 40
+    # a payload as long as the header says; longer only for a bubble
+    ok = room & (b[ip] >> 4 == 6) & ((have == plen) | ((have > plen) & (plen == 0) & (nxt == 59)))
+    return np.where(ok & ((nxt == 58) | (nxt == 1)), 1, np.where(ok & (nxt == 59), 2, 0)).astype(
+        np.int8
+    )
 
 
 # The Decoder's VLAN tags; a frame with more than two stacked goes to the Decoder.
@@ -291,8 +322,10 @@ def decode_chunk(c: Chunk) -> Decoded:
         is6 &= (~tagged & (ethertype == 0x86DD)) | pppoe | mpls
     # (the Decoder goes by the version nibble; a type that disagrees with it is its business)
     first = b[np.where(whole, o + ip, 0)]
-    is4 &= (cap >= ip + 40) & (first == 0x45)
-    is6 &= (cap >= ip + 60) & (first >> 4 == 6)
+    # (room for a UDP header: a short datagram in a frame without Ethernet padding, as the
+    # sending host captures it; a TCP header's room is checked below)
+    is4 &= (cap >= ip + 28) & (first == 0x45)
+    is6 &= (cap >= ip + 48) & (first >> 4 == 6)
     oo = np.where(is4 | is6, o + ip, 0)
     hl = np.where(is6, 40, 20)  # the IP header's length
     total = np.where(is6, 40 + _be16(b, oo + 4), _be16(b, oo + 2))
@@ -327,6 +360,18 @@ def decode_chunk(c: Chunk) -> Decoded:
         teredo[maybe] = _looks_like_teredo(b, tp[maybe] + 8, end[maybe] - hl[maybe] - 8)
     ayiya = long45 & (b2 == 0x11) & (b1 == 0x52)
     udp_ok &= ~teredo & ~ayiya
+    # Teredo (by its port, or by its detection where no port claims the datagram) carrying
+    # an IPv6 packet of ICMPv6 or no next header (qualification, bubbles: most of a Teredo
+    # client's datagrams): the Decoder gives the outer datagram alone, and counts why the
+    # inner packet gave none (``reason``)
+    dport_claims = np.isin(dport, _TUNNEL_PORTS)
+    by_teredo = (dport == TEREDO_PORT) | (~dport_claims & (sport == TEREDO_PORT))
+    by_teredo |= teredo & ~dport_claims & ~np.isin(sport, _TUNNEL_PORTS)
+    reason = np.zeros(n, dtype=np.int8)
+    inner = np.flatnonzero(is_udp & by_teredo & dgram40)
+    if inner.size:
+        reason[inner] = _teredo_reason(b, tp[inner] + 8, end[inner] - hl[inner] - 8)
+        udp_ok |= reason > 0
     # TCP
     seq = _be32(b, tp + 4)
     ack = _be32(b, tp + 8)
@@ -354,4 +399,5 @@ def decode_chunk(c: Chunk) -> Decoded:
         wire=np.where(tcp_ok, wire, zeros),
         v6=ok & is6,
         addr_at=oo + 8,
+        reason=np.where(ok, reason, 0),
     )

@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 import mmap
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ import numpy as np
 from ..detect.tracker import Tracker
 from ..packets.decode import UDP, Decoder, Packet
 from ..signatures.udp_layout import worth_inspecting
-from .bulk import Chunk, Decoded, Header, Unsupported, chunks, decode_chunk, pcap_header
+from .bulk import REASONS, Chunk, Decoded, Header, Unsupported, chunks, decode_chunk, pcap_header
 from .chunk import Cut
 
 # worth_inspecting by the third byte, for whole columns (the length is checked beside it)
@@ -221,7 +222,9 @@ def batches(
         frames = 0
         try:
             for c in _some(chunks(path, None if identities is None else identities[k])):
-                batch, now = _batch(c, bytes_before, now, full, flows, open_now, limit)
+                batch, now = _batch(
+                    c, bytes_before, now, full, decoder.undecoded, flows, open_now, limit
+                )
                 batch.capture = k
                 read = c.file_bytes
                 frames += c.ts.size
@@ -247,14 +250,20 @@ def _batch(
     bytes_before: int,
     now: float,
     full: Callable[[float, int, bytes], list[Packet]],
+    undecoded: Counter[str],
     flows: _UdpFlows,
     open_now: Callable[[], int] | None,
     limit: int,
 ) -> tuple[Batch, float]:
-    """One chunk's :class:`Batch`, and the network time after it."""
+    """One chunk's :class:`Batch`, and the network time after it; what the full decoder
+    would have counted for the bulk decoder's frames goes into *undecoded*."""
     n = c.ts.size
     ts = c.ts
     d = decode_chunk(c)
+    if d.reason.any():
+        for k, count in enumerate(np.bincount(d.reason, minlength=len(REASONS)).tolist()):
+            if k and count:
+                undecoded[REASONS[k]] += count
     buf = c.buf
     # the frames the bulk decoder does not take, through the full decoder now, in order
     # (the decoder's state depends on nothing else), their packets kept for the tracker
