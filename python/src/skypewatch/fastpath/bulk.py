@@ -37,7 +37,18 @@ from ..packets.capture import (
     RECORD_HEADER_CUT,
     record_damage,
 )
-from ..packets.decode import ETH_MPLS, ETH_PPPOE, PPP_IP, TCP, TUNNEL_UDP_PORTS, UDP, VLAN_TAGS
+from ..packets.decode import (
+    ETH_MPLS,
+    ETH_PPPOE,
+    ICMP_REASON,
+    PPP_IP,
+    TCP,
+    TUNNEL_UDP_PORTS,
+    UDP,
+    VLAN_TAGS,
+    protocol_reason,
+    tunnelled,
+)
 from ..packets.tunnels import TEREDO_PORT
 from . import pcapng
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
@@ -201,7 +212,7 @@ class Decoded:
 
 
 # What the Decoder counts for a frame whose tunnel's inner packet gave no packet
-REASONS = ("", "ICMP (tunnelled)", "IP protocol 59 (tunnelled)")
+REASONS = ("", tunnelled(ICMP_REASON), tunnelled(protocol_reason(59)))
 
 
 def _be16(b: np.ndarray, at: np.ndarray) -> np.ndarray:

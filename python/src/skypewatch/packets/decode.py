@@ -141,6 +141,17 @@ def decode(link_type: int, frame: bytes) -> Packet | None:
 
 # A reason is why a frame gave no packet; HELD: a fragment kept for reassembly (not lost).
 HELD = ""
+ICMP_REASON = "ICMP"
+
+
+def protocol_reason(proto: int) -> str:
+    """The reason for an IP packet of a protocol other than TCP, UDP, ICMP or a tunnel."""
+    return f"IP protocol {proto}"
+
+
+def tunnelled(reason: str) -> str:
+    """The reason counted when a tunnel's inner packet gave none (the outer one was kept)."""
+    return reason + " (tunnelled)"
 
 
 class Decoder:
@@ -163,7 +174,7 @@ class Decoder:
         if reason and not out:
             self.undecoded[reason] += 1
         elif reason:
-            self.undecoded[reason + " (tunnelled)"] += 1
+            self.undecoded[tunnelled(reason)] += 1
         return out
 
     def unsupported(self, link_type: int) -> None:
@@ -352,8 +363,8 @@ class Decoder:
                 return self._ip(inner, 0, depth + 1)
             return self._inner(tunnels.gre(inner), inner, depth)
         if proto == 1 or proto == 58:
-            return "ICMP"
-        return f"IP protocol {proto}"
+            return ICMP_REASON
+        return protocol_reason(proto)
 
     def _udp_tunnel(self, sport: int, dport: int, payload: bytes, depth: int) -> str | None:
         parse = _UDP_TUNNELS.get(dport) or _UDP_TUNNELS.get(sport)
