@@ -82,9 +82,9 @@ class Generated:
 def capture(seed: int, path: Path, varied: bool = False) -> Generated:
     """Write the capture of *seed* to *path*: an Ethernet pcap, or with *varied* the same
     frames in a container the seed picks (containers.write_varied: pcapng, other link
-    types, VLAN-tagged throughout, in PPPoE or MPLS), and for one seed in five cut into two
-    or three captures (path.0, path.1...: ``Generated.parts``), each in a container of its
-    own."""
+    types, VLAN-tagged throughout, in PPPoE, MPLS, VXLAN or GTP-U), and for one seed in
+    five cut into two or three captures (path.0, path.1...: ``Generated.parts``), each in a
+    container of its own."""
     rng = random.Random(f"differential:{seed}")
     scenario = rng.choice(sorted(SCENARIOS))
     opts = SynthOptions(
@@ -262,7 +262,7 @@ def main() -> None:
             "pcapng",
             "another link type",
             "tagged throughout",
-            "in PPPoE or MPLS",
+            "in PPPoE, MPLS, VXLAN or GTP-U",
             "with IPv6 flows",
             "cut in parts",
         ),
@@ -291,7 +291,9 @@ def main() -> None:
             kinds["pcapng"] += gen.container.startswith("pcapng")
             kinds["another link type"] += not gen.container.split(", ")[1].endswith(" 1")
             kinds["tagged throughout"] += ", tagged" in gen.container
-            kinds["in PPPoE or MPLS"] += "pppoe" in gen.container or "mpls" in gen.container
+            kinds["in PPPoE, MPLS, VXLAN or GTP-U"] += any(
+                form in gen.container for form in ("pppoe", "mpls", "vxlan", "gtpv1")
+            )
             kinds["with IPv6 flows"] += "IPv6" in gen.container
             kinds["cut in parts"] += len(gen.parts) > 1
             in_bulk += bool(engines) and engines[0].startswith("bulk")

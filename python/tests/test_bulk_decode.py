@@ -19,7 +19,7 @@ from conftest import BULK_LINK_TYPES
 from fuzz.containers import relinked
 from skypewatch.fastpath import bulk
 from skypewatch.packets.capture import read_capture
-from skypewatch.packets.decode import VLAN_TAGS, Decoder, Packet, decode_plain
+from skypewatch.packets.decode import VLAN_TAGS, Decoder, Packet, decode, decode_plain
 from skypewatch.packets.tunnels import looks_like_ayiya, looks_like_teredo
 from skypewatch.synth.encapsulate import Encapsulator
 from skypewatch.synth.frames import udp_frame
@@ -353,3 +353,86 @@ def test_a_short_datagram_without_padding_is_taken(tmp_path):
         dec = Decoder()
         assert d.plain[i], frame.hex()
         assert dec.frame(0.0, 1, frame) == [_row(d, c.buf, i)] and not dec.undecoded
+
+
+def _tunnelled(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
+    """*frame* (Ethernet) inside VXLAN, or its IP packet inside GTP-U, on either port of the
+    tunnel, the header as senders write it or not quite; and whether the Decoder then gives
+    the datagram and that packet (decode_chunk must take it)."""
+    ip = frame[14:]
+    if rng.random() < 0.5:
+        flags = rng.choice((0x08, 0x08, 0x08, 0x00))
+        head = bytes([flags, 0, 0, 0]) + rng.randbytes(3) + b"\x00"
+        inner, port, good = head + frame, 4789, flags == 0x08
+    else:
+        flags = rng.choice((0x30, 0x30, 0x32, 0x31, 0x34, 0x36, 0x50))
+        kind = rng.choice((255, 255, 255, 1, 26))
+        extra = b"\x00\x07\x00\x00" if flags & 0x07 else b""
+        size = len(ip) + len(extra) + rng.choice((0, 0, 0, 1))
+        inner = struct.pack("!BBHI", flags, kind, size, rng.getrandbits(32)) + extra
+        inner += ip + (b"\x00" if rng.random() < 0.1 else b"")  # (trailing: not exact)
+        port = rng.choice((2152, 2152, 2123))
+        good = flags in (0x30, 0x32, 0x31) and kind == 255 and not inner.endswith(ip + b"\x00")
+    other = 40000 if rng.random() < 0.8 else 3544  # (Teredo's port claims it first)
+    sport, dport = (other, port) if rng.random() < 0.7 else (port, other)
+    good &= dport == port or other == 40000
+    a, b = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2])
+    if rng.random() < 0.3:  # the tunnel over IPv6
+        a, b = (
+            bytes.fromhex("20010db8" + "00" * 11 + "01"),
+            bytes.fromhex("20010db8" + "00" * 11 + "02"),
+        )
+    return udp_frame(a, sport, b, dport, inner), good
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_tunnel_around_a_plain_packet_is_taken_as_both(tmp_path, startup_pcap, seed):
+    """VXLAN (Ethernet inside) and GTP-U (IP inside): where the Decoder gives the datagram
+    and the packet inside, decode_chunk gives the same two (Decoded.tunnels), with the same
+    count of anything not decoded; a GTP message that carries no packet is plain."""
+    rng = random.Random(seed)
+    base = [f for _ts, _link, f in read_capture(startup_pcap)]
+    base = [f for f in rng.sample(base, min(len(base), 300)) if f[12:14] == b"\x08\x00"]
+    as_ipv6 = Encapsulator("ipv6")
+    base += [g for f in base[:100] for g in as_ipv6.frames(1, f)]
+    frames, expect = [], []
+    for f in base:
+        if rng.random() < 0.3:
+            f = _tagged(f, [0x8100], rng)  # (inside VXLAN: tags too)
+        g, good = _tunnelled(f, rng)
+        plain = (f[12:14] in (b"\x08\x00", b"\x86\xdd")) and decode(1, f) is not None
+        frames.append(g)
+        expect.append((good and plain and f[12:14] != b"\x81\x00") or False)
+        cut = bytearray(g)
+        cut[rng.randrange(42, min(len(cut), 110))] = rng.randrange(256)
+        frames.append(bytes(cut))
+        expect.append(False)
+    path = tmp_path / "tunnels.pcap"
+    path.write_bytes(_pcap([*frames, bytes(200)]))
+    (c,) = bulk.chunks(path)
+    d = bulk.decode_chunk(c)
+    pairs = {}
+    for rows, inner in d.tunnels:
+        for k, i in enumerate(rows.tolist()):
+            pairs[i] = (k, inner)
+    taken = signalling = 0
+    for i, frame in enumerate(frames):
+        dec = Decoder()
+        want = dec.frame(0.0, 1, frame)
+        if i in pairs:
+            k, inner = pairs[i]
+            assert not d.plain[i]
+            assert want == [_row(d, c.buf, i), _row(inner, c.buf, k)], frame.hex()
+            assert dict(dec.undecoded) == _counted(inner, k), frame.hex()
+            taken += 1
+        elif d.plain[i]:
+            assert want == [_row(d, c.buf, i)] and dict(dec.undecoded) == _counted(d, i)
+        else:
+            assert not expect[i], frame.hex()
+        # a GTP message other than a G-PDU carries no packet: the datagram alone
+        at = 34 if frame[12:14] == b"\x08\x00" else 54  # the UDP header
+        gtp = frame[at + 2 : at + 4] in (b"\x08\x68", b"\x08\x4b")
+        if gtp and frame[at + 8] >> 5 == 1 and frame[at + 9] != 255:
+            assert d.plain[i] and want == [_row(d, c.buf, i)], frame.hex()
+            signalling += 1
+    assert taken >= sum(expect) > 50 and signalling > 5

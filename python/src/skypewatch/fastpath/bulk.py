@@ -24,7 +24,7 @@ import os
 import stat
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,7 @@ from ..packets.decode import (
     protocol_reason,
     tunnelled,
 )
-from ..packets.tunnels import TEREDO_PORT
+from ..packets.tunnels import GTPV1_PORTS, TEREDO_PORT, VXLAN_PORT
 from . import pcapng
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
 
@@ -209,6 +209,11 @@ class Decoded:
     # why the Decoder counts the frame as undecoded beside its packet (an index into
     # REASONS; 0: it does not)
     reason: np.ndarray
+    udp: np.ndarray  # bool: a UDP datagram with its header (plain or not), fields valid
+    # UDP tunnels (VXLAN, GTP-U) around one packet decode_chunk takes too: (the frames, in
+    # order; their inner packets, a row each): the Decoder gives the datagram, then that
+    # packet (``plain`` is False for those frames: it means one packet)
+    tunnels: list[tuple[np.ndarray, Decoded]] = field(default_factory=list)
 
 
 # What the Decoder counts for a frame whose tunnel's inner packet gave no packet
@@ -276,6 +281,8 @@ _MAX_TAGS = 2
 # After the tags, a PPPoE session header with PPP's protocol (8 bytes), or an MPLS label
 # stack of at most this many labels (a deeper one goes to the Decoder).
 _PPP_IP = np.array(PPP_IP, dtype=np.int64)
+_VXLAN_PORTS = np.array([VXLAN_PORT], dtype=np.int64)
+_GTP_PORTS = np.array(GTPV1_PORTS, dtype=np.int64)
 _MAX_LABELS = 3
 # How far past a frame's start a read below reaches, at most: the longest link header, two
 # tags, PPPoE or the labels, an IPv6 header and a TCP header (the UDP payload's first bytes
@@ -294,18 +301,35 @@ def decode_chunk(c: Chunk) -> Decoded:
     b = np.frombuffer(c.buf, dtype=np.uint8)
     if b.size < _REACH:  # a tiny chunk: every read below stays inside the bytes
         b = np.concatenate((b, np.zeros(_REACH - b.size, dtype=np.uint8)))
-    n = c.data.size
     o = c.data
-    cap = c.caplen
     # A frame that begins too near the end of the bytes for every read below is left to
     # the Decoder (at most a chunk's last frame, and a short one); the others read where
     # they are, the former from the chunk's first bytes (then masked out).
     whole = o <= b.size - _REACH
-    ot = np.where(whole, o, 0)
     at, net = LINKS[c.link_type]
-    ip = np.full(n, net, dtype=np.int64)  # where the IP header begins in the frame
-    is4 = whole.copy()  # (each its own array: both are narrowed in place below)
-    is6 = whole.copy()
+    d = _decode(b, o, c.caplen, at, net, whole, whole.copy(), whole.copy())
+    _tunnels(b, d)
+    return d
+
+
+def _decode(
+    b: np.ndarray,
+    o: np.ndarray,
+    cap: np.ndarray,
+    at: int | None,
+    net: int | np.ndarray,
+    whole: np.ndarray,
+    is4: np.ndarray,
+    is6: np.ndarray,
+) -> Decoded:
+    """decode_chunk's frames, or the frames inside tunnels: frames at offsets *o* of *b*
+    with *cap* bytes each, their link type's ethertype at *at* (None: no link header) and
+    network header at *net*; *whole*: which can be read (every read stays _REACH bytes past
+    *o*); *is4*, *is6*: which may hold IPv4 or IPv6 as far as the caller knows."""
+    n = o.size
+    ot = np.where(whole, o, 0)
+    # where the IP header begins in the frame
+    ip = np.broadcast_to(np.asarray(net, dtype=np.int64), (n,)).copy()
     if at is not None:
         ethertype = _be16(b, ot + at)
         tagged = np.isin(ethertype, _VLAN_TAGS)
@@ -354,7 +378,8 @@ def decode_chunk(c: Chunk) -> Decoded:
     is_udp = plain & (proto == UDP)
     is_tcp = plain & (proto == TCP)
     # UDP: what decode_plain refuses
-    udp_ok = is_udp & (end >= hl + 8)
+    is_udp &= end >= hl + 8
+    udp_ok = is_udp.copy()
     udp_ok &= ~np.isin(sport, _TUNNEL_PORTS) & ~np.isin(dport, _TUNNEL_PORTS)
     long45 = end >= hl + 11
     b0 = b[tp + 8]
@@ -390,7 +415,7 @@ def decode_chunk(c: Chunk) -> Decoded:
     flags = b[tp + 13].astype(np.int64)
     tcp_ok = is_tcp & (data_off >= 20) & (end >= hl + data_off)
     ok = udp_ok | tcp_ok
-    rel_start = np.where(udp_ok, hl + 8, hl + data_off)
+    rel_start = np.where(is_udp, hl + 8, hl + data_off)
     pay_len = np.maximum(end - rel_start, 0)
     wire = np.maximum(total - hl - data_off, pay_len)
     zeros = np.zeros(n, dtype=np.int64)
@@ -408,7 +433,68 @@ def decode_chunk(c: Chunk) -> Decoded:
         pay_start=pay_start,
         pay_end=pay_start + pay_len,
         wire=np.where(tcp_ok, wire, zeros),
-        v6=ok & is6,
+        v6=is6,  # (read where a row is a packet: plain, or a tunnel's datagram)
         addr_at=oo + 8,
         reason=np.where(ok, reason, 0),
+        udp=is_udp,
     )
+
+
+def _tunnels(b: np.ndarray, d: Decoded) -> None:
+    """The UDP datagrams of *d* that VXLAN or GTP-U claims (by the responder's port, else
+    the originator's, as the Decoder does) and that carry one packet decode_chunk takes
+    (``Decoded.tunnels``); a GTP signalling message, which carries none, is plain."""
+    sport, dport = d.sport, d.dport
+    dport_claims = np.isin(dport, _TUNNEL_PORTS)
+
+    def claimed(ports: np.ndarray) -> np.ndarray:
+        return np.isin(dport, ports) | (~dport_claims & np.isin(sport, ports))
+
+    p = d.pay_start
+    n = d.pay_end - p
+    # reads below stay within _REACH bytes past an inner header 8-12 bytes into the
+    # payload (VXLAN's inner Ethernet header adds 8 to the longest link header)
+    room = p + 16 + _REACH <= b.size
+    cand = d.udp & ~d.plain & room & (n >= 8)
+    pr = np.where(cand, p, 0)
+    vx = cand & claimed(_VXLAN_PORTS)
+    gtp = cand & claimed(_GTP_PORTS)
+    # VXLAN: the I flag, then an Ethernet frame (more than the header)
+    vx &= ((b[pr] & 0x08) != 0) & (n > 8)
+    # GTP-U: version 1; a G-PDU (255) without extension headers holding exactly one IP
+    # packet (tunnels._exact_ip) after 8 bytes, or 12 with a sequence number or N-PDU
+    # number; another message type carries no packet
+    v1 = gtp & (b[pr] >> 5 == 1)
+    d.plain |= v1 & (b[pr + 1] != 255)
+    hdr = np.where(b[pr] & 0x07, 12, 8)
+    gpdu = v1 & (b[pr + 1] == 255) & ((b[pr] & 0x04) == 0) & (n >= hdr)
+    ver = b[pr + hdr] >> 4
+    size = n - hdr
+    four = gpdu & (size >= 20) & (ver == 4) & (_be16(b, pr + hdr + 2) == size)
+    six = gpdu & (size >= 40) & (ver == 6) & (40 + _be16(b, pr + hdr + 4) == size)
+    g = np.flatnonzero(four | six)
+    for rows, at, net, is4, is6 in (
+        (np.flatnonzero(vx), 8 + 12, 8 + 14, None, None),
+        (g, None, hdr[g], four, six),
+    ):
+        if not rows.size:
+            continue
+        yes = np.ones(rows.size, dtype=bool)
+        inner = _decode(
+            b,
+            p[rows],
+            n[rows],
+            at,
+            net,
+            yes,
+            yes.copy() if is4 is None else is4[rows],
+            yes.copy() if is6 is None else is6[rows],
+        )
+        took = np.flatnonzero(inner.plain)
+        if took.size:
+            d.tunnels.append((rows[took], rows_of(inner, took)))
+
+
+def rows_of(d: Decoded, k: np.ndarray) -> Decoded:
+    """Rows *k* of *d*."""
+    return Decoded(**{f: getattr(d, f)[k] for f in Decoded.__dataclass_fields__ if f != "tunnels"})
