@@ -108,18 +108,18 @@ def write_varied(
 ) -> tuple[str, bool, int]:
     """*records* (Ethernet frames) written to *path* in a container *rng* picks: pcap or
     pcapng, a link type of :data:`LINK_TYPES`, sometimes every frame VLAN-tagged, sometimes
-    every IP packet in PPPoE, behind MPLS labels, in VXLAN or in GTP-U, sometimes half the
-    host pairs' flows as IPv6.  Returns what it picked, in a few words, whether
+    every IP packet in PPPoE, behind MPLS labels, in VXLAN, GTP-U, GRE or IP-in-IP, sometimes
+    half the host pairs' flows as IPv6.  Returns what it picked, in a few words, whether
     times may now go back (a pcapng's interfaces round times to different ticks), and how
     many frames it wrote."""
     link = rng.choice(LINK_TYPES) if rng.random() < 0.5 else 1
     trunk = link in (1, 113, 276) and rng.random() < 0.3
     # sometimes every IP packet in a PPPoE session or behind two MPLS labels (an access or
     # a carrier link), under the tags if any, or every frame in VXLAN (a cloud's traffic
-    # mirror) or its IP packet in GTP-U (a mobile core)
+    # mirror) or GRE (a remote SPAN), or its IP packet in GTP-U (a mobile core) or IP-in-IP
     access = None
     if link in (1, 113, 276) and rng.random() < 0.25:
-        access = Encapsulator(rng.choice(("pppoe", "mpls", "vxlan", "gtpv1")))
+        access = Encapsulator(rng.choice(("pppoe", "mpls", "vxlan", "gtpv1", "gre-eth", "ipip")))
     # the flows of half the host pairs as IPv6 (addresses mapped into 64:ff9b::/96)
     v6 = Encapsulator("ipv6") if rng.random() < 0.3 else None
     out = []

@@ -82,7 +82,7 @@ class Generated:
 def capture(seed: int, path: Path, varied: bool = False) -> Generated:
     """Write the capture of *seed* to *path*: an Ethernet pcap, or with *varied* the same
     frames in a container the seed picks (containers.write_varied: pcapng, other link
-    types, VLAN-tagged throughout, in PPPoE, MPLS, VXLAN or GTP-U), and for one seed in
+    types, VLAN-tagged throughout, in PPPoE, MPLS or a tunnel), and for one seed in
     five cut into two or three captures (path.0, path.1...: ``Generated.parts``), each in a
     container of its own."""
     rng = random.Random(f"differential:{seed}")
@@ -262,7 +262,7 @@ def main() -> None:
             "pcapng",
             "another link type",
             "tagged throughout",
-            "in PPPoE, MPLS, VXLAN or GTP-U",
+            "in PPPoE, MPLS or a tunnel",
             "with IPv6 flows",
             "cut in parts",
         ),
@@ -291,8 +291,9 @@ def main() -> None:
             kinds["pcapng"] += gen.container.startswith("pcapng")
             kinds["another link type"] += not gen.container.split(", ")[1].endswith(" 1")
             kinds["tagged throughout"] += ", tagged" in gen.container
-            kinds["in PPPoE, MPLS, VXLAN or GTP-U"] += any(
-                form in gen.container for form in ("pppoe", "mpls", "vxlan", "gtpv1")
+            kinds["in PPPoE, MPLS or a tunnel"] += any(
+                form in gen.container
+                for form in ("pppoe", "mpls", "vxlan", "gtpv1", "gre-eth", "ipip")
             )
             kinds["with IPv6 flows"] += "IPv6" in gen.container
             kinds["cut in parts"] += len(gen.parts) > 1

@@ -436,3 +436,73 @@ def test_a_tunnel_around_a_plain_packet_is_taken_as_both(tmp_path, startup_pcap,
             assert d.plain[i] and want == [_row(d, c.buf, i)], frame.hex()
             signalling += 1
     assert taken >= sum(expect) > 50 and signalling > 5
+
+
+def _in_ip(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
+    """*frame* (Ethernet) in GRE -- its IP packet, or the whole frame (transparent Ethernet,
+    ERSPAN I/II/III) -- or its IP packet in IP-in-IP, over IPv4 or IPv6, the GRE header as
+    senders write it or not quite; and whether the Decoder then gives the packet inside
+    alone (decode_chunk must take it, as a plain frame)."""
+    ip = frame[14:]
+    if rng.random() < 0.2:
+        body, proto, good = ip, rng.choice((4, 41)), True
+    else:
+        flags = rng.choice((0, 0, 0x2000, 0x1000, 0x8000, 0xB000, 0x0080, 0x4000, 0x0008, 0x0001))
+        kind = rng.choice((0x0800, 0x86DD, 0x6558, 0x88BE, 0x22EB, 0x880B, 0x8847))
+        optional = bin(flags & 0xB080).count("1") * 4
+        head = struct.pack("!HH", flags, kind) + rng.randbytes(optional)
+        good = flags & 0x400F == 0
+        if kind in (0x0800, 0x86DD):
+            inner = ip
+        elif kind == 0x6558:
+            inner = frame
+        elif kind == 0x88BE:  # ERSPAN II: its 8 bytes when a sequence number is there
+            inner = (rng.randbytes(8) if flags & 0x1000 else b"") + frame
+        elif kind == 0x22EB:  # ERSPAN III: 12 bytes, 8 more with the subheader bit
+            sub = rng.random() < 0.3
+            inner = rng.randbytes(11) + bytes([int(sub)]) + rng.randbytes(8 * sub) + frame
+        else:
+            inner, good = ip, False
+        body, proto = head + inner, 47
+    if rng.random() < 0.3:  # over IPv6
+        head = bytes([0x60, 0, 0, 0]) + struct.pack("!HBB", len(body), proto, 64)
+        outer = head + bytes.fromhex("20010db8" + "00" * 11 + "01") * 2 + body
+        return frame[:12] + b"\x86\xdd" + outer, good
+    head = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(body), 0, 0, 64, proto, 0)
+    return frame[:12] + b"\x08\x00" + head + bytes([10, 8, 0, 1, 10, 8, 0, 2]) + body, good
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_gre_or_ip_in_ip_around_a_plain_packet_is_that_packet(tmp_path, startup_pcap, seed):
+    """GRE (IP, Ethernet, ERSPAN I/II/III inside) and IP-in-IP: the Decoder gives the
+    packet inside alone; decode_chunk takes such a frame as a plain one, that packet, and
+    nothing the Decoder decodes otherwise."""
+    rng = random.Random(seed)
+    base = [f for _ts, _link, f in read_capture(startup_pcap)]
+    base = [f for f in rng.sample(base, min(len(base), 300)) if f[12:14] == b"\x08\x00"]
+    as_ipv6 = Encapsulator("ipv6")
+    base += [g for f in base[:100] for g in as_ipv6.frames(1, f)]
+    frames, expect = [], []
+    for f in base:
+        g, good = _in_ip(f, rng)
+        frames.append(g)
+        expect.append(good and decode(1, f) is not None)
+        cut = bytearray(g)
+        cut[rng.randrange(14, min(len(cut), 100))] = rng.randrange(256)
+        frames.append(bytes(cut))
+        expect.append(False)
+    path = tmp_path / "in-ip.pcap"
+    path.write_bytes(_pcap([*frames, bytes(200)]))
+    (c,) = bulk.chunks(path)
+    d = bulk.decode_chunk(c)
+    taken = 0
+    for i, frame in enumerate(frames):
+        dec = Decoder()
+        want = dec.frame(0.0, 1, frame)
+        if d.plain[i]:
+            assert want == [_row(d, c.buf, i)], frame.hex()
+            assert dict(dec.undecoded) == _counted(d, i), frame.hex()
+            taken += expect[i]
+        else:
+            assert not expect[i], frame.hex()
+    assert taken == sum(expect) > 50

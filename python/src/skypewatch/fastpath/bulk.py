@@ -210,6 +210,9 @@ class Decoded:
     # REASONS; 0: it does not)
     reason: np.ndarray
     udp: np.ndarray  # bool: a UDP datagram with its header (plain or not), fields valid
+    ip: np.ndarray  # bool: an IP header read (plain or not); then the IP payload's bytes:
+    net_at: np.ndarray  # where it begins in buf
+    net_len: np.ndarray  # how many the frame holds of it
     # UDP tunnels (VXLAN, GTP-U) around one packet decode_chunk takes too: (the frames, in
     # order; their inner packets, a row each): the Decoder gives the datagram, then that
     # packet (``plain`` is False for those frames: it means one packet)
@@ -309,6 +312,7 @@ def decode_chunk(c: Chunk) -> Decoded:
     at, net = LINKS[c.link_type]
     d = _decode(b, o, c.caplen, at, net, whole, whole.copy(), whole.copy())
     _tunnels(b, d)
+    _in_ip(b, d)
     return d
 
 
@@ -316,7 +320,7 @@ def _decode(
     b: np.ndarray,
     o: np.ndarray,
     cap: np.ndarray,
-    at: int | None,
+    at: int | np.ndarray | None,
     net: int | np.ndarray,
     whole: np.ndarray,
     is4: np.ndarray,
@@ -437,6 +441,9 @@ def _decode(
         addr_at=oo + 8,
         reason=np.where(ok, reason, 0),
         udp=is_udp,
+        ip=plain,
+        net_at=tp,
+        net_len=end - hl,
     )
 
 
@@ -493,6 +500,60 @@ def _tunnels(b: np.ndarray, d: Decoded) -> None:
         took = np.flatnonzero(inner.plain)
         if took.size:
             d.tunnels.append((rows[took], rows_of(inner, took)))
+
+
+_GRE_IP = np.array((0x0800, 0x86DD), dtype=np.int64)
+
+
+def _in_ip(b: np.ndarray, d: Decoded) -> None:
+    """GRE (IP, Ethernet or ERSPAN type I/II/III inside: a remote SPAN's frames) and
+    IP-in-IP around one packet decode_chunk takes: neither tunnel is TCP or UDP, so the
+    Decoder gives the packet inside alone, and the frame is plain, as that packet
+    (``tunnels.gre``; a GRE protocol other than IPv4, IPv6, Ethernet or ERSPAN, GRE version
+    1 and the routing and unknown flags are the Decoder's)."""
+    p, n = d.net_at, d.net_len
+    room = d.ip & (p + 48 + _REACH <= b.size)  # (a GRE and ERSPAN III header: 44 bytes)
+    ipip = room & ((d.proto == 4) | (d.proto == 41))
+    gre = room & (d.proto == 47) & (n >= 4)
+    pr = np.where(gre, p, 0)
+    flags = _be16(b, pr)
+    kind = _be16(b, pr + 2)
+    hdr = 4 + 4 * ((flags >> 15 & 1) + (flags >> 13 & 1) + (flags >> 12 & 1) + (flags >> 7 & 1))
+    gre &= (flags & 0x4007) == 0  # version 0, no routing
+    gre &= (flags & 0x0078) == 0
+    # ERSPAN II carries a sequence number's 8 bytes more; III 12, and 8 more with its
+    # platform-specific subheader
+    three = gre & (kind == 0x22EB)
+    skip = np.where(gre & (kind == 0x88BE) & ((flags & 0x1000) != 0), 8, 0)
+    skip = np.where(three, 12 + 8 * (b[np.where(three, pr + hdr + 11, 0)] & 1), skip)
+    eth = gre & np.isin(kind, (0x6558, 0x88BE, 0x22EB))
+    inside = gre & np.isin(kind, _GRE_IP)
+    start = hdr + skip
+    for rows, at, net in (
+        (np.flatnonzero(inside), None, hdr),
+        (np.flatnonzero(eth), start + 12, start + 14),
+        (np.flatnonzero(ipip), None, np.zeros_like(hdr)),
+    ):
+        if not rows.size:
+            continue
+        yes = np.ones(rows.size, dtype=bool)
+        inner = _decode(
+            b,
+            p[rows],
+            n[rows],
+            None if at is None else at[rows],
+            net[rows],
+            yes,
+            yes.copy(),
+            yes.copy(),
+        )
+        took = np.flatnonzero(inner.plain)
+        if not took.size:
+            continue
+        frames = rows[took]
+        for name in Decoded.__dataclass_fields__:
+            if name != "tunnels":
+                getattr(d, name)[frames] = getattr(inner, name)[took]
 
 
 def rows_of(d: Decoded, k: np.ndarray) -> Decoded:
