@@ -116,10 +116,13 @@ def write_varied(
     trunk = link in (1, 113, 276) and rng.random() < 0.3
     # sometimes every IP packet in a PPPoE session or behind two MPLS labels (an access or
     # a carrier link), under the tags if any, or every frame in VXLAN (a cloud's traffic
-    # mirror) or GRE (a remote SPAN), or its IP packet in GTP-U (a mobile core) or IP-in-IP
+    # mirror), Geneve (a load balancer's) or GRE (a remote SPAN), or its IP packet in GTP-U
+    # (a mobile core) or IP-in-IP
     access = None
     if link in (1, 113, 276) and rng.random() < 0.25:
-        access = Encapsulator(rng.choice(("pppoe", "mpls", "vxlan", "gtpv1", "gre-eth", "ipip")))
+        access = Encapsulator(
+            rng.choice(("pppoe", "mpls", "vxlan", "geneve", "gtpv1", "gre-eth", "ipip"))
+        )
     # the flows of half the host pairs as IPv6 (addresses mapped into 64:ff9b::/96)
     v6 = Encapsulator("ipv6") if rng.random() < 0.3 else None
     out = []

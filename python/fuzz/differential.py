@@ -293,7 +293,7 @@ def main() -> None:
             kinds["tagged throughout"] += ", tagged" in gen.container
             kinds["in PPPoE, MPLS or a tunnel"] += any(
                 form in gen.container
-                for form in ("pppoe", "mpls", "vxlan", "gtpv1", "gre-eth", "ipip")
+                for form in ("pppoe", "mpls", "vxlan", "geneve", "gtpv1", "gre-eth", "ipip")
             )
             kinds["with IPv6 flows"] += "IPv6" in gen.container
             kinds["cut in parts"] += len(gen.parts) > 1

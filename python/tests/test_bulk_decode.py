@@ -356,11 +356,22 @@ def test_a_short_datagram_without_padding_is_taken(tmp_path):
 
 
 def _tunnelled(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
-    """*frame* (Ethernet) inside VXLAN, or its IP packet inside GTP-U, on either port of the
-    tunnel, the header as senders write it or not quite; and whether the Decoder then gives
-    the datagram and that packet (decode_chunk must take it)."""
+    """*frame* (Ethernet) inside Geneve or VXLAN, or its IP packet inside Geneve or GTP-U,
+    on either port of the tunnel, the header as senders write it or not quite; and whether
+    the Decoder then gives the datagram and that packet (decode_chunk must take it)."""
     ip = frame[14:]
-    if rng.random() < 0.5:
+    if rng.random() < 0.25:  # Geneve: version, options, then Ethernet or IP
+        version = rng.choice((0, 0, 0, 1))
+        words = rng.choice((0, 0, 1, 3))
+        kind = rng.choice((0x6558, 0x6558, 0x0800, 0x86DD, 0x0806, 0x1234))
+        head = bytes([version << 6 | words, 0]) + struct.pack("!H", kind) + rng.randbytes(4)
+        if kind in (0x0800, 0x86DD):
+            kind = 0x0800 if ip[0] >> 4 == 4 else 0x86DD
+            head = head[:2] + struct.pack("!H", kind) + head[4:]
+        body = frame if kind == 0x6558 else ip
+        inner, port = head + rng.randbytes(4 * words) + body, 6081
+        good = version == 0 and kind in (0x6558, 0x0800, 0x86DD)
+    elif rng.random() < 0.6:
         flags = rng.choice((0x08, 0x08, 0x08, 0x00))
         head = bytes([flags, 0, 0, 0]) + rng.randbytes(3) + b"\x00"
         inner, port, good = head + frame, 4789, flags == 0x08
@@ -387,7 +398,8 @@ def _tunnelled(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_tunnel_around_a_plain_packet_is_taken_as_both(tmp_path, startup_pcap, seed):
-    """VXLAN (Ethernet inside) and GTP-U (IP inside): where the Decoder gives the datagram
+    """VXLAN and Geneve (Ethernet inside) and GTP-U and Geneve (IP inside): where the
+    Decoder gives the datagram
     and the packet inside, decode_chunk gives the same two (Decoded.tunnels), with the same
     count of anything not decoded; a GTP message that carries no packet is plain."""
     rng = random.Random(seed)

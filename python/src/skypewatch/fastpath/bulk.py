@@ -49,7 +49,7 @@ from ..packets.decode import (
     protocol_reason,
     tunnelled,
 )
-from ..packets.tunnels import GTPV1_PORTS, TEREDO_PORT, VXLAN_PORT
+from ..packets.tunnels import GENEVE_PORT, GTPV1_PORTS, TEREDO_PORT, VXLAN_PORT
 from . import pcapng
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
 
@@ -286,6 +286,8 @@ _MAX_TAGS = 2
 _PPP_IP = np.array(PPP_IP, dtype=np.int64)
 _VXLAN_PORTS = np.array([VXLAN_PORT], dtype=np.int64)
 _GTP_PORTS = np.array(GTPV1_PORTS, dtype=np.int64)
+_GENEVE_PORTS = np.array([GENEVE_PORT], dtype=np.int64)
+_GRE_IP = np.array((0x0800, 0x86DD), dtype=np.int64)  # (and Geneve's)
 _MAX_LABELS = 3
 # How far past a frame's start a read below reaches, at most: the longest link header, two
 # tags, PPPoE or the labels, an IPv6 header and a TCP header (the UDP payload's first bytes
@@ -448,9 +450,9 @@ def _decode(
 
 
 def _tunnels(b: np.ndarray, d: Decoded) -> None:
-    """The UDP datagrams of *d* that VXLAN or GTP-U claims (by the responder's port, else
-    the originator's, as the Decoder does) and that carry one packet decode_chunk takes
-    (``Decoded.tunnels``); a GTP signalling message, which carries none, is plain."""
+    """The UDP datagrams of *d* that VXLAN, Geneve or GTP-U claims (by the responder's port,
+    else the originator's, as the Decoder does) and that carry one packet decode_chunk
+    takes (``Decoded.tunnels``); a GTP signalling message, which carries none, is plain."""
     sport, dport = d.sport, d.dport
     dport_claims = np.isin(dport, _TUNNEL_PORTS)
 
@@ -480,9 +482,19 @@ def _tunnels(b: np.ndarray, d: Decoded) -> None:
     four = gpdu & (size >= 20) & (ver == 4) & (_be16(b, pr + hdr + 2) == size)
     six = gpdu & (size >= 40) & (ver == 6) & (40 + _be16(b, pr + hdr + 4) == size)
     g = np.flatnonzero(four | six)
+    # Geneve: version 0, its options, then an Ethernet frame or an IP packet (reads past
+    # the options stay within _REACH of the inner header)
+    options = 8 + (b[pr] & 0x3F).astype(np.int64) * 4
+    gen = cand & claimed(_GENEVE_PORTS) & (b[pr] >> 6 == 0) & (n > options)
+    gen &= p + options + 16 + _REACH <= b.size
+    kind = _be16(b, pr + 2)
+    ge = np.flatnonzero(gen & (kind == 0x6558))
+    gi = np.flatnonzero(gen & np.isin(kind, _GRE_IP))
     for rows, at, net, is4, is6 in (
         (np.flatnonzero(vx), 8 + 12, 8 + 14, None, None),
-        (g, None, hdr[g], four, six),
+        (g, None, hdr[g], four[g], six[g]),
+        (ge, options[ge] + 12, options[ge] + 14, None, None),
+        (gi, None, options[gi], None, None),
     ):
         if not rows.size:
             continue
@@ -494,15 +506,12 @@ def _tunnels(b: np.ndarray, d: Decoded) -> None:
             at,
             net,
             yes,
-            yes.copy() if is4 is None else is4[rows],
-            yes.copy() if is6 is None else is6[rows],
+            yes.copy() if is4 is None else is4,
+            yes.copy() if is6 is None else is6,
         )
         took = np.flatnonzero(inner.plain)
         if took.size:
             d.tunnels.append((rows[took], rows_of(inner, took)))
-
-
-_GRE_IP = np.array((0x0800, 0x86DD), dtype=np.int64)
 
 
 def _in_ip(b: np.ndarray, d: Decoded) -> None:
