@@ -11,8 +11,9 @@ machine; the load average is printed.  Also: peak memory (max RSS of the largest
 skypewatch's peak memory at twice the packets (flat as finished connections pile up?), a
 synthesized capture and tshark.  ``--containers``: the sensor mix again as other captures
 hold it (every frame VLAN-tagged, Linux cooked frames, pcapng, every IPv4 packet as IPv6,
-every IP packet in PPPoE or behind MPLS labels, times stamped slightly out of order), each against the plain pcap and against the
-reference engine (what such a capture took before the bulk engine took it);
+every IP packet in PPPoE or behind MPLS labels, every frame in VXLAN or GRE, times stamped
+slightly out of order), each against the plain pcap and against the reference engine (what
+such a capture took before the bulk engine took it);
 ``--containers-only``: that alone.
 Without ndpiReader on PATH the comparison is skipped, and said so.  Not a test: it prints
 figures.
@@ -252,7 +253,8 @@ def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
     records = [(ts, frame) for ts, _link, frame in read_capture(plain)]
     as_ipv6 = Encapsulator("ipv6")  # every IPv4 packet as IPv6 (payloads unchanged)
     # every IP packet in a PPPoE session, or behind two MPLS labels (access and carrier links)
-    access = {form: Encapsulator(form) for form in ("pppoe", "mpls")}
+    # every frame in VXLAN (a cloud's traffic mirror) or GRE (a remote SPAN)
+    access = {form: Encapsulator(form) for form in ("pppoe", "mpls", "vxlan", "gre-eth")}
     forms = {
         "VLAN-tagged": lambda: pcap_bytes([(t, tagged(f, [(0x8100, 7)])) for t, f in records]),
         "Linux cooked": lambda: pcap_bytes(
@@ -265,6 +267,12 @@ def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
         ),
         "MPLS": lambda: pcap_bytes(
             [(t, g) for t, f in records for g in access["mpls"].frames(1, f)]
+        ),
+        "VXLAN": lambda: pcap_bytes(
+            [(t, g) for t, f in records for g in access["vxlan"].frames(1, f)]
+        ),
+        "GRE": lambda: pcap_bytes(
+            [(t, g) for t, f in records for g in access["gre-eth"].frames(1, f)]
         ),
         # stamped slightly out of order, as a multi-queue NIC does: 2 % of the packets up
         # to 200 us early
