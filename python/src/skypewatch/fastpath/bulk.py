@@ -560,11 +560,33 @@ def _in_ip(b: np.ndarray, d: Decoded) -> None:
         if not took.size:
             continue
         frames = rows[took]
-        for name in Decoded.__dataclass_fields__:
-            if name != "tunnels":
-                getattr(d, name)[frames] = getattr(inner, name)[took]
+        for name in _ROW_FIELDS:
+            getattr(d, name)[frames] = getattr(inner, name)[took]
 
 
 def rows_of(d: Decoded, k: np.ndarray) -> Decoded:
     """Rows *k* of *d*."""
-    return Decoded(**{f: getattr(d, f)[k] for f in Decoded.__dataclass_fields__ if f != "tunnels"})
+    return Decoded(**{f: getattr(d, f)[k] for f in _ROW_FIELDS})
+
+
+_ROW_FIELDS = [f for f in Decoded.__dataclass_fields__ if f != "tunnels"]
+
+
+def unfold(d: Decoded) -> tuple[Decoded, np.ndarray | None]:
+    """*d* with a row per packet: each tunnel frame's datagram (plain now) and then the
+    packet inside (``Decoded.tunnels``), every other frame as it is; and the frame of each
+    row (None when no frame has a tunnel)."""
+    if not d.tunnels:
+        return d, None
+    n = d.plain.size
+    two = np.zeros(n, dtype=np.int64)
+    for frames, _ in d.tunnels:
+        two[frames] = 1
+    frame_of = np.repeat(np.arange(n), 1 + two)
+    first = np.cumsum(1 + two) - (1 + two)  # each frame's first row
+    out = {f: getattr(d, f)[frame_of] for f in _ROW_FIELDS}
+    out["plain"][first[two == 1]] = True  # the datagram
+    for frames, inner in d.tunnels:
+        for f in _ROW_FIELDS:
+            out[f][first[frames] + 1] = getattr(inner, f)
+    return Decoded(**out), frame_of

@@ -71,7 +71,7 @@ from .bulk import (
     chunks,
     decode_chunk,
     pcap_header,
-    rows_of,
+    unfold,
 )
 from .chunk import Cut
 
@@ -200,9 +200,6 @@ class Batch:
     v6_rows: np.ndarray  # which of those are IPv6 (their addresses 0 in ``plain``)
     v6_at: np.ndarray  # and where in the chunk's bytes each one's two addresses are
     decoded: dict[int, list[Packet]]  # the full decoder's packets, by position
-    # the tunnels the bulk decoder took (frames, their datagrams, the packets inside): in
-    # ``decoded`` too, unless left out to be sent to another process (without_tunnels)
-    tunnels: list[tuple[np.ndarray, Decoded, Decoded]]
     # of those, the ones in skipped connections: sub-packet -> whether it opens one
     skipped_sub: dict[int, dict[int, bool]]
     buf_crc: int = 0  # CRC-32 of buf, once buf is left out (pipeline.py)
@@ -270,29 +267,23 @@ def _batch(
 ) -> tuple[Batch, float]:
     """One chunk's :class:`Batch`, and the network time after it; what the full decoder
     would have counted for the bulk decoder's frames goes into *undecoded*."""
-    n = c.ts.size
-    ts = c.ts
-    d = decode_chunk(c)
+    # the chunk's packets as rows, in order: a frame's packet, or a tunnel's datagram and
+    # then the packet inside; a frame of the full decoder is one row (its packets, maybe
+    # none, in ``decoded``)
+    d, frame_of = unfold(decode_chunk(c))
+    ts = c.ts if frame_of is None else c.ts[frame_of]
     buf = c.buf
     _count(d.reason, undecoded)
-    # the tunnels the bulk decoder takes: the datagram and the packet inside, as the full
-    # decoder gives them
-    in_tunnel = np.zeros(n, dtype=bool)
-    tunnels = []
-    for frames, inner in d.tunnels:
-        _count(inner.reason, undecoded)
-        in_tunnel[frames] = True
-        tunnels.append((frames, rows_of(d, frames), inner))
-    decoded = _tunnel_packets(tunnels, buf)
     # the frames the bulk decoder does not take, through the full decoder now, in order
     # (the decoder's state depends on nothing else), their packets kept for the tracker
-    others = np.flatnonzero(~d.plain & ~in_tunnel).tolist()
+    decoded: dict[int, list[Packet]] = {}
     ts_list = ts.tolist()
-    for i in others:
+    for r in np.flatnonzero(~d.plain).tolist():
+        i = r if frame_of is None else int(frame_of[r])
         s = int(c.data[i])
-        pkts = full(ts_list[i], c.link_type, buf[s : s + int(c.caplen[i])])
+        pkts = full(ts_list[r], c.link_type, buf[s : s + int(c.caplen[i])])
         if pkts:
-            decoded[i] = pkts
+            decoded[r] = pkts
     # events: frames that call the tracker in the reference path (a frame of the full
     # decoder without a packet calls nothing); run: network time after each frame
     event = d.plain.copy()
@@ -319,7 +310,7 @@ def _batch(
     pi = tr_idx[d.plain[tr_idx]]
     v6_rows = np.flatnonzero(d.v6[pi])
     batch = Batch(
-        frames=n,
+        frames=c.ts.size,
         file_bytes=c.file_bytes,
         file_offset=c.file_offset,
         size=len(buf),
@@ -351,7 +342,6 @@ def _batch(
         v6_rows=v6_rows,
         v6_at=d.addr_at[pi[v6_rows]],
         decoded=decoded,
-        tunnels=tunnels,
         skipped_sub=skipped_sub,
         bytes_before=bytes_before,
     )
@@ -365,54 +355,6 @@ def _count(reason: np.ndarray, undecoded: Counter[str]) -> None:
         for k, count in enumerate(np.bincount(reason, minlength=len(REASONS)).tolist()):
             if k and count:
                 undecoded[REASONS[k]] += count
-
-
-def _tunnel_packets(
-    tunnels: list[tuple[np.ndarray, Decoded, Decoded]], buf: bytes | mmap.mmap
-) -> dict[int, list[Packet]]:
-    """The tunnels' frames' packets, by position: the datagram, then the packet inside."""
-    out: dict[int, list[Packet]] = {}
-    for frames, outer, inner in tunnels:
-        for i, a, b in zip(
-            frames.tolist(), _packets(outer, buf), _packets(inner, buf), strict=True
-        ):
-            out[i] = [a, b]
-    return out
-
-
-def without_tunnels(b: Batch) -> None:
-    """Leave the tunnels' packets out of *b*'s ``decoded`` (to send it to another process:
-    the arrays in ``tunnels`` are much smaller; the applier makes the packets again)."""
-    for frames, _, _ in b.tunnels:
-        for i in frames.tolist():
-            del b.decoded[i]
-
-
-def _packets(d: Decoded, buf: bytes | mmap.mmap) -> list[Packet]:
-    """Every row of *d* as the full decoder's packet (few: the tunnels' rows)."""
-    out: list[Packet] = []
-    for proto, six, at, s, sp, t, dp, fl, sq, a, z, ak, w in zip(
-        d.proto.tolist(),
-        d.v6.tolist(),
-        d.addr_at.tolist(),
-        d.src.tolist(),
-        d.sport.tolist(),
-        d.dst.tolist(),
-        d.dport.tolist(),
-        d.flags.tolist(),
-        d.seq.tolist(),
-        d.pay_start.tolist(),
-        d.pay_end.tolist(),
-        d.ack.tolist(),
-        d.wire.tolist(),
-        strict=True,
-    ):
-        if six:
-            src, dst = buf[at : at + 16], buf[at + 16 : at + 32]
-        else:
-            src, dst = s.to_bytes(4, "big"), t.to_bytes(4, "big")
-        out.append((proto, src, sp, dst, dp, fl, sq, buf[a:z], ak, w))
-    return out
 
 
 class Applier:
@@ -477,8 +419,6 @@ class Applier:
         plain_tts = tts[b.tr_plain].tolist()  # beside plain_pkts
         idx = b.idx.tolist()
         decoded = b.decoded
-        if b.tunnels and int(b.tunnels[0][0][0]) not in decoded:  # (without_tunnels)
-            decoded = {**decoded, **_tunnel_packets(b.tunnels, buf)}
         skipped_sub = b.skipped_sub
         done_skips = 0
         lo = 0

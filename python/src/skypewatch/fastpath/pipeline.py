@@ -53,7 +53,7 @@ from ..packets.decode import Decoder
 from ..processes import context as _context
 from ..processes import reap, stop_signals_held, unblock
 from .bulk import CHUNK_BYTES, Unsupported
-from .engine import Applier, EndedInRecord, FastStats, batches, without_tunnels
+from .engine import Applier, EndedInRecord, FastStats, batches
 
 _POLL = 0.5  # seconds between checks that the child is still there
 # Shared buffers for the chunks' bytes: enough for the child to fill one while this process
@@ -97,7 +97,6 @@ def _produce(
                     buf = b.buf
                     assert buf is not None
                     b.buf = None
-                    without_tunnels(b)
                     if slots is not None and len(buf) <= _SLOT_BYTES:
                         while not free.acquire(timeout=_POLL):
                             if os.getppid() != parent:
