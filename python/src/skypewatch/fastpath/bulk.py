@@ -213,9 +213,10 @@ class Decoded:
     ip: np.ndarray  # bool: an IP header read (plain or not); then the IP payload's bytes:
     net_at: np.ndarray  # where it begins in buf
     net_len: np.ndarray  # how many the frame holds of it
-    # UDP tunnels (VXLAN, GTP-U) around one packet decode_chunk takes too: (the frames, in
-    # order; their inner packets, a row each): the Decoder gives the datagram, then that
-    # packet (``plain`` is False for those frames: it means one packet)
+    # UDP tunnels (VXLAN, Geneve, GTP-U) around one packet decode_chunk takes too: (the
+    # frames, in order; their inner packets, a row each). The Decoder gives the datagram,
+    # then that packet; ``plain`` is False for those frames (it means one packet) until
+    # :func:`unfold` makes the two rows
     tunnels: list[tuple[np.ndarray, Decoded]] = field(default_factory=list)
 
 

@@ -6,9 +6,11 @@ UDP) is never looked at again by the tracker: it keeps no datagram, writes nothi
 host context and can raise no hit (``detect.hits.udp_hits`` needs a kept datagram).  What
 it leaves behind is only its count, its uid (connections are numbered in the order they
 open) and its share of the open-connection table.  This engine finds those connections a
-chunk of records at a time with numpy and keeps their packets out of the tracker.  Every
-frame that the bulk decoder does not take (tunnels, IPv6 extension headers, fragments,
-ARP...) goes through the full ``Decoder`` in capture order, and its UDP packets join their
+chunk of records at a time with numpy and keeps their packets out of the tracker.  The
+arrays hold a row per packet (a UDP tunnel the bulk decoder takes gives two: the datagram,
+then the packet inside; ``bulk.unfold``).  Every frame that the bulk decoder does not take
+(other tunnels, IPv6 extension headers, fragments, ARP...) goes through the full
+``Decoder`` in capture order, and its UDP packets join their
 flows' decisions (below); every other packet -- TCP, UDP connections that open with a
 Skype-shaped datagram or with an empty one -- goes through the ``Tracker`` in capture order.
 
