@@ -181,7 +181,8 @@ def _endpoint(addr: bytes, port: int, flows: _UdpFlows) -> int:
 @dataclass(slots=True)
 class Batch:
     """A chunk's work for the tracker, worked out without the tracker (so that another
-    process can: pipeline.py).  Arrays are per tracked frame unless said otherwise."""
+    process can: pipeline.py).  Arrays are per tracked row unless said otherwise: a row is
+    a frame, or one of a tunnel's two packets (bulk.unfold); positions are rows'."""
 
     frames: int
     file_bytes: int  # bytes of the file consumed through this chunk
