@@ -24,6 +24,9 @@ from skypewatch.packets.tunnels import looks_like_ayiya, looks_like_teredo
 from skypewatch.synth.encapsulate import Encapsulator
 from skypewatch.synth.frames import udp_frame
 
+_V6_A = bytes.fromhex("20010db8" + "00" * 11 + "01")  # two IPv6 hosts
+_V6_B = bytes.fromhex("20010db8" + "00" * 11 + "02")
+
 
 def _pcap(frames: list[bytes], link_type: int = 1) -> bytes:
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, link_type)]
@@ -58,9 +61,9 @@ def _row(d: bulk.Decoded, buf: bytes, i: int) -> Packet:
 
 
 def _pppoe(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
-    """*frame*'s IP packet in a PPPoE session (PPP's IPv4 or IPv6 protocol, whichever the
-    packet is, or another), its length field the packet's or more or less; and whether the
-    packet stays whole (then decode_chunk must take it)."""
+    """*frame*'s IP packet in a PPPoE session (PPP's IPv4 or IPv6 protocol -- the version
+    nibble decides behind either -- or another), its length field the packet's or more or
+    less; and whether the packet stays whole (then decode_chunk must take it)."""
     ip = frame[14:]
     proto, whole = rng.choice([(0x0021, True), (0x0057, True), (0xC021, False)])
     extra = rng.choice([0, 0, 7, -1, -len(ip), -len(ip) - 2])
@@ -339,8 +342,8 @@ def test_a_short_datagram_without_padding_is_taken(tmp_path):
         for src, dst in (
             (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])),
             (
-                bytes.fromhex("20010db8" + "00" * 11 + "01"),
-                bytes.fromhex("20010db8" + "00" * 11 + "02"),
+                _V6_A,
+                _V6_B,
             ),
         )
     ]
@@ -390,8 +393,8 @@ def _tunnelled(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
     a, b = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2])
     if rng.random() < 0.3:  # the tunnel over IPv6
         a, b = (
-            bytes.fromhex("20010db8" + "00" * 11 + "01"),
-            bytes.fromhex("20010db8" + "00" * 11 + "02"),
+            _V6_A,
+            _V6_B,
         )
     return udp_frame(a, sport, b, dport, inner), good
 
@@ -478,7 +481,7 @@ def _in_ip(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
         body, proto = head + inner, 47
     if rng.random() < 0.3:  # over IPv6
         head = bytes([0x60, 0, 0, 0]) + struct.pack("!HBB", len(body), proto, 64)
-        outer = head + bytes.fromhex("20010db8" + "00" * 11 + "01") * 2 + body
+        outer = head + _V6_A + _V6_B + body
         return frame[:12] + b"\x86\xdd" + outer, good
     head = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(body), 0, 0, 64, proto, 0)
     return frame[:12] + b"\x08\x00" + head + bytes([10, 8, 0, 1, 10, 8, 0, 2]) + body, good
