@@ -90,6 +90,29 @@ def _counted(d: bulk.Decoded, i: int) -> dict[str, int]:
     return {why: 1} if why else {}
 
 
+def _one_chunk(path, frames: list[bytes]) -> tuple[bulk.Chunk, bulk.Decoded]:
+    """*frames* as an Ethernet pcap at *path*, read as one chunk and decoded (a frame after
+    them: a chunk's last bytes are the Decoder's, test_a_frame_at_the_end...)."""
+    path.write_bytes(_pcap([*frames, bytes(200)]))
+    (c,) = bulk.chunks(path)
+    return c, bulk.decode_chunk(c)
+
+
+def _a_byte_changed(data: bytes, rng: random.Random, lo: int, hi: int) -> bytes:
+    """*data* with one byte between *lo* and *hi* (or its end) set at random."""
+    changed = bytearray(data)
+    changed[rng.randrange(lo, min(len(changed), hi))] = rng.randrange(256)
+    return bytes(changed)
+
+
+def _ethernet_frames(source, rng: random.Random) -> list[bytes]:
+    """Up to 300 of *source*'s IPv4 Ethernet frames, and the first 100 of them as IPv6."""
+    base = [f for _ts, _link, f in read_capture(source)]
+    base = [f for f in rng.sample(base, min(len(base), 300)) if f[12:14] == b"\x08\x00"]
+    as_ipv6 = Encapsulator("ipv6")
+    return base + [g for f in base[:100] for g in as_ipv6.frames(1, f)]
+
+
 def _frames(source, rng: random.Random, link_type: int) -> tuple[list[bytes], list[bool]]:
     """Frames (each IPv4 one also as IPv6, each also in PPPoE or behind MPLS labels), and for
     each whether it is a whole TCP frame behind at most two tags (one decode_chunk must
@@ -232,11 +255,7 @@ def test_a_datagram_teredo_detection_could_take_is_left_to_the_decoder(tmp_path,
         udp_frame(bytes([10, 0, 0, 1]), 40000 + i, bytes([10, 0, 0, 2]), 443, _teredo_looking(rng))
         for i in range(400)
     ]
-    path = tmp_path / "t.pcap"
-    # (a frame after them: a chunk's last bytes are the Decoder's, test_a_frame_at_the_end...)
-    path.write_bytes(_pcap([*frames, bytes(200)]))
-    (c,) = bulk.chunks(path)
-    d = bulk.decode_chunk(c)
+    c, d = _one_chunk(tmp_path / "t.pcap", frames)
     taken = tunnels = beyond_plain = 0
     for i, frame in enumerate(frames):
         dec = Decoder()
@@ -308,17 +327,12 @@ def test_teredo_with_no_packet_inside_is_taken_with_its_reason(tmp_path, seed):
         # (VXLAN's port claims a datagram before Teredo's: not Teredo then)
         ports = rng.choice(((40000 + i, 3544), (3544, 40000 + i), (40000 + i, 443), (3544, 4789)))
         payload = _teredo(rng)
-        if rng.random() < 0.1:  # a byte of it changed
-            cut = bytearray(payload)
-            cut[rng.randrange(min(len(cut), 60))] = rng.randrange(256)
-            payload = bytes(cut)
+        if rng.random() < 0.1:
+            payload = _a_byte_changed(payload, rng, 0, 60)
         frames.append(
             udp_frame(bytes([10, 0, 0, 1]), ports[0], bytes([10, 0, 0, 2]), ports[1], payload)
         )
-    path = tmp_path / "teredo.pcap"
-    path.write_bytes(_pcap([*frames, bytes(200)]))
-    (c,) = bulk.chunks(path)
-    d = bulk.decode_chunk(c)
+    c, d = _one_chunk(tmp_path / "teredo.pcap", frames)
     with_reason = 0
     for i, frame in enumerate(frames):
         dec = Decoder()
@@ -341,16 +355,10 @@ def test_a_short_datagram_without_padding_is_taken(tmp_path):
         for size in range(13)
         for src, dst in (
             (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])),
-            (
-                _V6_A,
-                _V6_B,
-            ),
+            (_V6_A, _V6_B),
         )
     ]
-    path = tmp_path / "short.pcap"
-    path.write_bytes(_pcap([*frames, bytes(200)]))
-    (c,) = bulk.chunks(path)
-    d = bulk.decode_chunk(c)
+    c, d = _one_chunk(tmp_path / "short.pcap", frames)
     assert min(map(len, frames)) == 42
     for i, frame in enumerate(frames):
         dec = Decoder()
@@ -392,40 +400,27 @@ def _tunnelled(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
     good &= dport == port or other == 40000
     a, b = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2])
     if rng.random() < 0.3:  # the tunnel over IPv6
-        a, b = (
-            _V6_A,
-            _V6_B,
-        )
+        a, b = _V6_A, _V6_B
     return udp_frame(a, sport, b, dport, inner), good
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_tunnel_around_a_plain_packet_is_taken_as_both(tmp_path, startup_pcap, seed):
     """VXLAN and Geneve (Ethernet inside) and GTP-U and Geneve (IP inside): where the
-    Decoder gives the datagram
-    and the packet inside, decode_chunk gives the same two (Decoded.tunnels), with the same
-    count of anything not decoded; a GTP message that carries no packet is plain."""
+    Decoder gives the datagram and the packet inside, decode_chunk gives the same two
+    (Decoded.tunnels), with the same count of anything not decoded; a GTP message that
+    carries no packet is plain."""
     rng = random.Random(seed)
-    base = [f for _ts, _link, f in read_capture(startup_pcap)]
-    base = [f for f in rng.sample(base, min(len(base), 300)) if f[12:14] == b"\x08\x00"]
-    as_ipv6 = Encapsulator("ipv6")
-    base += [g for f in base[:100] for g in as_ipv6.frames(1, f)]
     frames, expect = [], []
-    for f in base:
+    for f in _ethernet_frames(startup_pcap, rng):
         if rng.random() < 0.3:
             f = _tagged(f, [0x8100], rng)  # (inside VXLAN: tags too)
         g, good = _tunnelled(f, rng)
-        plain = (f[12:14] in (b"\x08\x00", b"\x86\xdd")) and decode(1, f) is not None
-        frames.append(g)
-        expect.append((good and plain and f[12:14] != b"\x81\x00") or False)
-        cut = bytearray(g)
-        cut[rng.randrange(42, min(len(cut), 110))] = rng.randrange(256)
-        frames.append(bytes(cut))
-        expect.append(False)
-    path = tmp_path / "tunnels.pcap"
-    path.write_bytes(_pcap([*frames, bytes(200)]))
-    (c,) = bulk.chunks(path)
-    d = bulk.decode_chunk(c)
+        # (a tagged frame is taken too, but not required here)
+        plain = f[12:14] in (b"\x08\x00", b"\x86\xdd") and decode(1, f) is not None
+        frames += [g, _a_byte_changed(g, rng, 42, 110)]
+        expect += [good and plain, False]
+    c, d = _one_chunk(tmp_path / "tunnels.pcap", frames)
     pairs = {}
     for rows, inner in d.tunnels:
         for k, i in enumerate(rows.tolist()):
@@ -493,23 +488,12 @@ def test_gre_or_ip_in_ip_around_a_plain_packet_is_that_packet(tmp_path, startup_
     packet inside alone; decode_chunk takes such a frame as a plain one, that packet, and
     nothing the Decoder decodes otherwise."""
     rng = random.Random(seed)
-    base = [f for _ts, _link, f in read_capture(startup_pcap)]
-    base = [f for f in rng.sample(base, min(len(base), 300)) if f[12:14] == b"\x08\x00"]
-    as_ipv6 = Encapsulator("ipv6")
-    base += [g for f in base[:100] for g in as_ipv6.frames(1, f)]
     frames, expect = [], []
-    for f in base:
+    for f in _ethernet_frames(startup_pcap, rng):
         g, good = _in_ip(f, rng)
-        frames.append(g)
-        expect.append(good and decode(1, f) is not None)
-        cut = bytearray(g)
-        cut[rng.randrange(14, min(len(cut), 100))] = rng.randrange(256)
-        frames.append(bytes(cut))
-        expect.append(False)
-    path = tmp_path / "in-ip.pcap"
-    path.write_bytes(_pcap([*frames, bytes(200)]))
-    (c,) = bulk.chunks(path)
-    d = bulk.decode_chunk(c)
+        frames += [g, _a_byte_changed(g, rng, 14, 100)]
+        expect += [good and decode(1, f) is not None, False]
+    c, d = _one_chunk(tmp_path / "in-ip.pcap", frames)
     taken = 0
     for i, frame in enumerate(frames):
         dec = Decoder()

@@ -49,7 +49,15 @@ from ..packets.decode import (
     protocol_reason,
     tunnelled,
 )
-from ..packets.tunnels import GENEVE_PORT, GTPV1_PORTS, TEREDO_PORT, VXLAN_PORT
+from ..packets.tunnels import (
+    ERSPAN_2,
+    ERSPAN_3,
+    GENEVE_PORT,
+    GTPV1_PORTS,
+    TEREDO_PORT,
+    TRANSPARENT_ETHERNET,
+    VXLAN_PORT,
+)
 from . import pcapng
 from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
 
@@ -489,7 +497,7 @@ def _tunnels(b: np.ndarray, d: Decoded) -> None:
     gen = cand & claimed(_GENEVE_PORTS) & (b[pr] >> 6 == 0) & (n > options)
     gen &= p + options + 16 + _REACH <= b.size
     kind = _be16(b, pr + 2)
-    ge = np.flatnonzero(gen & (kind == 0x6558))
+    ge = np.flatnonzero(gen & (kind == TRANSPARENT_ETHERNET))
     gi = np.flatnonzero(gen & np.isin(kind, _GRE_IP))
     for rows, at, net, is4, is6 in (
         (np.flatnonzero(vx), 8 + 12, 8 + 14, None, None),
@@ -497,22 +505,40 @@ def _tunnels(b: np.ndarray, d: Decoded) -> None:
         (ge, options[ge] + 12, options[ge] + 14, None, None),
         (gi, None, options[gi], None, None),
     ):
-        if not rows.size:
+        if not rows.size:  # (most chunks have no tunnel: _decode costs ~60 numpy calls)
             continue
-        yes = np.ones(rows.size, dtype=bool)
-        inner = _decode(
-            b,
-            p[rows],
-            n[rows],
-            at,
-            net,
-            yes,
-            yes.copy() if is4 is None else is4,
-            yes.copy() if is6 is None else is6,
-        )
-        took = np.flatnonzero(inner.plain)
-        if took.size:
-            d.tunnels.append((rows[took], rows_of(inner, took)))
+        frames, inner = _inside(b, p[rows], n[rows], rows, at, net, is4, is6)
+        if frames.size:
+            d.tunnels.append((frames, inner))
+
+
+def _inside(
+    b: np.ndarray,
+    p: np.ndarray,
+    n: np.ndarray,
+    rows: np.ndarray,
+    at: int | np.ndarray | None,
+    net: int | np.ndarray,
+    is4: np.ndarray | None = None,
+    is6: np.ndarray | None = None,
+) -> tuple[np.ndarray, Decoded]:
+    """The packets decode_chunk takes inside the tunnels of *rows*: their payloads at *p*,
+    *n* bytes each (every read within _REACH past the inner header: the callers' ``room``),
+    with _decode's *at* and *net*, and what the caller knows of the IP version (*is4*,
+    *is6*); which of *rows* hold one, and those packets, a row each."""
+    yes = np.ones(rows.size, dtype=bool)
+    inner = _decode(
+        b,
+        p,
+        n,
+        at,
+        net,
+        yes,
+        yes.copy() if is4 is None else is4,
+        yes.copy() if is6 is None else is6,
+    )
+    took = np.flatnonzero(inner.plain)
+    return rows[took], rows_of(inner, took)
 
 
 def _in_ip(b: np.ndarray, d: Decoded) -> None:
@@ -533,36 +559,24 @@ def _in_ip(b: np.ndarray, d: Decoded) -> None:
     gre &= (flags & 0x0078) == 0
     # ERSPAN II carries a sequence number's 8 bytes more; III 12, and 8 more with its
     # platform-specific subheader
-    three = gre & (kind == 0x22EB)
-    skip = np.where(gre & (kind == 0x88BE) & ((flags & 0x1000) != 0), 8, 0)
+    three = gre & (kind == ERSPAN_3)
+    skip = np.where(gre & (kind == ERSPAN_2) & ((flags & 0x1000) != 0), 8, 0)
     skip = np.where(three, 12 + 8 * (b[np.where(three, pr + hdr + 11, 0)] & 1), skip)
-    eth = gre & np.isin(kind, (0x6558, 0x88BE, 0x22EB))
+    eth = gre & np.isin(kind, (TRANSPARENT_ETHERNET, ERSPAN_2, ERSPAN_3))
     inside = gre & np.isin(kind, _GRE_IP)
     start = hdr + skip
+    ip_in = np.flatnonzero(inside)
+    eth_in = np.flatnonzero(eth)
     for rows, at, net in (
-        (np.flatnonzero(inside), None, hdr),
-        (np.flatnonzero(eth), start + 12, start + 14),
-        (np.flatnonzero(ipip), None, np.zeros_like(hdr)),
+        (ip_in, None, hdr[ip_in]),
+        (eth_in, start[eth_in] + 12, start[eth_in] + 14),
+        (np.flatnonzero(ipip), None, 0),
     ):
         if not rows.size:
             continue
-        yes = np.ones(rows.size, dtype=bool)
-        inner = _decode(
-            b,
-            p[rows],
-            n[rows],
-            None if at is None else at[rows],
-            net[rows],
-            yes,
-            yes.copy(),
-            yes.copy(),
-        )
-        took = np.flatnonzero(inner.plain)
-        if not took.size:
-            continue
-        frames = rows[took]
+        frames, inner = _inside(b, p[rows], n[rows], rows, at, net)
         for name in _ROW_FIELDS:
-            getattr(d, name)[frames] = getattr(inner, name)[took]
+            getattr(d, name)[frames] = getattr(inner, name)
 
 
 def rows_of(d: Decoded, k: np.ndarray) -> Decoded:

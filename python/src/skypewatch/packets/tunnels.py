@@ -27,6 +27,10 @@ GENEVE_PORT = 6081
 TEREDO_PORT = 3544
 AYIYA_PORT = 5072
 GTPV1_PORTS = (2152, 2123)
+# protocols in a GRE or Geneve header that carry an Ethernet frame
+TRANSPARENT_ETHERNET = 0x6558
+ERSPAN_2 = 0x88BE  # ERSPAN type I, or II with a sequence number
+ERSPAN_3 = 0x22EB
 
 
 def gre(data: bytes) -> Result:
@@ -41,16 +45,16 @@ def gre(data: bytes) -> Result:
     hdr += 4 if flags & 0x0080 else 0
     kind, skip = IP, 0
     if version == 0:
-        if proto == 0x6558:  # transparent Ethernet bridging
+        if proto == TRANSPARENT_ETHERNET:
             if n <= hdr + 14:
                 return "truncated GRE"
             kind = ETHERNET
-        elif proto == 0x88BE:  # ERSPAN type I, or II with a sequence number
+        elif proto == ERSPAN_2:
             if n <= hdr + 14:
                 return "truncated GRE"
             kind = ETHERNET
             skip = 8 if flags & 0x1000 else 0
-        elif proto == 0x22EB:  # ERSPAN type III
+        elif proto == ERSPAN_3:
             if n <= hdr + 14 + 12:
                 return "truncated GRE"
             kind, skip = ETHERNET, 12
@@ -108,7 +112,7 @@ def geneve(data: bytes) -> Result:
     if n == hdr:
         return "empty Geneve"
     proto = _u16(data, 2)[0]
-    if proto == 0x6558:
+    if proto == TRANSPARENT_ETHERNET:
         return ETHERNET, hdr
     if proto in (0x0800, 0x86DD):
         return IP, hdr
