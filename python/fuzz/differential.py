@@ -67,6 +67,30 @@ def _payload(rng: random.Random, kind: str) -> bytes:
     return bytes(p)
 
 
+def _no_packet(rng: random.Random, hosts: list[bytes]) -> bytes:
+    """A frame of which the Decoder makes no packet, only a reason it counts (ARP, another
+    ethertype, ICMP, ICMPv6, IGMP with its router alert option, ESP): it moves no clock."""
+    macs = rng.randbytes(12)
+    kind = rng.randrange(6)
+    if kind == 0:
+        return macs + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + rng.randbytes(20)
+    if kind == 1:
+        return macs + b"\x88\xcc" + rng.randbytes(rng.randint(0, 60))
+    if kind == 2:  # ICMPv6
+        body = rng.randbytes(rng.choice((8, 32)))
+        return (
+            macs
+            + b"\x86\xdd"
+            + struct.pack("!IHBB", 0x60000000, len(body), 58, 64)
+            + (rng.randbytes(32) + body)
+        )
+    body = rng.randbytes(rng.choice((8, 40)))
+    proto, opts = rng.choice(((1, b""), (2, b"\x94\x04\x00\x00"), (50, b"")))
+    ip = struct.pack("!BBHHHB", 0x45 + len(opts) // 4, 0, 20 + len(opts) + len(body), 0, 0, 1)
+    ip += bytes([proto]) + b"\0\0" + rng.choice(hosts) + rng.choice(hosts) + opts
+    return macs + b"\x08\x00" + ip + body
+
+
 def _vlan(frame: bytes) -> bytes:
     return frame[:12] + b"\x81\x00\x00\x07" + frame[12:]
 
@@ -121,6 +145,13 @@ def capture(seed: int, path: Path, varied: bool = False) -> Generated:
                     t + i * 0.001,
                     udp_frame(s, 40000 + i % 1000, hosts[0], 53, _payload(rng, "other")),
                 )
+            )
+    extra = random.Random(f"no-packet:{seed}")  # (the seeds' other frames as they were)
+    if extra.random() < 0.5:
+        for _ in range(extra.randint(1, 60)):
+            f = _no_packet(extra, hosts)
+            frames.append(
+                (t0 + extra.uniform(-30.0, span + 200.0), _vlan(f) if extra.random() < 0.1 else f)
             )
     frames.sort(key=lambda e: e[0])  # stable: ties keep their order
     late = rng.random() < 0.3

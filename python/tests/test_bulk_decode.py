@@ -85,7 +85,8 @@ def _mpls(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
 
 
 def _counted(d: bulk.Decoded, i: int) -> dict[str, int]:
-    """What the Decoder must have counted as undecoded for frame *i* that decode_chunk took."""
+    """What the Decoder must have counted as undecoded for frame *i* that decode_chunk took
+    (as a packet, or as a frame without one)."""
     why = bulk.REASONS[d.reason[i]]
     return {why: 1} if why else {}
 
@@ -133,10 +134,34 @@ def _frames(source, rng: random.Random, link_type: int) -> tuple[list[bytes], li
         if f[12:14] in (b"\x08\x00", b"\x86\xdd"):
             g, whole = (_pppoe if rng.random() < 0.5 else _mpls)(f, rng)
             _variants(g, plain and whole, rng, link_type, frames, expect)
+    for f, counted in _no_packet_frames(rng):
+        _variants(f, counted, rng, link_type, frames, expect)
     for _ in range(200):
         frames.append(rng.randbytes(rng.randrange(120)))
         expect.append(False)
     return frames, expect
+
+
+def _no_packet_frames(rng: random.Random) -> list[tuple[bytes, bool]]:
+    """Ethernet frames of which the Decoder makes no packet, only a reason: ARP and RARP,
+    other ethertypes, ICMP, ICMPv6 and other IP protocols (each with True: decode_chunk
+    must count it); and IP packets of tunnels and IPv6 headers with junk after them
+    (False: the Decoder's)."""
+    macs = rng.randbytes(12)
+    out = [macs + t + rng.randbytes(rng.randrange(28, 60)) for t in (b"\x08\x06", b"\x80\x35")]
+    out += [macs + struct.pack("!H", t) + rng.randbytes(46) for t in (0x88CC, 0x8863, 0x0842)]
+    found = [(f, True) for f in out]
+    chain = (0, 4, 41, 43, 44, 47, 51, 60)  # tunnels, IPv6's headers before a packet
+    anything = rng.choice([p for p in range(256) if p not in (6, 17)])  # (not TCP, UDP)
+    for proto in (1, 2, 50, 89, 132, 4, 41, 47, anything):
+        body = rng.randbytes(rng.randrange(8, 60))
+        ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(body), 1, 0, 64, proto, 0)
+        found.append((macs + b"\x08\x00" + ip + _V6_A[:4] + _V6_B[:4] + body, proto not in chain))
+    for nxt in (58, 59, 1, 50, *chain, anything):
+        body = rng.randbytes(rng.randrange(8, 60))
+        ip = struct.pack("!IHBB", 0x60000000, len(body), nxt, 64) + _V6_A + _V6_B
+        found.append((macs + b"\x86\xdd" + ip + body, nxt not in chain))
+    return found
 
 
 def _variants(
@@ -182,13 +207,15 @@ def test_a_plain_frame_is_what_the_decoder_makes_of_it(
         for i in range(c.data.size):
             frame = frames[k]
             k += 1
-            if not d.plain[i]:
+            if not d.plain[i] and not d.reason[i]:
                 # only a frame that begins within the chunk's last bytes may be left
                 missed += expect[k - 1]
                 continue
             taken += 1
             dec = Decoder()
-            assert dec.frame(0.0, link_type, frame) == [_row(d, c.buf, i)], frame.hex()
+            # a packet, or none (ARP, ICMP...): then only the reason counted
+            want = [_row(d, c.buf, i)] if d.plain[i] else []
+            assert dec.frame(0.0, link_type, frame) == want, frame.hex()
             assert dict(dec.undecoded) == _counted(d, i)
     assert k == len(frames)
     wanted = sum(expect)
@@ -215,6 +242,9 @@ def test_a_frame_at_the_end_of_the_bytes_is_left_to_the_decoder(tmp_path):
     assert c.buf[12:14] == b"\x08\x00"
     d = bulk.decode_chunk(c)
     assert d.plain.tolist() == [False, False]
+    # (the first frame, zeros, is "not IP" in bulk too; the last is not counted as ARP
+    # either: the Decoder's)
+    assert [bulk.REASONS[r] for r in d.reason.tolist()] == ["not IP", ""]
     assert Decoder().frame(0.0, 1, arp) == []
 
 

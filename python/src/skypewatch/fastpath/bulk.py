@@ -38,9 +38,13 @@ from ..packets.capture import (
     record_damage,
 )
 from ..packets.decode import (
+    ARP_REASON,
+    ETH_ARP,
     ETH_MPLS,
     ETH_PPPOE,
     ICMP_REASON,
+    IPV6_EXT,
+    NOT_IP_REASON,
     PPP_IP,
     TCP,
     TUNNEL_UDP_PORTS,
@@ -214,8 +218,9 @@ class Decoded:
     addr_at: (
         np.ndarray
     )  # offset in buf of an IPv6 packet's source address (its destination follows)
-    # why the Decoder counts the frame as undecoded beside its packet (an index into
-    # REASONS; 0: it does not)
+    # why the Decoder counts the frame as undecoded (an index into REASONS; 0: it does
+    # not): beside its packet where ``plain``, else as all it makes of the frame (ARP,
+    # ICMP...: no packet; 0: the frame is the Decoder's)
     reason: np.ndarray
     udp: np.ndarray  # bool: a UDP datagram with its header (plain or not), fields valid
     ip: np.ndarray  # bool: an IP header read (plain or not); then the IP payload's bytes:
@@ -228,8 +233,25 @@ class Decoded:
     tunnels: list[tuple[np.ndarray, Decoded]] = field(default_factory=list)
 
 
-# What the Decoder counts for a frame whose tunnel's inner packet gave no packet
-REASONS = ("", tunnelled(ICMP_REASON), tunnelled(protocol_reason(59)))
+# What the Decoder counts for a frame (``Decoded.reason``): the first two beside a packet,
+# where a tunnel's inner packet gave none; the others for a frame of which it makes no
+# packet (protocol_reason(p) at _PROTOCOL + p)
+REASONS = (
+    "",
+    tunnelled(ICMP_REASON),
+    tunnelled(protocol_reason(59)),
+    ICMP_REASON,
+    ARP_REASON,
+    NOT_IP_REASON,
+    *(protocol_reason(p) for p in range(256)),
+)
+_ICMP, _ARP, _NOT_IP, _PROTOCOL = 3, 4, 5, 6
+# an IP protocol of which the Decoder may make a packet (TCP, UDP, the tunnels); behind
+# IPv6 also the headers it follows to one (extension headers, fragments, AH)
+_PACKET_PROTOCOLS = np.array((TCP, UDP, 4, 41, 47), dtype=np.int64)
+_IPV6_CHAIN = np.array((*IPV6_EXT, 44, 51), dtype=np.int64)
+# ethertypes that carry IP, or ARP: any other (behind at most two tags) is "not IP"
+_NOT_OTHER = np.array((0x0800, 0x86DD, ETH_MPLS, ETH_PPPOE, *ETH_ARP), dtype=np.int64)
 
 
 def _be16(b: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -283,7 +305,7 @@ def _teredo_reason(b: np.ndarray, at: np.ndarray, n: np.ndarray) -> np.ndarray:
     # a payload as long as the header says; longer only for a bubble
     ok = room & (b[ip] >> 4 == 6) & ((have == plen) | ((have > plen) & (plen == 0) & (nxt == 59)))
     return np.where(ok & ((nxt == 58) | (nxt == 1)), 1, np.where(ok & (nxt == 59), 2, 0)).astype(
-        np.int8
+        np.int16
     )
 
 
@@ -370,6 +392,16 @@ def _decode(
         # behind PPPoE or MPLS the Decoder goes by the version nibble alone
         is4 &= (~tagged & (ethertype == 0x0800)) | pppoe | mpls
         is6 &= (~tagged & (ethertype == 0x86DD)) | pppoe | mpls
+        # ARP, or another ethertype that is not IP, with its link header and tags whole:
+        # no packet, a reason
+        link = whole & ~tagged & (cap >= ip)
+        none = np.where(
+            link & np.isin(ethertype, ETH_ARP),
+            _ARP,
+            np.where(link & ~np.isin(ethertype, _NOT_OTHER), _NOT_IP, 0),
+        ).astype(np.int16)
+    else:
+        none = np.zeros(n, dtype=np.int16)
     # (the Decoder goes by the version nibble; a type that disagrees with it is its business)
     first = b[np.where(whole, o + ip, 0)]
     # (room for a UDP header: a short datagram in a frame without Ethernet padding, as the
@@ -384,6 +416,11 @@ def _decode(
     # Decoder's)
     proto = np.where(is6, b[oo + 6], b[oo + 9]).astype(np.int64)
     plain = is4 | is6
+    # an IP packet of ICMP or another protocol of which the Decoder makes no packet: a reason
+    other = plain & ~np.isin(proto, _PACKET_PROTOCOLS) & ~(is6 & np.isin(proto, _IPV6_CHAIN))
+    if other.any():
+        icmp = (proto == 1) | (proto == 58)
+        none = np.where(other, np.where(icmp, _ICMP, _PROTOCOL + proto), none).astype(np.int16)
     src = np.where(is4, _be32(b, oo + 12), 0)
     dst = np.where(is4, _be32(b, oo + 16), 0)
     end = np.minimum(total, cap - ip)  # the IP packet's captured end, from its header
@@ -418,7 +455,7 @@ def _decode(
     dport_claims = np.isin(dport, _TUNNEL_PORTS)
     by_teredo = (dport == TEREDO_PORT) | (~dport_claims & (sport == TEREDO_PORT))
     by_teredo |= teredo & ~dport_claims & ~np.isin(sport, _TUNNEL_PORTS)
-    reason = np.zeros(n, dtype=np.int8)
+    reason = np.zeros(n, dtype=np.int16)
     inner = np.flatnonzero(is_udp & by_teredo & dgram40)
     if inner.size:
         reason[inner] = _teredo_reason(b, tp[inner] + 8, end[inner] - hl[inner] - 8)
@@ -450,7 +487,7 @@ def _decode(
         wire=np.where(tcp_ok, wire, zeros),
         v6=is6,  # (read where a row is a packet: plain, or a tunnel's datagram)
         addr_at=oo + 8,
-        reason=np.where(ok, reason, 0),
+        reason=np.where(ok, reason, none),
         udp=is_udp,
         ip=plain,
         net_at=tp,

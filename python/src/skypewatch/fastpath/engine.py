@@ -278,10 +278,11 @@ def _batch(
     buf = c.buf
     _count(d.reason, undecoded)
     # the frames the bulk decoder does not take, through the full decoder now, in order
-    # (the decoder's state depends on nothing else), their packets kept for the tracker
+    # (the decoder's state depends on nothing else), their packets kept for the tracker;
+    # a frame of which it makes no packet, only a reason (ARP, ICMP...), is counted above
     decoded: dict[int, list[Packet]] = {}
     ts_list = ts.tolist()
-    for r in np.flatnonzero(~d.plain).tolist():
+    for r in np.flatnonzero(~d.plain & (d.reason == 0)).tolist():
         i = r if frame_of is None else int(frame_of[r])
         s = int(c.data[i])
         pkts = full(ts_list[r], c.link_type, buf[s : s + int(c.caplen[i])])

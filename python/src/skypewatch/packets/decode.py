@@ -54,10 +54,10 @@ SUPPORTED_LINK_TYPES = {
 _ETH_IPV4 = 0x0800
 _ETH_IPV6 = 0x86DD
 VLAN_TAGS = (0x8100, 0x88A8, 0x9100)  # 802.1Q, 802.1ad, the older QinQ value
-_IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options
+IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options
 ETH_MPLS = 0x8847
 ETH_PPPOE = 0x8864  # PPPoE session stage (discovery, 0x8863, carries no IP)
-_ETH_ARP = (0x0806, 0x8035)
+ETH_ARP = (0x0806, 0x8035)  # ARP, RARP
 PPP_IP = (0x0021, 0x0057)
 MAX_TUNNEL_DEPTH = 4  # Zeek's Tunnel::max_depth
 
@@ -142,6 +142,8 @@ def decode(link_type: int, frame: bytes) -> Packet | None:
 # A reason is why a frame gave no packet; HELD: a fragment kept for reassembly (not lost).
 HELD = ""
 ICMP_REASON = "ICMP"
+ARP_REASON = "ARP"
+NOT_IP_REASON = "not IP"  # an ethertype other than IP, ARP, MPLS, PPPoE or a VLAN tag
 
 
 def protocol_reason(proto: int) -> str:
@@ -242,9 +244,9 @@ class Decoder:
                 return "not IP (PPPoE)"
             length = max(_u16(frame, off + 4)[0] - 2, 0)
             return self._ip(frame[off + 8 : off + 8 + min(length, n - 8)], 0, depth)
-        if ethertype in _ETH_ARP:
-            return "ARP"
-        return "not IP"
+        if ethertype in ETH_ARP:
+            return ARP_REASON
+        return NOT_IP_REASON
 
     def _mpls(self, frame: bytes, off: int, depth: int) -> str | None:
         while True:  # the label stack, to the label marked bottom of stack
@@ -311,7 +313,7 @@ class Decoder:
     ) -> str | None:
         end = min(wire_end, len(frame))
         while True:
-            if nxt in _IPV6_EXT or nxt == 51:
+            if nxt in IPV6_EXT or nxt == 51:
                 if pos + 8 > end:
                     return "truncated IP"
                 step = (frame[pos + 1] + 2) * 4 if nxt == 51 else (frame[pos + 1] + 1) * 8
