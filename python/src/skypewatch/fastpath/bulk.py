@@ -63,7 +63,18 @@ from ..packets.tunnels import (
     VXLAN_PORT,
 )
 from . import pcapng
-from .chunk import LINKS, REFUSED, Chunk, Cut, Header, Stop, Unsupported, runs, u32_column
+from .chunk import (
+    LINKS,
+    REFUSED,
+    Chunk,
+    Cut,
+    Header,
+    Stop,
+    Unsupported,
+    runs,
+    u32_column,
+    words,
+)
 
 # (what other modules take from here, with chunks and decode_chunk)
 __all__ = ["REFUSED", "Chunk", "Decoded", "Header", "Unsupported", "chunks", "decode_chunk"]
@@ -270,7 +281,7 @@ def _be16(b: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _be32(b: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return _be16(b, at) << 16 | _be16(b, at + 2)
+    return words(b, ">u4")[at].astype(np.int64)
 
 
 _TEREDO_PREFIX = 0x20010000  # 2001:0::/32, the addresses Zeek's Teredo pattern looks for

@@ -80,11 +80,17 @@ class Chunk:
 
 
 def u32_column(b: np.ndarray, at: np.ndarray, endian: str) -> np.ndarray:
-    """The 32-bit unsigned integers at offsets *at* of the bytes *b*."""
-    w = [b[at + k].astype(np.int64) for k in range(4)]
-    if endian == "<":
-        return w[0] | w[1] << 8 | w[2] << 16 | w[3] << 24
-    return w[3] | w[2] << 8 | w[1] << 16 | w[0] << 24
+    """The 32-bit unsigned integers at offsets *at* of the bytes *b* (a C-contiguous uint8
+    array)."""
+    return words(b, endian + "u4")[at].astype(np.int64)
+
+
+def words(b: np.ndarray, dtype: str) -> np.ndarray:
+    """The bytes *b* as overlapping integers of *dtype*, one beginning at every offset (a
+    view with a one-byte stride: one gather per column instead of one per byte; offsets
+    too near the end for a whole one are out of range)."""
+    size = np.dtype(dtype).itemsize
+    return np.ndarray((max(b.size - size + 1, 0),), dtype, b, 0, (1,))
 
 
 Walk = Callable[[bytes], tuple[list[int], int]]
