@@ -253,8 +253,11 @@ def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
     records = [(ts, frame) for ts, _link, frame in read_capture(plain)]
     as_ipv6 = Encapsulator("ipv6")  # every IPv4 packet as IPv6 (payloads unchanged)
     # every IP packet in a PPPoE session, or behind two MPLS labels (access and carrier links)
-    # every frame in VXLAN (a cloud's traffic mirror) or GRE (a remote SPAN)
-    access = {form: Encapsulator(form) for form in ("pppoe", "mpls", "vxlan", "gre-eth")}
+    # every frame in VXLAN (a cloud's traffic mirror) or GRE (a remote SPAN), every IP packet
+    # in GTP-U with a PDU session container (a 5G core's N3 interface)
+    access = {
+        form: Encapsulator(form) for form in ("pppoe", "mpls", "vxlan", "gre-eth", "gtpv1-ext")
+    }
     forms = {
         "VLAN-tagged": lambda: pcap_bytes([(t, tagged(f, [(0x8100, 7)])) for t, f in records]),
         "Linux cooked": lambda: pcap_bytes(
@@ -273,6 +276,9 @@ def containers(plain: Path, sw: str, args: argparse.Namespace) -> None:
         ),
         "GRE": lambda: pcap_bytes(
             [(t, g) for t, f in records for g in access["gre-eth"].frames(1, f)]
+        ),
+        "GTP-U": lambda: pcap_bytes(
+            [(t, g) for t, f in records for g in access["gtpv1-ext"].frames(1, f)]
         ),
         # stamped slightly out of order, as a multi-queue NIC does: 2 % of the packets up
         # to 200 us early

@@ -121,7 +121,9 @@ def write_varied(
     access = None
     if link in (1, 113, 276) and rng.random() < 0.25:
         access = Encapsulator(
-            rng.choice(("pppoe", "mpls", "vxlan", "geneve", "gtpv1", "gre-eth", "ipip"))
+            rng.choice(
+                ("pppoe", "mpls", "vxlan", "geneve", "gtpv1", "gtpv1-ext", "gre-eth", "ipip")
+            )
         )
     # the flows of half the host pairs as IPv6 (addresses mapped into 64:ff9b::/96)
     v6 = Encapsulator("ipv6") if rng.random() < 0.3 else None

@@ -417,14 +417,17 @@ def _tunnelled(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
         head = bytes([flags, 0, 0, 0]) + rng.randbytes(3) + b"\x00"
         inner, port, good = head + frame, 4789, flags == 0x08
     else:
-        flags = rng.choice((0x30, 0x30, 0x32, 0x31, 0x34, 0x36, 0x50))
+        flags = rng.choice((0x30, 0x30, 0x32, 0x31, 0x34, 0x36, 0x34, 0x50))
         kind = rng.choice((255, 255, 255, 1, 26))
         extra = b"\x00\x07\x00\x00" if flags & 0x07 else b""
+        chain = True  # extension headers that end where they say, and few enough
+        if flags & 0x04:  # (5G's PDU session container: one of a word or two, type 0x85)
+            extra, chain = _gtp_extensions(rng)
         size = len(ip) + len(extra) + rng.choice((0, 0, 0, 1))
         inner = struct.pack("!BBHI", flags, kind, size, rng.getrandbits(32)) + extra
         inner += ip + (b"\x00" if rng.random() < 0.1 else b"")  # (trailing: not exact)
         port = rng.choice((2152, 2152, 2123))
-        good = flags in (0x30, 0x32, 0x31) and kind == 255 and not inner.endswith(ip + b"\x00")
+        good = flags >> 5 == 1 and chain and kind == 255 and not inner.endswith(ip + b"\x00")
     other = 40000 if rng.random() < 0.8 else 3544  # (Teredo's port claims it first)
     sport, dport = (other, port) if rng.random() < 0.7 else (port, other)
     good &= dport == port or other == 40000
@@ -432,6 +435,26 @@ def _tunnelled(frame: bytes, rng: random.Random) -> tuple[bytes, bool]:
     if rng.random() < 0.3:  # the tunnel over IPv6
         a, b = _V6_A, _V6_B
     return udp_frame(a, sport, b, dport, inner), good
+
+
+def _gtp_extensions(rng: random.Random) -> tuple[bytes, bool]:
+    """The four bytes after a GTP-U header with its E flag (sequence number, N-PDU number,
+    the first extension's type), then one to four extension headers, sometimes one of
+    length zero or the last one saying another follows; and whether the chain is well
+    formed and at most three long (then decode_chunk must take the G-PDU)."""
+    count = rng.choice((1, 1, 2, 3, 4))
+    exts = b""
+    for k in range(count):
+        words = rng.choice((1, 1, 2, 3))
+        exts += (
+            bytes([words]) + rng.randbytes(4 * words - 2) + (b"\x00" if k == count - 1 else b"\x85")
+        )
+    good = count <= 3
+    if rng.random() < 0.2:
+        exts = b"\x00" + exts[1:] if rng.random() < 0.5 else exts[:-1] + b"\x85"
+        good = False
+    # (the first extension's type: the Decoder reads the first header whatever it says)
+    return b"\x00\x07\x00" + bytes([rng.choice((0x85, 0x85, 0x00, 0xC0))]) + exts, good
 
 
 @pytest.mark.parametrize("seed", range(3))

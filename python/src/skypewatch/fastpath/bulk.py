@@ -343,6 +343,7 @@ _GENEVE_PORTS = _among(GENEVE_PORT)
 _GRE_IP = _among(0x0800, 0x86DD)  # (and Geneve's)
 _GRE_ETHERNET = _among(TRANSPARENT_ETHERNET, ERSPAN_2, ERSPAN_3)
 _MAX_LABELS = 3
+_GTP_EXTENSIONS = 3  # GTP-U extension headers before the packet (a longer chain: the Decoder's)
 # How far past a frame's start a read below reaches, at most: the longest link header, two
 # tags, PPPoE or the labels, an IPv6 header and a TCP header (the UDP payload's first bytes
 # lie among them).
@@ -539,13 +540,26 @@ def _tunnels(b: np.ndarray, d: Decoded) -> None:
     gtp = cand & claimed(_GTP_PORTS)
     # VXLAN: the I flag, then an Ethernet frame (more than the header)
     vx &= ((b[pr] & 0x08) != 0) & (n > 8)
-    # GTP-U: version 1; a G-PDU (255) without extension headers holding exactly one IP
-    # packet (tunnels._exact_ip) after 8 bytes, or 12 with a sequence number or N-PDU
-    # number; another message type carries no packet
+    # GTP-U: version 1; a G-PDU (255) holding exactly one IP packet (tunnels._exact_ip)
+    # after 8 bytes, or 12 with a sequence number, N-PDU number or extension headers, and
+    # those (5G's PDU session container rides on every G-PDU: up to _GTP_EXTENSIONS, each
+    # its length in 4-byte words, its last byte the next one's type: 0, no more); another
+    # message type carries no packet
     v1 = gtp & (b[pr] >> 5 == 1)
     d.plain |= v1 & (b[pr + 1] != 255)
     hdr = np.where(b[pr] & 0x07, 12, 8)
-    gpdu = v1 & (b[pr + 1] == 255) & ((b[pr] & 0x04) == 0) & (n >= hdr)
+    gpdu = v1 & (b[pr + 1] == 255) & (n >= hdr)
+    more = gpdu & ((b[pr] & 0x04) != 0)  # an extension header at hdr
+    if more.any():
+        for _ in range(_GTP_EXTENSIONS):
+            size = b[np.where(more & (n > hdr), pr + hdr, 0)].astype(np.int64) * 4
+            whole = more & (n > hdr) & (size >= 2) & (n >= hdr + size)
+            gpdu &= ~more | whole  # one cut short: the Decoder's ("truncated GTPv1")
+            hdr = np.where(whole, hdr + size, hdr)
+            more = whole & (b[np.where(whole, pr + hdr - 1, 0)] != 0)
+        gpdu &= ~more  # a longer chain: the Decoder's
+        gpdu &= p + hdr + 4 + _REACH <= b.size  # (the reads below, as for 12 bytes)
+        hdr = np.where(gpdu, hdr, 8)  # (nor beyond them elsewhere)
     ver = b[pr + hdr] >> 4
     size = n - hdr
     four = gpdu & (size >= 20) & (ver == 4) & (_be16(b, pr + hdr + 2) == size)

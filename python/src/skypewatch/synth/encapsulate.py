@@ -25,6 +25,8 @@ kept as it was if it is Ethernet, and left out otherwise.  Forms:
 - ``ipv6-frag``: ``ipv6``, then cut into IPv6 fragments in a shuffled order;
 - ``geneve``: Ethernet, IPv4, UDP to 6081, Geneve with one option, the Ethernet frame;
 - ``gtpv1``: Ethernet, IPv4, UDP to 2152, a GTPv1-U G-PDU header with a sequence number, IP;
+- ``gtpv1-ext``: the same with an extension header, as a 5G core's N3 interface carries
+  every G-PDU (a PDU session container: one 4-byte word, QoS flow 9);
 - ``ayiya``: Ethernet, IPv4, UDP to 5072, an AYIYA forward header (SHA-1 size), IP;
 - ``teredo``: ``ipv6``, then Ethernet, IPv4, UDP to 3544 with an origin indication, IPv6.
 
@@ -73,6 +75,7 @@ FORMS = (
     "ipv6-frag",
     "geneve",
     "gtpv1",
+    "gtpv1-ext",
     "ayiya",
     "teredo",
 )
@@ -176,6 +179,14 @@ def _gtpv1(ip: bytes) -> tuple[int, bytes]:
     return 2152, struct.pack("!BBHIHBB", 0x32, 255, len(ip) + 4, 0x0000BEEF, 7, 0, 0)
 
 
+def _gtpv1_ext(ip: bytes) -> tuple[int, bytes]:
+    # version 1, GTP, an extension header (so a sequence number field too); its type 0x85
+    # (PDU session container): length one word, PDU type 0 and QFI 9, no next header
+    return 2152, struct.pack("!BBHIHBB", 0x36, 255, len(ip) + 8, 0x0000BEEF, 7, 0, 0x85) + (
+        b"\x01\x00\x09\x00"
+    )
+
+
 def _ayiya(ip: bytes) -> tuple[int, bytes]:
     nxt = 4 if ip[0] >> 4 == 4 else 41
     # 16-byte identity, 20-byte SHA-1 signature, opcode 1 (forward)
@@ -188,7 +199,13 @@ def _teredo(ip: bytes) -> tuple[int, bytes]:
 
 # VLAN forms: (tag protocol, VLAN id), outermost first (802.1ad's service tag, then 802.1Q)
 _TAGS = {"vlan": [(0x8100, 10)], "qinq": [(0x88A8, 100), (0x8100, 10)]}
-_UDP_FORMS = {"geneve": _geneve, "gtpv1": _gtpv1, "ayiya": _ayiya, "teredo": _teredo}
+_UDP_FORMS = {
+    "geneve": _geneve,
+    "gtpv1": _gtpv1,
+    "gtpv1-ext": _gtpv1_ext,
+    "ayiya": _ayiya,
+    "teredo": _teredo,
+}
 
 
 def _as_ipv6(ip: bytes) -> bytes:
