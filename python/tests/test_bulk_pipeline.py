@@ -25,7 +25,7 @@ from conftest import PCAPS, bulk_can_run, shared_capture
 
 from fuzz.differential import capture, compare
 from skypewatch import analyze as analyze_module
-from skypewatch.analyze import PIPELINE_MIN_BYTES, analyze, auto_workers
+from skypewatch.analyze import PIPELINE_MIN_BYTES, analyze, auto_workers, format_summary
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.fastpath import bulk, pipeline
 from skypewatch.synth.conditions import SCENARIOS
@@ -79,17 +79,21 @@ def test_randomized_differential(seed, tmp_path):
     assert compare(cap, tmp_path, workers=2) == []
 
 
-def test_a_table_that_could_fill_takes_the_reference_path(tmp_path):
+def test_a_table_that_could_fill_is_taken_in_one_process(tmp_path, monkeypatch):
     """The bound is checked on the tracker's side, with the child's count of open skipped
-    connections: same fall-back as in one process."""
+    connections; the flow table is in the child, so the tracker cannot take the skipped
+    connections over there: the run starts again in one process, which does."""
     cap = tmp_path / "flood.pcap"
     write_flooded_startup(cap, 3000, "during", kinds=("udp",))
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 1500)  # (so that the child fails late)
     opts = TrackerOptions(max_connections=1000)
     ref = analyze([cap], tmp_path / "r", tracker_options=opts, engine="reference")
     two = analyze([cap], tmp_path / "b", tracker_options=opts, engine="bulk", workers=2)
-    assert two.engine == "reference (the open-connection table could fill)"
+    assert two.engine.startswith("bulk (") and "second process" not in two.engine
+    assert "the open-connection table could fill" in two.engine
     assert (two.connections, two.conn_state.evicted) == (ref.connections, ref.conn_state.evicted)
     assert _body(two.skype_log) == _body(ref.skype_log)
+    assert format_summary(two).splitlines()[1:-1] == format_summary(ref).splitlines()[1:-1]
 
 
 @needs_fork

@@ -31,9 +31,10 @@ try:  # the bulk engine needs numpy; without it every capture takes the referenc
     from .fastpath import engine as _bulk
     from .fastpath import pipeline as _pipeline
     from .fastpath.bulk import REFUSED, Unsupported
+    from .fastpath.engine import TABLE_COULD_FILL
 except ImportError:  # pragma: no cover - numpy is a dependency
     bulk_engine = bulk_pipeline = None
-    REFUSED = ""
+    REFUSED = TABLE_COULD_FILL = ""
 
     class Unsupported(Exception):  # type: ignore[no-redef]
         pass
@@ -106,7 +107,7 @@ def analyze(
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     why = _bulk_refused(captures) if engine != "reference" else "asked for"
 
-    def run(bulk: bool) -> Summary:
+    def run(bulk: bool, processes: int = workers) -> Summary:
         return _run(
             captures,
             outdir,
@@ -116,21 +117,24 @@ def analyze(
             progress,
             keep_records,
             bulk=bulk,
-            workers=workers,
+            workers=processes,
         )
 
-    if why is None:
+    attempts = [workers, 1] if workers > 1 else [workers]
+    while why is None and attempts:
         try:
-            summary = run(bulk=True)
+            summary = run(bulk=True, processes=attempts.pop(0))
         except Unsupported as exc:
             why = str(exc)
         else:
             summary.seconds = time.perf_counter() - started
             return summary
         # what the attempt held (its traceback is gone now; cycles too, which the entry
-        # points leave to a rarer collection) goes before the reference run builds its own
+        # points leave to a rarer collection) goes before the next run builds its own
         if _size(captures[0]) >= COLLECT_MIN_BYTES:
             gc.collect()
+        if why == TABLE_COULD_FILL and attempts:
+            why = None  # one process takes a table that could fill over (fastpath/engine.py)
     summary = run(bulk=False)
     summary.engine = f"reference ({why})"
     summary.seconds = time.perf_counter() - started
@@ -224,6 +228,11 @@ def _run(
                     if workers < 2
                     else ", reading and decoding in a second process, verdicts and logs in a third"
                 )
+                if fast.exact_from is not None:  # (the table could fill: see engine.py)
+                    on += (
+                        f"; from packet {fast.exact_from + 1:,} on every connection tracked"
+                        f" ({fast.adopted:,} taken over): the open-connection table could fill"
+                    )
                 summary.engine = (
                     f"bulk ({fast.skipped_packets:,} packets of {fast.skipped_connections:,}"
                     f" UDP connections that cannot match counted in bulk{on})"

@@ -177,6 +177,19 @@ class TieredTable(Generic[K, V]):
                 return next(iter(t)) == key
         return self._n >= self.limit  # else a new key goes behind its tier's least recent
 
+    def merge(self, entries: list[tuple[K, V]], order: Callable[[K], int]) -> None:
+        """Put new *entries* into the lowest tier among its entries by *order* of their
+        keys, for a caller whose entries went in that order and that gives back ones kept
+        elsewhere meanwhile (the bulk engine's skipped connections).  The table must have
+        room for them; nothing is evicted."""
+        if self._n + len(entries) > self.limit:
+            raise ValueError(f"{self.name}: no room to merge {len(entries)} entries")
+        low = self._tiers[0]
+        merged = sorted([*low.items(), *entries], key=lambda kv: order(kv[0]))
+        low.clear()
+        low.update(merged)
+        self._n += len(entries)
+
     def touch(self, key: K) -> None:
         """Make *key* the most recent entry of its tier (a use that keeps it alive)."""
         for t in self._tiers:

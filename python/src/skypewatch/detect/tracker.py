@@ -132,7 +132,7 @@ class Tracker:
         self._ended: list[Connection] = []
         self._after: list[tuple[float, bytes, bytes, int, list[str]]] = []
         self.now = 0.0
-        self._uid_state = 0x5EED5EED
+        self._uid_state = _UID_SEED
 
     # -- packets -------------------------------------------------------------------------
     def packet(self, ts: float, pkt: Packet) -> None:
@@ -197,7 +197,41 @@ class Tracker:
         """*n* connections opened and ended outside the tracker (fastpath/): counted, and
         their uids used up, so that every later connection keeps the uid it would have."""
         self.stats.connections += n
-        self._uid_state = (self._uid_state + n * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        self._uid_state = (self._uid_state + n * _UID_STEP) & _UID_MASK
+
+    def skipped_keys(self, n: int) -> list[int]:
+        """:meth:`skip_connections`, and the keys those *n* connections have (for
+        :meth:`adopt`)."""
+        state = self._uid_state
+        keys = []
+        for _ in range(n):
+            state = (state + _UID_STEP) & _UID_MASK
+            keys.append(state)
+        self.skip_connections(n)
+        return keys
+
+    def adopt(self, conns: Sequence[Adopted]) -> None:
+        """UDP connections opened outside the tracker and still open (fastpath/: skipped
+        ones, whose first datagram was not a Skype message), taken in as if they had been
+        tracked from the start: not inspected, in the open-connection table in the order
+        they opened among the others (it evicts the least recently opened), their
+        inactivity timers due when they were.  Their uids were used up by
+        :meth:`skipped_keys`; the table must have room for them."""
+        if len(self._open) + len(conns) > self.options.max_connections:
+            raise ValueError("no room in the open-connection table for the adopted ones")
+        made = []
+        for key, ts, orig, orig_p, resp, resp_p, last_ts, due in conns:
+            conn = Connection(key, ts, UDP, orig, orig_p, resp, resp_p)
+            conn.inspecting = False
+            conn.last_ts = last_ts
+            self._by_key[(orig, orig_p, resp, resp_p, UDP)] = conn
+            self._by_key[(resp, resp_p, orig, orig_p, UDP)] = conn
+            heapq.heappush(self._idle, (due, self._idle_seq, key))
+            self._idle_seq += 1
+            self._queued(due)
+            made.append((key, conn))
+        self._open.merge(made, _opening_order)
+        self.stats.max_open = max(self.stats.max_open, len(self._open))
 
     def _packet(self, ts: float, pkt: Packet) -> None:
         proto, src, sport, dst, dport, flags, seq, payload, ack, length = pkt
@@ -474,5 +508,21 @@ class Tracker:
     def _next_key(self) -> int:
         # Deterministic, Zeek-looking uids: same capture, same uids (a counter stepped by
         # the golden ratio; connections.connection.uid_text writes it when a line needs it).
-        self._uid_state = (self._uid_state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        self._uid_state = (self._uid_state + _UID_STEP) & _UID_MASK
         return self._uid_state
+
+
+# A connection's key: its uid's number, the n-th connection's the seed plus n + 1 steps
+_UID_SEED = 0x5EED5EED
+_UID_STEP = 0x9E3779B97F4A7C15  # (odd: the steps never repeat within 2^64 connections)
+_UID_MASK = 0xFFFFFFFFFFFFFFFF
+_UID_UNSTEP = pow(_UID_STEP, -1, 1 << 64)
+
+Adopted = tuple[int, float, bytes, int, bytes, int, float, float]
+"""An adopted connection: key, open time, originator and port, responder and port, last
+time, when its inactivity timer is due (:meth:`Tracker.adopt`)."""
+
+
+def _opening_order(key: int) -> int:
+    """Which connection a key belongs to, counted from 0 in the order they opened."""
+    return ((key - _UID_SEED) * _UID_UNSTEP - 1) & _UID_MASK

@@ -32,13 +32,20 @@ What the skipped packets would have done in the tracker is reproduced exactly:
   tracker ticks at the first skipped time at or after its next due time, again and again
   (``Tracker.tick``); between those, nothing it holds is due, and the host context's expiry
   is monotone, so a skipped sweep changes nothing;
-* the open-connection bound: if tracked and skipped connections open together could ever
-  fill the table (``max_connections``), a full table's evictions would depend on the
-  skipped ones: the engine gives up (:class:`Unsupported`) and the capture is analysed by
-  the reference engine from the start.
+* the open-connection bound: if tracked and skipped connections open together could
+  fill the table (``max_connections``) within the next chunk, a full table's evictions
+  would depend on the skipped ones.  In one process (:func:`feed`) the tracker then adopts
+  the skipped connections still open (``Tracker.adopt``: each with the key its uid was
+  given, its open time, its last packet's time and its inactivity timer, in the table's
+  order of opening among the tracked ones; ``_UdpFlows.opened`` keeps what that needs) and
+  nothing is skipped from that chunk on: the flood's evictions are the reference's.  With
+  ``--workers 2`` (pipeline.py, where the flow table is in the reader's process) the
+  engine gives up (:class:`Unsupported`) and the capture is analysed by the reference
+  engine from the start.
 
 One figure differs: ``Summary.max_open`` counts the tracker's connections only.  The summary
-shows it only when the table was full, which never happens here (above).
+shows it only when the table was full, which happens only after an adoption, when it is the
+bound either way.
 
 It also gives up (same fall-back) on everything the bulk reader does not take (bulk.py).
 A UDP packet that only the full decoder takes (three VLAN tags, a payload that Zeek's
@@ -61,6 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..connections.zeekports import zeek_flips
 from ..detect.tracker import Tracker
 from ..packets.decode import UDP, Decoder, Packet
 from ..signatures.udp_layout import worth_inspecting
@@ -78,6 +86,7 @@ from .bulk import (
 from .chunk import Cut
 
 # worth_inspecting by the third byte, for whole columns (the length is checked beside it)
+TABLE_COULD_FILL = "the open-connection table could fill"  # (Unsupported's, with --workers 2)
 _WORTH_NIBBLE = np.array([worth_inspecting(bytes((0, 0, i))) for i in range(256)], dtype=bool)
 _ADDR_CACHE_MAX = 1 << 16
 
@@ -110,6 +119,10 @@ class FastStats:
     skipped_packets: int = 0
     skipped_connections: int = 0
     cut: InputCut | None = None  # the input ended inside a record there
+    # the open-connection table could fill after this many frames: the tracker adopted
+    # the skipped connections still open (``adopted``) and nothing was skipped after
+    exact_from: int | None = None
+    adopted: int = 0
 
 
 def supported(path: str | Path) -> Header | None:
@@ -131,6 +144,13 @@ class _UdpFlows:
         self._pruned_size = 0
         self._v6: dict[bytes, int] = {}  # IPv6 address -> its number
         self._v6_next = 0
+        # Kept in one process only (Applier.apply's, with the tracker): for a flow whose
+        # open connection is skipped, that connection's key, open time and first packet's
+        # source and destination endpoints (Tracker.adopt); and once the tracker adopted
+        # them, True: no connection is skipped any more
+        self.opened: dict[tuple[int, int], tuple[int, float, int, int]] | None = None
+        self.exact = False
+        self._v6_of: dict[int, bytes] | None = None
 
     def v6_endpoint(self, addr: bytes, port: int) -> int:
         number = self._v6.get(addr)
@@ -147,6 +167,28 @@ class _UdpFlows:
         if self._v6:
             live = {k >> 16 for pair in self.flows for k in pair if k >> 48}
             self._v6 = {a: n for a, n in self._v6.items() if (1 << 32) + n in live}
+        if self.opened:
+            flows = self.flows
+            self.opened = {k: v for k, v in self.opened.items() if k in flows}
+
+    def take_over(self, now: float) -> list[tuple[tuple[int, int], tuple[float, ...]]]:
+        """The flows whose skipped connection is open at clock *now*, with their state, for
+        the tracker to adopt; from now on no connection is skipped (``exact``)."""
+        t = self.timeout
+        found = [(k, v) for k, v in self.flows.items() if v[1] and not _over(v, now, t)]
+        self.exact = True
+        self.flows = {}
+        self.skipped_open = 0
+        return found
+
+    def address(self, endpoint: int) -> tuple[bytes, int]:
+        """An endpoint's address and port (v6_endpoint's numbers read back)."""
+        number, port = endpoint >> 16, endpoint & 0xFFFF
+        if number < 1 << 32:
+            return number.to_bytes(4, "big"), port
+        if self._v6_of is None:  # (after take_over the numbers no longer change)
+            self._v6_of = {n: a for a, n in self._v6.items()}
+        return self._v6_of[number - (1 << 32)], port
 
     def prune_now_and_then(self, now: float, limit: int) -> None:
         """Prune if the table grew by an eighth of *limit* since the last time: a table of
@@ -161,6 +203,12 @@ class _UdpFlows:
 
 
 _NEW_FLOW = (-math.inf, False, math.inf, False)
+
+Openings = tuple[np.ndarray, ...]
+"""The skipped connections a chunk opens, in capture order: their flows (the two
+endpoints' numbers, low and high), the opening packet's source and destination endpoints,
+its time."""
+_NO_OPENINGS: Openings = tuple(np.zeros(0, dtype=t) for t in (np.int64,) * 4 + (np.float64,))
 
 
 def _over(state: tuple[float, ...], now: float, timeout: float) -> bool:
@@ -209,6 +257,11 @@ class Batch:
     slot: int = -1  # or the shared buffer that holds buf's bytes instead (pipeline.py)
     bytes_before: int = 0  # the bytes of the captures before this one (for progress)
     capture: int = 0  # which of the captures it is from
+    openings: Openings = _NO_OPENINGS  # the skipped connections it opens
+    # before it, the tracker adopts these flows' skipped connections (their states:
+    # _UdpFlows.take_over), and from it on nothing is skipped (``exact``)
+    takeover: list[tuple[tuple[int, int], tuple[float, ...]]] | None = None
+    exact: bool = False
 
 
 def batches(
@@ -218,6 +271,7 @@ def batches(
     limit: int,
     open_now: Callable[[], int] | None = None,
     identities: Sequence[tuple[int, int]] | None = None,
+    flows: _UdpFlows | None = None,
 ) -> Iterator[Batch]:
     """The captures' chunks as :class:`Batch` es, one stream (the clock and the UDP flows go
     on from one capture to the next, as in the reference), or :class:`Unsupported`; a
@@ -225,8 +279,12 @@ def batches(
     last whole one.
     *open_now*: the tracker's open connections, when it runs in this process between
     batches (then the UDP flow table is pruned exactly when the open-connection bound needs
-    it; else when it could).  *identities*: the (device, inode) each capture must have."""
-    flows = _UdpFlows(udp_timeout)
+    it; else when it could).  *identities*: the (device, inode) each capture must have.
+    *flows*: the UDP flow table, from a caller that records the skipped connections'
+    openings in it (``_UdpFlows.opened``): then, with *open_now*, a table that could fill
+    makes the tracker adopt them (``Batch.takeover``) instead of :class:`Unsupported`."""
+    if flows is None:
+        flows = _UdpFlows(udp_timeout)
     now = -np.inf  # network time as the reference tracker keeps it: the latest packet's
     full = decoder.frame
     bytes_before = 0
@@ -295,15 +353,35 @@ def _batch(
         event[np.fromiter(decoded, dtype=np.int64)] = True
     run = np.maximum.accumulate(np.where(event, ts, -np.inf))
     np.maximum(run, now, out=run)
+    before = now
     now = float(run[-1])
-    skip, new_skipped, skipped_sub = _udp_skips(ts, run, d, buf, decoded, flows)
+    takeover = None
+    if not flows.exact and open_now is not None and flows.opened is not None:
+        # The open-connection bound, in the tracker's process: if tracked and skipped
+        # connections together could fill the table in this chunk (its packets, each
+        # skipped or handed over, count at most twice; as Applier.apply's check), the
+        # tracker adopts the skipped ones still open and nothing is skipped from here on
+        packets = d.plain.size + 2 * sum(map(len, decoded.values()))
+        if flows.skipped_open + open_now() + 2 * packets >= limit:
+            flows.prune(before)
+            if flows.skipped_open + open_now() + 2 * packets >= limit:
+                takeover = flows.take_over(before)
+    if flows.exact:
+        skip = np.zeros(d.plain.size, dtype=bool)
+        new_skipped = np.zeros(d.plain.size, dtype=np.int64)
+        skipped_sub: dict[int, dict[int, bool]] = {}
+        openings = _NO_OPENINGS
+    else:
+        skip, new_skipped, skipped_sub, openings = _udp_skips(ts, run, d, buf, decoded, flows)
     n_skipped = int(skip.sum())
     tracked = event & ~skip
     # a frame that gives no packet (ARP, a record cut to nothing) opens nothing
     handed = int(np.count_nonzero(tracked & d.plain)) + sum(map(len, decoded.values()))
     # the open-connection bound (checked by the tracker's side): a tighter count of the
     # skipped connections still open when it could matter
-    if open_now is not None:
+    if flows.exact:
+        pass
+    elif open_now is not None:
         if flows.skipped_open + open_now() + 2 * handed >= limit:
             flows.prune(now)
     elif flows.skipped_open + 2 * handed >= limit // 2:
@@ -348,8 +426,12 @@ def _batch(
         decoded=decoded,
         skipped_sub=skipped_sub,
         bytes_before=bytes_before,
+        openings=openings,
+        takeover=takeover,
+        exact=flows.exact,
     )
-    flows.maybe_prune(now)
+    if not flows.exact:
+        flows.maybe_prune(now)
     return batch, now
 
 
@@ -364,21 +446,68 @@ def _count(reason: np.ndarray, undecoded: Counter[str]) -> None:
 class Applier:
     """The tracker's side: each :class:`Batch` into the tracker, in capture order."""
 
-    def __init__(self, tracker: Tracker) -> None:
+    def __init__(self, tracker: Tracker, flows: _UdpFlows | None = None) -> None:
+        """*flows*: the batches' UDP flow table, when they are made in this process: the
+        skipped connections' keys are then recorded in it (``_UdpFlows.opened``), for the
+        tracker to adopt the open ones if the table could fill (``Batch.takeover``)."""
         self.tracker = tracker
         self.stats = FastStats()
         self._addr_cache: dict[int, bytes] = {}
+        self._flows = flows
+        if flows is not None:
+            flows.opened = {}
+        self._openings: Openings = _NO_OPENINGS
+        self._next_opening = 0
+
+    def _skip(self, n: int) -> None:
+        """The batch's next *n* skipped connections open (their uids used up), and with a
+        flow table, what the tracker would need to adopt them is recorded."""
+        if self._flows is None:
+            self.tracker.skip_connections(n)
+            return
+        opened = self._flows.opened
+        assert opened is not None
+        lo, hi, src, dst, ts = self._openings
+        j = self._next_opening
+        for k, key in enumerate(self.tracker.skipped_keys(n), j):
+            opened[(int(lo[k]), int(hi[k]))] = (key, float(ts[k]), int(src[k]), int(dst[k]))
+        self._next_opening = j + n
+
+    def _adopt(self, takeover: list[tuple[tuple[int, int], tuple[float, ...]]]) -> None:
+        """The skipped connections still open into the tracker (Batch.takeover)."""
+        flows = self._flows
+        if flows is None or flows.opened is None:
+            raise Unsupported(TABLE_COULD_FILL)
+        adopted = []
+        for flow, state in takeover:
+            key, ts, a, b = flows.opened[flow]
+            (src, sport), (dst, dport) = flows.address(a), flows.address(b)
+            if zeek_flips(UDP, 0, sport, dport):
+                src, sport, dst, dport = dst, dport, src, sport
+            last = state[3] if len(state) > 3 else state[0]  # (a late packet's own time)
+            due = state[2]  # (the reference's queued timer, which _over reads too)
+            adopted.append((key, ts, src, sport, dst, dport, last, due))
+        flows.opened = {}
+        if self.tracker.open_connections + len(adopted) > self.tracker.options.max_connections:
+            raise Unsupported(TABLE_COULD_FILL)
+        self.tracker.adopt(adopted)
+        self.stats.adopted = len(adopted)
+        self.stats.exact_from = self.stats.frames
 
     def apply(self, b: Batch, buf: bytes | mmap.mmap) -> None:
         """*buf*: the chunk's bytes (a buffer that may be longer: only its slices are
         read, and none is kept)."""
         tracker = self.tracker
-        if b.skipped_open + tracker.open_connections + 2 * b.handed >= (
+        if b.takeover is not None:
+            self._adopt(b.takeover)
+        self._openings = b.openings
+        self._next_opening = 0
+        if not b.exact and b.skipped_open + tracker.open_connections + 2 * b.handed >= (
             tracker.options.max_connections
         ):
             # tracked and skipped ones together could fill the table, whose evictions
             # would then depend on the skipped ones
-            raise Unsupported("the open-connection table could fill")
+            raise Unsupported(TABLE_COULD_FILL)
         stats = self.stats
         stats.frames += b.frames
         stats.skipped_packets += b.n_skipped
@@ -438,7 +567,7 @@ class Applier:
                 lo = hi
             sb = skips_before[k]
             if sb != done_skips:
-                tracker.skip_connections(sb - done_skips)
+                self._skip(sb - done_skips)
                 done_skips = sb
             if tr_plain[k]:
                 end = next_plain + run_at[r + 1] - k
@@ -455,13 +584,13 @@ class Applier:
                         continue
                     tracker.tick(t)  # what the reference does for it: timers, judging
                     if opens:  # counted here, in its place among the frame's packets
-                        tracker.skip_connections(1)
+                        self._skip(1)
                         done_skips += 1
         # skipped packets after the last tracked one
         if sk_ts.size > lo:
             _pass_skipped(tracker, sk_ts, lo, sk_ts.size)
         if b.total_new != done_skips:
-            tracker.skip_connections(b.total_new - done_skips)
+            self._skip(b.total_new - done_skips)
         stats.skipped_connections += b.total_new
 
 
@@ -475,11 +604,17 @@ def feed(
     """Every frame of the captures, one stream, into *tracker* and *decoder*, or
     :class:`Unsupported` (nothing of it must then be used: the caller starts over with the
     reference engine)."""
-    applier = Applier(tracker)
     opts = tracker.options
+    flows = _UdpFlows(opts.udp_timeout)
+    applier = Applier(tracker, flows)
     try:
         for b in batches(
-            paths, decoder, opts.udp_timeout, opts.max_connections, lambda: tracker.open_connections
+            paths,
+            decoder,
+            opts.udp_timeout,
+            opts.max_connections,
+            lambda: tracker.open_connections,
+            flows=flows,
         ):
             assert b.buf is not None
             applier.apply(b, b.buf)
@@ -497,7 +632,7 @@ def _udp_skips(
     buf: bytes,
     decoded: dict[int, list[Packet]],
     flows: _UdpFlows,
-) -> tuple[np.ndarray, np.ndarray, dict[int, dict[int, bool]]]:
+) -> tuple[np.ndarray, np.ndarray, dict[int, dict[int, bool]], Openings]:
     """Per frame of the chunk: is it a packet of a skipped UDP connection, and does it open
     one.  *flows* carries each flow's state from chunk to chunk."""
     n = ts.size
@@ -520,7 +655,7 @@ def _udp_skips(
                 extra_b.append(_endpoint(p[3], p[4], flows))
                 extra_nw.append(bool(p[7]) and not worth_inspecting(p[7]))
     if udp.size == 0 and not extra_pos:
-        return skip, new_skipped, {}
+        return skip, new_skipped, {}, _NO_OPENINGS
     a = d.src[udp] << 16 | d.sport[udp]
     b = d.dst[udp] << 16 | d.dport[udp]
     six = np.flatnonzero(d.v6[udp])
@@ -550,6 +685,7 @@ def _udp_skips(
     khi = np.maximum(a, b)
     order = np.lexsort((sub, pos, khi, klo))  # a flow's packets in capture order
     klo, khi, pos, forced, sub = klo[order], khi[order], pos[order], forced[order], sub[order]
+    src, dst = a[order], b[order]
     forced_nw = forced_nw[order]
     t = run[pos]  # network time at each packet: a flow's connection ends by this clock
     own = ts[pos]  # its own time: a UDP connection's last time (below the clock if late)
@@ -639,7 +775,10 @@ def _udp_skips(
     ):
         known[key] = state.get(key) or (lt, dec, due)
     flows.skipped_open += int(opens_skipped.sum())
-    return skip, new_skipped, skipped_sub
+    # the skipped connections opened, in capture order (Openings)
+    o = np.flatnonzero(opens_skipped)
+    o = o[np.lexsort((sub[o], pos[o]))]
+    return skip, new_skipped, skipped_sub, (klo[o], khi[o], src[o], dst[o], own[o])
 
 
 def _odd_flow(
