@@ -40,8 +40,7 @@ What the skipped packets would have done in the tracker is reproduced exactly:
   order of opening among the tracked ones; ``_UdpFlows.opened`` keeps what that needs) and
   nothing is skipped from that chunk on: the flood's evictions are the reference's.  With
   ``--workers 2`` (pipeline.py, where the flow table is in the reader's process) the
-  engine gives up (:class:`Unsupported`) and the capture is analysed by the reference
-  engine from the start.
+  engine gives up (:class:`Unsupported`) and analyze starts again in one process.
 
 One figure differs: ``Summary.max_open`` counts the tracker's connections only.  The summary
 shows it only when the table was full, which happens only after an adoption, when it is the
@@ -85,8 +84,8 @@ from .bulk import (
 )
 from .chunk import Cut
 
-# worth_inspecting by the third byte, for whole columns (the length is checked beside it)
 TABLE_COULD_FILL = "the open-connection table could fill"  # (Unsupported's, with --workers 2)
+# worth_inspecting by the third byte, for whole columns (the length is checked beside it)
 _WORTH_NIBBLE = np.array([worth_inspecting(bytes((0, 0, i))) for i in range(256)], dtype=bool)
 _ADDR_CACHE_MAX = 1 << 16
 
@@ -480,7 +479,10 @@ class Applier:
             raise Unsupported(TABLE_COULD_FILL)
         adopted = []
         for flow, state in takeover:
-            key, ts, a, b = flows.opened[flow]
+            found = flows.opened.get(flow)
+            if found is None:  # (never seen: every skipped opening is recorded in _skip)
+                raise Unsupported(TABLE_COULD_FILL)
+            key, ts, a, b = found
             (src, sport), (dst, dport) = flows.address(a), flows.address(b)
             if zeek_flips(UDP, 0, sport, dport):
                 src, sport, dst, dport = dst, dport, src, sport
