@@ -477,6 +477,36 @@ def test_a_late_packets_connection_is_taken_over_with_its_own_time(tmp_path, mon
     assert ref.connections == 18  # 17 flows, the first one twice
 
 
+def _stale_timer_capture(path: Path) -> None:
+    """A skipped flow whose first timer (10 + 60) the clock passed before the takeover: the
+    reference put it back at 64 + 60 then.  A late packet after the takeover (stamped 46)
+    lowers its last time: a timer left at 70 would end it at the sweep at 112, so that its
+    packet at 117 opened a new connection (found by a hostile probe)."""
+    ours, peer = bytes([10, 0, 0, 1]), bytes([192, 0, 2, 9])
+    quiet = bytes(20)
+    flow = udp_frame(ours, 40000, peer, 9999, quiet)
+    records = [(10.0, flow), (64.0, flow), (75.0, udp_frame(ours, 41000, peer, 7777, quiet))]
+    records += [(76.0, udp_frame(ours, 42000 + i, peer, 7777, quiet)) for i in range(30)]
+    records.append((46.0, udp_frame(peer, 9999, ours, 40000, quiet)))  # late
+    records.append((112.0, udp_frame(ours, 41000, peer, 7777, quiet)))
+    records.append((117.0, flow))
+    records.append((300.0, udp_frame(ours, 41000, peer, 7777, quiet)))
+    path.write_bytes(pcap_bytes([(1_600_000_000 + t, f) for t, f in records]))
+
+
+@pytest.mark.parametrize(("workers", "limit"), [(1, 40), (2, 20), (2, 30)])
+def test_a_timer_the_clock_passed_is_taken_over_put_back(tmp_path, monkeypatch, workers, limit):
+    """... and with --workers 2, whose reader must count the skipped connections a chunk
+    opens and ends within it (33 at one time here): it gives up, one process takes over."""
+    cap = tmp_path / "stale.pcap"
+    _stale_timer_capture(cap)
+    monkeypatch.setattr(bulk_reader, "CHUNK_BYTES", 600)
+    engines: list[str] = []
+    opts = TrackerOptions(max_connections=limit)
+    assert compare(cap, tmp_path, engines=engines, tracker_options=opts, workers=workers) == []
+    assert "taken over" in engines[0] and "second process" not in engines[0]
+
+
 def test_skipped_connections_taken_over_mid_capture(tmp_path, monkeypatch):
     """The randomized captures (late packets, IPv6 flows, containers, captures in parts)
     with a table of 60 to 400 connections, read 1,500 bytes at a time: the switch comes

@@ -170,11 +170,18 @@ class _UdpFlows:
             flows = self.flows
             self.opened = {k: v for k, v in self.opened.items() if k in flows}
 
-    def take_over(self, now: float) -> list[tuple[tuple[int, int], tuple[float, ...]]]:
-        """The flows whose skipped connection is open at clock *now*, with their state, for
-        the tracker to adopt; from now on no connection is skipped (``exact``)."""
+    def take_over(self, now: float) -> list[tuple[tuple[int, int], float, float]]:
+        """The flows whose skipped connection is open at clock *now*, each with that
+        connection's last time and when its inactivity timer is due, for the tracker to
+        adopt; from now on no connection is skipped (``exact``)."""
         t = self.timeout
-        found = [(k, v) for k, v in self.flows.items() if v[1] and not _over(v, now, t)]
+        found = []
+        for k, v in self.flows.items():
+            if v[1] and not _over(v, now, t):
+                last = v[3] if len(v) > 3 else v[0]  # (a late packet's own time)
+                # a timer the clock passed was put back at last + timeout by the sweep then
+                # (the state keeps the old one: _over reads both, a flow's next packet too)
+                found.append((k, last, v[2] if v[2] > now else last + t))
         self.exact = True
         self.flows = {}
         self.skipped_open = 0
@@ -238,7 +245,9 @@ class Batch:
     buf: bytes | None  # the chunk's bytes; None once sent to another process (read again)
     n_skipped: int  # skipped packets
     total_new: int  # skipped connections opened
-    skipped_open: int  # skipped connections that may be open after the chunk (a bound)
+    # skipped connections that may be open while its packets are handled (a bound: those
+    # open when it begins and those it opens; after it, ones that ended in it are gone)
+    skipped_open: int
     handed: int  # packets handed to the tracker: each may open a connection
     tts: np.ndarray  # time
     idx: np.ndarray  # position in the chunk
@@ -257,9 +266,9 @@ class Batch:
     bytes_before: int = 0  # the bytes of the captures before this one (for progress)
     capture: int = 0  # which of the captures it is from
     openings: Openings = _NO_OPENINGS  # the skipped connections it opens
-    # before it, the tracker adopts these flows' skipped connections (their states:
+    # before it, the tracker adopts these flows' skipped connections (last time, timer:
     # _UdpFlows.take_over), and from it on nothing is skipped (``exact``)
-    takeover: list[tuple[tuple[int, int], tuple[float, ...]]] | None = None
+    takeover: list[tuple[tuple[int, int], float, float]] | None = None
     exact: bool = False
 
 
@@ -365,6 +374,7 @@ def _batch(
             flows.prune(before)
             if flows.skipped_open + open_now() + 2 * packets >= limit:
                 takeover = flows.take_over(before)
+    at_start = flows.skipped_open
     if flows.exact:
         skip = np.zeros(d.plain.size, dtype=bool)
         new_skipped = np.zeros(d.plain.size, dtype=np.int64)
@@ -398,7 +408,7 @@ def _batch(
         buf=buf,
         n_skipped=n_skipped,
         total_new=int(new_skipped.sum()),
-        skipped_open=flows.skipped_open,
+        skipped_open=0 if flows.exact else at_start + int(new_skipped.sum()),
         handed=handed,
         tts=ts[tr_idx],
         idx=tr_idx,
@@ -472,13 +482,13 @@ class Applier:
             opened[(int(lo[k]), int(hi[k]))] = (key, float(ts[k]), int(src[k]), int(dst[k]))
         self._next_opening = j + n
 
-    def _adopt(self, takeover: list[tuple[tuple[int, int], tuple[float, ...]]]) -> None:
+    def _adopt(self, takeover: list[tuple[tuple[int, int], float, float]]) -> None:
         """The skipped connections still open into the tracker (Batch.takeover)."""
         flows = self._flows
         if flows is None or flows.opened is None:
             raise Unsupported(TABLE_COULD_FILL)
         adopted = []
-        for flow, state in takeover:
+        for flow, last, due in takeover:
             found = flows.opened.get(flow)
             if found is None:  # (never seen: every skipped opening is recorded in _skip)
                 raise Unsupported(TABLE_COULD_FILL)
@@ -486,8 +496,6 @@ class Applier:
             (src, sport), (dst, dport) = flows.address(a), flows.address(b)
             if zeek_flips(UDP, 0, sport, dport):
                 src, sport, dst, dport = dst, dport, src, sport
-            last = state[3] if len(state) > 3 else state[0]  # (a late packet's own time)
-            due = state[2]  # (the reference's queued timer, which _over reads too)
             adopted.append((key, ts, src, sport, dst, dport, last, due))
         flows.opened = {}
         if self.tracker.open_connections + len(adopted) > self.tracker.options.max_connections:
