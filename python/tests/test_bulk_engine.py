@@ -477,6 +477,42 @@ def test_a_late_packets_connection_is_taken_over_with_its_own_time(tmp_path, mon
     assert ref.connections == 18  # 17 flows, the first one twice
 
 
+def test_a_timer_queued_below_the_clock_waits_for_the_clock_to_move(tmp_path, monkeypatch):
+    """A skipped flow opened by a late packet (its timer, 30 + 60, below the clock of 100)
+    goes on at that clock in the next chunks: the timer stays queued until the clock moves
+    (a sweep runs only then), so after a second late packet (35) the move to 101 ends the
+    connection and the flow's packet at 102 opens a new one (found by a hostile probe, with
+    chunks small enough to part the packets)."""
+    ours, peer = bytes([10, 0, 0, 1]), bytes([192, 0, 2, 9])
+    quiet = bytes(20)
+    flow = udp_frame(ours, 40000, peer, 9999, quiet)
+    other = udp_frame(ours, 41000, peer, 7777, quiet)
+    records = [(100.0, other), (30.0, flow), *[(100.0, flow)] * 3, (35.0, flow), (101.0, other)]
+    records.append((102.0, flow))
+    cap = tmp_path / "below.pcap"
+    cap.write_bytes(pcap_bytes([(1_600_000_000 + t, f) for t, f in records]))
+    monkeypatch.setattr(bulk_reader, "CHUNK_BYTES", 80)  # (a record a chunk)
+    assert compare(cap, tmp_path) == []
+    ref = analyze([cap], tmp_path / "r", engine="reference")
+    assert ref.connections == 3
+
+
+@pytest.mark.parametrize(
+    ("state", "clock", "last", "due"),
+    [
+        ((64.0, True, 70.0), 76.0, 64.0, 124.0),  # a move of the clock reached it: put back
+        ((100.0, True, 90.0), 100.0, 100.0, 90.0),  # queued below a clock that has not moved
+        ((100.0, True, 90.0, 30.0), 100.0, 30.0, 90.0),  # the same after a late packet
+        ((100.0, True, 150.0, 95.0), 120.0, 95.0, 150.0),  # not reached yet
+    ],
+)
+def test_a_taken_over_connection_has_the_timer_the_reference_queued(state, clock, last, due):
+    flows = _UdpFlows(60.0)
+    flows.flows[(1, 2)] = state
+    assert flows.take_over(clock) == [((1, 2), last, due)]
+    assert flows.exact and not flows.flows
+
+
 def _stale_timer_capture(path: Path) -> None:
     """A skipped flow whose first timer (10 + 60) the clock passed before the takeover: the
     reference put it back at 64 + 60 then.  A late packet after the takeover (stamped 46)

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 import mmap
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -179,9 +179,12 @@ class _UdpFlows:
         for k, v in self.flows.items():
             if v[1] and not _over(v, now, t):
                 last = v[3] if len(v) > 3 else v[0]  # (a late packet's own time)
-                # a timer the clock passed was put back at last + timeout by the sweep then
-                # (the state keeps the old one: _over reads both, a flow's next packet too)
-                found.append((k, last, v[2] if v[2] > now else last + t))
+                # a timer that a move of the clock since the flow's last packet reached was
+                # put back at last + timeout by the sweep then (the state keeps the old one,
+                # as _over and _odd_flow read it: at the flow's next packet); one queued at
+                # a clock that has not moved since is still queued, even if below it
+                swept = now > v[0] and now >= v[2]
+                found.append((k, last, last + t if swept else v[2]))
         self.exact = True
         self.flows = {}
         self.skipped_open = 0
@@ -838,18 +841,23 @@ def _odd_flow(
 def _timer(due: float, timeout: float, clock: list[float], opened: bool, last: float) -> float:
     """The inactivity timer of a flow whose packets came in time, after its open
     connection's packets at *clock* (the first opened it if *opened*, else *last* is its
-    time before them): each time a packet's clock reaches the timer, the sweep before it
-    puts it back at the previous packet's time + timeout."""
+    time before them): each time a move of the clock reaches the timer, the sweep then
+    puts it back at the previous packet's time + timeout.  A timer queued below the clock
+    (a connection that a late packet opened) stays until the clock moves."""
     j = 1 if opened else 0
     while True:
         j = bisect_left(clock, due, j)
         if j == len(clock):
             return due
-        # (that packet moved the clock: the timer lies past the previous one's clock while
-        # the connection goes on, or, for a timeout below the clock's step, every move ends
-        # it and its packets share one clock)
-        due = (clock[j - 1] if j > 0 else last) + timeout
-        j += 1
+        before = clock[j - 1] if j > 0 else last
+        if clock[j] > before:
+            # (the clock moved at or before that packet: the timer lies past the previous
+            # one's clock while the connection goes on, or, for a timeout below the clock's
+            # step, every move ends it and its packets share one clock)
+            due = before + timeout
+            j += 1
+        else:  # no move since the previous packet: the next one that moves it
+            j = bisect_right(clock, before, j)
 
 
 def _runs(hi_pos: np.ndarray, skips_before: np.ndarray, tr_plain: np.ndarray) -> list[int]:
