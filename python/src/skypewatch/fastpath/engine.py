@@ -390,14 +390,13 @@ def _batch(
     # a frame that gives no packet (ARP, a record cut to nothing) opens nothing
     handed = int(np.count_nonzero(tracked & d.plain)) + sum(map(len, decoded.values()))
     # the open-connection bound (checked by the tracker's side): a tighter count of the
-    # skipped connections still open when it could matter
-    if flows.exact:
-        pass
-    elif open_now is not None:
-        if flows.skipped_open + open_now() + 2 * handed >= limit:
-            flows.prune(now)
-    elif flows.skipped_open + 2 * handed >= limit // 2:
-        flows.prune_now_and_then(now, limit)
+    # skipped connections still open when it could matter (none once taken over)
+    if not flows.exact:
+        if open_now is not None:
+            if flows.skipped_open + open_now() + 2 * handed >= limit:
+                flows.prune(now)
+        elif flows.skipped_open + 2 * handed >= limit // 2:
+            flows.prune_now_and_then(now, limit)
     starts_before = np.cumsum(new_skipped) - new_skipped  # skipped opens before frame i
     sk_idx = np.flatnonzero(skip)
     tr_idx = np.flatnonzero(tracked)
@@ -616,7 +615,7 @@ def feed(
 ) -> FastStats:
     """Every frame of the captures, one stream, into *tracker* and *decoder*, or
     :class:`Unsupported` (nothing of it must then be used: the caller starts over with the
-    reference engine)."""
+    reference engine); a table that could fill is taken over (``Tracker.adopt``)."""
     opts = tracker.options
     flows = _UdpFlows(opts.udp_timeout)
     applier = Applier(tracker, flows)
