@@ -509,6 +509,8 @@ def test_a_timer_queued_below_the_clock_waits_for_the_clock_to_move(tmp_path, mo
 def test_a_taken_over_connection_has_the_timer_the_reference_queued(state, clock, last, due):
     flows = _UdpFlows(60.0)
     flows.flows[(1, 2)] = state
+    flows.flows[(3, 4)] = (10.0, True, 70.0)  # ended when the clock moved past 70
+    flows.flows[(5, 6)] = (100.0, False, 160.0)  # tracked: the tracker has it
     assert flows.take_over(clock) == [((1, 2), last, due)]
     assert flows.exact and not flows.flows
 
