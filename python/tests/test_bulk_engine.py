@@ -453,21 +453,33 @@ def test_a_table_that_could_fill_is_taken_over(tmp_path, monkeypatch, chunk_byte
     assert "every connection tracked" not in engines[0]
 
 
+def _quiet(sport: int, dport: int = 9999, back: bool = False) -> bytes:
+    """A datagram from 10.0.0.1:*sport* to 192.0.2.9:*dport* (the other way with *back*)
+    whose byte 2 is no Skype type: a skipped connection's."""
+    ours, peer = bytes([10, 0, 0, 1]), bytes([192, 0, 2, 9])
+    if back:
+        return udp_frame(peer, dport, ours, sport, bytes(20))
+    return udp_frame(ours, sport, peer, dport, bytes(20))
+
+
+def _write_timed(path: Path, records: list[tuple[float, bytes]]) -> None:
+    """*records*, their times in seconds after 1,600,000,000, as a pcap at *path*."""
+    path.write_bytes(pcap_bytes([(1_600_000_000 + t, f) for t, f in records]))
+
+
 def test_a_late_packets_connection_is_taken_over_with_its_own_time(tmp_path, monkeypatch):
     """A skipped connection whose last packet came late (stamped before the clock) is
     adopted with that packet's time as its last: it ends 60 s after it, so its flow's next
     packet, between then and 60 s after the clock, opens a new connection."""
-    ours, peer = bytes([10, 0, 0, 1]), bytes([192, 0, 2, 9])
-    quiet = bytes(20)  # (byte 2 is no Skype type: a skipped connection)
-    records = [(100.0, udp_frame(ours, 40000, peer, 9999, quiet))]
-    records += [(100.5, udp_frame(ours, 41000 + i, peer, 9999, quiet)) for i in range(14)]
-    records.append((130.0, udp_frame(ours, 42000, peer, 9999, quiet)))
-    records.append((95.0, udp_frame(peer, 9999, ours, 40000, quiet)))  # late
-    records += [(131.0 + i / 10, udp_frame(ours, 43000, peer, 9999, quiet)) for i in range(40)]
-    records.append((170.0, udp_frame(ours, 40000, peer, 9999, quiet)))  # 95 + 60 < 170
-    records.append((171.0, udp_frame(ours, 43000, peer, 9999, quiet)))
+    records = [(100.0, _quiet(40000))]
+    records += [(100.5, _quiet(41000 + i)) for i in range(14)]
+    records.append((130.0, _quiet(42000)))
+    records.append((95.0, _quiet(40000, back=True)))  # late
+    records += [(131.0 + i / 10, _quiet(43000)) for i in range(40)]
+    records.append((170.0, _quiet(40000)))  # 95 + 60 < 170
+    records.append((171.0, _quiet(43000)))
     cap = tmp_path / "late.pcap"
-    cap.write_bytes(pcap_bytes([(1_600_000_000 + t, f) for t, f in records]))
+    _write_timed(cap, records)
     monkeypatch.setattr(bulk_reader, "CHUNK_BYTES", 1500)  # (the switch after the late one)
     engines: list[str] = []
     opts = TrackerOptions(max_connections=50)
@@ -483,14 +495,11 @@ def test_a_timer_queued_below_the_clock_waits_for_the_clock_to_move(tmp_path, mo
     (a sweep runs only then), so after a second late packet (35) the move to 101 ends the
     connection and the flow's packet at 102 opens a new one (found by a hostile probe, with
     chunks small enough to part the packets)."""
-    ours, peer = bytes([10, 0, 0, 1]), bytes([192, 0, 2, 9])
-    quiet = bytes(20)
-    flow = udp_frame(ours, 40000, peer, 9999, quiet)
-    other = udp_frame(ours, 41000, peer, 7777, quiet)
+    flow, other = _quiet(40000), _quiet(41000, 7777)
     records = [(100.0, other), (30.0, flow), *[(100.0, flow)] * 3, (35.0, flow), (101.0, other)]
     records.append((102.0, flow))
     cap = tmp_path / "below.pcap"
-    cap.write_bytes(pcap_bytes([(1_600_000_000 + t, f) for t, f in records]))
+    _write_timed(cap, records)
     monkeypatch.setattr(bulk_reader, "CHUNK_BYTES", 80)  # (a record a chunk)
     assert compare(cap, tmp_path) == []
     ref = analyze([cap], tmp_path / "r", engine="reference")
@@ -520,16 +529,14 @@ def _stale_timer_capture(path: Path) -> None:
     reference put it back at 64 + 60 then.  A late packet after the takeover (stamped 46)
     lowers its last time: a timer left at 70 would end it at the sweep at 112, so that its
     packet at 117 opened a new connection (found by a hostile probe)."""
-    ours, peer = bytes([10, 0, 0, 1]), bytes([192, 0, 2, 9])
-    quiet = bytes(20)
-    flow = udp_frame(ours, 40000, peer, 9999, quiet)
-    records = [(10.0, flow), (64.0, flow), (75.0, udp_frame(ours, 41000, peer, 7777, quiet))]
-    records += [(76.0, udp_frame(ours, 42000 + i, peer, 7777, quiet)) for i in range(30)]
-    records.append((46.0, udp_frame(peer, 9999, ours, 40000, quiet)))  # late
-    records.append((112.0, udp_frame(ours, 41000, peer, 7777, quiet)))
+    flow = _quiet(40000)
+    records = [(10.0, flow), (64.0, flow), (75.0, _quiet(41000, 7777))]
+    records += [(76.0, _quiet(42000 + i, 7777)) for i in range(30)]
+    records.append((46.0, _quiet(40000, back=True)))  # late
+    records.append((112.0, _quiet(41000, 7777)))
     records.append((117.0, flow))
-    records.append((300.0, udp_frame(ours, 41000, peer, 7777, quiet)))
-    path.write_bytes(pcap_bytes([(1_600_000_000 + t, f) for t, f in records]))
+    records.append((300.0, _quiet(41000, 7777)))
+    _write_timed(path, records)
 
 
 @pytest.mark.parametrize(("workers", "limit"), [(1, 40), (2, 20), (2, 30)])

@@ -5,10 +5,12 @@ blocks of a pcapng) and hands out chunks of whole records: the chunk's bytes, ea
 data offset and captured length, and its time computed exactly as ``packets.capture``
 computes it.  :func:`decode_chunk` applies ``packets.decode.decode_plain``'s rules to every
 record at once, behind up to two VLAN tags too (a trunk port's capture is tagged
-throughout), in PPPoE sessions and behind MPLS labels (access and carrier links): a frame
-it marks ``plain`` is one the full
-:class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet; every other
-frame goes to the Decoder, as in the reference path.
+throughout), in PPPoE sessions and behind MPLS labels (access and carrier links), and
+inside the tunnels around one such packet: a frame it marks ``plain`` is one the full
+:class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet (a UDP tunnel's
+frame: the datagram and the packet inside, ``Decoded.tunnels``); one it does not mark
+plain but gives a ``reason`` is one the Decoder makes no packet of, only counting that
+reason (ARP, ICMP...); every other frame goes to the Decoder, as in the reference path.
 
 Anything this reader does not take on -- a link type not in :data:`~.chunk.LINKS`, a
 pcapng it does not read (pcapng.py) -- raises :class:`Unsupported`: the caller then
@@ -266,7 +268,9 @@ REASONS = (
     NOT_IP_REASON,
     *(protocol_reason(p) for p in range(256)),
 )
-_ICMP, _ARP, _NOT_IP, _PROTOCOL = 3, 4, 5, 6
+_ICMP, _ARP, _NOT_IP, _PROTOCOL = (
+    REASONS.index(r) for r in (ICMP_REASON, ARP_REASON, NOT_IP_REASON, protocol_reason(0))
+)
 # an IP protocol of which the Decoder may make a packet (TCP, UDP, the tunnels); behind
 # IPv6 also the headers it follows to one (extension headers, fragments, AH)
 _PACKET_PROTOCOLS = _among(TCP, UDP, 4, 41, 47)
@@ -356,8 +360,9 @@ def decode_chunk(c: Chunk) -> Decoded:
     """decode_plain over every frame at once (Ethernet, option-less unfragmented IPv4, TCP or
     a UDP datagram no tunnel analyzer would claim), and the same behind one or two VLAN
     tags, in a PPPoE session or behind up to three MPLS labels, or another link header of
-    :data:`LINKS`, or in an IPv6 packet without extension headers: where the Decoder gives
-    the same packet."""
+    :data:`LINKS`, or in an IPv6 packet without extension headers, and the tunnels around
+    one (``_tunnels``, ``_in_ip``): where the Decoder gives the same packet(s); and the
+    frames it makes no packet of, with the reason it counts."""
     b = np.frombuffer(c.buf, dtype=np.uint8)
     if b.size < _REACH:  # a tiny chunk: every read below stays inside the bytes
         b = np.concatenate((b, np.zeros(_REACH - b.size, dtype=np.uint8)))

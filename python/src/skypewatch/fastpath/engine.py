@@ -8,9 +8,10 @@ it leaves behind is only its count, its uid (connections are numbered in the ord
 open) and its share of the open-connection table.  This engine finds those connections a
 chunk of records at a time with numpy and keeps their packets out of the tracker.  The
 arrays hold a row per packet (a UDP tunnel the bulk decoder takes gives two: the datagram,
-then the packet inside; ``bulk.unfold``).  Every frame that the bulk decoder does not take
-(other tunnels, IPv6 extension headers, fragments, ARP...) goes through the full
-``Decoder`` in capture order, and its UDP packets join their
+then the packet inside; ``bulk.unfold``), or a frame that gives no packet, only the reason
+the full decoder counts (ARP, ICMP...: ``Decoded.reason``).  Every frame that the bulk
+decoder does not take (other tunnels, IPv6 extension headers, fragments...) goes through
+the full ``Decoder`` in capture order, and its UDP packets join their
 flows' decisions (below); every other packet -- TCP, UDP connections that open with a
 Skype-shaped datagram or with an empty one -- goes through the ``Tracker`` in capture order.
 
