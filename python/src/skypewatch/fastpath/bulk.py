@@ -45,7 +45,9 @@ from ..packets.decode import (
     ETH_MPLS,
     ETH_PPPOE,
     ICMP_REASON,
+    IPV6_AH,
     IPV6_EXT,
+    IPV6_FRAGMENT,
     NOT_IP_REASON,
     PPP_IP,
     TCP,
@@ -274,7 +276,7 @@ _ICMP, _ARP, _NOT_IP, _PROTOCOL = (
 # an IP protocol of which the Decoder may make a packet (TCP, UDP, the tunnels); behind
 # IPv6 also the headers it follows to one (extension headers, fragments, AH)
 _PACKET_PROTOCOLS = _among(TCP, UDP, 4, 41, 47)
-_IPV6_CHAIN = _among(*IPV6_EXT, 44, 51)
+_IPV6_CHAIN = _among(*IPV6_EXT, IPV6_FRAGMENT, IPV6_AH)
 # ethertypes that carry IP, or ARP: any other (behind at most two tags) is "not IP"
 _NOT_OTHER = _among(0x0800, 0x86DD, ETH_MPLS, ETH_PPPOE, *ETH_ARP)
 _ARP_TYPES = _among(*ETH_ARP)

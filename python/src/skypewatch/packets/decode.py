@@ -55,6 +55,8 @@ _ETH_IPV4 = 0x0800
 _ETH_IPV6 = 0x86DD
 VLAN_TAGS = (0x8100, 0x88A8, 0x9100)  # 802.1Q, 802.1ad, the older QinQ value
 IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options
+IPV6_FRAGMENT = 44
+IPV6_AH = 51  # (its length counts 4-byte words, less 2)
 ETH_MPLS = 0x8847
 ETH_PPPOE = 0x8864  # PPPoE session stage (discovery, 0x8863, carries no IP)
 ETH_ARP = (0x0806, 0x8035)  # ARP, RARP
@@ -313,12 +315,12 @@ class Decoder:
     ) -> str | None:
         end = min(wire_end, len(frame))
         while True:
-            if nxt in IPV6_EXT or nxt == 51:
+            if nxt in IPV6_EXT or nxt == IPV6_AH:
                 if pos + 8 > end:
                     return "truncated IP"
-                step = (frame[pos + 1] + 2) * 4 if nxt == 51 else (frame[pos + 1] + 1) * 8
+                step = (frame[pos + 1] + 2) * 4 if nxt == IPV6_AH else (frame[pos + 1] + 1) * 8
                 nxt, pos = frame[pos], pos + step
-            elif nxt == 44:
+            elif nxt == IPV6_FRAGMENT:
                 if pos + 8 > end:
                     return "truncated IP"
                 field = _u16(frame, pos + 2)[0]
