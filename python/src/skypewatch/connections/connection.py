@@ -29,12 +29,12 @@ _MASK64 = 0xFFFFFFFFFFFFFFFF
 def uid_text(key: int) -> str:
     """A Zeek-looking uid for *key* (a 64-bit counter state: detect.tracker numbers the
     connections), the same for the same key: splitmix64's finaliser, written in base 62
-    two digits at a time, 18 digits after the "C"."""
+    two digits at a time, 12 digits after the "C"."""
     z = key
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     z ^= z >> 31
-    z |= 1 << 70  # fixed length: 18 digits
+    z |= 1 << 70  # fixed length: 2^70 <= z < 2^71 takes 12 base-62 digits
     pairs = _BASE62_PAIRS
     out = "C"
     while z:

@@ -36,7 +36,10 @@ MAX_EVIDENCE = 400
 @functools.lru_cache(maxsize=1 << 14)
 def addr_str(a: bytes) -> str:
     # a few hosts make most lines (a client's every connection names it): cached, since
-    # ipaddress's objects cost more than the rest of a line's formatting
+    # ipaddress's objects cost more than the rest of a line's formatting (IPv4 is written
+    # here: a quarter of ipaddress's cost, for a capture of many hosts)
+    if len(a) == 4:
+        return "%d.%d.%d.%d" % (a[0], a[1], a[2], a[3])  # noqa: UP031 - fastest here
     return str(ipaddress.ip_address(a))
 
 
@@ -44,8 +47,13 @@ def client_is_responder(hits: list[Hit]) -> bool:
     """Who runs Skype on this connection: the responder when every solid hit only says the
     responder is a known Skype node (an inbound connection to a Skype client), else the
     originator.  The one rule for the host context and the log line."""
-    solid = [h for h in hits if h.strength is not Strength.WEAK]
-    return bool(solid) and all(h.name in INBOUND_HITS for h in solid)
+    solid = False
+    for h in hits:
+        if h.strength is not _WEAK:
+            if h.name not in INBOUND_HITS:
+                return False
+            solid = True
+    return solid
 
 
 class Facts(NamedTuple):
@@ -88,24 +96,53 @@ def judge(conn: Connection, hits: list[Hit], host_confirmed: bool) -> SkypeRecor
 
 def judge_facts(conn: Facts, hits: list[Hit], host_confirmed: bool) -> SkypeRecord | None:
     """:func:`judge` from the connection's :class:`Facts`."""
-    solid = [h for h in hits if h.strength is not Strength.WEAK]
-    if not solid:
+    # One pass over the hits for what the rules read (this runs for every logged line):
+    # the strongest solid hit (the first of equals), whether every solid hit is inbound
+    # (client_is_responder), the latest stage among all solid hits and among the
+    # originator's own ones.
+    rank = _RANK_OF
+    precedence = _PRECEDENCE
+    best: Strength | None = None
+    best_rank = 0
+    stage = own_stage = Stage.PROBE  # (-1: the first solid hit sets them)
+    stage_rank = own_rank = -1
+    inbound_only = True
+    public_ip = version = None
+    for h in hits:
+        if public_ip is None and h.client_public_ip:
+            public_ip = h.client_public_ip
+        if version is None and h.skype_version:
+            version = h.skype_version
+        s = h.strength
+        if s is _WEAK:
+            continue
+        r = rank[s]
+        if r > best_rank:
+            best, best_rank = s, r
+        p = precedence[h.stage]
+        if p > stage_rank:
+            stage, stage_rank = h.stage, p
+        if h.name not in INBOUND_HITS:
+            inbound_only = False
+            if p > own_rank:
+                own_stage, own_rank = h.stage, p
+    if best is None:
         return None
-    best = Confidence(max(solid, key=lambda h: h.strength.rank).strength)
-    confidence = best.raised() if host_confirmed else best
+    confidence = _CONFIDENCE_OF[best]
+    if host_confirmed:
+        confidence = confidence.raised()
     orig_h, resp_h = addr_str(conn.orig), addr_str(conn.resp)
-    names = frozenset(h.name for h in hits)
-    if client_is_responder(hits):
-        client, peer = resp_h, orig_h
-        stage = max((h.stage for h in solid), key=lambda st: st.precedence)
-        role = PeerRole.PEER
+    if inbound_only:
+        client, peer, role = resp_h, orig_h, PeerRole.PEER
     else:
         # the inbound hits describe the responder, not the client's start-up stage
-        own = [h for h in solid if h.name not in INBOUND_HITS]
-        stage = max((h.stage for h in own), key=lambda st: st.precedence)
-        client, peer, role = orig_h, resp_h, ROLE_BY_STAGE[stage]
-    ordered = sorted(hits, key=lambda h: (-h.strength.rank, h.name))
-    evidence = "; ".join(h.evidence for h in ordered)
+        stage = own_stage
+        client, peer, role = orig_h, resp_h, ROLE_BY_STAGE[own_stage]
+    if len(hits) == 1:
+        evidence = hits[0].evidence
+    else:
+        ordered = sorted(hits, key=lambda h: (-rank[h.strength], h.name))
+        evidence = "; ".join([h.evidence for h in ordered])
     if len(evidence) > MAX_EVIDENCE:
         evidence = evidence[: MAX_EVIDENCE - 3] + "..."
     return SkypeRecord(
@@ -118,16 +155,24 @@ def judge_facts(conn: Facts, hits: list[Hit], host_confirmed: bool) -> SkypeReco
         proto="tcp" if conn.proto == TCP else "udp",
         duration=max(0.0, conn.last_ts - conn.ts),
         stage=stage,
-        signatures=names,
+        signatures=frozenset([h.name for h in hits]),
         client=client,
         peer=peer,
         peer_role=role,
-        client_public_ip=next((h.client_public_ip for h in hits if h.client_public_ip), None),
-        skype_version=next((h.skype_version for h in hits if h.skype_version), None),
+        client_public_ip=public_ip,
+        skype_version=version,
         confidence=confidence,
         evidence=evidence,
         answered=conn.answered,
     )
+
+
+_WEAK = Strength.WEAK
+_RANK_OF = {s: s.rank for s in Strength}
+_PRECEDENCE = {st: st.precedence for st in Stage}
+_CONFIDENCE_OF: dict[Strength, Confidence] = {
+    s: Confidence(s.value) for s in Strength if s is not Strength.WEAK
+}
 
 
 def host_of_client(conn: Connection, hits: list[Hit]) -> bytes:
