@@ -26,6 +26,8 @@ FRAME_GAP = (0.005, 0.06)  # voice frames every ~20 ms
 
 def media_hits(conn: Connection) -> list[Hit]:
     hits: list[Hit] = []
+    if conn.orig_pkts + conn.resp_pkts <= MIN_PACKETS:
+        return hits  # neither rule looks at a flow this short (most flows: probes)
     sample = [p for _, _, p in conn.datagrams]
     if conn.orig_pkts + conn.resp_pkts > MIN_PACKETS and len(sample) >= MIN_SAMPLE:
         voice = [p for p in sample if len(p) > 4 and ptype(p) == VOICE]

@@ -184,10 +184,19 @@ def _retransmit(conn: Connection) -> list[Hit]:
 def weak_hits(conn: Connection) -> list[Hit]:
     """Single-datagram shapes that only count next to host evidence
     (docs/signatures.md#lone_u1-and-type2_exchange)."""
-    o = next((p for is_orig, _, p in conn.datagrams if is_orig), None)
+    o = r = None  # the first datagram each way
+    for is_orig, _, p in conn.datagrams:
+        if is_orig:
+            if o is None:
+                o = p
+                if r is not None:
+                    break
+        elif r is None:
+            r = p
+            if o is not None:
+                break
     if o is None or not u1_shaped(o, conn.orig_p, conn.resp_p):
         return []
-    r = next((p for is_orig, _, p in conn.datagrams if not is_orig), None)
     if r is not None and is_type2(r):
         return [
             Hit(
