@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from skypewatch.analyze import analyze, format_summary
+from skypewatch.analyze import Summary, analyze, format_summary
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.errors import SkypewatchError
 from skypewatch.fastpath import bulk as bulk_reader
@@ -201,25 +201,38 @@ def compare(
     engines: list[str] | None = None,
     workers: int = 1,
     tracker_options: TrackerOptions | None = None,
+    use_json: bool = False,
 ) -> list[str]:
     """What differs between the two engines on *path* (several: one stream) (empty:
     nothing).  With *require_bulk*, the bulk engine must have run.  *engines* gets which
     one ran.
     *workers*: the bulk engine's processes (2: fastpath/pipeline.py); *tracker_options*:
-    both engines' (a small ``max_connections``: a table that fills)."""
+    both engines' (a small ``max_connections``: a table that fills); *use_json*: both
+    write JSON logs."""
     paths = path if isinstance(path, list) else [path]
     opts = tracker_options
+
+    def run(engine: str, out: Path, processes: int = 1) -> Summary:
+        return analyze(
+            paths,
+            out,
+            use_json=use_json,
+            engine=engine,
+            workers=processes,
+            tracker_options=opts,
+        )
+
     try:
-        ref = analyze(paths, work / "reference", engine="reference", tracker_options=opts)
+        ref = run("reference", work / "reference")
     except SkypewatchError as exc:  # not a capture at all: the bulk engine must say the same
         try:
-            analyze(paths, work / "bulk", engine="bulk", workers=workers, tracker_options=opts)
+            run("bulk", work / "bulk", workers)
         except SkypewatchError as other:
             if (type(other), str(other)) == (type(exc), str(exc)):
                 return []
             return [f"the engines fail differently: {exc!r} and {other!r}"]
         return [f"the reference fails ({exc!r}), the bulk engine does not"]
-    bulk = analyze(paths, work / "bulk", engine="bulk", workers=workers, tracker_options=opts)
+    bulk = run("bulk", work / "bulk", workers)
     if engines is not None:
         engines.append(bulk.engine)
     problems = []

@@ -433,18 +433,25 @@ def test_a_capture_cut_short_ends_the_input(tmp_path):
     assert (s.packets, s.connections) == (alone.packets, alone.connections)
 
 
-@pytest.mark.parametrize("chunk_bytes", [1500, 1 << 22])
-def test_a_table_that_could_fill_is_taken_over(tmp_path, monkeypatch, chunk_bytes):
+@pytest.mark.parametrize(
+    ("chunk_bytes", "use_json"), [(1500, False), (1 << 22, False), (1500, True)]
+)
+def test_a_table_that_could_fill_is_taken_over(tmp_path, monkeypatch, chunk_bytes, use_json):
     """Where tracked and skipped connections together could fill the table, the tracker
     adopts the skipped ones still open and the bulk engine goes on skipping nothing: the
-    flood's evictions are the reference's (here from the first chunk, or mid-capture)."""
+    flood's evictions are the reference's (here from the first chunk, or mid-capture), in
+    either log format."""
     cap = tmp_path / "flood.pcap"
     write_flooded_startup(cap, 3000, "during", kinds=("udp",))
     monkeypatch.setattr(bulk_reader, "CHUNK_BYTES", chunk_bytes)
     opts = TrackerOptions(max_connections=1000)
     engines: list[str] = []
-    assert compare(cap, tmp_path, engines=engines, tracker_options=opts) == []
+    got = compare(cap, tmp_path, engines=engines, tracker_options=opts, use_json=use_json)
+    assert got == []
     assert "every connection tracked" in engines[0]
+    if use_json:  # JSON lines, and the flood made some
+        lines = (tmp_path / "bulk" / "skype.log").read_text().splitlines()
+        assert lines and all(line.startswith("{") for line in lines)
     ref = analyze([cap], tmp_path / "r", tracker_options=opts, engine="reference")
     assert ref.conn_state.evicted > 0  # the bound mattered
     # with room to spare, the bulk engine skips throughout
@@ -556,7 +563,8 @@ def test_skipped_connections_taken_over_mid_capture(tmp_path, monkeypatch):
     """The randomized captures (late packets, IPv6 flows, containers, captures in parts)
     with a table of 60 to 400 connections, read 1,500 bytes at a time: the switch comes
     with skipped connections open (late ones too), which must end, be evicted and be
-    counted as in the reference, and their flows' next packets must find them."""
+    counted as in the reference, and their flows' next packets must find them.  Every
+    other seed writes JSON logs."""
     monkeypatch.setattr(bulk_reader, "CHUNK_BYTES", 1500)
     adopted = []
     for seed in range(16):
@@ -564,7 +572,9 @@ def test_skipped_connections_taken_over_mid_capture(tmp_path, monkeypatch):
         limit = random.Random(f"takeover:{seed}").choice((60, 150, 400))
         engines: list[str] = []
         opts = TrackerOptions(max_connections=limit)
-        problems = compare(list(gen.parts), tmp_path, engines=engines, tracker_options=opts)
+        problems = compare(
+            list(gen.parts), tmp_path, engines=engines, tracker_options=opts, use_json=seed % 2 == 1
+        )
         assert problems == [], (seed, limit, engines)
         found = re.search(r"\(([\d,]+) taken over\)", engines[0])
         adopted.append(int(found.group(1).replace(",", "")) if found else 0)
