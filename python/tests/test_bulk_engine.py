@@ -8,11 +8,9 @@ times go back, truncated ones, and a table that could fill.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import struct
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,6 @@ from skypewatch.analyze import analyze
 from skypewatch.cli import main
 from skypewatch.detect.tracker import TrackerOptions
 from skypewatch.fastpath import bulk as bulk_reader
-from skypewatch.fastpath.bulk import REFUSED
 from skypewatch.fastpath.engine import _UdpFlows
 from skypewatch.packets.capture import MAX_CAPLEN, read_capture
 from skypewatch.synth.conditions import SCENARIOS
@@ -581,25 +578,6 @@ def test_skipped_connections_taken_over_mid_capture(tmp_path, monkeypatch):
     # (most seeds switch with skipped connections open: 11 of 16, 940 connections, when
     # this was written)
     assert sum(a > 0 for a in adopted) >= 8, adopted
-
-
-def test_a_fifo_is_read_by_the_reference_path(tmp_path):
-    src = tmp_path / "d.pcap"
-    assert not capture(9, src).late  # in order: the bulk engine takes the file
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    writer = threading.Thread(target=lambda: fifo.write_bytes(src.read_bytes()))
-    writer.start()
-    s = analyze([fifo], tmp_path / "o", engine="auto")
-    writer.join()
-    assert s.engine == f"reference ({REFUSED})"
-    whole = analyze([src], tmp_path / "w", engine="bulk")
-    assert whole.engine.startswith("bulk")
-    assert (s.packets, s.connections, s.notice_count) == (
-        whole.packets,
-        whole.connections,
-        whole.notice_count,
-    )
 
 
 def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):

@@ -21,7 +21,7 @@ from .errors import CaptureError, CaptureTruncated
 from .outputs import MAX_SUMMARY_HOSTS, Outputs, Tally
 from .outputs import SHOWN_NOTICES as SHOWN_NOTICES  # (tests and callers read it here)
 from .outputs.process import OutputsProcess, Settings
-from .packets.capture import check_readable, read_capture
+from .packets.capture import MAX_CAPLEN, OpenStream, check_readable, is_pipe, read_capture
 from .packets.decode import SUPPORTED_LINK_TYPES, Decoder, decode_plain
 from .skypelog import STAGES, Notice, PeerRole, SkypeRecord
 
@@ -30,14 +30,18 @@ bulk_pipeline: ModuleType | None
 try:  # the bulk engine needs numpy; without it every capture takes the reference path
     from .fastpath import engine as _bulk
     from .fastpath import pipeline as _pipeline
-    from .fastpath.bulk import REFUSED, Unsupported
+    from .fastpath.bulk import CHUNK_BYTES, REFUSED, Unsupported, stream_header
     from .fastpath.engine import TABLE_COULD_FILL
 except ImportError:  # pragma: no cover - numpy is a dependency
     bulk_engine = bulk_pipeline = None
     REFUSED = TABLE_COULD_FILL = ""
+    CHUNK_BYTES = 0
 
     class Unsupported(Exception):  # type: ignore[no-redef]
         pass
+
+    def stream_header(stream: OpenStream) -> None:  # type: ignore[misc]
+        return None
 else:
     bulk_engine = _bulk
     bulk_pipeline = _pipeline
@@ -50,6 +54,10 @@ PIPELINE_MIN_BYTES = 64 << 20
 # engine starts; below it, a full collection costs more than it frees (it walks the whole
 # heap: in a long-lived process such as the fuzz suite, ~40 ms per fallback, growing)
 COLLECT_MIN_BYTES = 8 << 20
+# What a stream's bulk reading keeps of it for the reference to read again: more than it
+# can have read when it gives up (before its first packet: a few reads of a chunk, one
+# record of any size); past that it never gives up (one process, a pcap)
+STREAM_KEEP = 3 * CHUNK_BYTES + MAX_CAPLEN
 SHOWN_CLIENTS = 50  # lines of the summary's client list; the rest are "+N more"
 
 
@@ -106,6 +114,50 @@ def analyze(
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     why = _bulk_refused(captures) if engine != "reference" else "asked for"
+    stream = None
+    if why == REFUSED and len(captures) == 1 and is_pipe(captures[0]):
+        # A pipe or FIFO is read once: opened here, its header read, and the bulk engine
+        # takes it in one process if it is a pcap it reads; else the reference reads it
+        # from its first byte again (OpenStream keeps what was read).
+        stream = OpenStream.open(captures[0], STREAM_KEEP)
+        if stream_header(stream) is not None:
+            why = None
+    try:
+        summary = _analyze(
+            captures,
+            outdir,
+            use_json,
+            tracker_options,
+            correlator_options,
+            progress,
+            keep_records,
+            workers if stream is None else 1,  # (a second process would open it again)
+            why,
+            stream,
+            started,
+        )
+    finally:
+        if stream is not None:
+            stream.close()
+    if stream is not None and workers > 1 and summary.engine.endswith(")"):
+        summary.engine = summary.engine[:-1] + "; in one process: a stream)"
+    return summary
+
+
+def _analyze(
+    captures: Sequence[str | Path],
+    outdir: Path,
+    use_json: bool,
+    tracker_options: TrackerOptions | None,
+    correlator_options: HostCorrelatorOptions | None,
+    progress: Progress | None,
+    keep_records: bool,
+    workers: int,
+    why: str | None,
+    stream: OpenStream | None,
+    started: float,
+) -> Summary:
+    """:func:`analyze` once it knows whether the bulk engine may try (*why* None)."""
 
     def run(bulk: bool, processes: int = workers) -> Summary:
         return _run(
@@ -118,6 +170,7 @@ def analyze(
             keep_records,
             bulk=bulk,
             workers=processes,
+            stream=stream,
         )
 
     attempts = [workers, 1] if workers > 1 else [workers]
@@ -175,9 +228,10 @@ def _run(
     keep_records: bool,
     bulk: bool,
     workers: int = 1,
+    stream: OpenStream | None = None,
 ) -> Summary:
     """One analysis; with *bulk*, through the bulk engine, which raises Unsupported (no log
-    left behind) for a capture it cannot take."""
+    left behind) for a capture it cannot take.  *stream*: the one capture, opened."""
     summary = Summary(captures=len(captures))
     # the verdicts, logs and correlation in a process of their own beside the tracker
     # (outputs/process.py) on the bulk path with two workers; the reference path reads
@@ -210,7 +264,8 @@ def _run(
                 assert bulk_engine is not None and bulk_pipeline is not None
                 total = sum(_size(c) for c in captures)
                 feed = bulk_engine.feed if workers < 2 else bulk_pipeline.feed
-                fast = feed(captures, tracker, decoder, progress, total)
+                sources = captures if stream is None else [stream]
+                fast = feed(sources, tracker, decoder, progress, total)
                 if fast.frames == 0:
                     raise bulk_engine.Unsupported("no packets")
                 tracker.stats.packets += fast.frames
@@ -238,7 +293,7 @@ def _run(
                     f" UDP connections that cannot match counted in bulk{on})"
                 )
             else:
-                summary.truncated = _feed_all(captures, tracker, decoder, progress)
+                summary.truncated = _feed_all(captures, tracker, decoder, progress, stream)
             decoder.finish()
             complete = summary.truncated is None
             if helper is None:
@@ -302,17 +357,22 @@ def _prepare(outdir: str | Path, captures: Sequence[str | Path]) -> Path:
 
 
 def _feed_all(
-    captures: Sequence[str | Path], tracker: Tracker, decoder: Decoder, progress: Progress | None
+    captures: Sequence[str | Path],
+    tracker: Tracker,
+    decoder: Decoder,
+    progress: Progress | None,
+    stream: OpenStream | None = None,
 ) -> CaptureTruncated | None:
     """Every capture into *tracker*, in order, as one stream; a truncated one ends the input
-    there (returned), a capture without a packet is an error."""
+    there (returned), a capture without a packet is an error.  *stream*: the one capture,
+    opened (read from its first byte again)."""
     total = sum(_size(c) for c in captures)
     done_before = 0
     for path in captures:
         n_before = tracker.stats.packets
         truncated = None
         try:
-            _feed(path, tracker, decoder, progress, done_before, total)
+            _feed(path, tracker, decoder, progress, done_before, total, stream)
         except CaptureTruncated as exc:
             truncated = exc
         if tracker.stats.packets == n_before and truncated is None:
@@ -337,6 +397,7 @@ def _feed(
     progress: Progress | None,
     done_before: int,
     total: int,
+    stream: OpenStream | None = None,
 ) -> None:
     packet = tracker.packet
     stats = tracker.stats
@@ -348,7 +409,7 @@ def _feed(
     n_unsupported = 0  # counted off the hot path: a supported frame costs no extra step
     nbytes = 0
     try:
-        for ts, link_type, frame in read_capture(path):
+        for ts, link_type, frame in read_capture(path, stream):
             n += 1
             if link_type != checked_link:
                 checked_link = link_type

@@ -1,16 +1,18 @@
 """A capture file read in chunks and decoded with numpy, many records per step.
 
 :func:`chunks` walks the record headers of a regular-file pcap (or, through pcapng.py, the
-blocks of a pcapng) and hands out chunks of whole records: the chunk's bytes, each record's
-data offset and captured length, and its time computed exactly as ``packets.capture``
-computes it.  :func:`decode_chunk` applies ``packets.decode.decode_plain``'s rules to every
-record at once, behind up to two VLAN tags too (a trunk port's capture is tagged
-throughout), in PPPoE sessions and behind MPLS labels (access and carrier links), and
-inside the tunnels around one such packet: a frame it marks ``plain`` is one the full
-:class:`~skypewatch.packets.decode.Decoder` turns into exactly that packet (a UDP tunnel's
-frame: the datagram and the packet inside, ``Decoded.tunnels``); one it does not mark
-plain but gives a ``reason`` is one the Decoder makes no packet of, only counting that
-reason (ARP, ICMP...); every other frame goes to the Decoder, as in the reference path.
+blocks of a pcapng), or of a pcap stream (a pipe: ``packets.capture.OpenStream``, whose
+header :func:`stream_header` read), and hands out chunks of whole records: the chunk's
+bytes, each record's data offset and captured length, and its time computed exactly as
+``packets.capture`` computes it.  :func:`decode_chunk` applies
+``packets.decode.decode_plain``'s rules to every record at once, behind up to two VLAN tags
+too (a trunk port's capture is tagged throughout), in PPPoE sessions and behind MPLS labels
+(access and carrier links), and inside the tunnels around one such packet: a frame it marks
+``plain`` is one the full :class:`~skypewatch.packets.decode.Decoder` turns into exactly
+that packet (a UDP tunnel's frame: the datagram and the packet inside,
+``Decoded.tunnels``); one it does not mark plain but gives a ``reason`` is one the Decoder
+makes no packet of, only counting that reason (ARP, ICMP...); every other frame goes to the
+Decoder, as in the reference path.
 
 Anything this reader does not take on -- a link type not in :data:`~.chunk.LINKS`, a
 pcapng it does not read (pcapng.py) -- raises :class:`Unsupported`: the caller then
@@ -37,6 +39,7 @@ from ..packets.capture import (
     PACKET_DATA_CUT,
     PCAPNG_SHB,
     RECORD_HEADER_CUT,
+    OpenStream,
     record_damage,
 )
 from ..packets.decode import (
@@ -75,13 +78,24 @@ from .chunk import (
     Header,
     Stop,
     Unsupported,
+    Walk,
     runs,
+    stream_runs,
     u32_column,
     words,
 )
 
 # (what other modules take from here, with chunks and decode_chunk)
-__all__ = ["REFUSED", "Chunk", "Decoded", "Header", "Unsupported", "chunks", "decode_chunk"]
+__all__ = [
+    "REFUSED",
+    "Chunk",
+    "Decoded",
+    "Header",
+    "Unsupported",
+    "chunks",
+    "decode_chunk",
+    "stream_header",
+]
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -137,12 +151,31 @@ def _header(head: bytes) -> Header | None:
     return Header(endian, resolution, link)
 
 
-def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterator[Chunk]:
+def stream_header(stream: OpenStream) -> Header | None:
+    """The header of the pcap *stream* begins with, read from it, if it is one of a link
+    type in :data:`LINKS` (a pcapng stream is the reference's: its damage, which the bulk
+    reader leaves to the reference, could only be found after records were handed out)."""
+    return _header(stream.head(24)[:24])
+
+
+def chunks(
+    path: str | Path | OpenStream, identity: tuple[int, int] | None = None
+) -> Iterator[Chunk]:
     """The records of the regular-file pcap or pcapng at *path*, a chunk at a time, or
     :class:`Unsupported`.  Its header is read from the file whose records are read (a
     capture swapped after :func:`pcap_header` looked at its path is judged as it is now),
     opened without blocking (a path that became a FIFO is refused, not waited on).
-    *identity*: the (device, inode) the file must have (another process's view of it)."""
+    *identity*: the (device, inode) the file must have (another process's view of it).
+    An :class:`OpenStream` is a pcap stream whose header :func:`stream_header` took."""
+    if isinstance(path, OpenStream):
+        read = path.replay()  # (all of it: only its header has been read)
+        header = _header(read)
+        if header is None:
+            raise Unsupported(REFUSED)
+        yield from _pcap_chunks(
+            header, stream_runs(path.read, read[24:], CHUNK_BYTES, 24, _walk(header))
+        )
+        return
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -158,34 +191,45 @@ def chunks(path: str | Path, identity: tuple[int, int] | None = None) -> Iterato
         header = _header(head)
         if header is None:
             raise Unsupported(REFUSED)
-        u32 = struct.Struct(header.endian + "I").unpack_from
+        yield from _pcap_chunks(header, runs(fh, b"", CHUNK_BYTES, 24, _walk(header)))
 
-        def walk(buf: bytes) -> tuple[list[int], int]:
-            # The one loop over every record in Python: it only follows the lengths.  A
-            # record that does not fit in buf is the last one it takes; it is given back
-            # below, and every length is checked at once afterwards (_chunk).
-            starts: list[int] = []
-            append = starts.append
-            pos, n = 0, len(buf)
-            last = n - 16
-            while pos <= last:
-                append(pos)
-                pos += 16 + u32(buf, pos + 8)[0]
-            if pos > n:  # the last record does not fit: it waits for more bytes
-                pos = starts.pop()
-                if u32(buf, pos + 8)[0] > MAX_CAPLEN:  # ... or it never will
-                    raise Stop(starts, pos)
-            return starts, pos
 
-        try:
-            for buf, starts, consumed, offset in runs(fh, b"", CHUNK_BYTES, 24, walk):
-                chunk, bad = _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
-                if chunk is not None:
-                    yield chunk
-                if bad is not None:
-                    raise Cut(offset + bad, buf[bad : bad + 16])
-        except Cut as cut:
-            raise _cut_short(cut, header) from None
+def _walk(header: Header) -> Walk:
+    u32 = struct.Struct(header.endian + "I").unpack_from
+
+    def walk(buf: bytes) -> tuple[list[int], int]:
+        # The one loop over every record in Python: it only follows the lengths.  A
+        # record that does not fit in buf is the last one it takes; it is given back
+        # below, and every length is checked at once afterwards (_chunk).
+        starts: list[int] = []
+        append = starts.append
+        pos, n = 0, len(buf)
+        last = n - 16
+        while pos <= last:
+            append(pos)
+            pos += 16 + u32(buf, pos + 8)[0]
+        if pos > n:  # the last record does not fit: it waits for more bytes
+            pos = starts.pop()
+            if u32(buf, pos + 8)[0] > MAX_CAPLEN:  # ... or it never will
+                raise Stop(starts, pos)
+        return starts, pos
+
+    return walk
+
+
+def _pcap_chunks(
+    header: Header, found: Iterator[tuple[bytes, list[int], int, int]]
+) -> Iterator[Chunk]:
+    """The chunks of a pcap's records as :func:`runs` (or :func:`stream_runs`) finds them."""
+    try:
+        for buf, starts, consumed, offset in found:
+            chunk, bad = _chunk(buf, np.array(starts, dtype=np.int64), header, consumed, offset)
+            if chunk is not None:
+                yield chunk
+            if bad is not None:
+                raise Cut(offset + bad, buf[bad : bad + 16])
+    except Cut as cut:
+        raise _cut_short(cut, header) from None
 
 
 def _cut_short(cut: Cut, header: Header) -> Cut:

@@ -139,3 +139,40 @@ def runs(
             raise Cut(consumed, rest)
         if not more:
             return
+
+
+def stream_runs(
+    read: Callable[[], bytes], rest: bytes, chunk_bytes: int, consumed: int, walk: Walk
+) -> Iterator[tuple[bytes, list[int], int, int]]:
+    """:func:`runs` for a stream that cannot seek (a pipe): *read* gives what it has now,
+    at least one byte, or b"" at its end; a record cut by a read is joined to what follows
+    it (a copy of the chunk: a stream has no second read)."""
+    ended = False
+    while True:
+        parts = [rest]
+        have = len(rest)
+        want = have + max(chunk_bytes, have)  # (as runs: a large record, twice the size)
+        while have < want and not ended:
+            more = read()
+            if more:
+                parts.append(more)
+                have += len(more)
+            else:
+                ended = True
+        buf = b"".join(parts)
+        if not buf:
+            return
+        try:
+            starts, pos = walk(buf)
+            stop = False
+        except Stop as at:
+            starts, pos, stop = at.starts, at.pos, True
+        rest = buf[pos:]
+        offset = consumed
+        consumed += pos
+        if starts:
+            yield buf, starts, consumed, offset
+        if stop or (ended and rest):
+            raise Cut(consumed, rest)
+        if ended:
+            return

@@ -70,6 +70,7 @@ import numpy as np
 
 from ..connections.zeekports import zeek_flips
 from ..detect.tracker import Tracker
+from ..packets.capture import OpenStream
 from ..packets.decode import UDP, Decoder, Packet
 from ..signatures.udp_layout import worth_inspecting
 from .bulk import (
@@ -277,7 +278,7 @@ class Batch:
 
 
 def batches(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path | OpenStream],
     decoder: Decoder,
     udp_timeout: float,
     limit: int,
@@ -608,7 +609,7 @@ class Applier:
 
 
 def feed(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path | OpenStream],
     tracker: Tracker,
     decoder: Decoder,
     progress: Progress | None = None,

@@ -98,12 +98,77 @@ def check_readable(path: str | Path) -> None:
     _open(path).close()
 
 
-def read_capture(path: str | Path) -> Iterator[Frame]:
-    """Yield the frames of one pcap or pcapng file, in file order."""
-    path = Path(path)
-    fh = _open(path)
+def is_pipe(path: str | Path) -> bool:
+    """Whether *path* is a pipe or FIFO (``/dev/stdin`` fed by one too): a stream, read once."""
     try:
-        src = _Input(path, fh)
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+class OpenStream:
+    """A pipe or FIFO opened once, for a run that reads its first bytes before it knows
+    which reader takes it (analyze: the bulk engine takes a pcap of a link type it reads).
+    Every byte read is also kept, up to ``keep`` bytes, so that another reader can start
+    again from the first byte (:func:`read_capture` with *stream*) after the first one gave
+    up early."""
+
+    def __init__(self, path: Path, fh: io.BufferedReader, keep: int) -> None:
+        self.path = path
+        self.fh = fh
+        self._kept: list[bytes] | None = []
+        self._room = keep
+
+    @classmethod
+    def open(cls, path: str | Path, keep: int) -> OpenStream:
+        """:class:`CaptureError` as :func:`read_capture` says it if it cannot be opened."""
+        path = Path(path)
+        return cls(path, _open(path), keep)
+
+    def read(self) -> bytes:
+        """What the stream has now: at least one byte, or b"" at its end."""
+        try:
+            more = _read_pipe(self.fh)
+        except OSError as exc:
+            raise CaptureError(self.path, f"read error: {exc.strerror or exc}") from None
+        if self._kept is not None:
+            self._room -= len(more)
+            if self._room >= 0:
+                self._kept.append(more)
+            else:
+                self._kept = None  # too far to start again: a reader that gives up past here
+        return more
+
+    def head(self, n: int) -> bytes:
+        """Every byte read until there are at least *n* (fewer: the stream ended)."""
+        parts = []
+        have = 0
+        while have < n:
+            more = self.read()
+            if not more:
+                break
+            parts.append(more)
+            have += len(more)
+        return b"".join(parts)
+
+    def replay(self) -> bytes:
+        """Every byte read so far, for a reader starting again; :class:`CaptureError` if
+        more was read than is kept."""
+        if self._kept is None:
+            raise CaptureError(self.path, "a stream read too far to be read again")
+        return b"".join(self._kept)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def read_capture(path: str | Path, stream: OpenStream | None = None) -> Iterator[Frame]:
+    """Yield the frames of one pcap or pcapng file, in file order.  *stream*: *path*
+    already opened and partly read (its bytes so far are read again; it stays open)."""
+    path = Path(path)
+    fh = _open(path) if stream is None else stream.fh
+    try:
+        src = _Input(path, fh, b"" if stream is None else stream.replay())
         if not src.have(4):
             if src.have(1):
                 raise CaptureError(path, "not a pcap or pcapng capture (too short)")
@@ -116,7 +181,8 @@ def read_capture(path: str | Path) -> Iterator[Frame]:
         else:
             raise CaptureError(path, "not a pcap or pcapng capture (unknown magic number)")
     finally:
-        fh.close()
+        if stream is None:
+            fh.close()
 
 
 class _Input:
@@ -126,10 +192,11 @@ class _Input:
 
     __slots__ = ("base", "buf", "fh", "path", "pipe", "pos")
 
-    def __init__(self, path: Path, fh: io.BufferedReader) -> None:
+    def __init__(self, path: Path, fh: io.BufferedReader, read: bytes = b"") -> None:
+        """*read*: the file's first bytes, read from *fh* already."""
         self.path = path
         self.fh = fh
-        self.buf = b""
+        self.buf = read
         self.pos = 0
         self.base = 0  # file offset of buf[0]
         try:
@@ -148,7 +215,7 @@ class _Input:
         parts = [self.buf[self.pos :]]
         while avail < n:
             try:
-                more = self._read_pipe() if self.pipe else self.fh.read(_CHUNK)
+                more = _read_pipe(self.fh) if self.pipe else self.fh.read(_CHUNK)
             except OSError as exc:
                 raise CaptureError(self.path, f"read error: {exc.strerror or exc}") from None
             if not more:
@@ -160,13 +227,15 @@ class _Input:
         self.pos = 0
         return avail >= n
 
-    def _read_pipe(self) -> bytes:
-        """What a pipe, FIFO or terminal has now (at least one byte, or b"" at its end):
-        frames are analysed as they arrive, and a stop signal is handled within
-        ``_PIPE_POLL`` seconds however long the writer stays silent."""
-        while not select.select([self.fh], [], [], _PIPE_POLL)[0]:
-            pass
-        return self.fh.read1(_CHUNK)
+
+def _read_pipe(fh: io.BufferedReader) -> bytes:
+    """What a pipe, FIFO or terminal has now (at least one byte, or b"" at its end): frames
+    are analysed as they arrive, and a stop signal is handled within ``_PIPE_POLL`` seconds
+    however long the writer stays silent.  (One read of up to ``_CHUNK`` bytes, larger
+    than the buffer: nothing is left in it that select() would not see.)"""
+    while not select.select([fh], [], [], _PIPE_POLL)[0]:
+        pass
+    return fh.read1(_CHUNK)
 
 
 # What the readers say where a capture's records end before the file does (fastpath/ says
