@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -151,6 +152,17 @@ def main() -> None:
             jobs.append(
                 (f"{mix}: skypewatch --engine reference", analyze(cap, "--engine", "reference"), n)
             )
+        # the sensor mix from a pipe (zcat day.pcap.gz | skypewatch analyze /dev/stdin): the
+        # bulk engine in one process, with cat's copying beside it
+        sensor = mixes["sensor"][0]
+        piped = f"cat {shlex.quote(str(sensor))} | {shlex.quote(sw)} analyze /dev/stdin -o"
+        jobs.append(
+            (
+                "sensor: cat | skypewatch /dev/stdin",
+                ["sh", "-c", f"{piped} {shlex.quote(tmp)} -q"],
+                sizes[sensor],
+            )
+        )
         jobs.append(
             (
                 "skype-heavy 2x packets: skypewatch --workers 2",
@@ -212,6 +224,13 @@ def main() -> None:
         two = results.get(f"{mix}: skypewatch --workers 2")
         if one and two:
             print(f"{mix}: --workers 2 is {one[0] / two[0]:.2f}x as fast as --workers 1")
+    piped_run = results.get("sensor: cat | skypewatch /dev/stdin")
+    if piped_run:
+        print(
+            "sensor: from a pipe (bulk, one process) it takes"
+            f" {piped_run[0] / results['sensor: skypewatch --workers 1'][0]:.2f}x the file's"
+            " time (--workers 1)"
+        )
     if "skype-heavy: tshark -z conv,udp" in results:
         t = results["skype-heavy: tshark -z conv,udp"][0]
         heavy = results["skype-heavy: skypewatch --workers 1"][0]

@@ -166,18 +166,46 @@ def test_a_stream_cut_or_damaged_ends_as_the_file_does(tmp_path, monkeypatch):
         assert gave_up == (name in ("first-cut", "first-huge")), (name, s.engine)
 
 
-def test_the_stream_keeps_what_it_read_up_to_its_bound(tmp_path):
+@pytest.mark.parametrize("keep", [10240, 10239])
+def test_the_stream_keeps_what_it_read_up_to_its_bound(tmp_path, keep):
+    data = bytes(range(256)) * 40  # 10,240 bytes
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
-    writer = _feed(fifo, bytes(range(256)) * 40, random.Random(0))
-    stream = OpenStream.open(fifo, keep=5000)
+    writer = _feed(fifo, data, random.Random(keep))
+    stream = OpenStream.open(fifo, keep=keep)
     try:
-        assert stream.head(24)[:24] == bytes(range(24))
-        assert stream.replay()[:300] == bytes(range(256)) + bytes(range(44))
+        head = stream.head(24)
+        assert len(head) >= 24 and data.startswith(head)
+        if len(head) <= keep:  # what was read so far, however the writer cut it
+            assert stream.replay() == head
         while stream.read():
             pass
+        if keep >= len(data):
+            assert stream.replay() == data
+        else:
+            with pytest.raises(CaptureError, match="too far to be read again"):
+                stream.replay()
+    finally:
+        stream.close()
+        writer.join(timeout=30)
+
+
+def test_the_stream_keeps_nothing_once_the_bulk_reader_has_packets(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk_reader, "CHUNK_BYTES", 3000)
+    src = tmp_path / "d.pcap"
+    capture(2, src)
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    writer = _feed(fifo, src.read_bytes(), random.Random(1))
+    stream = OpenStream.open(fifo, keep=1 << 30)
+    try:
+        assert bulk_reader.stream_header(stream) is not None
+        assert stream.replay()[:24] == src.read_bytes()[:24]
+        found = bulk_reader.chunks(stream)
+        assert next(found).ts.size > 0
         with pytest.raises(CaptureError, match="too far to be read again"):
             stream.replay()
+        assert sum(c.ts.size for c in found) > 0
     finally:
         stream.close()
         writer.join(timeout=30)

@@ -56,7 +56,8 @@ PIPELINE_MIN_BYTES = 64 << 20
 COLLECT_MIN_BYTES = 8 << 20
 # What a stream's bulk reading keeps of it for the reference to read again: more than it
 # can have read when it gives up (before its first packet: a few reads of a chunk, one
-# record of any size); past that it never gives up (one process, a pcap)
+# record of any size); past that it never gives up (one process, a pcap), and from its
+# first chunk of packets on it keeps nothing (fastpath.bulk.chunks)
 STREAM_KEEP = 3 * CHUNK_BYTES + MAX_CAPLEN
 SHOWN_CLIENTS = 50  # lines of the summary's client list; the rest are "+N more"
 

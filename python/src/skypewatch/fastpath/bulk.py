@@ -172,9 +172,14 @@ def chunks(
         header = _header(read)
         if header is None:
             raise Unsupported(REFUSED)
-        yield from _pcap_chunks(
+        found = _pcap_chunks(
             header, stream_runs(path.read, read[24:], CHUNK_BYTES, 24, _walk(header))
         )
+        for chunk in found:
+            # a chunk has packets: the engine cannot give up past it, nor need the stream
+            # read again (analyze.STREAM_KEEP)
+            path.forget()
+            yield chunk
         return
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))

@@ -149,17 +149,17 @@ def stream_runs(
     it (a copy of the chunk: a stream has no second read)."""
     ended = False
     while True:
-        parts = [rest]
-        have = len(rest)
-        want = have + max(chunk_bytes, have)  # (as runs: a large record, twice the size)
-        while have < want and not ended:
+        # one buffer, not the reads: a writer's pieces may be a byte each
+        acc = bytearray(rest)
+        want = len(rest) + max(chunk_bytes, len(rest))  # (as runs: a large record, twice)
+        while len(acc) < want and not ended:
             more = read()
             if more:
-                parts.append(more)
-                have += len(more)
+                acc += more
             else:
                 ended = True
-        buf = b"".join(parts)
+        buf = bytes(acc)  # (the payloads cut from it are bytes)
+        del acc
         if not buf:
             return
         try:

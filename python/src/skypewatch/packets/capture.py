@@ -116,7 +116,8 @@ class OpenStream:
     def __init__(self, path: Path, fh: io.BufferedReader, keep: int) -> None:
         self.path = path
         self.fh = fh
-        self._kept: list[bytes] | None = []
+        # one buffer, not the reads: a writer's pieces may be a byte each
+        self._kept: bytearray | None = bytearray()
         self._room = keep
 
     @classmethod
@@ -134,29 +135,31 @@ class OpenStream:
         if self._kept is not None:
             self._room -= len(more)
             if self._room >= 0:
-                self._kept.append(more)
+                self._kept += more
             else:
                 self._kept = None  # too far to start again: a reader that gives up past here
         return more
 
     def head(self, n: int) -> bytes:
         """Every byte read until there are at least *n* (fewer: the stream ended)."""
-        parts = []
-        have = 0
-        while have < n:
+        got = bytearray()
+        while len(got) < n:
             more = self.read()
             if not more:
                 break
-            parts.append(more)
-            have += len(more)
-        return b"".join(parts)
+            got += more
+        return bytes(got)
+
+    def forget(self) -> None:
+        """Keep nothing more (a reader that can no longer give up): :meth:`replay` fails."""
+        self._kept = None
 
     def replay(self) -> bytes:
         """Every byte read so far, for a reader starting again; :class:`CaptureError` if
         more was read than is kept."""
         if self._kept is None:
             raise CaptureError(self.path, "a stream read too far to be read again")
-        return b"".join(self._kept)
+        return bytes(self._kept)
 
     def close(self) -> None:
         self.fh.close()
