@@ -156,6 +156,7 @@ fuzz: $(STAMP)
 	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS)
 	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS) --workers 2
 	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS) --damage
+	cd python && ../$(PY) -m fuzz.differential --seeds 1000000 --seconds $(SECONDS) --piped --damage
 
 clean:
 	rm -rf demo-out python/.pytest_cache testing/btest/.tmp

@@ -17,10 +17,13 @@ The test suite runs a few seeds (tests/test_bulk_engine.py); ``python -m fuzz.di
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import random
 import struct
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,25 +205,48 @@ def compare(
     workers: int = 1,
     tracker_options: TrackerOptions | None = None,
     use_json: bool = False,
+    piped: random.Random | None = None,
 ) -> list[str]:
     """What differs between the two engines on *path* (several: one stream) (empty:
     nothing).  With *require_bulk*, the bulk engine must have run.  *engines* gets which
     one ran.
     *workers*: the bulk engine's processes (2: fastpath/pipeline.py); *tracker_options*:
     both engines' (a small ``max_connections``: a table that fills); *use_json*: both
-    write JSON logs."""
+    write JSON logs; *piped*: the bulk engine reads the one capture from a FIFO, written
+    in pieces this picks (its path is the file's in what is compared)."""
     paths = path if isinstance(path, list) else [path]
     opts = tracker_options
 
     def run(engine: str, out: Path, processes: int = 1) -> Summary:
-        return analyze(
-            paths,
-            out,
-            use_json=use_json,
-            engine=engine,
-            workers=processes,
-            tracker_options=opts,
-        )
+        if engine == "reference" or piped is None or len(paths) != 1:
+            return analyze(
+                paths,
+                out,
+                use_json=use_json,
+                engine=engine,
+                workers=processes,
+                tracker_options=opts,
+            )
+        fifo = work / "piped"
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo)
+        writer = _write_in_pieces(fifo, paths[0].read_bytes(), piped)
+        try:
+            s = analyze(
+                [fifo],
+                out,
+                use_json=use_json,
+                engine=engine,
+                workers=processes,
+                tracker_options=opts,
+            )
+        finally:
+            writer.join()
+        return s
+
+    def said(text: object) -> str:  # (the FIFO's name is the file's in what is compared)
+        out = str(text)
+        return out if piped is None else out.replace(str(work / "piped"), str(paths[0]))
 
     try:
         ref = run("reference", work / "reference")
@@ -228,7 +254,7 @@ def compare(
         try:
             run("bulk", work / "bulk", workers)
         except SkypewatchError as other:
-            if (type(other), str(other)) == (type(exc), str(exc)):
+            if (type(other), said(other)) == (type(exc), str(exc)):
                 return []
             return [f"the engines fail differently: {exc!r} and {other!r}"]
         return [f"the reference fails ({exc!r}), the bulk engine does not"]
@@ -241,7 +267,7 @@ def compare(
     for name in ("skype_log", "notice_log"):
         if _body(getattr(ref, name)) != _body(getattr(bulk, name)):
             problems.append(f"{name} differs")
-    if str(ref.truncated) != str(bulk.truncated):  # (None when whole)
+    if str(ref.truncated) != said(bulk.truncated):  # (None when whole)
         problems.append(f"the input's end differs: {ref.truncated} / {bulk.truncated}")
     if (ref.packets, ref.connections, ref.notice_count, dict(ref.undecoded)) != (
         bulk.packets,
@@ -255,9 +281,26 @@ def compare(
             f" {bulk.notice_count}"
         )
     # the summary's text, but for its first line (the time taken) and its last (the paths)
-    if format_summary(ref).splitlines()[1:-1] != format_summary(bulk).splitlines()[1:-1]:
+    if format_summary(ref).splitlines()[1:-1] != said(format_summary(bulk)).splitlines()[1:-1]:
         problems.append("summary text differs")
     return problems
+
+
+def _write_in_pieces(fifo: Path, data: bytes, rng: random.Random) -> threading.Thread:
+    """A writer of *data* into *fifo* in pieces of sizes *rng* picks (a byte to 64 KiB), as
+    a live writer's (started; join it)."""
+
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb", buffering=0) as fh:
+            at = 0
+            while at < len(data):
+                n = rng.choice((1, 16, 100, 1500, 9000, 65536))
+                fh.write(data[at : at + n])
+                at += n
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    return t
 
 
 def damage(path: Path, rng: random.Random) -> str:
@@ -293,6 +336,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=0.0, help="stop after this long (0: no)")
     ap.add_argument(
         "--workers", type=int, choices=(1, 2), default=1, help="the bulk engine's processes"
+    )
+    ap.add_argument(
+        "--piped",
+        action="store_true",
+        help="the bulk engine reads each single-file capture from a FIFO written in pieces"
+        " (the bulk engine takes a pcap stream in one process, the reference anything else)",
     )
     ap.add_argument(
         "--damage",
@@ -341,13 +390,17 @@ def main() -> None:
                 bulk_reader.CHUNK_BYTES = tight.choice((1500, 4000, 20000))
                 what += f"; {opts.max_connections} open connections at most"
             try:
+                piped = random.Random(f"piped:{seed}") if args.piped else None
                 problems = compare(
                     list(gen.parts),
                     work,
-                    require_bulk=not args.damage and (opts is None or args.workers == 1),
+                    require_bulk=not args.damage
+                    and not args.piped
+                    and (opts is None or args.workers == 1),
                     engines=engines,
                     workers=args.workers,
                     tracker_options=opts,
+                    piped=piped,
                 )
             finally:
                 if opts is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fuzz.containers import pcap_bytes, pcapng_bytes
-from fuzz.differential import capture
+from fuzz.differential import capture, compare, damage
 from skypewatch.analyze import Summary, analyze, format_summary
 from skypewatch.errors import CaptureError
 from skypewatch.fastpath import bulk as bulk_reader
@@ -236,6 +236,17 @@ def _records(data: bytes) -> list[tuple[float, bytes]]:
         out.append((sec + usec / 1e6, data[at + 16 : at + 16 + caplen]))
         at += 16 + caplen
     return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_randomized_differential_through_a_fifo(seed, tmp_path):
+    """fuzz.differential's captures (containers, cuts into parts, damage for half) with the
+    bulk engine reading the one capture from a FIFO written in pieces."""
+    gen = capture(seed, tmp_path / "d.cap", varied=True)
+    if seed % 2:
+        damage(gen.parts[0], random.Random(f"damage:{seed}"))
+    rng = random.Random(f"piped:{seed}")
+    assert compare(list(gen.parts), tmp_path, require_bulk=False, piped=rng) == []
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -168,7 +168,7 @@ def chunks(
     *identity*: the (device, inode) the file must have (another process's view of it).
     An :class:`OpenStream` is a pcap stream whose header :func:`stream_header` took."""
     if isinstance(path, OpenStream):
-        read = path.replay()  # (all of it: only its header has been read)
+        read = path.replay()  # (all read so far: its header and what came with it)
         header = _header(read)
         if header is None:
             raise Unsupported(REFUSED)
