@@ -104,7 +104,7 @@ def judge_facts(conn: Facts, hits: list[Hit], host_confirmed: bool) -> SkypeReco
     precedence = _PRECEDENCE
     best: Strength | None = None
     best_rank = 0
-    stage = own_stage = Stage.PROBE  # (-1: the first solid hit sets them)
+    stage = own_stage = Stage.PROBE  # (their ranks -1: the first solid hit sets both)
     stage_rank = own_rank = -1
     inbound_only = True
     public_ip = version = None
