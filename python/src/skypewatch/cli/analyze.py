@@ -36,6 +36,7 @@ output (in DIR, default ./skypewatch-out):
 examples:
   skypewatch analyze SkypeIRC.cap
   skypewatch analyze day1.pcap day2.pcapng -o /tmp/sw --json
+  zcat day3.pcap.gz | skypewatch analyze /dev/stdin      (a pipe or FIFO, read once)
   zeek-cut client stage confidence < skypewatch-out/skype.log | sort | uniq -c
 
 exit codes: 0 done; 2 bad input (missing, not a capture, truncated or damaged,
@@ -56,7 +57,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=ANALYZE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    a.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file(s)")
+    a.add_argument(
+        "captures",
+        nargs="+",
+        metavar="CAPTURE",
+        help="pcap or pcapng file(s); a pipe or FIFO too (/dev/stdin)",
+    )
     output_option(a, "skypewatch-out", "directory for the logs, created if missing")
     a.add_argument("--quiet", "-q", action="store_true", help="no summary on stdout")
     window_option(a, "--udp-timeout", 60.0, "UDP inactivity timeout in seconds, as Zeek's")
