@@ -241,7 +241,9 @@ def compare(
                 tracker_options=opts,
             )
         finally:
-            writer.join()
+            writer.join(timeout=60)  # (it ends once the run closed the FIFO)
+        if writer.is_alive():
+            raise RuntimeError("the FIFO's writer is still waiting: the run never read it")
         return s
 
     def said(text: object) -> str:  # (the FIFO's name is the file's in what is compared)
