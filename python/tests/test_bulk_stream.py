@@ -211,6 +211,41 @@ def test_the_stream_keeps_nothing_once_the_bulk_reader_has_packets(tmp_path, mon
         writer.join(timeout=30)
 
 
+@pytest.mark.parametrize("how", ["pipe", "file"])
+def test_analyze_reads_standard_input_for_a_dash(tmp_path, how):
+    """``-`` is standard input (tcpdump's and Zeek's ``-r -``): a pipe, or a file
+    redirected in."""
+    src = tmp_path / "d.pcap"
+    capture(7, src)
+    cmd = [sys.executable, "-m", "skypewatch", "analyze", "--engine", "bulk", "-"]
+    cmd += ["-o", str(tmp_path / "p")]
+    with open(src, "rb") as fh:
+        if how == "pipe":
+            feeder = subprocess.Popen(["cat"], stdin=fh, stdout=subprocess.PIPE)
+            run = subprocess.run(cmd, stdin=feeder.stdout, capture_output=True, text=True)
+            feeder.stdout.close()  # (a run that read nothing must not leave cat blocked)
+            feeder.wait(timeout=60)
+        else:
+            run = subprocess.run(cmd, stdin=fh, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "did not run" not in run.stderr, run.stderr
+    ref = analyze([src], tmp_path / "r", engine="reference")
+    assert _body(tmp_path / "p" / "skype.log") == _body(ref.skype_log)
+
+
+def test_a_dash_with_a_terminal_on_standard_input_is_a_one_line_error(tmp_path):
+    main, other = os.openpty()
+    try:
+        cmd = [sys.executable, "-m", "skypewatch", "analyze", "-", "-o", str(tmp_path / "o")]
+        run = subprocess.run(cmd, stdin=other, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(main)
+        os.close(other)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "standard input is a terminal" in run.stderr
+    assert not (tmp_path / "o" / "skype.log").exists()
+
+
 def test_analyze_reads_dev_stdin_from_a_pipe_in_bulk(tmp_path):
     src = tmp_path / "d.pcap"
     capture(5, src)
@@ -219,7 +254,8 @@ def test_analyze_reads_dev_stdin_from_a_pipe_in_bulk(tmp_path):
     with open(src, "rb") as fh:
         feeder = subprocess.Popen(["cat"], stdin=fh, stdout=subprocess.PIPE)
         run = subprocess.run(cmd, stdin=feeder.stdout, capture_output=True, text=True)
-        feeder.wait()
+        feeder.stdout.close()  # (a run that read nothing must not leave cat blocked)
+        feeder.wait(timeout=60)
     assert run.returncode == 0, run.stderr
     assert "did not run" not in run.stderr, run.stderr  # (it says so where it did not)
     ref = analyze([src], tmp_path / "r", engine="reference")

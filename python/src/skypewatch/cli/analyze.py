@@ -36,7 +36,7 @@ output (in DIR, default ./skypewatch-out):
 examples:
   skypewatch analyze SkypeIRC.cap
   skypewatch analyze day1.pcap day2.pcapng -o /tmp/sw --json
-  zcat day3.pcap.gz | skypewatch analyze /dev/stdin      (a pipe or FIFO, read once)
+  zcat day3.pcap.gz | skypewatch analyze -      (standard input; a FIFO works too)
   zeek-cut client stage confidence < skypewatch-out/skype.log | sort | uniq -c
 
 exit codes: 0 done; 2 bad input (missing, not a capture, truncated or damaged,
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "captures",
         nargs="+",
         metavar="CAPTURE",
-        help="pcap or pcapng file(s); a pipe or FIFO too (/dev/stdin)",
+        help="pcap or pcapng file(s); - for standard input (a pipe), or a FIFO",
     )
     output_option(a, "skypewatch-out", "directory for the logs, created if missing")
     a.add_argument("--quiet", "-q", action="store_true", help="no summary on stdout")
@@ -112,6 +112,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=run)
 
 
+STDIN = "-"  # as tcpdump's and zeek's -r - (a file named "-" is ./-)
+
+
+def _stdin() -> Path:
+    """The capture piped in, for ``-``; a terminal there is a mistake, not a capture."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise SkypewatchError(
+            "-: standard input is a terminal; pipe a capture in"
+            " (zcat day.pcap.gz | skypewatch analyze -)"
+        )
+    return Path("/dev/stdin")
+
+
 def _each_once(captures: list[Path]) -> None:
     """A capture named twice is refused: read as one stream its packets would count twice,
     and a FIFO named twice would wait forever for a second writer."""
@@ -132,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detect.tracker import TrackerOptions
     from ..verdict.host_context import HostOptions
 
-    captures = [Path(c) for c in args.captures]
+    captures = [_stdin() if c == STDIN else Path(c) for c in args.captures]
     _each_once(captures)
     output_dir(args.output, "-o", ["skype.log", "notice.log"], captures)
     nets = args.local_nets
@@ -153,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with fewer_collections():
             summary = analyze(
-                args.captures,
+                captures,
                 args.output,
                 args.json,
                 topts,
