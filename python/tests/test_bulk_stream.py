@@ -166,6 +166,21 @@ def test_a_stream_cut_or_damaged_ends_as_the_file_does(tmp_path, monkeypatch):
         assert gave_up == (name in ("first-cut", "first-huge")), (name, s.engine)
 
 
+def test_a_long_stream_damaged_at_its_first_record_is_read_again_whole(tmp_path):
+    """At the default chunk size the bulk reader reads a chunk and more before it finds the
+    first record damaged: analyze.STREAM_KEEP holds all of it, and the reference reads
+    the 20 MB stream again from its first byte (as the file: damaged at packet 1)."""
+    src = tmp_path / "d.pcap"
+    capture(3, src)
+    body = src.read_bytes()[24:]
+    data = bytearray(src.read_bytes()[:24] + body * (20_000_000 // len(body) + 1))
+    struct.pack_into("<I", data, 24 + 8, 1 << 30)
+    s, ref, fifo, file = _through_fifo(tmp_path, bytes(data), "long")
+    assert s.engine.startswith("reference"), s.engine
+    assert s.truncated is not None and "packet 1 " in str(s.truncated)
+    _same(s, ref, fifo, file)
+
+
 @pytest.mark.parametrize("keep", [10240, 10239])
 def test_the_stream_keeps_what_it_read_up_to_its_bound(tmp_path, keep):
     data = bytes(range(256)) * 40  # 10,240 bytes
