@@ -107,22 +107,57 @@ def runs(
     for the next read; a file that ends inside one, or a record the walk cannot go past
     (:class:`Stop`), is :class:`Cut` once the records before it are out.
     *fh* must be a regular file positioned at *consumed* + ``len(rest)``."""
-    while True:
-        if rest:
-            # A record cut by the last read is read again with what follows it rather than
-            # joined to it: ``rest + more`` cost a copy of the whole chunk into a fresh
-            # buffer (0.5 s more to read a 515 MB capture with glibc's default malloc
-            # settings, 0.04 s with cli/mallocpolicy.py's).
-            # A block larger than a read is read at twice the size each time: its bytes
-            # are read about twice in all, not once per read as joining them would.
-            fh.seek(consumed)
-            buf = fh.read(len(rest) + max(chunk_bytes, len(rest)))
-            if len(buf) < len(rest):  # cut below it meanwhile: it ends inside that record
-                raise Cut(consumed, rest)
-            more = len(buf) > len(rest)  # the file went on after it
-        else:
+
+    def fill(rest: bytes, consumed: int) -> tuple[bytes, bool]:
+        if not rest:
             buf = fh.read(chunk_bytes)
-            more = bool(buf)
+            return buf, bool(buf)
+        # A record cut by the last read is read again with what follows it rather than
+        # joined to it: ``rest + more`` cost a copy of the whole chunk into a fresh
+        # buffer (0.5 s more to read a 515 MB capture with glibc's default malloc
+        # settings, 0.04 s with cli/mallocpolicy.py's).
+        # A block larger than a read is read at twice the size each time: its bytes
+        # are read about twice in all, not once per read as joining them would.
+        fh.seek(consumed)
+        buf = fh.read(len(rest) + max(chunk_bytes, len(rest)))
+        if len(buf) < len(rest):  # cut below it meanwhile: it ends inside that record
+            raise Cut(consumed, rest)
+        return buf, len(buf) > len(rest)  # (whether the file went on after it)
+
+    return _walked(fill, rest, consumed, walk)
+
+
+def stream_runs(
+    read: Callable[[], bytes], rest: bytes, chunk_bytes: int, consumed: int, walk: Walk
+) -> Iterator[tuple[bytes, list[int], int, int]]:
+    """:func:`runs` for a stream that cannot seek (a pipe): *read* gives what it has now,
+    at least one byte, or b"" at its end; a record cut by a read is joined to what follows
+    it (a copy of the chunk: a stream has no second read)."""
+    ended = False
+
+    def fill(rest: bytes, _consumed: int) -> tuple[bytes, bool]:
+        nonlocal ended
+        # one buffer, not the reads: a writer's pieces may be a byte each
+        acc = bytearray(rest)
+        want = len(rest) + max(chunk_bytes, len(rest))  # (as runs: a large record, twice)
+        while len(acc) < want and not ended:
+            more = read()
+            if more:
+                acc += more
+            else:
+                ended = True
+        return bytes(acc), not ended  # (the payloads cut from it are bytes)
+
+    return _walked(fill, rest, consumed, walk)
+
+
+def _walked(
+    fill: Callable[[bytes, int], tuple[bytes, bool]], rest: bytes, consumed: int, walk: Walk
+) -> Iterator[tuple[bytes, list[int], int, int]]:
+    """:func:`runs`' loop over the buffers *fill* gives: each begins with the *rest* the
+    last one left (at file offset *consumed*), with whether the input goes on after it."""
+    while True:
+        buf, more = fill(rest, consumed)
         if not buf:
             return
         try:
@@ -138,41 +173,4 @@ def runs(
         if stop or (not more and rest):
             raise Cut(consumed, rest)
         if not more:
-            return
-
-
-def stream_runs(
-    read: Callable[[], bytes], rest: bytes, chunk_bytes: int, consumed: int, walk: Walk
-) -> Iterator[tuple[bytes, list[int], int, int]]:
-    """:func:`runs` for a stream that cannot seek (a pipe): *read* gives what it has now,
-    at least one byte, or b"" at its end; a record cut by a read is joined to what follows
-    it (a copy of the chunk: a stream has no second read)."""
-    ended = False
-    while True:
-        # one buffer, not the reads: a writer's pieces may be a byte each
-        acc = bytearray(rest)
-        want = len(rest) + max(chunk_bytes, len(rest))  # (as runs: a large record, twice)
-        while len(acc) < want and not ended:
-            more = read()
-            if more:
-                acc += more
-            else:
-                ended = True
-        buf = bytes(acc)  # (the payloads cut from it are bytes)
-        del acc
-        if not buf:
-            return
-        try:
-            starts, pos = walk(buf)
-            stop = False
-        except Stop as at:
-            starts, pos, stop = at.starts, at.pos, True
-        rest = buf[pos:]
-        offset = consumed
-        consumed += pos
-        if starts:
-            yield buf, starts, consumed, offset
-        if stop or (ended and rest):
-            raise Cut(consumed, rest)
-        if ended:
             return
