@@ -121,46 +121,9 @@ def analyze(
         # takes it in one process if it is a pcap it reads; else the reference reads it
         # from its first byte again (OpenStream keeps what was read).
         stream = OpenStream.open(captures[0], STREAM_KEEP)
-        if stream_header(stream) is not None:
-            why = None
-    try:
-        summary = _analyze(
-            captures,
-            outdir,
-            use_json,
-            tracker_options,
-            correlator_options,
-            progress,
-            keep_records,
-            workers if stream is None else 1,  # (a second process would open it again)
-            why,
-            stream,
-            started,
-        )
-    finally:
-        if stream is not None:
-            stream.close()
-    if stream is not None and workers > 1 and summary.engine.endswith(")"):
-        summary.engine = summary.engine[:-1] + "; in one process: a stream)"
-    return summary
+    processes = workers if stream is None else 1  # (a second process would open it again)
 
-
-def _analyze(
-    captures: Sequence[str | Path],
-    outdir: Path,
-    use_json: bool,
-    tracker_options: TrackerOptions | None,
-    correlator_options: HostCorrelatorOptions | None,
-    progress: Progress | None,
-    keep_records: bool,
-    workers: int,
-    why: str | None,
-    stream: OpenStream | None,
-    started: float,
-) -> Summary:
-    """:func:`analyze` once it knows whether the bulk engine may try (*why* None)."""
-
-    def run(bulk: bool, processes: int = workers) -> Summary:
+    def run(bulk: bool, processes: int = processes) -> Summary:
         return _run(
             captures,
             outdir,
@@ -174,24 +137,34 @@ def _analyze(
             stream=stream,
         )
 
-    attempts = [workers, 1] if workers > 1 else [workers]
-    while why is None and attempts:
-        try:
-            summary = run(bulk=True, processes=attempts.pop(0))
-        except Unsupported as exc:
-            why = str(exc)
-        else:
-            summary.seconds = time.perf_counter() - started
-            return summary
-        # what the attempt held (its traceback is gone now; cycles too, which the entry
-        # points leave to a rarer collection) goes before the next run builds its own
-        if _size(captures[0]) >= COLLECT_MIN_BYTES:
-            gc.collect()
-        if why == TABLE_COULD_FILL and attempts:
-            why = None  # one process takes a table that could fill over (fastpath/engine.py)
-    summary = run(bulk=False)
-    summary.engine = f"reference ({why})"
+    attempts = [processes, 1] if processes > 1 else [processes]
+    summary: Summary | None = None
+    try:
+        if stream is not None and stream_header(stream) is not None:
+            why = None
+        while why is None and attempts:
+            try:
+                summary = run(bulk=True, processes=attempts.pop(0))
+            except Unsupported as exc:
+                why = str(exc)
+            else:
+                break
+            # what the attempt held (its traceback is gone now; cycles too, which the
+            # entry points leave to a rarer collection) goes before the next run builds
+            # its own
+            if _size(captures[0]) >= COLLECT_MIN_BYTES:
+                gc.collect()
+            if why == TABLE_COULD_FILL and attempts:
+                why = None  # one process takes a table that could fill over (fastpath/engine.py)
+        if summary is None:
+            summary = run(bulk=False)
+            summary.engine = f"reference ({why})"
+    finally:
+        if stream is not None:
+            stream.close()
     summary.seconds = time.perf_counter() - started
+    if stream is not None and workers > 1 and summary.engine.endswith(")"):
+        summary.engine = summary.engine[:-1] + "; in one process: a stream)"
     return summary
 
 
