@@ -502,9 +502,10 @@ class Applier:
                 src, sport, dst, dport = dst, dport, src, sport
             adopted.append((key, ts, src, sport, dst, dport, last, due))
         flows.opened = {}
-        if self.tracker.open_connections + len(adopted) > self.tracker.options.max_connections:
-            raise Unsupported(TABLE_COULD_FILL)
-        self.tracker.adopt(adopted)
+        try:
+            self.tracker.adopt(adopted)
+        except ValueError:  # no room for them (it checks before it changes anything)
+            raise Unsupported(TABLE_COULD_FILL) from None
         self.stats.adopted = len(adopted)
         self.stats.exact_from = self.stats.frames
 
