@@ -230,7 +230,7 @@ def compare(
         fifo = work / "piped"
         fifo.unlink(missing_ok=True)
         os.mkfifo(fifo)
-        writer = _write_in_pieces(fifo, paths[0].read_bytes(), piped)
+        writer = write_in_pieces(fifo, paths[0].read_bytes(), piped)
         try:
             s = analyze(
                 [fifo],
@@ -288,17 +288,22 @@ def compare(
     return problems
 
 
-def _write_in_pieces(fifo: Path, data: bytes, rng: random.Random) -> threading.Thread:
-    """A writer of *data* into *fifo* in pieces of sizes *rng* picks (a byte to 64 KiB), as
-    a live writer's (started; join it)."""
+def write_in_pieces(fifo: Path, data: bytes, rng: random.Random | None) -> threading.Thread:
+    """A writer of *data* into *fifo*: at once, or with *rng* in pieces of a byte to 64 KiB
+    with a pause before one in fifty, as a live writer's (started; join it)."""
 
     def write() -> None:
         with contextlib.suppress(BrokenPipeError), open(fifo, "wb", buffering=0) as fh:
+            if rng is None:
+                fh.write(data)
+                return
             at = 0
             while at < len(data):
-                n = rng.choice((1, 16, 100, 1500, 9000, 65536))
+                n = rng.choice((1, 7, 16, 100, 1500, 9000, 65536))
                 fh.write(data[at : at + n])
                 at += n
+                if rng.random() < 0.02:
+                    time.sleep(0.002)
 
     t = threading.Thread(target=write, daemon=True)
     t.start()

@@ -10,14 +10,12 @@ import random
 import struct
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from fuzz.containers import pcap_bytes, pcapng_bytes
-from fuzz.differential import capture, compare, damage
+from fuzz.differential import capture, compare, damage, write_in_pieces
 from skypewatch.analyze import Summary, analyze, format_summary
 from skypewatch.errors import CaptureError
 from skypewatch.fastpath import bulk as bulk_reader
@@ -26,28 +24,6 @@ from skypewatch.fastpath.chunk import Cut, stream_runs
 from skypewatch.packets.capture import OpenStream
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-
-
-def _feed(fifo: Path, data: bytes, rng: random.Random | None) -> threading.Thread:
-    """A writer of *data* into *fifo*: at once, or with *rng* in pieces of random sizes
-    with pauses between some (a live writer's)."""
-
-    def write() -> None:
-        with open(fifo, "wb", buffering=0) as fh:
-            if rng is None:
-                fh.write(data)
-                return
-            at = 0
-            while at < len(data):
-                n = rng.choice((1, 7, 16, 100, 1500, 70_000))
-                fh.write(data[at : at + n])
-                at += n
-                if rng.random() < 0.02:
-                    time.sleep(0.002)
-
-    t = threading.Thread(target=write, daemon=True)
-    t.start()
-    return t
 
 
 def _body(path: Path | None) -> list[str]:
@@ -77,7 +53,7 @@ def _through_fifo(
     src.write_bytes(data)
     fifo = tmp_path / f"{name}.fifo"
     os.mkfifo(fifo)
-    writer = _feed(fifo, data, rng)
+    writer = write_in_pieces(fifo, data, rng)
     s = analyze([fifo], tmp_path / f"{name}-stream", workers=workers)
     writer.join(timeout=30)
     assert not writer.is_alive()
@@ -186,7 +162,7 @@ def test_the_stream_keeps_what_it_read_up_to_its_bound(tmp_path, keep):
     data = bytes(range(256)) * 40  # 10,240 bytes
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
-    writer = _feed(fifo, data, random.Random(keep))
+    writer = write_in_pieces(fifo, data, random.Random(keep))
     stream = OpenStream.open(fifo, keep=keep)
     try:
         head = stream.head(24)
@@ -211,7 +187,7 @@ def test_the_stream_keeps_nothing_once_the_bulk_reader_has_packets(tmp_path, mon
     capture(2, src)
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
-    writer = _feed(fifo, src.read_bytes(), random.Random(1))
+    writer = write_in_pieces(fifo, src.read_bytes(), random.Random(1))
     stream = OpenStream.open(fifo, keep=1 << 30)
     try:
         assert bulk_reader.stream_header(stream) is not None
