@@ -192,7 +192,8 @@ def capture(seed: int, path: Path, varied: bool = False) -> Generated:
         return Generated(w.packets, late)
 
 
-def _body(path: Path | None) -> list[str]:
+def log_body(path: Path | None) -> list[str]:
+    """A log's lines but its ``#`` ones (``#open``/``#close`` differ from run to run)."""
     assert path is not None
     return [line for line in path.read_text().splitlines() if not line.startswith("#")]
 
@@ -267,7 +268,7 @@ def compare(
     if require_bulk and not bulk.engine.startswith("bulk"):
         problems.append(f"the bulk engine did not run: {bulk.engine}")
     for name in ("skype_log", "notice_log"):
-        if _body(getattr(ref, name)) != _body(getattr(bulk, name)):
+        if log_body(getattr(ref, name)) != log_body(getattr(bulk, name)):
             problems.append(f"{name} differs")
     if str(ref.truncated) != said(bulk.truncated):  # (None when whole)
         problems.append(f"the input's end differs: {ref.truncated} / {bulk.truncated}")

@@ -17,7 +17,7 @@ import pytest
 from conftest import BULK_LINK_TYPES, PCAPS, bulk_can_run, shared_capture
 
 from fuzz.containers import pcap_bytes, pcapng_bytes, relinked, write_parts
-from fuzz.differential import capture, compare, damage
+from fuzz.differential import capture, compare, damage, log_body
 from skypewatch.analyze import analyze
 from skypewatch.cli import main
 from skypewatch.detect.tracker import TrackerOptions
@@ -588,9 +588,7 @@ def test_the_engine_from_the_command_line(tmp_path, monkeypatch, capsys):
     assert main(["analyze", str(cap), "-o", str(tmp_path / "b")]) == 0
     capsys.readouterr()
     r, b = (tmp_path / x / "skype.log" for x in "rb")
-    assert [x for x in r.read_text().splitlines() if not x.startswith("#")] == [
-        x for x in b.read_text().splitlines() if not x.startswith("#")
-    ]
+    assert log_body(r) == log_body(b)
     monkeypatch.setenv("SKYPEWATCH_ENGINE", "nonsense")
     assert main(["analyze", str(cap), "-o", str(tmp_path / "n")]) == 2
     err = capsys.readouterr().err

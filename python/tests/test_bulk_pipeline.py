@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import PCAPS, bulk_can_run, shared_capture
 
-from fuzz.differential import capture, compare
+from fuzz.differential import capture, compare, log_body
 from skypewatch import analyze as analyze_module
 from skypewatch.analyze import PIPELINE_MIN_BYTES, analyze, auto_workers, format_summary
 from skypewatch.detect.tracker import TrackerOptions
@@ -41,10 +41,6 @@ SHARED_CAPTURES = sorted(
 needs_fork = pytest.mark.skipif(
     "fork" not in mp.get_all_start_methods(), reason="patches reach the child only by fork"
 )
-
-
-def _body(path: Path) -> list[str]:
-    return [x for x in path.read_text().splitlines() if not x.startswith("#")]
 
 
 @pytest.mark.parametrize("rel", SHARED_CAPTURES or ["skype/SkypeIRC.cap"])
@@ -92,7 +88,7 @@ def test_a_table_that_could_fill_is_taken_in_one_process(tmp_path, monkeypatch):
     assert two.engine.startswith("bulk (") and "second process" not in two.engine
     assert "the open-connection table could fill" in two.engine
     assert (two.connections, two.conn_state.evicted) == (ref.connections, ref.conn_state.evicted)
-    assert _body(two.skype_log) == _body(ref.skype_log)
+    assert log_body(two.skype_log) == log_body(ref.skype_log)
     assert format_summary(two).splitlines()[1:-1] == format_summary(ref).splitlines()[1:-1]
 
 
@@ -109,8 +105,8 @@ def test_a_failing_child_takes_the_reference_path(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "batches", broken)
     s = analyze([cap], tmp_path / "o", engine="bulk", workers=2)
     assert s.engine == "reference (bulk reader process failed: RuntimeError: disk on fire)"
-    assert _body(s.skype_log) == _body(ref.skype_log)
-    assert _body(s.notice_log) == _body(ref.notice_log)
+    assert log_body(s.skype_log) == log_body(ref.skype_log)
+    assert log_body(s.notice_log) == log_body(ref.notice_log)
     assert mp.active_children() == []
 
 
@@ -149,8 +145,8 @@ def test_a_capture_swapped_under_its_name_falls_back(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "batches", swapped)
     s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
     assert s.engine == "reference (the capture changed while it was read)"
-    assert _body(s.skype_log) == _body(want.skype_log) and _body(want.skype_log)
-    assert _body(s.notice_log) == _body(want.notice_log)
+    assert log_body(s.skype_log) == log_body(want.skype_log) and log_body(want.skype_log)
+    assert log_body(s.notice_log) == log_body(want.notice_log)
 
 
 def test_the_second_of_two_captures_swapped_falls_back(tmp_path, monkeypatch):
@@ -169,7 +165,7 @@ def test_the_second_of_two_captures_swapped_falls_back(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "batches", swapped)
     s = analyze([first, second], tmp_path / "o", engine="bulk", workers=2)
     assert s.engine == "reference (the capture changed while it was read)"
-    assert _body(s.skype_log) == _body(want.skype_log) and _body(want.skype_log)
+    assert log_body(s.skype_log) == log_body(want.skype_log) and log_body(want.skype_log)
 
 
 def _zero_first_payload(fh, _original: bytes) -> None:
@@ -214,7 +210,7 @@ def test_a_capture_rewritten_in_place_falls_back(tmp_path, monkeypatch, change):
     s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
     assert s.engine == "reference (the capture changed while it was read)"
     want = analyze([path], tmp_path / "r", engine="reference")
-    assert _body(s.skype_log) == _body(want.skype_log)
+    assert log_body(s.skype_log) == log_body(want.skype_log)
 
 
 @needs_fork
@@ -232,7 +228,7 @@ def test_shared_buffers_hold_the_bytes_that_were_decoded(tmp_path, monkeypatch, 
     s = analyze([path], tmp_path / "o", engine="bulk", workers=2)
     assert s.engine.startswith("bulk")
     want = analyze([tmp_path / "as-read.pcap"], tmp_path / "r", engine="reference")
-    assert _body(s.skype_log) == _body(want.skype_log)
+    assert log_body(s.skype_log) == log_body(want.skype_log)
     assert path.read_bytes() != original  # (the change was made)
 
 
@@ -263,7 +259,7 @@ def test_shared_buffers_are_not_refilled_while_in_use(tmp_path, monkeypatch, slo
     assert s.engine.startswith("bulk")
     assert len(shared) > 50 and set(range(pipeline._SLOTS)) <= set(shared)
     assert (-1 in shared) == (slot_bytes is not None)  # read again: too large for a buffer
-    assert _body(s.skype_log) == _body(ref.skype_log)
+    assert log_body(s.skype_log) == log_body(ref.skype_log)
 
 
 def test_a_reader_that_cannot_start_takes_the_reference_path(tmp_path, monkeypatch):
@@ -305,7 +301,7 @@ def test_a_child_killed_mid_batch_takes_the_reference_path(tmp_path, monkeypatch
     s = analyze([cap], tmp_path / "o", engine="bulk", workers=2, progress=slow)
     assert time.monotonic() - started < 30
     assert s.engine.startswith("reference (the bulk reader process ended")
-    assert _body(s.skype_log) == _body(ref.skype_log)
+    assert log_body(s.skype_log) == log_body(ref.skype_log)
 
 
 def test_an_interrupted_run_leaves_no_process_and_no_log(tmp_path):
@@ -347,7 +343,7 @@ def test_workers_on_the_command_line(tmp_path, capsys):
     capture(8, cap)
     assert main(["analyze", "-q", "--workers", "1", str(cap), "-o", str(tmp_path / "a")]) == 0
     assert main(["analyze", "-q", "--workers", "2", str(cap), "-o", str(tmp_path / "b")]) == 0
-    a, b = (_body(tmp_path / x / "skype.log") for x in "ab")
+    a, b = (log_body(tmp_path / x / "skype.log") for x in "ab")
     assert a == b and a
     capsys.readouterr()
     assert main(["analyze", "--workers", "3", str(cap), "-o", str(tmp_path / "c")]) == 2
@@ -463,7 +459,7 @@ def test_the_spawn_start_method_gives_the_same_logs(tmp_path, monkeypatch):
     s = analyze([cap], tmp_path / "s", engine="bulk", workers=2)
     assert "second process" in s.engine
     ref = analyze([cap], tmp_path / "r", engine="reference")
-    assert _body(s.skype_log) == _body(ref.skype_log) and _body(s.notice_log) == _body(
+    assert log_body(s.skype_log) == log_body(ref.skype_log) and log_body(s.notice_log) == log_body(
         ref.notice_log
     )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fuzz.containers import pcap_bytes, pcapng_bytes
-from fuzz.differential import capture, compare, damage, write_in_pieces
+from fuzz.differential import capture, compare, damage, log_body, write_in_pieces
 from skypewatch.analyze import Summary, analyze, format_summary
 from skypewatch.errors import CaptureError
 from skypewatch.fastpath import bulk as bulk_reader
@@ -26,15 +26,10 @@ from skypewatch.packets.capture import OpenStream
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 
 
-def _body(path: Path | None) -> list[str]:
-    assert path is not None
-    return [x for x in path.read_text().splitlines() if not x.startswith("#")]
-
-
 def _same(stream: Summary, file: Summary, fifo: Path, src: Path) -> None:
     """The stream's run said and wrote what the reference did on the file."""
-    assert _body(stream.skype_log) == _body(file.skype_log)
-    assert _body(stream.notice_log) == _body(file.notice_log)
+    assert log_body(stream.skype_log) == log_body(file.skype_log)
+    assert log_body(stream.notice_log) == log_body(file.notice_log)
     assert (stream.packets, stream.connections, stream.notice_count) == (
         file.packets,
         file.connections,
@@ -221,7 +216,7 @@ def test_analyze_reads_standard_input_for_a_dash(tmp_path, how):
     assert run.returncode == 0, run.stderr
     assert "did not run" not in run.stderr, run.stderr
     ref = analyze([src], tmp_path / "r", engine="reference")
-    assert _body(tmp_path / "p" / "skype.log") == _body(ref.skype_log)
+    assert log_body(tmp_path / "p" / "skype.log") == log_body(ref.skype_log)
 
 
 def test_a_dash_with_a_terminal_on_standard_input_is_a_one_line_error(tmp_path):
@@ -250,7 +245,7 @@ def test_analyze_reads_dev_stdin_from_a_pipe_in_bulk(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "did not run" not in run.stderr, run.stderr  # (it says so where it did not)
     ref = analyze([src], tmp_path / "r", engine="reference")
-    assert _body(tmp_path / "p" / "skype.log") == _body(ref.skype_log)
+    assert log_body(tmp_path / "p" / "skype.log") == log_body(ref.skype_log)
 
 
 def _records(data: bytes) -> list[tuple[float, bytes]]:
