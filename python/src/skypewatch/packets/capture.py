@@ -89,13 +89,9 @@ def _open(path: Path) -> io.BufferedReader:
 
 def check_readable(path: str | Path) -> None:
     """Raise :class:`CaptureError` now if *path* cannot be opened (before any work)."""
-    path = Path(path)
-    try:
-        if stat.S_ISFIFO(os.stat(path).st_mode):
-            return  # opening a pipe twice would wait for, then cut off, its writer
-    except (OSError, ValueError):
-        pass  # _open says what is wrong
-    _open(path).close()
+    if is_pipe(path):
+        return  # opening a pipe twice would wait for, then cut off, its writer
+    _open(Path(path)).close()  # (it says what is wrong with a path it cannot stat too)
 
 
 def is_pipe(path: str | Path) -> bool:
